@@ -27,10 +27,11 @@ type Backend interface {
 	// Loaded returns the model instances resident in memory, none when idle.
 	Loaded(ctx context.Context) ([]Instance, error)
 
-	// Load makes the model resident and returns its instance. It returns a
-	// *ModelNotFoundError (matching ErrModelNotFound) for an unknown name.
-	// It does not check whether the model is already loaded: callers that must
-	// not load twice look at Loaded first (the router does).
+	// Load makes the model resident and returns its instance. A model that is
+	// already loaded is not loaded again: its instance is returned as it is,
+	// whatever context length it has (unload it first to change that).
+	// It returns a *ModelNotFoundError (matching ErrModelNotFound) for an
+	// unknown name.
 	Load(ctx context.Context, model string, opts LoadOptions) (Instance, error)
 
 	// Unload releases the instance with the given id, or every instance of
