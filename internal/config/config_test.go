@@ -1,0 +1,204 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func lookupFrom(m map[string]string) LookupFunc {
+	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+}
+
+func writeDotenv(t *testing.T, content string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func entry(t *testing.T, c *Config, name string) Entry {
+	t.Helper()
+	for _, e := range c.Entries {
+		if e.Name == name {
+			return e
+		}
+	}
+	t.Fatalf("no entry %s", name)
+	return Entry{}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Load(lookupFrom(map[string]string{"HOME": "/home/owner"}), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DataDir != "/home/owner/.local/share/mai" {
+		t.Errorf("DataDir = %q", c.DataDir)
+	}
+	if c.MemoryDBPath != "/home/owner/.local/share/mai/mai.db" || c.ModelCacheDir != "/home/owner/.local/share/mai/models" {
+		t.Errorf("paths = %q %q", c.MemoryDBPath, c.ModelCacheDir)
+	}
+	if c.OllamaEndpoint != "http://localhost:11434" || c.LMStudioEndpoint != "http://localhost:1234" {
+		t.Errorf("endpoints = %q %q", c.OllamaEndpoint, c.LMStudioEndpoint)
+	}
+	if c.SandboxImage != "python:3.12-slim" || c.CPUCores < 1 || c.GPUVRAMGB != 0 || c.LogLevel != "info" {
+		t.Errorf("config = %+v", c)
+	}
+	if c.Log != (LogConfig{MaxSizeMB: 10, MaxBackups: 5, MaxAgeDays: 28, Compress: true}) {
+		t.Errorf("log = %+v", c.Log)
+	}
+	for _, e := range c.Entries {
+		if e.Source != SourceDefault {
+			t.Errorf("%s source = %s, want default", e.Name, e.Source)
+		}
+	}
+	c, err = Load(lookupFrom(map[string]string{"HOME": "/home/owner", "XDG_DATA_HOME": "/xdg"}), t.TempDir())
+	if err != nil || c.DataDir != "/xdg/mai" {
+		t.Fatalf("XDG: %v %q", err, c.DataDir)
+	}
+}
+
+func TestPrecedence(t *testing.T) {
+	dir := writeDotenv(t, "# comment\n\nOLLAMA_ENDPOINT=http://dotenv:1\nexport GPU_VRAM_AVAILABLE=\"8\"\nMAI_DATA_DIR=/from/dotenv\nDISCORD_BOT_TOKEN='tok.en'\n")
+	c, err := Load(lookupFrom(map[string]string{"OLLAMA_ENDPOINT": "http://env:2", "HOME": "/h"}), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.OllamaEndpoint != "http://env:2" || entry(t, c, "OLLAMA_ENDPOINT").Source != SourceEnv {
+		t.Errorf("environment must win over .env: %q", c.OllamaEndpoint)
+	}
+	if c.GPUVRAMGB != 8 || entry(t, c, "GPU_VRAM_AVAILABLE").Source != SourceDotenv {
+		t.Errorf("GPU from .env: %v", c.GPUVRAMGB)
+	}
+	if c.MemoryDBPath != "/from/dotenv/mai.db" {
+		t.Errorf("defaults derive from the data dir: %q", c.MemoryDBPath)
+	}
+	if c.DiscordBotToken.Reveal() != "tok.en" || entry(t, c, "DISCORD_BOT_TOKEN").Value != "[REDACTED]" {
+		t.Errorf("token %q shown as %q", c.DiscordBotToken.Reveal(), entry(t, c, "DISCORD_BOT_TOKEN").Value)
+	}
+	if got := c.Secrets(); len(got) != 1 || got[0] != "tok.en" {
+		t.Errorf("Secrets() = %v", got)
+	}
+}
+
+func TestBadValues(t *testing.T) {
+	cases := []struct{ name, value, want string }{
+		{"OLLAMA_ENDPOINT", "notaurl", "http"},
+		{"LMSTUDIO_ENDPOINT", "ftp://x", "http"},
+		{"GPU_VRAM_AVAILABLE", "lots", "gigabytes"},
+		{"GPU_VRAM_AVAILABLE", "-1", "gigabytes"},
+		{"CPU_CORES_AVAILABLE", "-3", "≥ 1"},
+		{"CPU_CORES_AVAILABLE", "two", "≥ 1"},
+		{"DISCORD_USER_ID", "abc", "numeric"},
+		{"LOG_LEVEL", "loud", "debug"},
+		{"LOG_MAX_SIZE_MB", "0", "≥ 1"},
+		{"LOG_COMPRESS", "maybe", "true or false"},
+		{"MAI_MODELS", "gpt-4", "ollama:MODEL"},
+		{"SANDBOX_DOCKER_IMAGE", "a b", "image"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			_, err := Load(lookupFrom(map[string]string{tc.name: tc.value, "HOME": "/h"}), t.TempDir())
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want *Error", err)
+			}
+			msg := err.Error()
+			if ce.Var != tc.name || !strings.Contains(msg, tc.name) || !strings.Contains(msg, tc.value) || !strings.Contains(msg, tc.want) || strings.Contains(msg, "\n") {
+				t.Errorf("message %q should name %s, %q and %q on one line", msg, tc.name, tc.value, tc.want)
+			}
+		})
+	}
+}
+
+func TestSecretNeverInError(t *testing.T) {
+	_, err := Load(lookupFrom(map[string]string{"DISCORD_BOT_TOKEN": "sek ret", "HOME": "/h"}), t.TempDir())
+	if err == nil || strings.Contains(err.Error(), "sek ret") {
+		t.Fatalf("err = %v", err)
+	}
+	_, err = Load(lookupFrom(map[string]string{"MAI_PIN": "12", "HOME": "/h"}), t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "MAI_PIN") || strings.Contains(err.Error(), "12") {
+		t.Fatalf("err = %v", err)
+	}
+	dir := writeDotenv(t, "OK=1\nDISCORD_BOT_TOKEN sekret-value\n")
+	_, err = Load(lookupFrom(nil), dir)
+	if err == nil || strings.Contains(err.Error(), "sekret-value") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestMalformedDotenv(t *testing.T) {
+	cases := []struct {
+		name, content string
+		line          int
+	}{
+		{"no equals", "A=1\n# ok\nthis is not a line\n", 3},
+		{"bad name", "A=1\nB=2\n\n1BAD=3\n", 4},
+		{"unclosed quote", "A=1\nB=\"open\nC=2\n", 2},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Load(lookupFrom(nil), writeDotenv(t, tc.content))
+			var ce *Error
+			if !errors.As(err, &ce) || ce.Line != tc.line {
+				t.Fatalf("err = %v, want line %d", err, tc.line)
+			}
+			if !strings.Contains(err.Error(), "line ") {
+				t.Errorf("message %q should give the line", err)
+			}
+		})
+	}
+	// Multi-line quoted values are valid.
+	c, err := Load(lookupFrom(map[string]string{"HOME": "/h"}), writeDotenv(t, "MAI_PIN=\"12\n34\"\nLOG_LEVEL=debug\n"))
+	if err != nil || c.LogLevel != "debug" || c.PIN.Reveal() != "12\n34" {
+		t.Fatalf("multi-line: %v %+v", err, c)
+	}
+}
+
+func TestUnreadableDotenv(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, ".env"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(lookupFrom(nil), dir)
+	if err == nil || !strings.Contains(err.Error(), "cannot read") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSecretFormatting(t *testing.T) {
+	s := Secret("hunter2")
+	for _, got := range []string{s.String(), s.GoString()} {
+		if strings.Contains(got, "hunter2") {
+			t.Errorf("leaked: %s", got)
+		}
+	}
+	b, _ := s.MarshalText()
+	if string(b) != "[REDACTED]" {
+		t.Errorf("MarshalText = %s", b)
+	}
+}
+
+func TestEnvExampleIsCurrent(t *testing.T) {
+	data, err := os.ReadFile("../../.env.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != Example() {
+		t.Errorf(".env.example is out of date: regenerate it with 'go run ./cmd/mai config --example > .env.example'")
+	}
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range Names() {
+		if !strings.Contains(string(readme), "`"+name+"`") {
+			t.Errorf("README.md does not document %s", name)
+		}
+	}
+}

@@ -1,0 +1,278 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+)
+
+// variable describes one configuration variable: its default, how it is
+// parsed into the Config, and how it is shown.
+type variable struct {
+	name   string
+	help   string
+	secret bool
+	// defDoc describes the default for people (.env.example, README).
+	defDoc string
+	// def computes the default; it may use values set by earlier rows.
+	def  func(c *Config, lookup LookupFunc) string
+	set  func(c *Config, raw string) error
+	show func(c *Config) string
+}
+
+func constant(s string) func(*Config, LookupFunc) string {
+	return func(*Config, LookupFunc) string { return s }
+}
+
+// vars is the table of every variable, in dependency order: MAI_DATA_DIR
+// comes first because other defaults live under it.
+func vars() []variable {
+	return []variable{
+		{
+			name: "MAI_DATA_DIR", help: "where Mai keeps its database, logs, models cache and workspace",
+			defDoc: "$XDG_DATA_HOME/mai, else ~/.local/share/mai",
+			def:    defaultDataDir,
+			set:    pathVar(func(c *Config) *string { return &c.DataDir }),
+			show:   func(c *Config) string { return c.DataDir },
+		},
+		{
+			name: "LOG_LEVEL", help: "log level: debug, info, warn or error", defDoc: "info",
+			def: constant("info"),
+			set: func(c *Config, raw string) error {
+				switch l := strings.ToLower(raw); l {
+				case "debug", "info", "warn", "error":
+					c.LogLevel = l
+					return nil
+				case "warning":
+					c.LogLevel = "warn"
+					return nil
+				}
+				return fmt.Errorf("expected one of debug, info, warn, error")
+			},
+			show: func(c *Config) string { return c.LogLevel },
+		},
+		intVar("LOG_MAX_SIZE_MB", "rotate the log file when it reaches this many megabytes", 10, 1, func(c *Config) *int { return &c.Log.MaxSizeMB }),
+		intVar("LOG_MAX_BACKUPS", "rotated log files to keep", 5, 0, func(c *Config) *int { return &c.Log.MaxBackups }),
+		intVar("LOG_MAX_AGE_DAYS", "days to keep rotated log files (0 keeps them regardless of age)", 28, 0, func(c *Config) *int { return &c.Log.MaxAgeDays }),
+		boolVar("LOG_COMPRESS", "gzip rotated log files", true, func(c *Config) *bool { return &c.Log.Compress }),
+		{
+			name: "DISCORD_BOT_TOKEN", help: "Discord bot token; without it the daemon runs without Discord", secret: true,
+			def: constant(""),
+			set: func(c *Config, raw string) error {
+				if strings.ContainsAny(raw, " \t") {
+					return fmt.Errorf("expected a bot token without spaces (copy it from the Discord developer portal, Bot → Reset Token)")
+				}
+				c.DiscordBotToken = Secret(strings.TrimPrefix(raw, "Bot "))
+				return nil
+			},
+			show: func(c *Config) string { return c.DiscordBotToken.String() },
+		},
+		{
+			name: "DISCORD_USER_ID", help: "the owner's Discord user id (a number): the only user whose DMs and reactions count",
+			def: constant(""),
+			set: func(c *Config, raw string) error {
+				if raw != "" {
+					if n, err := strconv.ParseUint(raw, 10, 64); err != nil || n == 0 {
+						return fmt.Errorf("expected a numeric Discord user id (Discord → Settings → Advanced → Developer Mode, then right-click your name → Copy User ID)")
+					}
+				}
+				c.DiscordUserID = raw
+				return nil
+			},
+			show: func(c *Config) string { return c.DiscordUserID },
+		},
+		urlVar("DISCORD_API_URL", "Discord REST API base URL (change only for testing)", "https://discord.com/api/v9", func(c *Config) *string { return &c.DiscordAPIURL }),
+		urlVar("LMSTUDIO_ENDPOINT", "LM Studio server URL", "http://localhost:1234", func(c *Config) *string { return &c.LMStudioEndpoint }),
+		{
+			name: "LMSTUDIO_API_TOKEN", help: "LM Studio API token, when its server requires one", secret: true,
+			def:  constant(""),
+			set:  func(c *Config, raw string) error { c.LMStudioAPIToken = Secret(raw); return nil },
+			show: func(c *Config) string { return c.LMStudioAPIToken.String() },
+		},
+		urlVar("OLLAMA_ENDPOINT", "Ollama server URL", "http://localhost:11434", func(c *Config) *string { return &c.OllamaEndpoint }),
+		{
+			name: "MAI_MODELS", help: "model preference list, best first, each backend:model (e.g. ollama:qwen2.5:14b,lmstudio:qwen/qwen3-8b); empty picks by size",
+			def: constant(""),
+			set: func(c *Config, raw string) error {
+				c.Models = nil
+				for _, m := range strings.Split(raw, ",") {
+					m = strings.TrimSpace(m)
+					if m == "" {
+						continue
+					}
+					backend, name, ok := strings.Cut(m, ":")
+					if !ok || name == "" || (backend != "ollama" && backend != "lmstudio") {
+						return fmt.Errorf("expected a comma-separated list of ollama:MODEL or lmstudio:MODEL, got %q", m)
+					}
+					c.Models = append(c.Models, m)
+				}
+				return nil
+			},
+			show: func(c *Config) string { return strings.Join(c.Models, ",") },
+		},
+		{
+			name: "MEMORY_DB_PATH", help: "SQLite database file", defDoc: "<data dir>/mai.db",
+			def:  func(c *Config, _ LookupFunc) string { return filepath.Join(c.DataDir, "mai.db") },
+			set:  pathVar(func(c *Config) *string { return &c.MemoryDBPath }),
+			show: func(c *Config) string { return c.MemoryDBPath },
+		},
+		{
+			name: "MODEL_CACHE_DIR", help: "where model metadata and probe results are cached", defDoc: "<data dir>/models",
+			def:  func(c *Config, _ LookupFunc) string { return filepath.Join(c.DataDir, "models") },
+			set:  pathVar(func(c *Config) *string { return &c.ModelCacheDir }),
+			show: func(c *Config) string { return c.ModelCacheDir },
+		},
+		{
+			name: "MAI_WORKSPACE", help: "the git repository Mai may change (with approval), including its risk policy", defDoc: "<data dir>/workspace",
+			def:  func(c *Config, _ LookupFunc) string { return filepath.Join(c.DataDir, "workspace") },
+			set:  pathVar(func(c *Config) *string { return &c.Workspace }),
+			show: func(c *Config) string { return c.Workspace },
+		},
+		{
+			name: "CPU_CORES_AVAILABLE", help: "CPU cores the router and sandbox may plan with", defDoc: "all cores (runtime.NumCPU)",
+			def: func(*Config, LookupFunc) string { return strconv.Itoa(runtime.NumCPU()) },
+			set: func(c *Config, raw string) error {
+				n, err := strconv.Atoi(raw)
+				if err != nil || n < 1 {
+					return fmt.Errorf("expected a whole number of cores ≥ 1 (this machine has %d)", runtime.NumCPU())
+				}
+				c.CPUCores = n
+				return nil
+			},
+			show: func(c *Config) string { return strconv.Itoa(c.CPUCores) },
+		},
+		{
+			name: "GPU_VRAM_AVAILABLE", help: "VRAM in GB the models may use; overrides the probe (nvidia-smi, AMD sysfs)", defDoc: "probed",
+			def: constant(""),
+			set: func(c *Config, raw string) error {
+				if raw == "" {
+					c.GPUVRAMGB = 0
+					return nil
+				}
+				f, err := strconv.ParseFloat(strings.TrimSuffix(strings.ToUpper(raw), "GB"), 64)
+				if err != nil || f <= 0 || f > 4096 {
+					return fmt.Errorf("expected a number of gigabytes such as 12 or 7.5 (leave it unset to probe)")
+				}
+				c.GPUVRAMGB = f
+				return nil
+			},
+			show: func(c *Config) string {
+				if c.GPUVRAMGB == 0 {
+					return ""
+				}
+				return strconv.FormatFloat(c.GPUVRAMGB, 'f', -1, 64)
+			},
+		},
+		{
+			name: "SANDBOX_DOCKER_IMAGE", help: "Docker image for code execution", defDoc: "python:3.12-slim",
+			def: constant("python:3.12-slim"),
+			set: func(c *Config, raw string) error {
+				if strings.ContainsAny(raw, " \t") || strings.HasPrefix(raw, "-") {
+					return fmt.Errorf("expected a Docker image reference such as python:3.12-slim")
+				}
+				c.SandboxImage = raw
+				return nil
+			},
+			show: func(c *Config) string { return c.SandboxImage },
+		},
+		{
+			name: "MAI_PIN", help: "optional PIN the CLI must give to the daemon's control socket", secret: true,
+			def: constant(""),
+			set: func(c *Config, raw string) error {
+				if raw != "" && len(raw) < 4 {
+					return fmt.Errorf("expected at least 4 characters")
+				}
+				c.PIN = Secret(raw)
+				return nil
+			},
+			show: func(c *Config) string { return c.PIN.String() },
+		},
+	}
+}
+
+func defaultDataDir(_ *Config, lookup LookupFunc) string {
+	if x, ok := lookup("XDG_DATA_HOME"); ok && filepath.IsAbs(x) {
+		return filepath.Join(x, "mai")
+	}
+	home, ok := lookup("HOME")
+	if !ok || home == "" {
+		h, err := os.UserHomeDir()
+		if err != nil {
+			return filepath.Join(os.TempDir(), "mai")
+		}
+		home = h
+	}
+	return filepath.Join(home, ".local", "share", "mai")
+}
+
+func pathVar(field func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, raw string) error {
+		if raw == "" || strings.ContainsRune(raw, 0) {
+			return fmt.Errorf("expected a file system path")
+		}
+		p, err := filepath.Abs(expandHome(raw))
+		if err != nil {
+			return fmt.Errorf("expected a file system path: %v", err)
+		}
+		*field(c) = p
+		return nil
+	}
+}
+
+func expandHome(p string) string {
+	if p == "~" || strings.HasPrefix(p, "~/") {
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, strings.TrimPrefix(p, "~"))
+		}
+	}
+	return p
+}
+
+func urlVar(name, help, def string, field func(*Config) *string) variable {
+	return variable{
+		name: name, help: help, defDoc: def, def: constant(def),
+		set: func(c *Config, raw string) error {
+			u, err := url.Parse(raw)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("expected an http:// or https:// URL such as %s", def)
+			}
+			*field(c) = strings.TrimRight(raw, "/")
+			return nil
+		},
+		show: func(c *Config) string { return *field(c) },
+	}
+}
+
+func intVar(name, help string, def, min int, field func(*Config) *int) variable {
+	return variable{
+		name: name, help: help, defDoc: strconv.Itoa(def), def: constant(strconv.Itoa(def)),
+		set: func(c *Config, raw string) error {
+			n, err := strconv.Atoi(raw)
+			if err != nil || n < min {
+				return fmt.Errorf("expected a whole number ≥ %d", min)
+			}
+			*field(c) = n
+			return nil
+		},
+		show: func(c *Config) string { return strconv.Itoa(*field(c)) },
+	}
+}
+
+func boolVar(name, help string, def bool, field func(*Config) *bool) variable {
+	return variable{
+		name: name, help: help, defDoc: strconv.FormatBool(def), def: constant(strconv.FormatBool(def)),
+		set: func(c *Config, raw string) error {
+			b, err := strconv.ParseBool(raw)
+			if err != nil {
+				return fmt.Errorf("expected true or false")
+			}
+			*field(c) = b
+			return nil
+		},
+		show: func(c *Config) string { return strconv.FormatBool(*field(c)) },
+	}
+}
