@@ -391,3 +391,22 @@ func TestUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestRedact(t *testing.T) {
+	const hook = "https://discord.example/api/webhooks/42/AbCdEfGhIjKl-token"
+	tests := []struct {
+		name, text, want string
+	}{
+		{name: "whole URL", text: `Post "` + hook + `": EOF`, want: `Post "<webhook>": EOF`},
+		{name: "token alone", text: "bad token AbCdEfGhIjKl-token here", want: "bad token <token> here"},
+		{name: "URL with a query", text: hook + "?wait=true failed", want: "<webhook>?wait=true failed"},
+		{name: "nothing secret", text: "connection refused", want: "connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := redact(tt.text, hook); got != tt.want {
+				t.Errorf("redact(%q) = %q, want %q", tt.text, got, tt.want)
+			}
+		})
+	}
+}
