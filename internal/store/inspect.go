@@ -61,3 +61,14 @@ func openReadOnly(ctx context.Context, path string) (*DB, error) {
 	}
 	return db, nil
 }
+
+// FTS5Available reports whether the linked SQLite has FTS5, using an
+// in-memory database.
+func FTS5Available(ctx context.Context) error {
+	db, err := sqlOpenRO(":memory:")
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	return checkFTS5(ctx, db)
+}

@@ -144,6 +144,9 @@ func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 
 func sqlOpenRO(path string) (*sql.DB, error) {
 	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro&_busy_timeout=2000"
+	if path == ":memory:" {
+		dsn = ":memory:"
+	}
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)

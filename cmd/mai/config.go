@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/maicompanion/mai/internal/config"
+)
+
+func (m *Main) runConfig(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("config", "config [--json | --example]",
+		"  mai config                    # effective values and where each came from\n"+
+			"  mai config --json | jq .      # the same as JSON\n"+
+			"  mai config --example > .env   # a commented template to start from")
+	asJSON := fs.Bool("json", false, "print JSON: an array of {name, value, source, secret, help}")
+	example := fs.Bool("example", false, "print a commented .env template with every variable")
+	if err := m.parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	switch {
+	case *example:
+		_, err := fmt.Fprint(m.Stdout, config.Example())
+		return err
+	case *asJSON:
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(m.cfg.Entries)
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "VARIABLE\tVALUE\tSOURCE")
+	for _, e := range m.cfg.Entries {
+		v := e.Value
+		if v == "" {
+			v = "(unset)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, v, e.Source)
+	}
+	return tw.Flush()
+}

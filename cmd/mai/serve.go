@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+	"golang.org/x/term"
+
+	"github.com/maicompanion/mai/internal/config"
+	"github.com/maicompanion/mai/internal/doctor"
+	"github.com/maicompanion/mai/internal/lockfile"
+	"github.com/maicompanion/mai/internal/logging"
+	"github.com/maicompanion/mai/internal/store"
+)
+
+// component is a long-running part of the daemon. run returns when ctx is
+// cancelled (after finishing what it must not lose) or when it fails.
+type component struct {
+	name string
+	run  func(ctx context.Context) error
+}
+
+func (m *Main) runServe(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("serve", "serve [--shutdown-timeout 10s]",
+		"  mai serve                          # run in the foreground; Ctrl-C stops it\n"+
+			"  LOG_LEVEL=debug mai serve          # more detail in <data dir>/.logs/mai.log\n"+
+			"  mai serve --shutdown-timeout 30s   # give running work longer to finish")
+	grace := fs.Duration("shutdown-timeout", 10*time.Second, "how long to let running work finish after SIGINT/SIGTERM")
+	if err := m.parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg := m.cfg
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data directory %s: %w (set MAI_DATA_DIR to a writable place)", cfg.DataDir, err)
+	}
+	lock, err := lockfile.Acquire(filepath.Join(cfg.DataDir, "mai.pid"))
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+
+	logs, err := logging.New(logging.Options{
+		Dir: cfg.DataDir, Level: cfg.LogLevel,
+		MaxSizeMB: cfg.Log.MaxSizeMB, MaxBackups: cfg.Log.MaxBackups, MaxAgeDays: cfg.Log.MaxAgeDays, Compress: cfg.Log.Compress,
+		Console: m.terminalStderr(), Secrets: cfg.Secrets(),
+	})
+	if err != nil {
+		return err
+	}
+	defer logs.Close()
+	log := logs.Logger
+	fmt.Fprintf(m.Stderr, "mai: serving; log in %s; press Ctrl-C to stop\n", logs.Path)
+
+	db, err := store.Open(ctx, cfg.MemoryDBPath, store.Options{})
+	if err != nil {
+		log.Error().Err(err).Msg("cannot open the database")
+		return err
+	}
+	defer db.Close()
+	log.Info().Str("path", db.Path()).Msg("database open, migrations current")
+
+	logIntegrations(log, cfg)
+	startupProbes(ctx, log, cfg)
+
+	stop := m.signals()
+	defer stop.close()
+	return serveUntilSignal(ctx, log, stop.ch, *grace, nil)
+}
+
+// serveUntilSignal runs the components until the first signal, then cancels
+// them and waits up to grace for them to finish. A second signal, or the
+// deadline, abandons the wait.
+func serveUntilSignal(ctx context.Context, log zerolog.Logger, sig <-chan os.Signal, grace time.Duration, comps []component) error {
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	failed := make(chan error, len(comps))
+	for _, c := range comps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := c.run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
+				failed <- fmt.Errorf("%s: %w", c.name, err)
+			}
+		}()
+	}
+	log.Info().Int("components", len(comps)).Msg("mai is running")
+	var cause error
+	select {
+	case s := <-sig:
+		log.Info().Str("signal", s.String()).Dur("grace", grace).Msg("shutting down")
+	case err := <-failed:
+		log.Error().Err(err).Msg("a component failed; shutting down")
+		cause = err
+	case <-ctx.Done():
+		log.Info().Msg("shutting down")
+	}
+	cancel()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		log.Info().Msg("stopped cleanly")
+	case s := <-sig:
+		log.Warn().Str("signal", s.String()).Msg("second signal: stopping without waiting")
+		return errors.New("stopped by a second signal before running work finished")
+	case <-time.After(grace):
+		log.Warn().Dur("grace", grace).Msg("running work did not finish in time; stopping anyway")
+		return fmt.Errorf("shutdown took longer than %s", grace)
+	}
+	return cause
+}
+
+type signalSource struct {
+	ch    <-chan os.Signal
+	close func()
+}
+
+func (m *Main) signals() signalSource {
+	if m.Signals != nil {
+		return signalSource{ch: m.Signals, close: func() {}}
+	}
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	return signalSource{ch: ch, close: func() { signal.Stop(ch) }}
+}
+
+// terminalStderr returns stderr when it is a terminal, for readable log
+// lines beside the JSON file; nil otherwise.
+func (m *Main) terminalStderr() io.Writer {
+	if f, ok := m.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return f
+	}
+	return nil
+}
+
+// logIntegrations logs one summary of what is configured, then one line for
+// each missing integration saying how to configure it.
+func logIntegrations(log zerolog.Logger, cfg *config.Config) {
+	discord := "off"
+	if cfg.DiscordBotToken != "" {
+		discord = "configured"
+	}
+	vram := "probe"
+	if cfg.GPUVRAMGB > 0 {
+		vram = fmt.Sprintf("%g GB (GPU_VRAM_AVAILABLE)", cfg.GPUVRAMGB)
+	}
+	log.Info().
+		Str("discord", discord).
+		Str("ollama", cfg.OllamaEndpoint).
+		Str("lmstudio", cfg.LMStudioEndpoint).
+		Str("vram", vram).
+		Int("cpu_cores", cfg.CPUCores).
+		Str("sandbox_image", cfg.SandboxImage).
+		Str("data_dir", cfg.DataDir).
+		Msg("integrations")
+	switch {
+	case cfg.DiscordBotToken == "":
+		log.Warn().Msg("Discord is off: put DISCORD_BOT_TOKEN and DISCORD_USER_ID in .env (see .env.example) to chat in DMs")
+	case cfg.DiscordUserID == "":
+		log.Warn().Msg("DISCORD_USER_ID is not set: Mai obeys nobody on Discord until it names you")
+	}
+}
+
+// startupProbes checks the outside services once, concurrently and briefly,
+// and logs what is missing with the fix — the same checks as `mai doctor`.
+func startupProbes(ctx context.Context, log zerolog.Logger, cfg *config.Config) {
+	all := doctor.Checks(cfg, doctor.Env{})
+	var probes []doctor.Check
+	for _, c := range all {
+		switch c.Name {
+		case "docker", "ollama", "lmstudio", "gpu", "git":
+			probes = append(probes, c)
+		}
+	}
+	for _, r := range doctor.Summarize(doctor.Run(ctx, probes, doctorTimeout)) {
+		ev := log.Info()
+		if r.Status != doctor.OK {
+			ev = log.Warn().Str("fix", r.Fix)
+		}
+		ev.Str("check", r.Name).Str("status", string(r.Status)).Msg(r.Detail)
+	}
+}
