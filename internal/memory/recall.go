@@ -1,0 +1,405 @@
+package memory
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// RecallOptions tunes how recall ranks; zero fields take the defaults.
+type RecallOptions struct {
+	// RRFK is the reciprocal-rank-fusion constant: a document's score is
+	// the sum over ranked lists of 1/(RRFK+rank). Default 10, not the RRF
+	// paper's 60: we fuse short lists (tens of candidates), where 60 makes
+	// ranks 1 and 3 differ by 3% and any recency boost would swamp
+	// relevance; with 10 they differ by 18%.
+	RRFK float64
+	// Candidates is how many results each ranked list contributes;
+	// default max(4k, 32).
+	Candidates int
+	// RecencyWeight and RecencyHalfLife boost recent memories: the fused
+	// score is multiplied by 1 + weight × 2^(−age/halfLife). Defaults
+	// 0.15 and 30 days: between equally relevant memories the recent one
+	// wins, and it may pass the next better-ranked one, but not jump from
+	// third to first. A negative weight turns the boost off.
+	RecencyWeight   float64
+	RecencyHalfLife time.Duration
+}
+
+func (o RecallOptions) withDefaults() RecallOptions {
+	if o.RRFK <= 0 {
+		o.RRFK = 10
+	}
+	if o.RecencyWeight < 0 {
+		o.RecencyWeight = 0
+	} else if o.RecencyWeight == 0 {
+		o.RecencyWeight = 0.15
+	}
+	if o.RecencyHalfLife <= 0 {
+		o.RecencyHalfLife = 30 * 24 * time.Hour
+	}
+	return o
+}
+
+// Kinds of recalled memory.
+const (
+	KindMessage = "message"
+	KindSummary = "summary"
+)
+
+// Memory is one recalled message or summary.
+type Memory struct {
+	Kind           string    `json:"kind"`
+	ID             int64     `json:"id"`
+	ConversationID int64     `json:"conversationId"`
+	Role           Role      `json:"role,omitempty"` // messages only
+	Tier           string    `json:"tier,omitempty"` // summaries only
+	Content        string    `json:"content"`
+	Tokens         int       `json:"tokens"`
+	Time           time.Time `json:"time"`
+	Score          float64   `json:"score"`
+}
+
+// Recall returns up to k of user's memories most relevant to query: FTS5
+// BM25 over messages and summaries and, when an embedder is configured,
+// cosine similarity over message vectors, fused by reciprocal rank and
+// boosted by recency. Any text is a valid query: the user's words are
+// quoted, so FTS5 operators in it are searched for, not obeyed. A failing
+// embedder degrades recall to FTS5 alone rather than failing it.
+func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Memory, error) {
+	if k <= 0 {
+		return nil, nil
+	}
+	o := s.opt.Recall
+	n := o.Candidates
+	if n <= 0 {
+		n = max(4*k, 32)
+	}
+	type key struct {
+		kind string
+		id   int64
+	}
+	fused := map[key]*Memory{}
+	add := func(list []Memory) {
+		for rank, m := range list {
+			kk := key{m.Kind, m.ID}
+			f := fused[kk]
+			if f == nil {
+				m := m
+				m.Score = 0
+				f = &m
+				fused[kk] = f
+			}
+			f.Score += 1 / (o.RRFK + float64(rank+1))
+		}
+	}
+	match := FTSQuery(query)
+	if match != "" {
+		ms, err := s.ftsMessages(ctx, user, match, n)
+		if err != nil {
+			return nil, err
+		}
+		add(ms)
+		ss, err := s.ftsSummaries(ctx, user, match, n)
+		if err != nil {
+			return nil, err
+		}
+		add(ss)
+	}
+	if s.opt.Embedder != nil && s.opt.EmbedModel != "" && strings.TrimSpace(query) != "" {
+		if vs, err := s.vectorMessages(ctx, user, query, n); err == nil {
+			add(vs)
+		}
+	}
+	now := s.now()
+	out := make([]Memory, 0, len(fused))
+	for _, m := range fused {
+		age := max(now.Sub(m.Time), 0)
+		m.Score *= 1 + o.RecencyWeight*math.Exp2(-float64(age)/float64(o.RecencyHalfLife))
+		out = append(out, *m)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Score != out[j].Score {
+			return out[i].Score > out[j].Score
+		}
+		return out[i].Time.After(out[j].Time)
+	})
+	if len(out) > k {
+		out = out[:k]
+	}
+	return out, nil
+}
+
+func (s *Store) ftsMessages(ctx context.Context, user, match string, n int) ([]Memory, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT m.id, m.conversation_id, m.role, m.content, m.tokens, m.created_ms
+FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
+WHERE messages_fts MATCH ? AND m.user_id = ?
+ORDER BY messages_fts.rank LIMIT ?`, match, user, n)
+	if err != nil {
+		return nil, fmt.Errorf("search messages: %w", err)
+	}
+	defer rows.Close()
+	var out []Memory
+	for rows.Next() {
+		m := Memory{Kind: KindMessage}
+		var role string
+		var ms int64
+		if err := rows.Scan(&m.ID, &m.ConversationID, &role, &m.Content, &m.Tokens, &ms); err != nil {
+			return nil, fmt.Errorf("search messages: %w", err)
+		}
+		m.Role, m.Time = Role(role), fromMS(ms)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search messages: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) ftsSummaries(ctx context.Context, user, match string, n int) ([]Memory, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT x.id, x.conversation_id, x.tier, x.content, x.tokens, x.to_ms
+FROM summaries_fts JOIN summaries x ON x.id = summaries_fts.rowid
+WHERE summaries_fts MATCH ? AND x.user_id = ?
+ORDER BY summaries_fts.rank LIMIT ?`, match, user, n)
+	if err != nil {
+		return nil, fmt.Errorf("search summaries: %w", err)
+	}
+	defer rows.Close()
+	var out []Memory
+	for rows.Next() {
+		m := Memory{Kind: KindSummary}
+		var ms int64
+		if err := rows.Scan(&m.ID, &m.ConversationID, &m.Tier, &m.Content, &m.Tokens, &ms); err != nil {
+			return nil, fmt.Errorf("search summaries: %w", err)
+		}
+		m.Time = fromMS(ms)
+		out = append(out, m)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("search summaries: %w", err)
+	}
+	return out, nil
+}
+
+// vectorMessages ranks the user's embedded messages by cosine similarity
+// to the query. Vectors are stored unit-length, so it is a dot product.
+func (s *Store) vectorMessages(ctx context.Context, user, query string, n int) ([]Memory, error) {
+	vs, err := s.opt.Embedder.Embed(ctx, s.opt.EmbedModel, []string{query})
+	if err != nil {
+		return nil, fmt.Errorf("embed query: %w", err)
+	}
+	if len(vs) != 1 || len(vs[0]) == 0 {
+		return nil, fmt.Errorf("embed query: got %d vectors", len(vs))
+	}
+	q := normalize(vs[0])
+	rows, err := s.db.QueryContext(ctx, `SELECT e.message_id, e.vector FROM embeddings e JOIN messages m ON m.id = e.message_id
+WHERE m.user_id = ? AND e.model = ? AND e.dims = ?`, user, s.opt.EmbedModel, len(q))
+	if err != nil {
+		return nil, fmt.Errorf("read vectors: %w", err)
+	}
+	type hit struct {
+		id  int64
+		sim float32
+	}
+	var hits []hit
+	for rows.Next() {
+		var id int64
+		var blob []byte
+		if err := rows.Scan(&id, &blob); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("read vectors: %w", err)
+		}
+		hits = append(hits, hit{id, dotBlob(q, blob)})
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read vectors: %w", err)
+	}
+	sort.Slice(hits, func(i, j int) bool { return hits[i].sim > hits[j].sim })
+	if len(hits) > n {
+		hits = hits[:n]
+	}
+	ids := make([]int64, len(hits))
+	for i, h := range hits {
+		ids[i] = h.id
+	}
+	ms, err := s.messagesByID(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Memory, 0, len(hits))
+	for _, h := range hits {
+		m, ok := ms[h.id]
+		if !ok {
+			continue
+		}
+		out = append(out, Memory{Kind: KindMessage, ID: m.ID, ConversationID: m.ConversationID, Role: m.Role, Content: m.Content, Tokens: m.Tokens, Time: m.Time})
+	}
+	return out, nil
+}
+
+func (s *Store) messagesByID(ctx context.Context, ids []int64) (map[int64]Message, error) {
+	out := map[int64]Message{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	ms, err := queryMessages(ctx, s.db, `SELECT `+messageCols+` FROM messages WHERE id IN (?`+strings.Repeat(",?", len(ids)-1)+`)`, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.restoreArchived(ctx, ms); err != nil {
+		return nil, err
+	}
+	for _, m := range ms {
+		out[m.ID] = m
+	}
+	return out, nil
+}
+
+// EmbedPending embeds messages that have no vector for the configured model
+// yet, batch at a time, until none is left or ctx ends; it returns how many
+// it embedded. `mai serve` runs it in the background.
+func (s *Store) EmbedPending(ctx context.Context, batch int) (int, error) {
+	if s.opt.Embedder == nil || s.opt.EmbedModel == "" {
+		return 0, nil
+	}
+	if batch <= 0 {
+		batch = 64
+	}
+	total := 0
+	for {
+		ms, err := queryMessages(ctx, s.db, `SELECT `+messageCols+` FROM messages m WHERE archive_id IS NULL AND content != ''
+AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.message_id = m.id AND e.model = ?) ORDER BY id LIMIT ?`, s.opt.EmbedModel, batch)
+		if err != nil || len(ms) == 0 {
+			return total, err
+		}
+		texts := make([]string, len(ms))
+		for i, m := range ms {
+			texts[i] = m.Content
+		}
+		vs, err := s.opt.Embedder.Embed(ctx, s.opt.EmbedModel, texts)
+		if err != nil {
+			return total, fmt.Errorf("embed messages with %s: %w", s.opt.EmbedModel, err)
+		}
+		if len(vs) != len(ms) {
+			return total, fmt.Errorf("embed messages with %s: %d vectors for %d inputs", s.opt.EmbedModel, len(vs), len(ms))
+		}
+		for i, m := range ms {
+			if err := s.SetEmbedding(ctx, m.ID, s.opt.EmbedModel, vs[i]); err != nil {
+				return total, err
+			}
+		}
+		total += len(ms)
+	}
+}
+
+// SetEmbedding stores (or replaces) the vector of a message for model.
+func (s *Store) SetEmbedding(ctx context.Context, message int64, model string, v []float32) error {
+	if len(v) == 0 {
+		return fmt.Errorf("embedding of message %d is empty", message)
+	}
+	u := normalize(v)
+	_, err := s.db.ExecContext(ctx, `INSERT INTO embeddings (message_id, model, dims, vector) VALUES (?, ?, ?, ?)
+ON CONFLICT (message_id, model) DO UPDATE SET dims = excluded.dims, vector = excluded.vector`, message, model, len(u), encodeVector(u))
+	if err != nil {
+		return fmt.Errorf("store embedding of message %d: %w", message, err)
+	}
+	return nil
+}
+
+func normalize(v []float32) []float32 {
+	var sum float64
+	for _, x := range v {
+		sum += float64(x) * float64(x)
+	}
+	out := make([]float32, len(v))
+	if sum == 0 {
+		return out
+	}
+	inv := 1 / math.Sqrt(sum)
+	for i, x := range v {
+		out[i] = float32(float64(x) * inv)
+	}
+	return out
+}
+
+func encodeVector(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, x := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
+	}
+	return b
+}
+
+func decodeVector(b []byte) []float32 {
+	v := make([]float32, len(b)/4)
+	for i := range v {
+		v[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return v
+}
+
+func dotBlob(q []float32, b []byte) float32 {
+	if len(b) != 4*len(q) {
+		return -2
+	}
+	var sum float32
+	for i, x := range q {
+		sum += x * math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return sum
+}
+
+// maxQueryTerms bounds an FTS5 query built from user text: a pasted page
+// would otherwise become thousands of OR terms.
+const maxQueryTerms = 16
+
+// FTSQuery turns free text into an FTS5 query that cannot fail to parse:
+// the words (letters and digits) become quoted terms joined by OR, common
+// English stop words dropped unless nothing else is left. It returns "" when
+// text has no words.
+func FTSQuery(text string) string {
+	words := strings.FieldsFunc(strings.ToLower(text), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	})
+	var kept, stops []string
+	seen := map[string]bool{}
+	for _, w := range words {
+		if seen[w] {
+			continue
+		}
+		seen[w] = true
+		if stopWords[w] {
+			stops = append(stops, w)
+		} else {
+			kept = append(kept, w)
+		}
+	}
+	if len(kept) == 0 {
+		kept = stops
+	}
+	if len(kept) > maxQueryTerms {
+		kept = kept[:maxQueryTerms]
+	}
+	for i, w := range kept {
+		kept[i] = `"` + w + `"`
+	}
+	return strings.Join(kept, " OR ")
+}
+
+var stopWords = func() map[string]bool {
+	m := map[string]bool{}
+	for _, w := range strings.Fields(`a an and are as at be but by can could did do does for from had has have he her him his how i if in into is it its me my no not of on or our she so than that the their them then there these they this to too us was we were what when where which who why will with would you your`) {
+		m[w] = true
+	}
+	return m
+}()
