@@ -1,0 +1,178 @@
+package risk
+
+import (
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// pipeline analyses every stage, then judges what flows into a shell.
+func (a *shAnalyzer) pipeline(s *syntax.Stmt) {
+	stages := flattenPipe(s, nil)
+	outer := a.inPipe
+	a.inPipe = true
+	for _, st := range stages {
+		a.stmt(st)
+	}
+	a.inPipe = outer
+	for i, st := range stages {
+		if i == 0 || !readsScript(stageWords(st)) {
+			continue
+		}
+		line, col := int(st.Pos().Line()), int(st.Pos().Col())
+		before := stages[:i]
+		switch {
+		case downloads(before):
+			a.add(line, col, "net.download-exec", "pipes a download into "+stageName(st)+": download and execute")
+		case decodes(before) || anyCommand(before, setOf("tr")):
+			a.add(line, col, "exec.dynamic", "pipes decoded data into "+stageName(st))
+		default:
+			a.add(line, col, "process.spawn", "pipes generated commands into "+stageName(st))
+		}
+	}
+}
+
+func flattenPipe(s *syntax.Stmt, out []*syntax.Stmt) []*syntax.Stmt {
+	if b, ok := s.Cmd.(*syntax.BinaryCmd); ok && (b.Op == syntax.Pipe || b.Op == syntax.PipeAll) && len(s.Redirs) == 0 {
+		out = flattenPipe(b.X, out)
+		return flattenPipe(b.Y, out)
+	}
+	return append(out, s)
+}
+
+// stageWords returns the literal words of a pipeline stage's command,
+// without wrappers like sudo or env; non-literal words are "".
+func stageWords(s *syntax.Stmt) []string {
+	c, ok := s.Cmd.(*syntax.CallExpr)
+	if !ok {
+		return nil
+	}
+	var w []string
+	for _, x := range c.Args {
+		w = append(w, x.Lit())
+	}
+	for len(w) > 0 {
+		switch baseName(w[0]) {
+		case "sudo", "env", "nohup", "exec", "command", "doas":
+			w = w[1:]
+			for len(w) > 0 && (strings.HasPrefix(w[0], "-") || strings.Contains(w[0], "=")) {
+				w = w[1:]
+			}
+			continue
+		}
+		return w
+	}
+	return w
+}
+
+func stageName(s *syntax.Stmt) string {
+	if w := stageWords(s); len(w) > 0 {
+		return baseName(w[0])
+	}
+	return "a command"
+}
+
+// readsScript reports a shell or interpreter that takes its program from
+// standard input: no -c code and no script file.
+func readsScript(w []string) bool {
+	if len(w) == 0 {
+		return false
+	}
+	b := baseName(w[0])
+	if !shells[b] && !isInterpreter(b) {
+		return false
+	}
+	for _, x := range w[1:] {
+		switch {
+		case x == "-c" || x == "-e" || x == "-m":
+			return false
+		case x == "-" || x == "-s" || x == "-i":
+			return true
+		case !strings.HasPrefix(x, "-"):
+			return false
+		}
+	}
+	return true
+}
+
+func (a *shAnalyzer) redirect(s *syntax.Stmt, rd *syntax.Redirect) {
+	line, col := int(s.Pos().Line()), int(s.Pos().Col())
+	if rd.Hdoc != nil {
+		a.heredoc(s, rd, line, col)
+		return
+	}
+	if rd.Word == nil {
+		return
+	}
+	t := a.word(rd.Word, line, col)
+	if strings.HasPrefix(t.s, "/dev/tcp/") || strings.HasPrefix(t.s, "/dev/udp/") {
+		a.netRedirect(s, line, col)
+		return
+	}
+	switch rd.Op {
+	case syntax.DplIn, syntax.DplOut:
+		if isFD(t.s) {
+			if a.tcpFD && shells[stageName(s)] {
+				a.add(line, col, "shell.reverse", "connects a shell to a network socket")
+			}
+			return
+		}
+		a.fileWrite(line, col, t)
+	case syntax.RdrIn, syntax.WordHdoc:
+		if rd.Op == syntax.RdrIn {
+			a.fileRead(line, col, t)
+		}
+	default:
+		a.fileWrite(line, col, t)
+		if w := stageWords(s); len(w) > 0 && downloaders[baseName(w[0])] {
+			a.downloaded[t.s] = true
+		}
+	}
+}
+
+func isFD(s string) bool {
+	s = strings.TrimSuffix(s, "-")
+	if s == "" {
+		return true
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// netRedirect judges bash's /dev/tcp and /dev/udp pseudo-files.
+func (a *shAnalyzer) netRedirect(s *syntax.Stmt, line, col int) {
+	w := stageWords(s)
+	name := ""
+	if c, ok := s.Cmd.(*syntax.CallExpr); ok && len(c.Args) > 0 {
+		name = baseName(c.Args[0].Lit())
+	}
+	switch {
+	case shells[name] || (len(w) > 0 && shells[baseName(w[0])]):
+		a.add(line, col, "shell.reverse", "connects a shell to a network socket: a reverse shell")
+	case name == "exec":
+		a.tcpFD = true
+		a.add(line, col, "net.socket", "opens a raw network connection through /dev/tcp")
+	default:
+		a.add(line, col, "net.socket", "opens a raw network connection through /dev/tcp")
+	}
+}
+
+// heredoc judges a here-document fed to a shell or to Python as code.
+func (a *shAnalyzer) heredoc(s *syntax.Stmt, rd *syntax.Redirect, line, col int) {
+	body := a.word(rd.Hdoc, line, col)
+	w := stageWords(s)
+	if len(w) == 0 || !readsScript(w) {
+		return
+	}
+	lang := Shell
+	if strings.HasPrefix(baseName(w[0]), "python") {
+		lang = Python
+	} else if !shells[baseName(w[0])] {
+		return
+	}
+	a.codeString(line, col, lang, body)
+}
