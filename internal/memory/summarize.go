@@ -171,4 +171,3 @@ func truncateTokens(tok *Estimator, text string, max int) string {
 	}
 	return cut + "…"
 }
-

@@ -1,0 +1,226 @@
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fixedSummarizer answers with a summary naming how many messages it saw,
+// or fails, so the tests can tell its output from the extractive fallback.
+type fixedSummarizer struct {
+	fail  bool
+	calls int
+}
+
+func (f *fixedSummarizer) Summarize(_ context.Context, req SummaryRequest) (string, string, error) {
+	f.calls++
+	if f.fail {
+		return "", "", errors.New("model not loaded")
+	}
+	return fmt.Sprintf("%s summary of %d messages", req.Style, len(req.Messages)), "test-model", nil
+}
+
+func countTurns(s *Store, c Context) int {
+	n := 0
+	for i, t := range c.Turns {
+		if i == 0 {
+			n += s.tok.Count(t.Content) + turnOverhead
+			continue
+		}
+		n += s.tok.Count(t.Content) + turnOverhead
+	}
+	return n
+}
+
+func seedConversation(t *testing.T, s *Store, user string, turns int, at time.Time) int64 {
+	t.Helper()
+	conv := startConv(t, s, user)
+	var ms []Message
+	for i := range turns {
+		role := RoleUser
+		if i%2 == 1 {
+			role = RoleAssistant
+		}
+		ms = append(ms, Message{Role: role, Time: at.Add(time.Duration(i) * time.Minute),
+			Content: fmt.Sprintf("Turn %d talks about gardening and tomatoes. The weather was %s today. We planned step %d.", i, []string{"sunny", "rainy", "windy"}[i%3], i)})
+	}
+	appendMsgs(t, s, conv, ms...)
+	return conv
+}
+
+func TestAssembleNeverOverBudget(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, window := range []int{128, 256, 512, 1024, 4096, 32768} {
+		t.Run(fmt.Sprint(window), func(t *testing.T) {
+			s := newStore(t, Options{Now: func() time.Time { return now }})
+			old := seedConversation(t, s, "u", 40, now.Add(-30*24*time.Hour))
+			appendMsgs(t, s, old, Message{Content: "my dog Biscuit loves the beach", Time: now.Add(-29 * 24 * time.Hour)})
+			for i := range 30 {
+				if _, err := s.Remember(ctx, Fact{User: "u", Subject: "garden", Statement: fmt.Sprintf("grows tomato variety %d", i)}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			conv := seedConversation(t, s, "u", 60, now.Add(-time.Hour))
+			appendMsgs(t, s, conv, Message{Content: "what does Biscuit love?"})
+			c, err := s.Assemble(ctx, ContextRequest{User: "u", Conversation: conv, Persona: "You are Mai, a kind companion. " + strings.Repeat("Be brief. ", 20), Window: window})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := countTurns(s, c); c.Tokens > c.Budget || got > c.Budget {
+				t.Fatalf("context uses %d (recounted %d) of %d tokens", c.Tokens, got, c.Budget)
+			}
+			if c.Turns[0].Role != RoleSystem || !strings.HasPrefix(c.Turns[0].Content, "You are Mai") {
+				t.Errorf("first turn = %+v", c.Turns[0])
+			}
+			if window >= 1024 {
+				last := c.Turns[len(c.Turns)-1]
+				if last.Content != "what does Biscuit love?" {
+					t.Errorf("last turn = %q", last.Content)
+				}
+				if !strings.Contains(c.Turns[0].Content, "Biscuit loves the beach") || c.Facts == 0 {
+					t.Errorf("system turn lacks the recalled memory or facts (facts %d):\n%s", c.Facts, c.Turns[0].Content)
+				}
+				for _, tn := range c.Turns[1:] {
+					if strings.Contains(c.Turns[0].Content, tn.Content) {
+						t.Errorf("recent turn %q is repeated among memories", tn.Content)
+					}
+				}
+			}
+		})
+	}
+}
+
+func TestAssembleFoldsAtSeventyPercent(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name     string
+		turns    int
+		sum      *fixedSummarizer
+		wantFold bool
+		model    string
+	}{
+		{"below the threshold", 10, nil, false, ""},
+		{"above, extractive", 80, nil, true, ""},
+		{"above, model", 80, &fixedSummarizer{}, true, "test-model"},
+		{"above, model fails", 80, &fixedSummarizer{fail: true}, true, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			o := Options{Now: func() time.Time { return now }}
+			if tc.sum != nil {
+				o.Summarizer = tc.sum
+			}
+			s := newStore(t, o)
+			conv := seedConversation(t, s, "u", tc.turns, now.Add(-time.Hour))
+			const window = 2048
+			ms, _ := s.Messages(ctx, conv, 0, 0)
+			total := 0
+			for _, m := range ms {
+				total += m.Tokens + turnOverhead
+			}
+			if tc.wantFold != (float64(total) > FoldThreshold*window) {
+				t.Fatalf("test setup: %d tokens of turns vs window %d", total, window)
+			}
+			c, err := s.Assemble(ctx, ContextRequest{User: "u", Conversation: conv, Persona: "You are Mai.", Window: window})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var n int
+			var model, content string
+			var last int64
+			err = s.DB().QueryRow(`SELECT count(*), coalesce(max(model), ''), coalesce(max(content), ''), coalesce(max(last_message_id), 0) FROM summaries WHERE tier = 'fold'`).Scan(&n, &model, &content, &last)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.wantFold {
+				if n != 0 || c.Folded != 0 {
+					t.Fatalf("folded %d below the threshold", c.Folded)
+				}
+				return
+			}
+			if n != 1 || c.Folded == 0 || model != tc.model {
+				t.Fatalf("folds %d, folded %d, model %q; want one fold by %q", n, c.Folded, model, tc.model)
+			}
+			if !strings.Contains(c.Turns[0].Content, content) || c.Summaries != 1 {
+				t.Errorf("the fold is not in the system turn:\n%s", c.Turns[0].Content)
+			}
+			if c.Turns[1].MessageID <= last {
+				t.Errorf("recent turns start at %d, inside the fold ending at %d", c.Turns[1].MessageID, last)
+			}
+			rest := 0
+			for _, m := range ms {
+				if m.ID > last {
+					rest += m.Tokens + turnOverhead
+				}
+			}
+			if float64(rest) > FoldTarget*window {
+				t.Errorf("after folding %d tokens of turns remain, want at most %v", rest, FoldTarget*window)
+			}
+			// Assembling again neither folds again nor duplicates.
+			appendMsgs(t, s, conv, Message{Content: "and one more"})
+			c2, err := s.Assemble(ctx, ContextRequest{User: "u", Conversation: conv, Persona: "You are Mai.", Window: window})
+			if err != nil || c2.Folded != 0 {
+				t.Fatalf("second assembly folded %d: %v", c2.Folded, err)
+			}
+		})
+	}
+}
+
+func TestContextCache(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, Options{Now: func() time.Time { return now }, CacheSize: 2})
+	a := seedConversation(t, s, "u", 6, now.Add(-time.Hour))
+	b := seedConversation(t, s, "u", 6, now.Add(-time.Hour))
+	c := seedConversation(t, s, "v", 6, now.Add(-time.Hour))
+	req := func(conv int64, user string) ContextRequest {
+		return ContextRequest{User: user, Conversation: conv, Persona: "You are Mai.", Window: 4096}
+	}
+	get := func(r ContextRequest) Context {
+		t.Helper()
+		x, err := s.Assemble(ctx, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	first := get(req(a, "u"))
+	if first.Cached {
+		t.Fatal("first assembly cached")
+	}
+	hit := get(req(a, "u"))
+	if !hit.Cached || len(hit.Turns) != len(first.Turns) {
+		t.Fatalf("second assembly: cached %v", hit.Cached)
+	}
+	hit.Turns[0].Content = "changed by the caller"
+	if again := get(req(a, "u")); again.Turns[0].Content == "changed by the caller" {
+		t.Error("a caller's change reached the cache")
+	}
+	appendMsgs(t, s, a, Message{Content: "new turn"})
+	after := get(req(a, "u"))
+	if after.Cached || after.Turns[len(after.Turns)-1].Content != "new turn" {
+		t.Fatalf("after append: cached %v, last %q", after.Cached, after.Turns[len(after.Turns)-1].Content)
+	}
+	if _, err := s.Remember(ctx, Fact{User: "u", Statement: "likes tomatoes"}); err != nil {
+		t.Fatal(err)
+	}
+	if x := get(req(a, "u")); x.Cached || !strings.Contains(x.Turns[0].Content, "likes tomatoes") {
+		t.Fatalf("after a new fact: cached %v", x.Cached)
+	}
+	// Bounded: with room for two, the least recently used goes.
+	get(req(b, "u"))
+	get(req(a, "u"))
+	get(req(c, "v")) // evicts b
+	if st := s.CacheStats(); st.Entries != 2 {
+		t.Fatalf("cache holds %d entries, bound 2", st.Entries)
+	}
+	if !get(req(a, "u")).Cached || get(req(b, "u")).Cached {
+		t.Error("LRU evicted the wrong entry")
+	}
+}
