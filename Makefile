@@ -1,4 +1,5 @@
 # Mai — build, test and run. `make help` lists the targets.
+SHELL    := /bin/bash
 GO       ?= go
 # FTS5 is compiled into SQLite only with this tag; every go command here sets it.
 TAGS     := sqlite_fts5
@@ -22,8 +23,8 @@ build: ## build bin/mai
 test: ## run every test (components that are absent are skipped with the reason)
 	$(GO) test -tags $(TAGS) -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
-bench: ## run the benchmarks and print their ratios
-	$(GO) test -tags $(TAGS) -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(PKGS)
+bench: ## run the benchmarks and print one table of their figures and ratios
+	set -o pipefail; $(GO) test -tags $(TAGS) -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(PKGS) 2>&1 | $(GO) run ./tools/benchtable
 
 run: build ## build, then run the daemon in the foreground (Ctrl-C stops it)
 	bin/mai serve
