@@ -1,0 +1,259 @@
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// unreachableImage is on a closed loopback port: a pull fails at once and
+// nothing leaves the machine.
+const unreachableImage = "127.0.0.1:9/mai/none:latest"
+
+func TestMissingImage(t *testing.T) {
+	s := newTestSandbox(t, Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	job := shJob("echo hi")
+	job.Image = unreachableImage
+	_, err := runRawErr(t, s, job)
+	if !errors.Is(err, ErrImageMissing) {
+		t.Fatalf("run with a missing image: err = %v, want ErrImageMissing", err)
+	}
+	t.Logf("run: %v", err)
+	for _, want := range []string{unreachableImage, "mai sandbox image pull", "docker load"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not mention %q", err, want)
+		}
+	}
+
+	var reports int
+	err = s.EnsureImage(ctx, unreachableImage, func(PullProgress) { reports++ })
+	if err == nil {
+		t.Fatal("pulling from a closed port succeeded")
+	}
+	t.Logf("pull: %v", err)
+	for _, want := range []string{"pull " + unreachableImage, "connection refused", "docker load -i", "docker import"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("pull error %q does not mention %q", err, want)
+		}
+	}
+
+	st, err := s.ImageStatus(ctx, unreachableImage)
+	if err != nil || st.Present {
+		t.Errorf("status of the missing image = %+v, %v", st, err)
+	}
+	st, err = s.ImageStatus(ctx, shellImage())
+	if err != nil || !st.Present || st.ID == "" || st.Size <= 0 {
+		t.Errorf("status of the shell image = %+v, %v", st, err)
+	}
+	// EnsureImage does nothing for an image that is there.
+	if err := s.EnsureImage(ctx, shellImage(), nil); err != nil {
+		t.Errorf("ensure present image: %v", err)
+	}
+}
+
+func TestStoppedDaemon(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	_, err := New(ctx, Options{Host: "unix://" + sock})
+	if !errors.Is(err, ErrEngine) {
+		t.Fatalf("New against a socket nobody listens on: err = %v, want ErrEngine", err)
+	}
+	t.Logf("new: %v", err)
+	if !strings.Contains(err.Error(), "start Docker") || !strings.Contains(err.Error(), sock) {
+		t.Errorf("error %q does not say where and what to start", err)
+	}
+}
+
+func TestUnsupportedLanguage(t *testing.T) {
+	s := newTestSandbox(t, Options{})
+	tests := []struct{ lang, image string }{
+		{"go", ""},
+		{"ruby", shellImage()},
+		{"", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.lang, func(t *testing.T) {
+			_, err := s.exec.prepare(Job{Language: tt.lang, Image: tt.image, Files: map[string][]byte{"x": []byte("x")}})
+			if !errors.Is(err, ErrUnsupported) {
+				t.Fatalf("err = %v, want ErrUnsupported", err)
+			}
+			img := tt.image
+			if img == "" {
+				img = s.Image()
+			}
+			if !strings.Contains(err.Error(), "not supported by image "+img) {
+				t.Errorf("error %q does not name the image", err)
+			}
+		})
+	}
+}
+
+func TestBadJobs(t *testing.T) {
+	s := newTestSandbox(t, Options{})
+	tests := []struct {
+		name string
+		job  Job
+		want string
+	}{
+		{"no files", Job{Language: "sh"}, "no files"},
+		{"absolute path", Job{Language: "sh", Files: map[string][]byte{"/etc/x": nil}}, "clean relative path"},
+		{"parent path", Job{Language: "sh", Files: map[string][]byte{"../x": nil}}, "clean relative path"},
+		{"unclean path", Job{Language: "sh", Files: map[string][]byte{"a//b": nil}}, "clean relative path"},
+		{"entry missing", Job{Language: "sh", Entry: "run.sh", Files: map[string][]byte{"main.sh": nil}}, "not among"},
+		{"no entry among several", Job{Language: "sh", Files: map[string][]byte{"a.sh": nil, "b.sh": nil}}, "no entry"},
+		{"bad id", Job{ID: "a b", Language: "sh", Files: map[string][]byte{"main.sh": nil}}, "job id"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.exec.prepare(tt.job)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestEngineLostMidJob cuts the connection to the engine while a job runs,
+// as a daemon stop or restart does, then brings it back: the job gives a
+// clear error, and Cleanup removes what its failed removal left.
+func TestEngineLostMidJob(t *testing.T) {
+	direct := newTestSandbox(t, Options{})
+	cli := rawClient(t)
+	proxy := newEngineProxy(t, direct.exec.cli.DaemonHost())
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := New(ctx, Options{Host: "unix://" + proxy.path, Image: pythonImage()})
+	if err != nil {
+		t.Fatalf("new through the proxy: %v", err)
+	}
+	defer s.Close()
+
+	job := shJob("echo started; sleep 100")
+	job.ID = "lost-" + newJobID()
+	t.Cleanup(func() {
+		f := make(client.Filters).Add("label", LabelJob+"="+job.ID)
+		l, _ := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true, Filters: f})
+		for _, c := range l.Items {
+			cli.ContainerRemove(context.Background(), c.ID, client.ContainerRemoveOptions{Force: true})
+		}
+		cli.VolumeRemove(context.Background(), "mai-sandbox-"+job.ID, client.VolumeRemoveOptions{Force: true})
+	})
+	go func() {
+		f := make(client.Filters).Add("label", LabelJob+"="+job.ID).Add("status", "running")
+		for ctx.Err() == nil {
+			if l, err := cli.ContainerList(ctx, client.ContainerListOptions{Filters: f}); err == nil && len(l.Items) == 1 {
+				proxy.cut()
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	p, err := s.exec.prepare(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = s.exec.run(ctx, p)
+	if !errors.Is(err, ErrEngine) {
+		t.Fatalf("err = %v, want ErrEngine", err)
+	}
+	t.Logf("run: %v", err)
+	if !strings.Contains(err.Error(), "stopped or restarted mid-job") {
+		t.Errorf("error %q does not say the engine went away mid-job", err)
+	}
+	if d := time.Since(start); d > 45*time.Second {
+		t.Errorf("the lost engine was noticed after %s", d)
+	}
+	if c, _ := leftovers(t, cli, job.ID); c == 0 {
+		t.Fatal("the container vanished although its removal could not reach the engine; the test proves nothing")
+	}
+
+	proxy.restore()
+	if _, _, err := s.Cleanup(ctx); err != nil {
+		t.Fatalf("cleanup after the engine came back: %v", err)
+	}
+	assertNoLeftovers(t, cli, job.ID)
+}
+
+// engineProxy forwards a unix socket to the engine's, and can cut every
+// connection and refuse new ones, then accept again.
+type engineProxy struct {
+	t      *testing.T
+	path   string
+	target string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []net.Conn
+}
+
+func newEngineProxy(t *testing.T, daemonHost string) *engineProxy {
+	t.Helper()
+	target, ok := strings.CutPrefix(daemonHost, "unix://")
+	if !ok {
+		t.Skipf("engine at %s is not on a unix socket", daemonHost)
+	}
+	dir, err := os.MkdirTemp("", "mai-proxy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	p := &engineProxy{t: t, path: filepath.Join(dir, "d.sock"), target: target}
+	p.restore()
+	t.Cleanup(p.cut)
+	return p
+}
+
+func (p *engineProxy) restore() {
+	ln, err := net.Listen("unix", p.path)
+	if err != nil {
+		p.t.Fatalf("proxy listen: %v", err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			up, err := net.Dial("unix", p.target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, up)
+			p.mu.Unlock()
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+}
+
+func (p *engineProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}

@@ -1,0 +1,216 @@
+// Package sandbox runs untrusted code in a hardened Docker container, and
+// only after the risk gate has allowed it.
+//
+// Every run goes through [Sandbox.Run]: the code is analysed with
+// risk.Analyze first; LOW and MEDIUM run, HIGH needs an [Approver], BLOCKED
+// never reaches Docker. The executor behind the gate is unexported, so
+// nothing outside this package can skip it.
+//
+// The container is hardened by default, unlike the peers Mai learns from
+// (OpenHands hands its agent the Docker socket, llm-sandbox sets no limits):
+// no network, read-only root, size-capped tmpfs for /tmp and the working
+// directory, the job's files in a labelled Docker volume mounted read-only
+// (no host path is ever bind-mounted, the Docker socket never), user
+// 65534, every capability dropped, no-new-privileges, the engine's default
+// seccomp profile, PIDs, memory (no swap), CPU and ulimit limits. Wall time
+// and output size are enforced from outside.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/maicompanion/mai/internal/risk"
+	"github.com/moby/moby/client"
+)
+
+// DefaultImage is the image used when neither the job nor the configuration
+// names one (SANDBOX_DOCKER_IMAGE).
+const DefaultImage = "python:3.12-slim"
+
+// Labels put on every container and volume the sandbox creates; Cleanup and
+// PS find them by these.
+const (
+	LabelSandbox  = "mai.sandbox"  // always "1"
+	LabelJob      = "mai.job"      // the job id
+	LabelRole     = "mai.role"     // "job" or "files" (the helper that copies files in)
+	LabelHost     = "mai.host"     // hostname of the process that created it
+	LabelPID      = "mai.pid"      // pid of that process, to tell a crash from a live job
+	LabelLang     = "mai.lang"     // the job's language
+	LabelInstance = "mai.instance" // the Sandbox value within that process
+)
+
+// Limits bound one job. A zero field takes the default shown.
+type Limits struct {
+	CPUs         float64       // CPU quota in cores (1), never above Options.CPUCores
+	MemoryBytes  int64         // memory limit, swap disabled (256 MiB)
+	PIDs         int64         // processes and threads (64)
+	WallTime     time.Duration // from start to kill (30 s)
+	OutputBytes  int64         // stdout and stderr together (1 MiB)
+	ScratchBytes int64         // each of the /tmp and working-directory tmpfs (64 MiB)
+	NoFile       int64         // open files (256)
+	NProc        int64         // processes of the sandbox user across jobs (512)
+}
+
+// DefaultLimits are the limits of a job that sets none.
+var defaultLimits = Limits{
+	CPUs:         1,
+	MemoryBytes:  256 << 20,
+	PIDs:         64,
+	WallTime:     30 * time.Second,
+	OutputBytes:  1 << 20,
+	ScratchBytes: 64 << 20,
+	NoFile:       256,
+	NProc:        512,
+}
+
+// DefaultLimits returns the limits a job gets for the fields it leaves zero.
+func DefaultLimits() Limits { return defaultLimits }
+
+// withDefaults fills zero fields from d.
+func (l Limits) withDefaults(d Limits) Limits {
+	if l.CPUs <= 0 {
+		l.CPUs = d.CPUs
+	}
+	if l.MemoryBytes <= 0 {
+		l.MemoryBytes = d.MemoryBytes
+	}
+	if l.PIDs <= 0 {
+		l.PIDs = d.PIDs
+	}
+	if l.WallTime <= 0 {
+		l.WallTime = d.WallTime
+	}
+	if l.OutputBytes <= 0 {
+		l.OutputBytes = d.OutputBytes
+	}
+	if l.ScratchBytes <= 0 {
+		l.ScratchBytes = d.ScratchBytes
+	}
+	if l.NoFile <= 0 {
+		l.NoFile = d.NoFile
+	}
+	if l.NProc <= 0 {
+		l.NProc = d.NProc
+	}
+	return l
+}
+
+// Job is one piece of code to run.
+type Job struct {
+	// ID names the job in labels and the container name; generated when empty.
+	ID string
+	// Language is "python" or "sh" (aliases: py, python3, shell).
+	Language string
+	// Files maps relative paths to contents; they appear read-only under /code.
+	Files map[string][]byte
+	// Entry is the file to run; empty means the only file, or main.py / main.sh.
+	Entry string
+	// Stdin is fed to the program, then closed.
+	Stdin []byte
+	// Image overrides the sandbox's image for this job.
+	Image  string
+	Limits Limits
+}
+
+// Result is what a finished job did. ExitCode is -1 when the program never
+// exited by itself (it was killed for time or output, see the flags).
+type Result struct {
+	JobID       string        `json:"job_id"`
+	ExitCode    int           `json:"exit_code"`
+	Stdout      string        `json:"stdout"`
+	Stderr      string        `json:"stderr"`
+	TimedOut    bool          `json:"timed_out"`
+	OOMKilled   bool          `json:"oom_killed"`
+	Truncated   bool          `json:"truncated"`
+	Killed      bool          `json:"killed"` // killed from outside the sandbox (docker kill, daemon)
+	Duration    time.Duration `json:"-"`
+	DurationMS  int64         `json:"duration_ms"`
+	Image       string        `json:"image"`
+	ContainerID string        `json:"container_id"`
+	Risk        *risk.Verdict `json:"risk,omitempty"`
+	Approval    *Approval     `json:"approval,omitempty"`
+}
+
+// Options configure a Sandbox.
+type Options struct {
+	// Image is the default image (config SANDBOX_DOCKER_IMAGE); DefaultImage when empty.
+	Image string
+	// CPUCores bounds any job's CPU quota (config CPU_CORES_AVAILABLE); no bound when 0.
+	CPUCores int
+	// Limits are the defaults for a job's zero limits; DefaultLimits when zero.
+	Limits Limits
+	// Approver decides HIGH-risk jobs; without one they are refused.
+	Approver Approver
+	// Host overrides DOCKER_HOST (for example unix:///run/user/1000/docker.sock).
+	Host string
+}
+
+// Sandbox runs jobs through the risk gate in hardened containers. It is safe
+// for concurrent use.
+type Sandbox struct {
+	exec     *executor
+	approver Approver
+}
+
+// Errors a caller may branch on.
+var (
+	// ErrEngine: the Docker engine cannot be reached.
+	ErrEngine = errors.New("docker engine unreachable")
+	// ErrImageMissing: the image is not on the engine and must be pulled or loaded.
+	ErrImageMissing = errors.New("sandbox image missing")
+	// ErrUnsupported: the language cannot run in the image.
+	ErrUnsupported = errors.New("language not supported")
+	// ErrRefused: the risk gate refused the job (BLOCKED, or HIGH without approval).
+	ErrRefused = errors.New("refused by the risk gate")
+)
+
+// New connects to the Docker engine (DOCKER_HOST or the default socket),
+// negotiating the API version, and returns a Sandbox.
+func New(ctx context.Context, opts Options) (*Sandbox, error) {
+	copts := []client.Opt{client.FromEnv, client.WithAPIVersionNegotiation()}
+	if opts.Host != "" {
+		copts = append(copts, client.WithHost(opts.Host))
+	}
+	cli, err := client.New(copts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("%w at %s: %v; start Docker (as root: dockerd, or the Docker Desktop app) and try again", ErrEngine, cli.DaemonHost(), err)
+	}
+	if opts.Image == "" {
+		opts.Image = DefaultImage
+	}
+	if opts.Limits == (Limits{}) {
+		opts.Limits = defaultLimits
+	}
+	opts.Limits = opts.Limits.withDefaults(defaultLimits)
+	host, _ := os.Hostname()
+	return &Sandbox{
+		exec: &executor{
+			cli:      cli,
+			image:    opts.Image,
+			cpuCores: opts.CPUCores,
+			limits:   opts.Limits,
+			host:     host,
+			pid:      os.Getpid(),
+			instance: newJobID(),
+			inflight: map[string]bool{},
+		},
+		approver: opts.Approver,
+	}, nil
+}
+
+// Close releases the connection to the engine.
+func (s *Sandbox) Close() error { return s.exec.cli.Close() }
+
+// Image returns the default image name.
+func (s *Sandbox) Image() string { return s.exec.image }
+
+// APIVersion returns the negotiated Docker API version.
+func (s *Sandbox) APIVersion() string { return s.exec.cli.ClientVersion() }
