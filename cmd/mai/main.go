@@ -33,6 +33,7 @@ func commands() []command {
 		{"serve", "run the daemon (Discord, models, memory)", true, (*Main).runServe},
 		{"doctor", "check every integration and say how to fix what fails", true, (*Main).runDoctor},
 		{"config", "print the effective configuration, secrets redacted", true, (*Main).runConfig},
+		{"sandbox", "run code in the hardened Docker sandbox, behind the risk gate", true, (*Main).runSandbox},
 		{"version", "print version, commit, Go version and build tags", false, (*Main).runVersion},
 	}
 }

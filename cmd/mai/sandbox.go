@@ -1,0 +1,372 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/maicompanion/mai/internal/sandbox"
+	"golang.org/x/term"
+)
+
+const sandboxSynopsis = "sandbox run [--lang python|sh] [--timeout 30s] [--memory 256m] [--image IMG] [--stdin FILE] [--yes] [--json] FILE|-\n" +
+	"       mai sandbox image [pull] [--json]\n" +
+	"       mai sandbox ps [--json]"
+
+const sandboxExamples = "  mai sandbox run hello.py                  # risk check, then run in the hardened container\n" +
+	"  echo 'echo hi' | mai sandbox run --lang sh -\n" +
+	"  mai sandbox run --timeout 5s --memory 128m --json job.py | jq .exit_code\n" +
+	"  mai sandbox run --yes tool.py             # approve a HIGH-risk job without asking (recorded)\n" +
+	"  mai sandbox image pull                    # pull SANDBOX_DOCKER_IMAGE with a progress line\n" +
+	"  mai sandbox ps                            # sandbox containers on the engine"
+
+func (m *Main) runSandbox(ctx context.Context, args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "run":
+			return m.sandboxRun(ctx, args[1:])
+		case "image":
+			return m.sandboxImage(ctx, args[1:])
+		case "ps":
+			return m.sandboxPS(ctx, args[1:])
+		}
+	}
+	fs := m.newFlagSet("sandbox", sandboxSynopsis, sandboxExamples)
+	if err := m.parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return fmt.Errorf("%w: name a subcommand: run, image or ps (see 'mai sandbox --help')", errUsage)
+	}
+	return fmt.Errorf("%w: unknown subcommand %q: want run, image or ps (see 'mai sandbox --help')", errUsage, fs.Arg(0))
+}
+
+// openSandbox connects to Docker with the configured image and core bound,
+// and removes what a crashed run left behind.
+func (m *Main) openSandbox(ctx context.Context, image string, approver sandbox.Approver) (*sandbox.Sandbox, error) {
+	opts := sandbox.Options{Image: m.cfg.SandboxImage, CPUCores: m.cfg.CPUCores, Approver: approver}
+	if image != "" {
+		opts.Image = image
+	}
+	if host, ok := m.Env("DOCKER_HOST"); ok && host != "" {
+		opts.Host = host
+	}
+	s, err := sandbox.New(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := s.Cleanup(ctx); err != nil {
+		fmt.Fprintf(m.Stderr, "mai: warning: could not remove leftover sandbox containers: %v\n", err)
+	}
+	return s, nil
+}
+
+// sandboxOutput is the --json document of a run: the Result (with the risk
+// verdict and any approval), plus the refusal when the gate said no.
+type sandboxOutput struct {
+	sandbox.Result
+	Refused bool   `json:"refused"`
+	Error   string `json:"error,omitempty"`
+}
+
+func (m *Main) sandboxRun(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("sandbox run", sandboxSynopsis, sandboxExamples)
+	lang := fs.String("lang", "", "python or sh (default: from the file's extension or shebang, else python)")
+	timeout := fs.Duration("timeout", 30*time.Second, "wall time before the container is killed")
+	memory := fs.String("memory", "256m", "memory limit, no swap (bytes, or with k, m, g)")
+	image := fs.String("image", "", "image to run in (default: SANDBOX_DOCKER_IMAGE)")
+	stdinFile := fs.String("stdin", "", "file fed to the program's standard input")
+	yes := fs.Bool("yes", false, "approve a HIGH-risk job without asking (recorded in the result); BLOCKED is refused anyway")
+	asJSON := fs.Bool("json", false, "print the result as JSON: exit_code, stdout, stderr, timed_out, oom_killed, truncated, duration_ms, risk, …")
+	if err := m.parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("%w: name one FILE to run, or - for standard input (see 'mai sandbox run --help')", errUsage)
+	}
+	mem, err := parseSize(*memory)
+	if err != nil {
+		return fmt.Errorf("%w: --memory: %v", errUsage, err)
+	}
+	if *timeout <= 0 {
+		return fmt.Errorf("%w: --timeout must be positive", errUsage)
+	}
+	name, src, err := m.readSource(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	var stdin []byte
+	if *stdinFile != "" {
+		if stdin, err = os.ReadFile(m.path(*stdinFile)); err != nil {
+			return fmt.Errorf("read --stdin file: %w", err)
+		}
+	}
+	language := *lang
+	if language == "" {
+		language = guessLanguage(name, src)
+	}
+	entry := "main.py"
+	if language == "sh" || language == "shell" {
+		entry = "main.sh"
+	}
+
+	approver := sandbox.TerminalApprover{In: m.Stdin, Out: m.Stderr, Interactive: isTerminal(m.Stdin) && isTerminal(m.Stderr), Yes: *yes}
+	s, err := m.openSandbox(ctx, *image, approver)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := s.EnsureImage(ctx, *image, m.pullReporter()); err != nil {
+		return err
+	}
+	res, err := s.Run(ctx, sandbox.Job{
+		Language: language, Files: map[string][]byte{entry: src}, Entry: entry, Stdin: stdin, Image: *image,
+		Limits: sandbox.Limits{WallTime: *timeout, MemoryBytes: mem},
+	})
+	_, refused := sandbox.IsRefused(err)
+	if err != nil && !refused {
+		return err
+	}
+	if *asJSON {
+		out := sandboxOutput{Result: res, Refused: err != nil}
+		if err != nil {
+			out.Error = err.Error()
+		}
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		if eerr := enc.Encode(out); eerr != nil {
+			return eerr
+		}
+	} else {
+		m.printRun(res, err)
+	}
+	if err != nil || res.ExitCode != 0 || res.TimedOut || res.OOMKilled || res.Truncated {
+		return exitError{code: 1}
+	}
+	return nil
+}
+
+// printRun shows the program's output on the matching streams, then one
+// summary line on stderr with what the limits and the gate did.
+func (m *Main) printRun(res sandbox.Result, err error) {
+	if err != nil {
+		level := "REFUSED"
+		if res.Risk != nil {
+			level = res.Risk.Level.String()
+		}
+		fmt.Fprintf(m.Stderr, "mai: %s: not run: %v\n", level, err)
+		if res.Risk != nil {
+			for _, f := range res.Risk.Findings {
+				fmt.Fprintf(m.Stderr, "  %s line %d  %s: %s\n", f.Level, f.Line, f.Rule, f.Reason)
+			}
+		}
+		return
+	}
+	io.WriteString(m.Stdout, res.Stdout)
+	io.WriteString(m.Stderr, res.Stderr)
+	var notes []string
+	if res.TimedOut {
+		notes = append(notes, "killed at the time limit")
+	}
+	if res.OOMKilled {
+		notes = append(notes, "killed for memory")
+	}
+	if res.Truncated {
+		notes = append(notes, "output truncated at the cap")
+	}
+	if res.Killed {
+		notes = append(notes, "killed from outside the sandbox")
+	}
+	if res.Approval != nil {
+		notes = append(notes, "approved by "+res.Approval.By)
+	}
+	level := ""
+	if res.Risk != nil {
+		level = ", risk " + res.Risk.Level.String()
+	}
+	fmt.Fprintf(m.Stderr, "mai: exit %d in %s%s", res.ExitCode, res.Duration.Round(time.Millisecond), level)
+	if len(notes) > 0 {
+		fmt.Fprintf(m.Stderr, " (%s)", strings.Join(notes, ", "))
+	}
+	fmt.Fprintln(m.Stderr)
+	if res.Risk != nil && res.Risk.Level.String() != "LOW" {
+		for _, f := range res.Risk.Findings {
+			fmt.Fprintf(m.Stderr, "  %s line %d  %s: %s\n", f.Level, f.Line, f.Rule, f.Reason)
+		}
+	}
+}
+
+func (m *Main) sandboxImage(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("sandbox image", sandboxSynopsis, sandboxExamples)
+	asJSON := fs.Bool("json", false, "print the image status as JSON: image, present, id, size, created")
+	image := fs.String("image", "", "image (default: SANDBOX_DOCKER_IMAGE)")
+	pull := len(args) > 0 && args[0] == "pull"
+	if pull {
+		args = args[1:]
+	}
+	if err := m.parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() == 1 && fs.Arg(0) == "pull" && !pull {
+		pull = true
+	} else if fs.NArg() > 0 {
+		return fmt.Errorf("%w: 'mai sandbox image' takes only 'pull' (see 'mai sandbox --help')", errUsage)
+	}
+	s, err := m.openSandbox(ctx, *image, nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if pull {
+		if err := s.Pull(ctx, *image, m.pullReporter()); err != nil {
+			return err
+		}
+	}
+	st, err := s.ImageStatus(ctx, *image)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(st)
+	}
+	if !st.Present {
+		fmt.Fprintf(m.Stdout, "%s: not on the Docker engine; run 'mai sandbox image pull'\n", st.Image)
+		return exitError{code: 1}
+	}
+	fmt.Fprintf(m.Stdout, "%s: present, %s, %.1f MB, created %s\n", st.Image, shortID(st.ID), float64(st.Size)/1e6, st.Created)
+	return nil
+}
+
+func (m *Main) sandboxPS(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("sandbox ps", sandboxSynopsis, sandboxExamples)
+	asJSON := fs.Bool("json", false, "print a JSON array of {job_id, container_id, role, language, image, state, created, host, pid}")
+	if err := m.parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
+	}
+	s, err := m.openSandbox(ctx, "", nil)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	jobs, err := s.PS(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(m.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(jobs)
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "JOB\tCONTAINER\tROLE\tLANG\tSTATE\tAGE\tIMAGE")
+	for _, j := range jobs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", j.JobID, shortID(j.ContainerID), j.Role, j.Language, j.State,
+			time.Since(j.Created).Round(time.Second), j.Image)
+	}
+	return tw.Flush()
+}
+
+// pullReporter draws one progress line on a terminal, rewritten in place;
+// elsewhere it prints a line per finished layer.
+func (m *Main) pullReporter() func(sandbox.PullProgress) {
+	tty := isTerminal(m.Stderr)
+	done := -1
+	return func(p sandbox.PullProgress) {
+		if tty {
+			fmt.Fprintf(m.Stderr, "\rpulling %s: %d/%d layers, %.1f/%.1f MB   ", p.Image, p.LayersDone, p.Layers,
+				float64(p.Current)/1e6, float64(p.Total)/1e6)
+			if p.Layers > 0 && p.LayersDone == p.Layers && strings.HasPrefix(p.Status, "Status:") {
+				fmt.Fprintln(m.Stderr)
+			}
+			return
+		}
+		if p.LayersDone != done {
+			done = p.LayersDone
+			fmt.Fprintf(m.Stderr, "pulling %s: %d/%d layers\n", p.Image, p.LayersDone, p.Layers)
+		}
+	}
+}
+
+// readSource reads FILE, or standard input for "-".
+func (m *Main) readSource(arg string) (name string, src []byte, err error) {
+	if arg == "-" {
+		src, err = io.ReadAll(m.Stdin)
+		if err != nil {
+			return "", nil, fmt.Errorf("read code from standard input: %w", err)
+		}
+		return "-", src, nil
+	}
+	src, err = os.ReadFile(m.path(arg))
+	if err != nil {
+		return "", nil, fmt.Errorf("read code: %w", err)
+	}
+	return arg, src, nil
+}
+
+func (m *Main) path(p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(m.Dir, p)
+}
+
+// guessLanguage picks sh for .sh files and shell shebangs, python otherwise.
+func guessLanguage(name string, src []byte) string {
+	switch filepath.Ext(name) {
+	case ".sh", ".bash":
+		return "sh"
+	case ".py":
+		return "python"
+	}
+	if first, _, _ := strings.Cut(string(src), "\n"); strings.HasPrefix(first, "#!") && !strings.Contains(first, "python") {
+		return "sh"
+	}
+	return "python"
+}
+
+// parseSize reads 256m, 1g, 512k or a plain number of bytes.
+func parseSize(arg string) (int64, error) {
+	s := strings.TrimSpace(strings.ToLower(arg))
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "k"):
+		mult, s = 1<<10, strings.TrimSuffix(s, "k")
+	case strings.HasSuffix(s, "m"):
+		mult, s = 1<<20, strings.TrimSuffix(s, "m")
+	case strings.HasSuffix(s, "g"):
+		mult, s = 1<<30, strings.TrimSuffix(s, "g")
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size like 256m, 1g or 1048576", arg)
+	}
+	if n > (1<<62)/mult {
+		return 0, fmt.Errorf("%q is too large", arg)
+	}
+	return n * mult, nil
+}
+
+func isTerminal(v any) bool {
+	f, ok := v.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func shortID(id string) string {
+	id = strings.TrimPrefix(id, "sha256:")
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
