@@ -1,0 +1,282 @@
+package router
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/maicompanion/mai/internal/llm"
+)
+
+// Preference is one entry of MAI_MODELS: a model, optionally on one kind of
+// backend ("ollama:qwen2.5:14b", "lmstudio:qwen/qwen3-8b").
+type Preference struct {
+	Backend string // "" for any backend
+	Model   string
+}
+
+// String returns the preference as MAI_MODELS spells it.
+func (p Preference) String() string {
+	if p.Backend == "" {
+		return p.Model
+	}
+	return p.Backend + ":" + p.Model
+}
+
+// ParsePreferences reads MAI_MODELS entries. A prefix before the first colon
+// names a backend when it is one of backends; otherwise the whole entry is a
+// model name (Ollama names contain colons: "qwen2.5:14b").
+func ParsePreferences(entries []string, backends []string) []Preference {
+	var out []Preference
+	for _, e := range entries {
+		e = strings.TrimSpace(e)
+		if e == "" {
+			continue
+		}
+		p := Preference{Model: e}
+		if kind, model, ok := strings.Cut(e, ":"); ok && slices.Contains(backends, kind) && model != "" {
+			p = Preference{Backend: kind, Model: model}
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// matches reports whether a model on a backend of kind is what p asks for.
+// An Ollama name without a tag means its ":latest".
+func (p Preference) matches(kind, model string) bool {
+	if p.Backend != "" && p.Backend != kind {
+		return false
+	}
+	return model == p.Model || (!strings.Contains(p.Model, ":") && model == p.Model+":latest")
+}
+
+// Candidate is a model on one endpoint that the router may answer with.
+type Candidate struct {
+	Endpoint int       // index into Config.Endpoints
+	Backend  string    // the backend's Name(), e.g. "ollama"
+	Model    llm.Model // as the backend lists it
+}
+
+// Ref names the candidate as MAI_MODELS and `mai models switch` do.
+func (c Candidate) Ref() string { return c.Backend + ":" + c.Model.Name }
+
+// Memory estimates. KV cache per token grows with depth and width; for the
+// grouped-query-attention models people run locally (Llama 3, Qwen 2.5/3,
+// Gemma 3) about 48 KiB plus 10 KiB per billion parameters at 16 bits,
+// capped where very large models stop growing it. Used only when the backend
+// does not report the model's shape.
+const (
+	kvBaseBytes     = 48 << 10
+	kvPerBillion    = 10 << 10
+	kvMaxPerToken   = 384 << 10
+	kvUnknownParams = 128 << 10
+	// bitsPerWeight guesses parameters from file size: most local models are
+	// 4- to 5-bit quantisations.
+	bitsPerWeight = 4.5
+)
+
+// params returns the model's parameter count, estimated from its size on
+// disk when the backend did not say.
+func params(m llm.Model) int64 {
+	if m.Parameters > 0 {
+		return m.Parameters
+	}
+	return int64(float64(m.SizeBytes) * 8 / bitsPerWeight)
+}
+
+// kvPerToken returns the KV cache bytes one token of context costs.
+func kvPerToken(m llm.Model) int64 {
+	if m.KVBytesPerToken > 0 {
+		return m.KVBytesPerToken
+	}
+	p := params(m)
+	if p == 0 {
+		return kvUnknownParams
+	}
+	return min(kvBaseBytes+int64(float64(kvPerBillion)*float64(p)/1e9), kvMaxPerToken)
+}
+
+// contextFor returns the context length to load m with: the configured one,
+// capped by what the model supports.
+func contextFor(m llm.Model, want int) int {
+	if m.ContextLength > 0 && m.ContextLength < want {
+		return m.ContextLength
+	}
+	return want
+}
+
+// Need returns the memory loading m with a context of ctxLen tokens takes:
+// its weights plus the KV cache. Headroom is added by the planner.
+func Need(m llm.Model, ctxLen int) int64 {
+	w := m.SizeBytes
+	if w == 0 {
+		w = int64(float64(params(m)) * bitsPerWeight / 8)
+	}
+	return w + kvPerToken(m)*int64(contextFor(m, ctxLen))
+}
+
+// view is what the planner knows of every endpoint at one moment. The
+// decisions below are pure functions of it, so that they are tested with
+// plain values and cost microseconds.
+type view struct {
+	endpoints []endpointView
+	pools     []poolView
+}
+
+type endpointView struct {
+	kind   string
+	pool   int
+	models []llm.Model
+	loaded []llm.Instance
+	err    error           // the backend did not answer; its models are not candidates
+	owned  map[string]bool // instance ids Mai loaded
+}
+
+type poolView struct {
+	name  string
+	bytes int64 // what models may use in total
+	cpu   bool  // RAM, not VRAM
+}
+
+// resident returns the instance of model on endpoint e, if loaded.
+func (v *view) resident(e int, model string) (llm.Instance, bool) {
+	for _, in := range v.endpoints[e].loaded {
+		if in.Model == model || in.ID == model {
+			return in, true
+		}
+	}
+	return llm.Instance{}, false
+}
+
+// instanceBytes is the memory an instance holds in its pool.
+func (v *view) instanceBytes(e int, in llm.Instance) int64 {
+	if !v.pools[v.endpoints[e].pool].cpu && in.VRAMBytes > 0 {
+		return in.VRAMBytes
+	}
+	if in.SizeBytes > 0 {
+		return in.SizeBytes
+	}
+	for _, m := range v.endpoints[e].models {
+		if m.Name == in.Model {
+			return Need(m, max(in.ContextLength, 1))
+		}
+	}
+	return 0
+}
+
+// usage returns the memory used in pool p and how much of it Mai may free by
+// unloading what it loaded itself, except keep (the candidate being placed).
+func (v *view) usage(p int, keep Candidate) (used, evictable int64) {
+	for e, ep := range v.endpoints {
+		if ep.pool != p {
+			continue
+		}
+		for _, in := range ep.loaded {
+			b := v.instanceBytes(e, in)
+			used += b
+			if ep.owned[in.ID] && !(e == keep.Endpoint && in.Model == keep.Model.Name) {
+				evictable += b
+			}
+		}
+	}
+	return used, evictable
+}
+
+// fit says whether c can be answered from: loaded already, or loadable into
+// its pool's free memory plus what Mai may evict.
+type fit struct {
+	ok        bool
+	loaded    bool
+	need      int64 // bytes to load it, headroom included; 0 when loaded
+	free      int64 // bytes free in its pool now
+	evictable int64
+	reason    string
+}
+
+func (v *view) fit(c Candidate, ctxLen int, headroom int64) fit {
+	if _, ok := v.resident(c.Endpoint, c.Model.Name); ok {
+		return fit{ok: true, loaded: true, reason: "loaded"}
+	}
+	p := v.endpoints[c.Endpoint].pool
+	used, evictable := v.usage(p, c)
+	f := fit{need: Need(c.Model, ctxLen) + headroom, free: v.pools[p].bytes - used, evictable: evictable}
+	switch {
+	case f.need <= f.free:
+		f.ok, f.reason = true, "fits"
+	case f.need <= f.free+f.evictable:
+		f.ok, f.reason = true, "fits after unloading models Mai loaded"
+	default:
+		mem := "VRAM"
+		if v.pools[p].cpu {
+			mem = "RAM"
+		}
+		f.reason = fmt.Sprintf("needs %s of %s, %s free", gb(f.need), mem, gb(max(f.free+f.evictable, 0)))
+	}
+	return f
+}
+
+func gb(b int64) string { return fmt.Sprintf("%.1f GB", float64(b)/(1<<30)) }
+
+// rank returns the chat models of reachable endpoints, best first: the
+// preference list in its order, then the rest by size, largest first (a
+// model not listed still beats no answer).
+func (v *view) rank(prefs []Preference) []Candidate {
+	var all []Candidate
+	for e, ep := range v.endpoints {
+		if ep.err != nil {
+			continue
+		}
+		for _, m := range ep.models {
+			if m.Capabilities.Chat {
+				all = append(all, Candidate{Endpoint: e, Backend: ep.kind, Model: m})
+			}
+		}
+	}
+	prefIndex := func(c Candidate) int {
+		for i, p := range prefs {
+			if p.matches(c.Backend, c.Model.Name) {
+				return i
+			}
+		}
+		return len(prefs)
+	}
+	slices.SortStableFunc(all, func(a, b Candidate) int {
+		if c := cmp.Compare(prefIndex(a), prefIndex(b)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(params(b.Model), params(a.Model)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Endpoint, b.Endpoint); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Model.Name, b.Model.Name)
+	})
+	return all
+}
+
+// choose returns the best-ranked candidate that fits and that skip does not
+// exclude.
+func (v *view) choose(ranked []Candidate, ctxLen int, headroom int64, skip func(Candidate) bool) (Candidate, bool) {
+	for _, c := range ranked {
+		if skip != nil && skip(c) {
+			continue
+		}
+		if v.fit(c, ctxLen, headroom).ok {
+			return c, true
+		}
+	}
+	return Candidate{}, false
+}
+
+// indexOf returns c's position in ranked, or len(ranked) when absent.
+func indexOf(ranked []Candidate, c Candidate) int {
+	for i, r := range ranked {
+		if r.Endpoint == c.Endpoint && r.Model.Name == c.Model.Name {
+			return i
+		}
+	}
+	return len(ranked)
+}

@@ -1,0 +1,137 @@
+package router
+
+import (
+	"errors"
+	"slices"
+	"testing"
+
+	"github.com/maicompanion/mai/internal/llm"
+)
+
+const gib = 1 << 30
+
+func chatModel(name string, paramsB float64, sizeGiB float64) llm.Model {
+	return llm.Model{
+		Name: name, Parameters: int64(paramsB * 1e9), SizeBytes: int64(sizeGiB * gib),
+		ContextLength: 32768, Capabilities: llm.Capabilities{Chat: true},
+	}
+}
+
+func TestParsePreferences(t *testing.T) {
+	got := ParsePreferences([]string{"ollama:qwen2.5:14b", " lmstudio:qwen/qwen3-8b ", "llama3.2:3b", "", "ollama:"}, []string{"ollama", "lmstudio"})
+	want := []Preference{{"ollama", "qwen2.5:14b"}, {"lmstudio", "qwen/qwen3-8b"}, {"", "llama3.2:3b"}, {"", "ollama:"}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if s := want[0].String(); s != "ollama:qwen2.5:14b" {
+		t.Errorf("String() = %q", s)
+	}
+}
+
+func TestRank(t *testing.T) {
+	embed := llm.Model{Name: "nomic-embed-text:latest", SizeBytes: gib / 4, Capabilities: llm.Capabilities{Embedding: true}}
+	v := view{
+		pools: []poolView{{name: "gpu", bytes: 24 * gib}},
+		endpoints: []endpointView{
+			{kind: "ollama", models: []llm.Model{chatModel("llama3.2:latest", 3, 2), chatModel("qwen2.5:14b", 14, 9), embed}},
+			{kind: "lmstudio", models: []llm.Model{chatModel("qwen/qwen3-8b", 8, 5), chatModel("google/gemma-3-27b", 27, 16)}},
+			{kind: "ollama", err: errors.New("down"), models: []llm.Model{chatModel("huge:70b", 70, 40)}},
+		},
+	}
+	refs := func(cs []Candidate) []string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.Ref())
+		}
+		return out
+	}
+	tests := []struct {
+		name  string
+		prefs []string
+		want  []string
+	}{
+		{"by size without preferences", nil, []string{"lmstudio:google/gemma-3-27b", "ollama:qwen2.5:14b", "lmstudio:qwen/qwen3-8b", "ollama:llama3.2:latest"}},
+		{"preferences first, then by size", []string{"lmstudio:qwen/qwen3-8b", "ollama:llama3.2"}, []string{"lmstudio:qwen/qwen3-8b", "ollama:llama3.2:latest", "lmstudio:google/gemma-3-27b", "ollama:qwen2.5:14b"}},
+		{"a bare name matches any backend", []string{"qwen2.5:14b"}, []string{"ollama:qwen2.5:14b", "lmstudio:google/gemma-3-27b", "lmstudio:qwen/qwen3-8b", "ollama:llama3.2:latest"}},
+		{"the wrong backend does not match", []string{"lmstudio:qwen2.5:14b"}, []string{"lmstudio:google/gemma-3-27b", "ollama:qwen2.5:14b", "lmstudio:qwen/qwen3-8b", "ollama:llama3.2:latest"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := refs(v.rank(ParsePreferences(tt.prefs, []string{"ollama", "lmstudio"})))
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("got %v\nwant %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestFit(t *testing.T) {
+	big := chatModel("big", 14, 9)
+	small := chatModel("small", 3, 2)
+	inst := func(m llm.Model, vram int64) llm.Instance {
+		return llm.Instance{Model: m.Name, ID: m.Name, SizeBytes: m.SizeBytes, VRAMBytes: vram}
+	}
+	tests := []struct {
+		name      string
+		pool      poolView
+		loaded    []llm.Instance
+		owned     map[string]bool
+		other     []llm.Instance // loaded on a second endpoint in the same pool
+		otherOwn  map[string]bool
+		cand      llm.Model
+		wantOK    bool
+		wantLoad  bool
+		wantEvict bool
+	}{
+		{name: "loaded already", pool: poolView{bytes: 1}, loaded: []llm.Instance{inst(big, 9*gib)}, cand: big, wantOK: true, wantLoad: true},
+		{name: "fits in free VRAM", pool: poolView{bytes: 16 * gib}, cand: big, wantOK: true},
+		{name: "too big", pool: poolView{bytes: 8 * gib}, cand: big},
+		{name: "the owner's model is never evicted", pool: poolView{bytes: 12 * gib}, loaded: []llm.Instance{inst(small, 2*gib)}, cand: big},
+		{name: "fits after evicting Mai's", pool: poolView{bytes: 12 * gib}, loaded: []llm.Instance{inst(small, 2*gib)}, owned: map[string]bool{"small": true}, cand: big, wantOK: true, wantEvict: true},
+		{name: "Mai's model on the other backend counts", pool: poolView{bytes: 12 * gib}, other: []llm.Instance{inst(small, 2*gib)}, otherOwn: map[string]bool{"small": true}, cand: big, wantOK: true, wantEvict: true},
+		{name: "VRAM, not total size, on a GPU", pool: poolView{bytes: 12 * gib}, loaded: []llm.Instance{inst(small, gib/2)}, cand: big, wantOK: true},
+		{name: "total size in RAM", pool: poolView{bytes: 12 * gib, cpu: true}, loaded: []llm.Instance{inst(small, gib/2)}, cand: big},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := view{
+				pools: []poolView{tt.pool},
+				endpoints: []endpointView{
+					{kind: "ollama", models: []llm.Model{big, small}, loaded: tt.loaded, owned: tt.owned},
+					{kind: "lmstudio", models: []llm.Model{small}, loaded: tt.other, owned: tt.otherOwn},
+				},
+			}
+			f := v.fit(Candidate{Endpoint: 0, Backend: "ollama", Model: tt.cand}, 8192, 512<<20)
+			if f.ok != tt.wantOK || f.loaded != tt.wantLoad || (f.ok && !f.loaded && (f.need > f.free) != tt.wantEvict) {
+				t.Errorf("fit = %+v", f)
+			}
+			if !f.ok && f.reason == "" {
+				t.Error("no reason given for not fitting")
+			}
+		})
+	}
+}
+
+func TestNeed(t *testing.T) {
+	m := chatModel("llama3.1:8b", 8, 4.6)
+	if got := kvPerToken(m); got != 48<<10+80<<10 {
+		t.Errorf("kv per token of an 8B model = %d KiB, want 128", got>>10)
+	}
+	if a, b := Need(m, 4096), Need(m, 32768); b-a != kvPerToken(m)*(32768-4096) {
+		t.Errorf("KV cache does not grow with the context: %d → %d", a, b)
+	}
+	if a, b := Need(m, 32768), Need(m, 1<<20); a != b {
+		t.Errorf("context beyond the model's maximum counted: %d vs %d", a, b)
+	}
+	m.KVBytesPerToken = 1000
+	if got := Need(m, 1000); got != m.SizeBytes+1000*1000 {
+		t.Errorf("reported KV size ignored: %d", got)
+	}
+	noParams := llm.Model{SizeBytes: 9 * gib}
+	if p := params(noParams); p < 15e9 || p > 20e9 {
+		t.Errorf("parameters from size = %d", p)
+	}
+	if kvPerToken(llm.Model{}) != kvUnknownParams || kvPerToken(chatModel("x", 400, 200)) != kvMaxPerToken {
+		t.Error("KV estimate bounds")
+	}
+}

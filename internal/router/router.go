@@ -1,0 +1,618 @@
+// Package router decides which model answers, on which backend, within the
+// memory each GPU (or the RAM, without one) offers. It is the one place that
+// sees Ollama and LM Studio together: it loads one model at a time per
+// memory pool, never loads a loaded model again, unloads only what Mai
+// itself loaded and only once its running answers finish, fails over to the
+// next model in the middle of an answer, and switches model on the owner's
+// request, on failures, on slowness and back up when room returns.
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/maicompanion/mai/internal/gpu"
+	"github.com/maicompanion/mai/internal/llm"
+)
+
+// Defaults of Config.
+const (
+	DefaultContextLength = 8192
+	DefaultHeadroom      = 512 << 20 // compute buffers and the display's share
+	DefaultDrainTimeout  = 2 * time.Minute
+	// modelsTTL is how long a backend's list of installed models is reused;
+	// what is loaded is asked afresh for every decision.
+	modelsTTL = time.Minute
+	// residentTTL is how long a model seen loaded is trusted to still be,
+	// sparing each chat a round of listing calls. Were it unloaded meanwhile,
+	// both Ollama and LM Studio load it again on the chat request.
+	residentTTL = 15 * time.Second
+	// maxSwitches bounds the in-memory switch history.
+	maxSwitches = 100
+)
+
+// ErrNoModel means no installed chat model fits or answers.
+var ErrNoModel = errors.New("no model available")
+
+// Endpoint is one backend at one address, and the memory pool its models
+// use. A local Ollama and a local LM Studio share the pool of their GPU; an
+// Ollama on another machine has its own.
+type Endpoint struct {
+	Backend llm.Backend
+	Pool    string // a Pool's Name
+}
+
+// Pool is memory that models share: one GPU's VRAM or, without a GPU, RAM.
+type Pool struct {
+	Name  string
+	Bytes int64 // what models may use in total
+	CPU   bool  // the pool is RAM
+}
+
+// PoolFromProbe returns the pool of this machine: the probed (or
+// overridden) VRAM, or ramBytes when there is no GPU.
+func PoolFromProbe(name string, r gpu.Result, ramBytes int64) Pool {
+	if r.CPUOnly() {
+		return Pool{Name: name, Bytes: ramBytes, CPU: true}
+	}
+	return Pool{Name: name, Bytes: r.Total()}
+}
+
+// Config is what the router plans with.
+type Config struct {
+	Endpoints   []Endpoint
+	Pools       []Pool
+	Preferences []Preference // MAI_MODELS, best first; ranked by size when empty
+
+	ContextLength int           // context to load models with; DefaultContextLength when 0
+	Headroom      int64         // bytes kept free in every pool; DefaultHeadroom when 0
+	KeepAlive     time.Duration // how long backends keep Mai's models when idle; their default when 0
+	DrainTimeout  time.Duration // longest wait for running answers before unloading; DefaultDrainTimeout when 0
+	Policy        Policy
+
+	Now      func() time.Time // time.Now when nil; tests inject a clock
+	Log      zerolog.Logger   // where switches are logged
+	OnSwitch func(Switch)     // called after every switch, e.g. to store it; may be nil
+}
+
+// Switch is one change of the active model.
+type Switch struct {
+	At     time.Time `json:"at"`
+	From   string    `json:"from"` // "" for the first choice
+	To     string    `json:"to"`
+	Cause  Cause     `json:"cause"`
+	Reason string    `json:"reason"`
+}
+
+// Router chooses models and routes chats to them. It is safe for concurrent use.
+type Router struct {
+	cfg   Config
+	eps   []*endpoint
+	pools []*pool
+
+	selectMu sync.Mutex // one selection at a time, so two requests agree
+
+	mu       sync.Mutex
+	active   *Candidate
+	track    tracker
+	switches []Switch
+	running  map[runKey]int
+	lastUse  map[runKey]time.Time
+	resident map[runKey]time.Time // when a model was last seen loaded
+	idle     chan struct{}        // closed and replaced whenever an answer ends
+	// downgrade is the reason for a downgrade decided after an answer,
+	// applied at the next chat.
+	downgrade string
+}
+
+type endpoint struct {
+	be   llm.Backend
+	pool int
+
+	mu       sync.Mutex // guards the fields below
+	models   []llm.Model
+	modelsAt time.Time
+	owned    map[string]bool // instance ids Mai loaded
+}
+
+type pool struct {
+	Pool
+	mu sync.Mutex // loads and evictions in the pool happen one at a time
+}
+
+type runKey struct {
+	endpoint int
+	model    string
+}
+
+// New checks cfg and returns a router. Nothing is contacted until a chat,
+// a switch or a plan needs it.
+func New(cfg Config) (*Router, error) {
+	if len(cfg.Endpoints) == 0 {
+		return nil, errors.New("router: no backends configured; set OLLAMA_ENDPOINT or LMSTUDIO_ENDPOINT")
+	}
+	if cfg.ContextLength <= 0 {
+		cfg.ContextLength = DefaultContextLength
+	}
+	if cfg.Headroom <= 0 {
+		cfg.Headroom = DefaultHeadroom
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = DefaultDrainTimeout
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	cfg.Policy = cfg.Policy.withDefaults()
+	r := &Router{
+		cfg:      cfg,
+		track:    tracker{p: cfg.Policy},
+		running:  map[runKey]int{},
+		lastUse:  map[runKey]time.Time{},
+		resident: map[runKey]time.Time{},
+		idle:     make(chan struct{}),
+	}
+	for _, p := range cfg.Pools {
+		r.pools = append(r.pools, &pool{Pool: p})
+	}
+	for _, e := range cfg.Endpoints {
+		i := slices.IndexFunc(cfg.Pools, func(p Pool) bool { return p.Name == e.Pool })
+		if i < 0 {
+			return nil, fmt.Errorf("router: %s at %s uses memory pool %q, which is not configured", e.Backend.Name(), e.Backend.Endpoint(), e.Pool)
+		}
+		r.eps = append(r.eps, &endpoint{be: e.Backend, pool: i, owned: map[string]bool{}})
+	}
+	return r, nil
+}
+
+// look asks every backend what it has and what is loaded, concurrently.
+func (r *Router) look(ctx context.Context) view {
+	v := view{endpoints: make([]endpointView, len(r.eps)), pools: make([]poolView, len(r.pools))}
+	for i, p := range r.pools {
+		v.pools[i] = poolView{name: p.Name, bytes: p.Bytes, cpu: p.CPU}
+	}
+	var wg sync.WaitGroup
+	for i, ep := range r.eps {
+		wg.Go(func() { v.endpoints[i] = ep.look(ctx, r.cfg.Now()) })
+	}
+	wg.Wait()
+	return v
+}
+
+func (ep *endpoint) look(ctx context.Context, now time.Time) endpointView {
+	ev := endpointView{kind: ep.be.Name(), pool: ep.pool}
+	ep.mu.Lock()
+	models, fresh := ep.models, now.Sub(ep.modelsAt) < modelsTTL && ep.models != nil
+	ep.mu.Unlock()
+	if !fresh {
+		var err error
+		if models, err = ep.be.Models(ctx); err != nil {
+			ev.err = err
+			return ev
+		}
+		ep.mu.Lock()
+		ep.models, ep.modelsAt = models, now
+		ep.mu.Unlock()
+	}
+	loaded, err := ep.be.Loaded(ctx)
+	if err != nil {
+		ev.err = err
+		return ev
+	}
+	ev.models, ev.loaded = models, loaded
+	ep.mu.Lock()
+	ev.owned = make(map[string]bool, len(ep.owned))
+	for _, in := range loaded {
+		if ep.owned[in.ID] {
+			ev.owned[in.ID] = true
+		}
+	}
+	// Forget instances that are gone: unloaded by the backend's keep-alive
+	// or by the owner.
+	for id := range ep.owned {
+		if !ev.owned[id] {
+			delete(ep.owned, id)
+		}
+	}
+	ep.mu.Unlock()
+	return ev
+}
+
+// Active returns the model answering now, if one was chosen.
+func (r *Router) Active() (Candidate, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.active == nil {
+		return Candidate{}, false
+	}
+	return *r.active, true
+}
+
+// Switches returns the switches since start, oldest first.
+func (r *Router) Switches() []Switch {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.switches)
+}
+
+// setActive makes c the active model and records why.
+func (r *Router) setActive(c Candidate, cause Cause, reason string) {
+	now := r.cfg.Now()
+	r.mu.Lock()
+	sw := Switch{At: now, To: c.Ref(), Cause: cause, Reason: reason}
+	if r.active != nil {
+		if r.active.Endpoint == c.Endpoint && r.active.Model.Name == c.Model.Name {
+			r.mu.Unlock()
+			return
+		}
+		sw.From = r.active.Ref()
+	}
+	r.active = &c
+	r.track.switched(now, cause == CauseRequest)
+	r.switches = append(r.switches, sw)
+	if len(r.switches) > maxSwitches {
+		r.switches = slices.Delete(r.switches, 0, len(r.switches)-maxSwitches)
+	}
+	r.mu.Unlock()
+	r.cfg.Log.Info().Str("from", sw.From).Str("to", sw.To).Str("cause", string(cause)).Str("reason", reason).Msg("model switch")
+	if r.cfg.OnSwitch != nil {
+		r.cfg.OnSwitch(sw)
+	}
+}
+
+// NoModelError says why no model can answer: each backend's error and
+// each candidate's reason.
+type NoModelError struct {
+	Reasons []string
+}
+
+// Error lists the reasons.
+func (e *NoModelError) Error() string {
+	if len(e.Reasons) == 0 {
+		return "no chat model is installed on any backend; install one (ollama pull llama3.2:3b, or download one in LM Studio)"
+	}
+	return "no model can answer: " + strings.Join(e.Reasons, "; ")
+}
+
+// Is matches ErrNoModel.
+func (e *NoModelError) Is(target error) bool { return target == ErrNoModel }
+
+func (r *Router) noModel(v view, ranked []Candidate) error {
+	e := &NoModelError{}
+	for i, ep := range v.endpoints {
+		if ep.err != nil {
+			e.Reasons = append(e.Reasons, ep.err.Error())
+		} else if len(ep.models) == 0 {
+			e.Reasons = append(e.Reasons, fmt.Sprintf("%s at %s has no models", ep.kind, r.eps[i].be.Endpoint()))
+		}
+	}
+	for _, c := range ranked {
+		e.Reasons = append(e.Reasons, c.Ref()+" "+v.fit(c, r.cfg.ContextLength, r.cfg.Headroom).reason)
+	}
+	if len(e.Reasons) == 0 {
+		return &NoModelError{}
+	}
+	return e
+}
+
+// target returns the model to answer with, choosing one first when none is
+// active and applying a pending downgrade or a due upgrade.
+func (r *Router) target(ctx context.Context, downgrade string) (Candidate, error) {
+	r.selectMu.Lock()
+	defer r.selectMu.Unlock()
+	now := r.cfg.Now()
+	r.mu.Lock()
+	active := r.active
+	due := active != nil && downgrade == "" && r.track.checkDue(now)
+	r.mu.Unlock()
+	if active != nil && downgrade == "" && !due {
+		return *active, nil
+	}
+	v := r.look(ctx)
+	ranked := v.rank(r.cfg.Preferences)
+	switch {
+	case active == nil:
+		c, ok := v.choose(ranked, r.cfg.ContextLength, r.cfg.Headroom, nil)
+		if !ok {
+			return Candidate{}, r.noModel(v, ranked)
+		}
+		r.setActive(c, CauseInitial, fmt.Sprintf("best ranked model that fits (%s)", v.fit(c, r.cfg.ContextLength, r.cfg.Headroom).reason))
+		return c, nil
+	case downgrade != "":
+		at := indexOf(ranked, *active)
+		c, ok := v.choose(ranked, r.cfg.ContextLength, r.cfg.Headroom, func(c Candidate) bool { return indexOf(ranked, c) <= at })
+		if ok {
+			r.setActive(c, CauseLatency, downgrade)
+			return c, nil
+		}
+		r.cfg.Log.Warn().Str("model", active.Ref()).Str("reason", downgrade).Msg("too slow, but no smaller model fits")
+		return *active, nil
+	default:
+		at := indexOf(ranked, *active)
+		c, ok := v.choose(ranked, r.cfg.ContextLength, r.cfg.Headroom, func(c Candidate) bool { return indexOf(ranked, c) >= at })
+		r.mu.Lock()
+		up := r.track.headroom(now, ok)
+		r.mu.Unlock()
+		if up {
+			r.setActive(c, CauseUpgrade, fmt.Sprintf("ranked higher and has fitted for %s", r.cfg.Policy.UpgradeAfter))
+			return c, nil
+		}
+		return *active, nil
+	}
+}
+
+// Switch makes the model named ref ("ollama:qwen2.5:14b", or a bare model
+// name) the active one at the owner's request, loading it now. Automatic
+// upgrades stop until a failure or slowness moves the router off it.
+func (r *Router) Switch(ctx context.Context, ref string) error {
+	r.selectMu.Lock()
+	defer r.selectMu.Unlock()
+	v := r.look(ctx)
+	ranked := v.rank(r.cfg.Preferences)
+	kinds := make([]string, len(r.eps))
+	for i, ep := range r.eps {
+		kinds[i] = ep.be.Name()
+	}
+	prefs := ParsePreferences([]string{ref}, kinds)
+	if len(prefs) == 0 {
+		return errors.New("switch: name a model, e.g. ollama:llama3.2:3b")
+	}
+	i := slices.IndexFunc(ranked, func(c Candidate) bool { return prefs[0].matches(c.Backend, c.Model.Name) })
+	if i < 0 {
+		refs := make([]string, len(ranked))
+		for j, c := range ranked {
+			refs[j] = c.Ref()
+		}
+		return &llm.ModelNotFoundError{Backend: "any backend", Model: ref, Available: refs}
+	}
+	c := ranked[i]
+	if f := v.fit(c, r.cfg.ContextLength, r.cfg.Headroom); !f.ok {
+		return fmt.Errorf("switch to %s: it %s; unload something or lower its context", c.Ref(), f.reason)
+	}
+	if err := r.ensureLoaded(ctx, c); err != nil {
+		return fmt.Errorf("switch to %s: %w", c.Ref(), err)
+	}
+	r.setActive(c, CauseRequest, "the owner asked for it")
+	return nil
+}
+
+// ensureLoaded makes c resident, unless it is: it unloads what Mai loaded
+// in the same pool, least recently used first and after its running answers
+// finish, until c fits. Loads in a pool happen one at a time.
+func (r *Router) ensureLoaded(ctx context.Context, c Candidate) error {
+	key := runKey{c.Endpoint, c.Model.Name}
+	r.mu.Lock()
+	seen := r.resident[key]
+	r.mu.Unlock()
+	if !seen.IsZero() && r.cfg.Now().Sub(seen) < residentTTL {
+		return nil
+	}
+	p := r.pools[r.eps[c.Endpoint].pool]
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	v := r.look(ctx)
+	if err := v.endpoints[c.Endpoint].err; err != nil {
+		return err
+	}
+	if _, ok := v.resident(c.Endpoint, c.Model.Name); ok {
+		r.markResident(key)
+		return nil
+	}
+	f := v.fit(c, r.cfg.ContextLength, r.cfg.Headroom)
+	if !f.ok {
+		return fmt.Errorf("%w: %s %s", ErrNoModel, c.Ref(), f.reason)
+	}
+	free := f.free
+	for _, victim := range r.victims(v, c) {
+		if free >= f.need {
+			break
+		}
+		if err := r.evict(ctx, victim); err != nil {
+			return err
+		}
+		free += victim.bytes
+	}
+	ep := r.eps[c.Endpoint]
+	in, err := ep.be.Load(ctx, c.Model.Name, llm.LoadOptions{ContextLength: contextFor(c.Model, r.cfg.ContextLength), KeepAlive: r.cfg.KeepAlive})
+	if err != nil {
+		return err
+	}
+	ep.mu.Lock()
+	ep.owned[in.ID] = true
+	ep.mu.Unlock()
+	r.markResident(key)
+	r.cfg.Log.Info().Str("model", c.Ref()).Str("instance", in.ID).Int("context", in.ContextLength).Msg("model loaded")
+	return nil
+}
+
+func (r *Router) markResident(k runKey) {
+	r.mu.Lock()
+	r.resident[k] = r.cfg.Now()
+	r.mu.Unlock()
+}
+
+type victim struct {
+	endpoint int
+	inst     llm.Instance
+	bytes    int64
+	lastUse  time.Time
+}
+
+// victims returns the instances Mai loaded in c's pool, other than c,
+// least recently used first.
+func (r *Router) victims(v view, c Candidate) []victim {
+	var out []victim
+	r.mu.Lock()
+	for e, ev := range v.endpoints {
+		if ev.pool != v.endpoints[c.Endpoint].pool {
+			continue
+		}
+		for _, in := range ev.loaded {
+			if !ev.owned[in.ID] || (e == c.Endpoint && in.Model == c.Model.Name) {
+				continue
+			}
+			out = append(out, victim{e, in, v.instanceBytes(e, in), r.lastUse[runKey{e, in.Model}]})
+		}
+	}
+	r.mu.Unlock()
+	slices.SortFunc(out, func(a, b victim) int { return a.lastUse.Compare(b.lastUse) })
+	return out
+}
+
+// evict waits for the answers running on the victim to finish, at most
+// DrainTimeout, then unloads it.
+func (r *Router) evict(ctx context.Context, vi victim) error {
+	key := runKey{vi.endpoint, vi.inst.Model}
+	deadline := time.NewTimer(r.cfg.DrainTimeout)
+	defer deadline.Stop()
+	for {
+		r.mu.Lock()
+		n, idle := r.running[key], r.idle
+		r.mu.Unlock()
+		if n == 0 {
+			break
+		}
+		select {
+		case <-idle:
+		case <-deadline.C:
+			r.cfg.Log.Warn().Str("instance", vi.inst.ID).Int("running", n).Dur("waited", r.cfg.DrainTimeout).Msg("unloading with answers still running")
+			n = 0
+		case <-ctx.Done():
+			return fmt.Errorf("wait for answers on %s: %w", vi.inst.ID, ctx.Err())
+		}
+		if n == 0 {
+			break
+		}
+	}
+	ep := r.eps[vi.endpoint]
+	if err := ep.be.Unload(ctx, vi.inst.ID); err != nil {
+		return fmt.Errorf("make room: %w", err)
+	}
+	ep.mu.Lock()
+	delete(ep.owned, vi.inst.ID)
+	ep.mu.Unlock()
+	r.mu.Lock()
+	delete(r.resident, runKey{vi.endpoint, vi.inst.Model})
+	r.mu.Unlock()
+	r.cfg.Log.Info().Str("backend", ep.be.Name()).Str("instance", vi.inst.ID).Msg("model unloaded to make room")
+	return nil
+}
+
+// begin and end count the answers running on a model.
+func (r *Router) begin(c Candidate) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := runKey{c.Endpoint, c.Model.Name}
+	r.running[k]++
+	r.lastUse[k] = r.cfg.Now()
+}
+
+func (r *Router) end(c Candidate) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := runKey{c.Endpoint, c.Model.Name}
+	if r.running[k]--; r.running[k] <= 0 {
+		delete(r.running, k)
+	}
+	close(r.idle)
+	r.idle = make(chan struct{})
+}
+
+// Chat streams an answer from the active model (choosing one on first use),
+// failing over once to the next model that fits when the backend fails,
+// with an llm.EventNotice saying so. req.Model is replaced by the router's
+// choice.
+func (r *Router) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) {
+	r.mu.Lock()
+	downgrade := r.pendingDowngrade()
+	r.mu.Unlock()
+	c, err := r.target(ctx, downgrade)
+	if err != nil {
+		return nil, err
+	}
+	s := &stream{r: r, ctx: ctx, req: req}
+	inner, err := r.start(ctx, c, req)
+	if err == nil {
+		s.attach(c, inner)
+		return s, nil
+	}
+	if ctx.Err() != nil {
+		return nil, err
+	}
+	if ferr := s.failover(c, err); ferr != nil {
+		return nil, ferr
+	}
+	return s, nil
+}
+
+// start loads c if needed and starts the backend's stream.
+func (r *Router) start(ctx context.Context, c Candidate, req llm.Request) (llm.Stream, error) {
+	if err := r.ensureLoaded(ctx, c); err != nil {
+		return nil, err
+	}
+	req.Model = c.Model.Name
+	if req.KeepAlive == 0 {
+		req.KeepAlive = r.cfg.KeepAlive
+	}
+	r.begin(c)
+	s, err := r.eps[c.Endpoint].be.Chat(ctx, req)
+	if err != nil {
+		r.end(c)
+		return nil, err
+	}
+	return s, nil
+}
+
+// pendingDowngrade returns and clears the reason for a downgrade decided
+// after the last answer. r.mu is held.
+func (r *Router) pendingDowngrade() string {
+	d := r.downgrade
+	r.downgrade = ""
+	return d
+}
+
+// answered records a finished answer of c.
+func (r *Router) answered(c Candidate, latency time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.active == nil || r.active.Endpoint != c.Endpoint || r.active.Model.Name != c.Model.Name {
+		return
+	}
+	if down, reason := r.track.answered(r.cfg.Now(), latency); down {
+		r.downgrade = reason
+	}
+}
+
+// failed records a failure of c and reports whether the router should move
+// off it for good.
+func (r *Router) failed(c Candidate, err error) (away bool, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.resident, runKey{c.Endpoint, c.Model.Name})
+	if r.active == nil || r.active.Endpoint != c.Endpoint || r.active.Model.Name != c.Model.Name {
+		return false, ""
+	}
+	return r.track.failed(r.cfg.Now(), errors.Is(err, llm.ErrUnreachable), err)
+}
+
+// fallback returns the best model that fits, other than failed and, when
+// failed's backend is unreachable, other than anything on it.
+func (r *Router) fallback(ctx context.Context, failed Candidate, err error) (Candidate, error) {
+	v := r.look(ctx)
+	ranked := v.rank(r.cfg.Preferences)
+	unreachable := errors.Is(err, llm.ErrUnreachable)
+	c, ok := v.choose(ranked, r.cfg.ContextLength, r.cfg.Headroom, func(c Candidate) bool {
+		return (c.Endpoint == failed.Endpoint && (unreachable || c.Model.Name == failed.Model.Name))
+	})
+	if !ok {
+		return Candidate{}, r.noModel(v, nil)
+	}
+	return c, nil
+}
