@@ -21,6 +21,7 @@ type pyAnalyzer struct {
 	socketAt, dup2At, shellAt *pnode
 	envWriteAt, spawnAt       *pnode
 	nodes                     int
+	py2                       bool
 }
 
 // maxInlineDepth bounds how deep code strings inside code strings are judged.
@@ -45,7 +46,7 @@ func judgePython(ctx context.Context, r *report, src []byte, depth int) bool {
 		n := firstError(root)
 		r.addAt("parse.error", n.line, n.col, "", "this is not valid Python 3, so it cannot be judged in full")
 	}
-	return ok
+	return ok && !a.py2
 }
 
 func firstError(root *pnode) *pnode {
@@ -110,6 +111,11 @@ func (a *pyAnalyzer) stmt(n *pnode) {
 		a.loop(truthyConst(cond, a.text(n.child("condition"))), n.child("body"), n.child("alternative"))
 	case "function_definition":
 		a.function(n)
+	case "print_statement", "exec_statement":
+		// tree-sitter accepts Python 2 statements; Python 3 does not.
+		a.py2 = true
+		a.add(n, "parse.error", "this is Python 2 syntax, which Python 3 cannot run")
+		a.generic(n)
 	case "comment", "pass_statement", "break_statement", "continue_statement",
 		"future_import_statement", "global_statement", "nonlocal_statement":
 	default:

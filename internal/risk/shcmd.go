@@ -66,6 +66,11 @@ func (a *shAnalyzer) command(line, col int, w []shWord, s *syntax.Stmt) {
 	if a.downloaded[name.s] || a.downloaded[strings.TrimPrefix(name.s, "./")] {
 		add("net.download-exec", "runs "+name.s+", a file it downloaded")
 	}
+	for _, x := range w[1:] {
+		if isEscapePath(x.s) {
+			add("escape.container", "uses "+x.s+", a way out of the container")
+		}
+	}
 	if strings.HasPrefix(base, "mkfs") {
 		base = "mkfs"
 	}

@@ -1,0 +1,3 @@
+e = eval
+cmd = input()
+e(cmd)

@@ -1,0 +1,1 @@
+echo ZWNobyBoaQ== | base64 -d | sh

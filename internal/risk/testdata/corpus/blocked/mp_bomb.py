@@ -1,0 +1,7 @@
+import multiprocessing
+
+def f():
+    pass
+
+while True:
+    multiprocessing.Process(target=f).start()

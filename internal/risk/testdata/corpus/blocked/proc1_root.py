@@ -1,0 +1,1 @@
+print(open("/proc/1/root/etc/hostname").read())

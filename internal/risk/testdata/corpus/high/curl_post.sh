@@ -1,0 +1,1 @@
+curl -s -d 'name=mai' https://example.com/form

@@ -1,0 +1,1 @@
+echo "token: $GITHUB_TOKEN"

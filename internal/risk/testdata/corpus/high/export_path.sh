@@ -1,0 +1,2 @@
+export PATH="/tmp/bin:$PATH"
+ls

@@ -1,0 +1,2 @@
+from subprocess import check_output as co
+print(co(["whoami"]))

@@ -1,0 +1,3 @@
+import os
+name = input("function? ")
+getattr(os, name)()

@@ -1,0 +1,3 @@
+import os
+import signal
+os.kill(1234, signal.SIGTERM)

@@ -1,0 +1,1 @@
+echo "GET /" | nc example.com 80

@@ -1,0 +1,10 @@
+package main
+
+import "net"
+
+func main() {
+	c, err := net.Dial("tcp", "example.com:80")
+	if err == nil {
+		c.Close()
+	}
+}

@@ -1,0 +1,2 @@
+import os
+print(os.popen("uname -a").read())

@@ -1,0 +1,3 @@
+with open(".env") as f:
+    for line in f:
+        print(line)

@@ -1,0 +1,2 @@
+import requests
+requests.post("https://example.com/api", json={"a": 1})

@@ -1,0 +1,3 @@
+import shelve
+with shelve.open("cache") as db:
+    print(dict(db))

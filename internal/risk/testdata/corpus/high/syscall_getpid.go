@@ -1,0 +1,8 @@
+package main
+
+import (
+	"fmt"
+	"syscall"
+)
+
+func main() { fmt.Println(syscall.Getpid()) }

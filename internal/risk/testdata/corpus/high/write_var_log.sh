@@ -1,0 +1,1 @@
+echo "started" >> /var/log/app.log

@@ -1,0 +1,2 @@
+buf = bytearray(1024 * 1024)
+print(len(buf))

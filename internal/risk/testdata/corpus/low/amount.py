@@ -1,0 +1,3 @@
+amount = 5
+price = 2.5
+print(amount * price)

@@ -1,0 +1,2 @@
+snippet = "import os; os.system('ls')"
+print("example code:", snippet)

@@ -1,0 +1,2 @@
+# rm -rf / would be catastrophic; this script only counts lines
+wc -l < input.txt

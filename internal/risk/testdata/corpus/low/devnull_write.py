@@ -1,0 +1,2 @@
+with open("/dev/null", "w") as sink:
+    sink.write("discard")

@@ -1,0 +1,2 @@
+echo "never run rm -rf / on a real machine"
+printf '%s\n' 'sudo is not needed here'

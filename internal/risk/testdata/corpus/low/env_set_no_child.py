@@ -1,0 +1,3 @@
+import os
+os.environ["MY_FLAG"] = "1"
+print("flag set")

@@ -1,0 +1,2 @@
+result = eval("1 + 2")
+print(result)

@@ -1,0 +1,2 @@
+export GREETING="hi"
+echo "$GREETING there"

@@ -1,0 +1,9 @@
+greet() {
+  case "$1" in
+    en) echo "hello" ;;
+    fr) echo "bonjour" ;;
+    *) echo "hi" ;;
+  esac
+}
+greet en
+greet fr

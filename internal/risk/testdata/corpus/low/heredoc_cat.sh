@@ -1,0 +1,4 @@
+cat <<EOF > config.ini
+[main]
+rm = no
+EOF

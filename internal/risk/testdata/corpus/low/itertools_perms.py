@@ -1,0 +1,3 @@
+import itertools
+for p in itertools.permutations("abc"):
+    print("".join(p))

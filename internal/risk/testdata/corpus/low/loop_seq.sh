@@ -1,0 +1,3 @@
+for i in $(seq 1 5); do
+  echo "line $i"
+done

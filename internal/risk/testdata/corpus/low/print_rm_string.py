@@ -1,0 +1,1 @@
+print("to wipe a disk people type rm -rf / -- never do that")

@@ -1,0 +1,3 @@
+import re
+text = "alice@example.com, bob@example.org"
+print(re.findall(r"[\w.]+@[\w.]+", text))

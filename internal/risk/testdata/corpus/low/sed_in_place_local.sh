@@ -1,0 +1,1 @@
+sed -i 's/foo/bar/g' notes.txt

@@ -1,0 +1,2 @@
+import shlex
+print(shlex.quote("rm -rf /"))

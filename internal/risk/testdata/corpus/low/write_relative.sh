@@ -1,0 +1,2 @@
+echo "result" > out.txt
+cat out.txt >> all.txt

@@ -1,0 +1,2 @@
+sort big.txt > sorted.txt &
+wait

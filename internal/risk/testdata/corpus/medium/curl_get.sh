@@ -1,0 +1,1 @@
+curl -s https://example.com/ | head -n 3

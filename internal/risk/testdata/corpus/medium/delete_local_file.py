@@ -1,0 +1,3 @@
+import os
+if os.path.exists("old.txt"):
+    os.remove("old.txt")

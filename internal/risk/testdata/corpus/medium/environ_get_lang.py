@@ -1,0 +1,3 @@
+import os
+lang = os.environ.get("LANG", "C")
+print(lang)

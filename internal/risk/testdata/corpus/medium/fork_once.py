@@ -1,0 +1,6 @@
+import os
+pid = os.fork()
+if pid == 0:
+    print("child")
+    os._exit(0)
+os.wait()

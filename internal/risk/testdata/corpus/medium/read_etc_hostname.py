@@ -1,0 +1,2 @@
+with open("/etc/hostname") as f:
+    print(f.read().strip())

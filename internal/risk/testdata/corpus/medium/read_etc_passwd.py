@@ -1,0 +1,2 @@
+for line in open("/etc/passwd"):
+    print(line.split(":")[0])

@@ -1,0 +1,3 @@
+import requests
+r = requests.get("https://example.com")
+print(r.status_code)

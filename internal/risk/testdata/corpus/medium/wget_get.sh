@@ -1,0 +1,1 @@
+wget -q -O page.html https://example.com/
