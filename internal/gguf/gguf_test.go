@@ -256,23 +256,33 @@ func TestTinyLlama(t *testing.T) {
 	}
 }
 
-func TestStopEarlyScalesTheEOSRow(t *testing.T) {
+func TestOutputRows(t *testing.T) {
 	plain, _ := TinyLlama(TinyConfig{Seed: 3})
 	stop, _ := TinyLlama(TinyConfig{Seed: 3, StopEarly: true})
 	p, _ := plain.Tensor("output.weight")
 	s, _ := stop.Tensor("output.weight")
 	n := int(plain.Get("llama.embedding_length").(uint32))
 	row := func(d []byte, tok int) []byte { return d[tok*n*2 : (tok+1)*n*2] }
-	if !bytes.Equal(row(p.Data, TokenEOS+1), row(s.Data, TokenEOS+1)) {
+	tokens := plain.Get("tokenizer.ggml.tokens").([]string)
+	last := len(tokens) - 1 // a word, a normal token
+	if !bytes.Equal(row(p.Data, last), row(s.Data, last)) {
 		t.Error("rows other than EOS changed")
+	}
+	if bytes.Equal(row(p.Data, last), make([]byte, n*2)) {
+		t.Error("a normal token's output row is zero")
+	}
+	for _, tok := range []int{TokenUnknown, TokenBOS, TokenEOS, TokenEOS + 1, TokenEOS + 256} {
+		if !bytes.Equal(row(p.Data, tok), make([]byte, n*2)) {
+			t.Errorf("token %d (%s) can be generated: its output row is not zero", tok, tokens[tok])
+		}
 	}
 	var normP, normS float64
 	for i := range n {
 		normP += math.Abs(float64(float16to32(binary.LittleEndian.Uint16(row(p.Data, TokenEOS)[i*2:]))))
 		normS += math.Abs(float64(float16to32(binary.LittleEndian.Uint16(row(s.Data, TokenEOS)[i*2:]))))
 	}
-	if normS < 7*normP {
-		t.Errorf("EOS row weight %.2f, want about 8× %.2f", normS, normP)
+	if normS < 2.9*normP {
+		t.Errorf("EOS row weight %.2f, want about 3× %.2f", normS, normP)
 	}
 }
 

@@ -23,8 +23,9 @@ type TinyConfig struct {
 	// model with the "embedding" capability, embeds with it and refuses chat.
 	Embedder bool
 	// StopEarly gives the end-of-sequence row of the output matrix a large
-	// weight, so the model usually stops by itself after a few tokens instead
-	// of running to num_predict.
+	// weight, so the model stops by itself, often at its first token, instead
+	// of running to num_predict. Without it the model never emits
+	// end-of-sequence, byte or control tokens.
 	StopEarly bool
 }
 
@@ -167,11 +168,20 @@ func TinyLlama(c TinyConfig) (*File, error) {
 	}
 	norm("output_norm.weight")
 	out := Tensor{Name: "output.weight", Dims: []uint64{n, vocab}, Type: F16, Data: randomF16(rng, n*vocab, 1)}
-	if c.StopEarly {
-		row := out.Data[TokenEOS*n*2 : (TokenEOS+1)*n*2]
-		for i := range n {
-			v := float16to32(binary.LittleEndian.Uint16(row[i*2:]))
-			binary.LittleEndian.PutUint16(row[i*2:], float32to16(v*8))
+	for tok, typ := range types {
+		row := out.Data[uint64(tok)*n*2 : uint64(tok+1)*n*2]
+		switch {
+		case tok == TokenEOS && c.StopEarly:
+			for i := range n {
+				v := float16to32(binary.LittleEndian.Uint16(row[i*2:]))
+				binary.LittleEndian.PutUint16(row[i*2:], float32to16(v*3))
+			}
+		case typ != tokenNormal:
+			// A zero row gives the token a logit of 0 while the normal
+			// tokens' logits spread widely: the model (almost) never emits
+			// byte or control tokens, so every generated token is visible
+			// text and streams as its own delta.
+			clear(row)
 		}
 	}
 	f.Tensors = append(f.Tensors, out)
