@@ -1,0 +1,121 @@
+package memory
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+)
+
+// tableEmbedder returns the vector listed for each text: deterministic
+// vectors, so a test can say exactly which message is nearest.
+type tableEmbedder struct {
+	vectors map[string][]float32
+	err     error
+	calls   int
+}
+
+func (e *tableEmbedder) Embed(_ context.Context, model string, inputs []string) ([][]float32, error) {
+	e.calls++
+	if e.err != nil {
+		return nil, e.err
+	}
+	if model != "test-embed" {
+		return nil, fmt.Errorf("unknown model %q", model)
+	}
+	out := make([][]float32, len(inputs))
+	for i, in := range inputs {
+		v, ok := e.vectors[in]
+		if !ok {
+			v = []float32{0, 0, 0, 1}
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
+func TestRecallWithDeterministicVectors(t *testing.T) {
+	ctx := context.Background()
+	emb := &tableEmbedder{vectors: map[string][]float32{
+		"feline companion":              {1, 0, 0, 0},
+		"my cat sleeps all day":         {0.9, 0.1, 0, 0},
+		"the kitten chased a moth":      {0.6, 0.6, 0, 0},
+		"we repaired the bicycle":       {0, 1, 0, 0},
+		"taxes are due in April":        {-1, 0, 0, 0},
+		"a companion for the long walk": {0, 0, 1, 0},
+	}}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, Options{Now: func() time.Time { return now }, Embedder: emb, EmbedModel: "test-embed", Recall: RecallOptions{RecencyWeight: -1}})
+	conv := startConv(t, s, "u")
+	var taxes Message
+	for _, text := range []string{"my cat sleeps all day", "the kitten chased a moth", "we repaired the bicycle", "taxes are due in April"} {
+		taxes = appendMsgs(t, s, conv, Message{Content: text, Time: now.Add(-time.Hour)})[0]
+	}
+	n, err := s.EmbedPending(ctx, 3)
+	if err != nil || n != 4 {
+		t.Fatalf("EmbedPending = %d, %v", n, err)
+	}
+	if n, err := s.EmbedPending(ctx, 3); err != nil || n != 0 {
+		t.Fatalf("second EmbedPending = %d, %v", n, err)
+	}
+	// No word of the query is in any message: only the vectors rank.
+	got, err := s.Recall(ctx, "u", "feline companion", 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"my cat sleeps all day", "the kitten chased a moth", "we repaired the bicycle"}
+	if len(got) != len(want) {
+		t.Fatalf("recall = %+v", got)
+	}
+	for i := range want {
+		if got[i].Content != want[i] {
+			t.Errorf("rank %d = %q, want %q", i+1, got[i].Content, want[i])
+		}
+	}
+	// A message found by both FTS and vectors outranks one found by one.
+	both := appendMsgs(t, s, conv, Message{Content: "a companion for the long walk"})[0]
+	if err := s.SetEmbedding(ctx, both.ID, "test-embed", []float32{0.95, 0, 0.05, 0}); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.Recall(ctx, "u", "feline companion", 3)
+	if err != nil || got[0].ID != both.ID {
+		t.Fatalf("fused recall = %+v, %v; want message %d first", got, err, both.ID)
+	}
+	// Vectors of another size (another model version) are ignored.
+	if got, err = s.Recall(ctx, "u", "feline companion", 10); err != nil || len(got) != 5 {
+		t.Fatalf("all five messages: %d results, %v", len(got), err)
+	}
+	if err := s.SetEmbedding(ctx, taxes.ID, "test-embed", []float32{1, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = s.Recall(ctx, "u", "feline companion", 10); err != nil || len(got) != 4 {
+		t.Fatalf("with a 2-dimensional vector stored: %d results, %v", len(got), err)
+	}
+	// A failing embedder degrades recall to FTS5, it does not fail it.
+	emb.err = errors.New("connection refused")
+	got, err = s.Recall(ctx, "u", "feline companion", 3)
+	if err != nil || len(got) != 1 || got[0].ID != both.ID {
+		t.Fatalf("recall with the embedder down = %+v, %v", got, err)
+	}
+}
+
+func TestVectorEncoding(t *testing.T) {
+	v := normalize([]float32{3, 4})
+	if v[0] != 0.6 || v[1] != 0.8 {
+		t.Fatalf("normalize = %v", v)
+	}
+	b := encodeVector(v)
+	if len(b) != 8 || b[3] != 0x3f || b[0] != 0x9a {
+		t.Fatalf("encoding is not little-endian float32: % x", b)
+	}
+	if got := decodeVector(b); got[0] != v[0] || got[1] != v[1] {
+		t.Fatalf("decode = %v", got)
+	}
+	if d := dotBlob([]float32{1, 0}, b); d != 0.6 {
+		t.Errorf("dot = %v", d)
+	}
+	if z := normalize([]float32{0, 0}); z[0] != 0 {
+		t.Errorf("zero vector = %v", z)
+	}
+}
