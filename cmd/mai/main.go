@@ -35,6 +35,7 @@ func commands() []command {
 		{"config", "print the effective configuration, secrets redacted", true, (*Main).runConfig},
 		{"sandbox", "run code in the hardened Docker sandbox, behind the risk gate", true, (*Main).runSandbox},
 		{"version", "print version, commit, Go version and build tags", false, (*Main).runVersion},
+		{"risk", "judge code by its syntax tree: LOW, MEDIUM, HIGH or BLOCKED", false, (*Main).runRisk},
 	}
 }
 

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/maicompanion/mai/internal/config"
+	"github.com/maicompanion/mai/internal/risk"
+)
+
+const riskExamples = `  mai risk script.py
+  mai risk --lang sh --json - < install.sh
+  mai risk main.go --policy ./risk-policy.json`
+
+// runRisk judges one file by its syntax tree. It exits 0 whenever the
+// analysis completed, whatever the verdict: the verdict is the output.
+func (m *Main) runRisk(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("risk", "risk [--lang python|sh|go] [--json] [--policy FILE] FILE|-", riskExamples)
+	lang := fs.String("lang", "", "language of the code: python, sh or go (detected when empty)")
+	asJSON := fs.Bool("json", false, "print the verdict as JSON")
+	policyFile := fs.String("policy", "", "risk policy file (default: <workspace>/"+risk.PolicyFile+" when it exists)")
+	flags, files := splitInterspersed(fs, args)
+	if err := m.parseFlags(fs, flags); err != nil {
+		return err
+	}
+	if len(files) != 1 {
+		return fmt.Errorf("%w: risk takes exactly one FILE or - (see 'mai risk --help')", errUsage)
+	}
+	l, ok := risk.ParseLang(*lang)
+	if *lang != "" && !ok {
+		return fmt.Errorf("%w: unknown --lang %q: use python, sh or go", errUsage, *lang)
+	}
+	if *lang == "" {
+		l = ""
+	}
+	policy, err := m.riskPolicy(*policyFile)
+	if err != nil {
+		return err
+	}
+	a := risk.Analyzer{Policy: policy}
+	src, name, err := m.readRiskSource(files[0], risk.DefaultMaxBytes)
+	if err != nil {
+		return err
+	}
+	v := a.Analyze(ctx, l, name, src)
+	if *asJSON {
+		return writeRiskJSON(m.Stdout, v)
+	}
+	writeRiskText(m.Stdout, v)
+	return nil
+}
+
+// splitInterspersed separates flags from operands so that flags may come
+// after the file ("mai risk x.py --json"); "--" ends the flags.
+func splitInterspersed(fs *flag.FlagSet, args []string) (flags, rest []string) {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			return flags, append(rest, args[i+1:]...)
+		case a == "-" || !strings.HasPrefix(a, "-"):
+			rest = append(rest, a)
+		default:
+			flags = append(flags, a)
+			name := strings.TrimLeft(a, "-")
+			if strings.Contains(name, "=") {
+				continue
+			}
+			f := fs.Lookup(name)
+			if f == nil {
+				continue
+			}
+			bf, isBool := f.Value.(interface{ IsBoolFlag() bool })
+			if !(isBool && bf.IsBoolFlag()) && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i])
+			}
+		}
+	}
+	return flags, rest
+}
+
+// riskPolicy loads the policy named on the command line, or the
+// workspace's policy when there is one.
+func (m *Main) riskPolicy(file string) (*risk.Policy, error) {
+	if file != "" {
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(m.Dir, file)
+		}
+		return risk.LoadPolicy(file)
+	}
+	cfg, err := config.Load(m.Env, m.Dir)
+	if err != nil {
+		fmt.Fprintf(m.Stderr, "mai: risk: using the built-in rules, as the configuration cannot be read: %v\n", err)
+		return nil, nil
+	}
+	return risk.LoadWorkspacePolicy(cfg.Workspace)
+}
+
+// readRiskSource reads at most limit+1 bytes, enough for the analyser to see
+// that an input is too large without reading all of it.
+func (m *Main) readRiskSource(file string, limit int) ([]byte, string, error) {
+	var r io.Reader
+	name := ""
+	if file == "-" {
+		r = m.Stdin
+		if r == nil {
+			r = strings.NewReader("")
+		}
+	} else {
+		name = file
+		if !filepath.IsAbs(file) {
+			file = filepath.Join(m.Dir, file)
+		}
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, "", fmt.Errorf("cannot read %s: %w", name, err)
+		}
+		defer f.Close()
+		r = f
+	}
+	src, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot read %s: %w", orStdin(name), err)
+	}
+	return src, name, nil
+}
+
+func orStdin(name string) string {
+	if name == "" {
+		return "standard input"
+	}
+	return name
+}
+
+type riskJSON struct {
+	Verdict    risk.Level     `json:"verdict"`
+	Lang       risk.Lang      `json:"lang"`
+	Findings   []risk.Finding `json:"findings"`
+	Parsed     bool           `json:"parsed"`
+	DurationMS float64        `json:"duration_ms"`
+}
+
+func writeRiskJSON(w io.Writer, v risk.Verdict) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(riskJSON{
+		Verdict: v.Level, Lang: v.Lang, Findings: v.Findings, Parsed: v.Parsed,
+		DurationMS: float64(v.Duration.Microseconds()) / 1000,
+	})
+}
+
+func writeRiskText(w io.Writer, v risk.Verdict) {
+	parsed := "parsed"
+	if !v.Parsed {
+		parsed = "not fully parsed"
+	}
+	lang := string(v.Lang)
+	if lang == "" {
+		lang = "unknown language"
+	}
+	fmt.Fprintf(w, "%s  (%s, %s, %.1f ms)\n", v.Level, lang, parsed, float64(v.Duration.Microseconds())/1000)
+	if len(v.Findings) == 0 {
+		fmt.Fprintln(w, "no findings: plain computation")
+		return
+	}
+	for _, f := range v.Findings {
+		fmt.Fprintf(w, "\n%d:%d  %s  %s\n", f.Line, f.Column, f.Level, f.Rule)
+		if f.Excerpt != "" {
+			fmt.Fprintf(w, "    %s\n", f.Excerpt)
+		}
+		fmt.Fprintf(w, "    %s\n", f.Reason)
+	}
+}
