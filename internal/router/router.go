@@ -602,11 +602,16 @@ func (r *Router) failed(c Candidate, err error) (away bool, reason string) {
 	return r.track.failed(r.cfg.Now(), errors.Is(err, llm.ErrUnreachable), err)
 }
 
-// fallback returns the best model that fits, other than failed and, when
-// failed's backend is unreachable, other than anything on it.
+// fallback returns the next model down the ranking from failed that fits,
+// wrapping round to the better ones, other than failed and, when failed's
+// backend is unreachable, other than anything on it. Going down first keeps
+// a failover from waiting for a bigger model to load.
 func (r *Router) fallback(ctx context.Context, failed Candidate, err error) (Candidate, error) {
 	v := r.look(ctx)
 	ranked := v.rank(r.cfg.Preferences)
+	if i := indexOf(ranked, failed); i < len(ranked) {
+		ranked = append(slices.Clone(ranked[i+1:]), ranked[:i]...)
+	}
 	unreachable := errors.Is(err, llm.ErrUnreachable)
 	c, ok := v.choose(ranked, r.cfg.ContextLength, r.cfg.Headroom, func(c Candidate) bool {
 		return (c.Endpoint == failed.Endpoint && (unreachable || c.Model.Name == failed.Model.Name))

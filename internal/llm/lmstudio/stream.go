@@ -1,6 +1,7 @@
 package lmstudio
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -67,7 +68,12 @@ type chatStream struct {
 	calls   []partialCall
 	pending []llm.Event
 	pos     int
-	err     error // sticky: io.EOF after EventDone, or what ended the stream
+
+	chunk    chunk         // reused by decode
+	feed     bytes.Reader  // the current event's data, read by dec
+	dec      *json.Decoder // kept across events for its scanner
+	leftover int           // bytes of the previous event dec has not consumed (whitespace)
+	err      error         // sticky: io.EOF after EventDone, or what ended the stream
 }
 
 func newChatStream(parent, ctx context.Context, cancel context.CancelCauseFunc, srv *server, body io.ReadCloser, idle time.Duration, start time.Time, model string) *chatStream {
@@ -150,8 +156,8 @@ func (s *chatStream) step() error {
 		s.queueDone()
 		return io.EOF
 	}
-	var c chunk
-	if err := json.Unmarshal(data, &c); err != nil {
+	c, err := s.decode(data)
+	if err != nil {
 		return &llm.Error{Kind: llm.ErrBadResponse, Msg: fmt.Sprintf(
 			"%s at %s sent an unreadable piece of the answer", s.srv.label, s.srv.endpoint), Cause: err}
 	}
@@ -189,6 +195,37 @@ func (s *chatStream) step() error {
 		}
 	}
 	return nil
+}
+
+// decode parses one event's data into s.chunk. The chunk and the decoder
+// (with its scanner) are reused from event to event: a json.Unmarshal per
+// token costs allocations that a stream repeats hundreds of times.
+func (s *chatStream) decode(data []byte) (*chunk, error) {
+	c := &s.chunk
+	choices := c.Choices[:cap(c.Choices)]
+	clear(choices)
+	*c = chunk{Choices: choices[:0]}
+	if s.dec == nil {
+		s.dec = json.NewDecoder(&s.feed)
+	}
+	s.feed.Reset(data)
+	start := s.dec.InputOffset()
+	if err := s.dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			// An empty event; io.EOF must not leak out as the stream's end.
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	// The decoder consumed the whitespace left over from the previous event,
+	// then this event's leading whitespace and value. What follows the value
+	// must be whitespace too: one JSON value per event.
+	used := int(s.dec.InputOffset()-start) - s.leftover
+	if used < 0 || used > len(data) || len(bytes.TrimSpace(data[used:])) > 0 {
+		return nil, errors.New("an event holds more than one JSON value")
+	}
+	s.leftover = len(data) - used
+	return c, nil
 }
 
 func (s *chatStream) firstToken() {

@@ -94,6 +94,10 @@ func TestChatStreamDecoding(t *testing.T) {
 		{name: "error chunk", body: join("\n", text1, `data: {"error":{"message":"model crashed","type":"server_error"}}`), wantText: "Hel", wantErr: llm.ErrBadResponse},
 		{name: "error event", body: join("\n", "event: error\ndata: {\"message\":\"x\"}"), wantErr: llm.ErrBadResponse},
 		{name: "malformed json", body: join("\n", "data: {not json}"), wantErr: llm.ErrBadResponse},
+		{name: "two values in one event", body: join("\n", text1+` {"choices":[]}`, finish, done), wantErr: llm.ErrBadResponse},
+		{name: "value split over two events", body: join("\n", `data: {"choices":`, `data: []}`, finish, done), wantErr: llm.ErrBadResponse},
+		{name: "whitespace around values", body: join("\n", text1+"  \t", "data:   "+text2[len("data: "):]+" ", finish, done), wantText: "Hello"},
+		{name: "empty data", body: join("\n", "data:", finish, done), wantErr: llm.ErrBadResponse},
 		{name: "html instead of events", body: "<html><body>502 Bad Gateway</body></html>", wantErr: llm.ErrStreamTruncated},
 	}
 	for _, tt := range tests {
@@ -150,6 +154,8 @@ func FuzzChatStream(f *testing.F) {
 		"event: error\ndata: {}\n\n",
 		": c\r\n\r\ndata: [DONE]\r\n\r\n",
 		"data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"cut",
+		"data:\n\n",
+		"data: {\"choices\":[]} {}\n\ndata: {}\n\n",
 	} {
 		f.Add([]byte(seed))
 	}
