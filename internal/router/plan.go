@@ -49,7 +49,11 @@ func (p Preference) matches(kind, model string) bool {
 	if p.Backend != "" && p.Backend != kind {
 		return false
 	}
-	return model == p.Model || (!strings.Contains(p.Model, ":") && model == p.Model+":latest")
+	if model == p.Model {
+		return true
+	}
+	tag, ok := strings.CutPrefix(model, p.Model)
+	return ok && tag == ":latest" && !strings.Contains(p.Model, ":")
 }
 
 // Candidate is a model on one endpoint that the router may answer with.
@@ -192,28 +196,35 @@ type fit struct {
 	need      int64 // bytes to load it, headroom included; 0 when loaded
 	free      int64 // bytes free in its pool now
 	evictable int64
-	reason    string
+	cpu       bool
+}
+
+// reason says in words why the candidate fits or not; it is built only
+// when asked, since deciding looks at many candidates.
+func (f fit) reason() string {
+	switch {
+	case f.loaded:
+		return "loaded"
+	case f.ok && f.need <= f.free:
+		return "fits"
+	case f.ok:
+		return "fits after unloading models Mai loaded"
+	}
+	mem := "VRAM"
+	if f.cpu {
+		mem = "RAM"
+	}
+	return fmt.Sprintf("needs %s of %s, %s free", gb(f.need), mem, gb(max(f.free+f.evictable, 0)))
 }
 
 func (v *view) fit(c Candidate, ctxLen int, headroom int64) fit {
 	if _, ok := v.resident(c.Endpoint, c.Model.Name); ok {
-		return fit{ok: true, loaded: true, reason: "loaded"}
+		return fit{ok: true, loaded: true}
 	}
 	p := v.endpoints[c.Endpoint].pool
 	used, evictable := v.usage(p, c)
-	f := fit{need: Need(c.Model, ctxLen) + headroom, free: v.pools[p].bytes - used, evictable: evictable}
-	switch {
-	case f.need <= f.free:
-		f.ok, f.reason = true, "fits"
-	case f.need <= f.free+f.evictable:
-		f.ok, f.reason = true, "fits after unloading models Mai loaded"
-	default:
-		mem := "VRAM"
-		if v.pools[p].cpu {
-			mem = "RAM"
-		}
-		f.reason = fmt.Sprintf("needs %s of %s, %s free", gb(f.need), mem, gb(max(f.free+f.evictable, 0)))
-	}
+	f := fit{need: Need(c.Model, ctxLen) + headroom, free: v.pools[p].bytes - used, evictable: evictable, cpu: v.pools[p].cpu}
+	f.ok = f.need <= f.free+f.evictable
 	return f
 }
 
@@ -223,7 +234,11 @@ func gb(b int64) string { return fmt.Sprintf("%.1f GB", float64(b)/(1<<30)) }
 // preference list in its order, then the rest by size, largest first (a
 // model not listed still beats no answer).
 func (v *view) rank(prefs []Preference) []Candidate {
-	var all []Candidate
+	n := 0
+	for _, ep := range v.endpoints {
+		n += len(ep.models)
+	}
+	all := make([]Candidate, 0, n)
 	for e, ep := range v.endpoints {
 		if ep.err != nil {
 			continue
@@ -234,26 +249,39 @@ func (v *view) rank(prefs []Preference) []Candidate {
 			}
 		}
 	}
-	prefIndex := func(c Candidate) int {
-		for i, p := range prefs {
+	// Sort keys computed once per candidate, not once per comparison.
+	type key struct {
+		pref, idx int
+		params    int64
+	}
+	keys := make([]key, len(all))
+	for i, c := range all {
+		keys[i] = key{pref: len(prefs), idx: i, params: params(c.Model)}
+		for j, p := range prefs {
 			if p.matches(c.Backend, c.Model.Name) {
-				return i
+				keys[i].pref = j
+				break
 			}
 		}
-		return len(prefs)
 	}
-	slices.SortStableFunc(all, func(a, b Candidate) int {
-		if c := cmp.Compare(prefIndex(a), prefIndex(b)); c != 0 {
+	slices.SortFunc(keys, func(a, b key) int {
+		if c := cmp.Compare(a.pref, b.pref); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(params(b.Model), params(a.Model)); c != 0 {
+		if c := cmp.Compare(b.params, a.params); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.Endpoint, b.Endpoint); c != 0 {
+		ca, cb := &all[a.idx], &all[b.idx]
+		if c := cmp.Compare(ca.Endpoint, cb.Endpoint); c != 0 {
 			return c
 		}
-		return strings.Compare(a.Model.Name, b.Model.Name)
+		return strings.Compare(ca.Model.Name, cb.Model.Name)
 	})
+	out := make([]Candidate, len(all))
+	for i, k := range keys {
+		out[i] = all[k.idx]
+	}
+	all = out
 	return all
 }
 

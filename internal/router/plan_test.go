@@ -3,6 +3,7 @@ package router
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/maicompanion/mai/internal/llm"
@@ -105,7 +106,7 @@ func TestFit(t *testing.T) {
 			if f.ok != tt.wantOK || f.loaded != tt.wantLoad || (f.ok && !f.loaded && (f.need > f.free) != tt.wantEvict) {
 				t.Errorf("fit = %+v", f)
 			}
-			if !f.ok && f.reason == "" {
+			if !f.ok && !strings.Contains(f.reason(), "needs") {
 				t.Error("no reason given for not fitting")
 			}
 		})

@@ -294,7 +294,7 @@ func (r *Router) noModel(v view, ranked []Candidate) error {
 		}
 	}
 	for _, c := range ranked {
-		e.Reasons = append(e.Reasons, c.Ref()+" "+v.fit(c, r.cfg.ContextLength, r.cfg.Headroom).reason)
+		e.Reasons = append(e.Reasons, c.Ref()+" "+v.fit(c, r.cfg.ContextLength, r.cfg.Headroom).reason())
 	}
 	if len(e.Reasons) == 0 {
 		return &NoModelError{}
@@ -323,7 +323,7 @@ func (r *Router) target(ctx context.Context, downgrade string) (Candidate, error
 		if !ok {
 			return Candidate{}, r.noModel(v, ranked)
 		}
-		r.setActive(c, CauseInitial, fmt.Sprintf("best ranked model that fits (%s)", v.fit(c, r.cfg.ContextLength, r.cfg.Headroom).reason))
+		r.setActive(c, CauseInitial, fmt.Sprintf("best ranked model that fits (%s)", v.fit(c, r.cfg.ContextLength, r.cfg.Headroom).reason()))
 		return c, nil
 	case downgrade != "":
 		at := indexOf(ranked, *active)
@@ -374,7 +374,7 @@ func (r *Router) Switch(ctx context.Context, ref string) error {
 	}
 	c := ranked[i]
 	if f := v.fit(c, r.cfg.ContextLength, r.cfg.Headroom); !f.ok {
-		return fmt.Errorf("switch to %s: it %s; unload something or lower its context", c.Ref(), f.reason)
+		return fmt.Errorf("switch to %s: it %s; unload something or lower its context", c.Ref(), f.reason())
 	}
 	if err := r.ensureLoaded(ctx, c); err != nil {
 		return fmt.Errorf("switch to %s: %w", c.Ref(), err)
@@ -407,7 +407,7 @@ func (r *Router) ensureLoaded(ctx context.Context, c Candidate) error {
 	}
 	f := v.fit(c, r.cfg.ContextLength, r.cfg.Headroom)
 	if !f.ok {
-		return fmt.Errorf("%w: %s %s", ErrNoModel, c.Ref(), f.reason)
+		return fmt.Errorf("%w: %s %s", ErrNoModel, c.Ref(), f.reason())
 	}
 	free := f.free
 	for _, victim := range r.victims(v, c) {

@@ -93,7 +93,7 @@ func (r *Router) Plan(ctx context.Context) Plan {
 	p.Candidates = []CandidatePlan{}
 	for _, c := range ranked {
 		f := v.fit(c, r.cfg.ContextLength, r.cfg.Headroom)
-		p.Candidates = append(p.Candidates, CandidatePlan{Ref: c.Ref(), Loaded: f.loaded, Fits: f.ok, NeedBytes: f.need, Reason: f.reason})
+		p.Candidates = append(p.Candidates, CandidatePlan{Ref: c.Ref(), Loaded: f.loaded, Fits: f.ok, NeedBytes: f.need, Reason: f.reason()})
 	}
 	return p
 }
