@@ -154,20 +154,23 @@ func (v *view) resident(e int, model string) (llm.Instance, bool) {
 	return llm.Instance{}, false
 }
 
-// instanceBytes is the memory an instance holds in its pool.
+// instanceBytes is the memory an instance holds in its pool: the VRAM the
+// backend reports (Ollama), else the larger of its reported size and the
+// estimate for its context (LM Studio reports only the weights' size).
 func (v *view) instanceBytes(e int, in llm.Instance) int64 {
 	if !v.pools[v.endpoints[e].pool].cpu && in.VRAMBytes > 0 {
 		return in.VRAMBytes
 	}
-	if in.SizeBytes > 0 {
-		return in.SizeBytes
-	}
-	for _, m := range v.endpoints[e].models {
-		if m.Name == in.Model {
-			return Need(m, max(in.ContextLength, 1))
+	b := in.SizeBytes
+	if in.ContextLength > 0 || b == 0 {
+		for _, m := range v.endpoints[e].models {
+			if m.Name == in.Model {
+				b = max(b, Need(m, max(in.ContextLength, 1)))
+				break
+			}
 		}
 	}
-	return 0
+	return b
 }
 
 // usage returns the memory used in pool p and how much of it Mai may free by

@@ -91,6 +91,8 @@ func TestFit(t *testing.T) {
 		{name: "fits after evicting Mai's", pool: poolView{bytes: 12 * gib}, loaded: []llm.Instance{inst(small, 2*gib)}, owned: map[string]bool{"small": true}, cand: big, wantOK: true, wantEvict: true},
 		{name: "Mai's model on the other backend counts", pool: poolView{bytes: 12 * gib}, other: []llm.Instance{inst(small, 2*gib)}, otherOwn: map[string]bool{"small": true}, cand: big, wantOK: true, wantEvict: true},
 		{name: "VRAM, not total size, on a GPU", pool: poolView{bytes: 12 * gib}, loaded: []llm.Instance{inst(small, gib/2)}, cand: big, wantOK: true},
+		{name: "KV cache counts when only the weights are reported", pool: poolView{bytes: 14 * gib}, loaded: []llm.Instance{{Model: "small", ID: "small", SizeBytes: 2 * gib, ContextLength: 32768}}, cand: big},
+		{name: "weights alone leave room", pool: poolView{bytes: 14 * gib}, loaded: []llm.Instance{{Model: "small", ID: "small", SizeBytes: 2 * gib, ContextLength: 1024}}, cand: big, wantOK: true},
 		{name: "total size in RAM", pool: poolView{bytes: 12 * gib, cpu: true}, loaded: []llm.Instance{inst(small, gib/2)}, cand: big},
 	}
 	for _, tt := range tests {
