@@ -136,6 +136,13 @@ type endpointView struct {
 	loaded []llm.Instance
 	err    error           // the backend did not answer; its models are not candidates
 	owned  map[string]bool // instance ids Mai loaded
+	seen   map[string]seenSize
+}
+
+// seenSize is the memory a model was measured to take, loaded with a context.
+type seenSize struct {
+	bytes   int64
+	context int // 0 when the backend did not say
 }
 
 type poolView struct {
@@ -226,7 +233,11 @@ func (v *view) fit(c Candidate, ctxLen int, headroom int64) fit {
 	}
 	p := v.endpoints[c.Endpoint].pool
 	used, evictable := v.usage(p, c)
-	f := fit{need: Need(c.Model, ctxLen) + headroom, free: v.pools[p].bytes - used, evictable: evictable, cpu: v.pools[p].cpu}
+	need := Need(c.Model, ctxLen)
+	if s, ok := v.endpoints[c.Endpoint].seen[c.Model.Name]; ok && (s.context == 0 || s.context == contextFor(c.Model, ctxLen)) {
+		need = max(need, s.bytes)
+	}
+	f := fit{need: need + headroom, free: v.pools[p].bytes - used, evictable: evictable, cpu: v.pools[p].cpu}
 	f.ok = f.need <= f.free+f.evictable
 	return f
 }

@@ -79,6 +79,7 @@ func TestFit(t *testing.T) {
 		owned     map[string]bool
 		other     []llm.Instance // loaded on a second endpoint in the same pool
 		otherOwn  map[string]bool
+		seen      map[string]seenSize
 		cand      llm.Model
 		wantOK    bool
 		wantLoad  bool
@@ -93,6 +94,8 @@ func TestFit(t *testing.T) {
 		{name: "VRAM, not total size, on a GPU", pool: poolView{bytes: 12 * gib}, loaded: []llm.Instance{inst(small, gib/2)}, cand: big, wantOK: true},
 		{name: "KV cache counts when only the weights are reported", pool: poolView{bytes: 14 * gib}, loaded: []llm.Instance{{Model: "small", ID: "small", SizeBytes: 2 * gib, ContextLength: 32768}}, cand: big},
 		{name: "weights alone leave room", pool: poolView{bytes: 14 * gib}, loaded: []llm.Instance{{Model: "small", ID: "small", SizeBytes: 2 * gib, ContextLength: 1024}}, cand: big, wantOK: true},
+		{name: "a measured size beats the estimate", pool: poolView{bytes: 16 * gib}, seen: map[string]seenSize{"big": {16 * gib, 8192}}, cand: big},
+		{name: "a size measured at another context is not used", pool: poolView{bytes: 16 * gib}, seen: map[string]seenSize{"big": {15 * gib, 32768}}, cand: big, wantOK: true},
 		{name: "total size in RAM", pool: poolView{bytes: 12 * gib, cpu: true}, loaded: []llm.Instance{inst(small, gib/2)}, cand: big},
 	}
 	for _, tt := range tests {
@@ -100,7 +103,7 @@ func TestFit(t *testing.T) {
 			v := view{
 				pools: []poolView{tt.pool},
 				endpoints: []endpointView{
-					{kind: "ollama", models: []llm.Model{big, small}, loaded: tt.loaded, owned: tt.owned},
+					{kind: "ollama", models: []llm.Model{big, small}, loaded: tt.loaded, owned: tt.owned, seen: tt.seen},
 					{kind: "lmstudio", models: []llm.Model{small}, loaded: tt.other, owned: tt.otherOwn},
 				},
 			}

@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -119,7 +120,8 @@ type endpoint struct {
 	mu       sync.Mutex // guards the fields below
 	models   []llm.Model
 	modelsAt time.Time
-	owned    map[string]bool // instance ids Mai loaded
+	owned    map[string]bool     // instance ids Mai loaded
+	seen     map[string]seenSize // model → memory measured while loaded
 }
 
 type pool struct {
@@ -167,7 +169,7 @@ func New(cfg Config) (*Router, error) {
 		if i < 0 {
 			return nil, fmt.Errorf("router: %s at %s uses memory pool %q, which is not configured", e.Backend.Name(), e.Backend.Endpoint(), e.Pool)
 		}
-		r.eps = append(r.eps, &endpoint{be: e.Backend, pool: i, owned: map[string]bool{}})
+		r.eps = append(r.eps, &endpoint{be: e.Backend, pool: i, owned: map[string]bool{}, seen: map[string]seenSize{}})
 	}
 	return r, nil
 }
@@ -183,7 +185,25 @@ func (r *Router) look(ctx context.Context) view {
 		wg.Go(func() { v.endpoints[i] = ep.look(ctx, r.cfg.Now()) })
 	}
 	wg.Wait()
+	r.learn(&v)
 	return v
+}
+
+// learn records the memory each loaded model really takes and gives the
+// view what was learned, so that fitting a model that was loaded before
+// uses its measured size rather than the estimate when that is larger.
+func (r *Router) learn(v *view) {
+	for e, ep := range r.eps {
+		ev := &v.endpoints[e]
+		ep.mu.Lock()
+		for _, in := range ev.loaded {
+			if b := v.instanceBytes(e, in); b > 0 {
+				ep.seen[in.Model] = seenSize{bytes: b, context: in.ContextLength}
+			}
+		}
+		ev.seen = maps.Clone(ep.seen)
+		ep.mu.Unlock()
+	}
 }
 
 func (ep *endpoint) look(ctx context.Context, now time.Time) endpointView {
