@@ -36,3 +36,6 @@ lint: ## go vet and gofmt
 clean: ## remove build outputs
 	rm -rf bin
 	$(GO) clean -testcache
+
+risk-compare: ## run Mai's risk analysis and Bandit over the Python corpus; print both confusion matrices
+	$(GO) run -tags $(TAGS) ./internal/risk/cmd/riskcompare -corpus internal/risk/testdata/corpus

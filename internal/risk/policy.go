@@ -35,8 +35,9 @@ type RuleOverride struct {
 	Level Level `json:"level"`
 }
 
-// Exemption drops a rule's findings for files whose path matches Path, a
-// glob in path.Match syntax where "**/" also matches any directory prefix.
+// Exemption drops a rule's findings for files whose path matches Path: a
+// slash-separated glob in path.Match syntax where a "**" element matches
+// any number of directories. Relative paths are matched as given.
 type Exemption struct {
 	Rule string `json:"rule"`
 	Path string `json:"path"`
@@ -84,7 +85,7 @@ func (p *Policy) check() error {
 		if !known[e.Rule] {
 			return fmt.Errorf("unknown rule %q in exemption", e.Rule)
 		}
-		if _, err := path.Match(strings.ReplaceAll(e.Path, "**/", ""), ""); err != nil {
+		if _, err := path.Match(strings.ReplaceAll(e.Path, "**", "x"), ""); err != nil {
 			return fmt.Errorf("exemption path %q: %w", e.Path, err)
 		}
 	}
@@ -135,21 +136,29 @@ func (p *Policy) exempt(rule, name string) bool {
 	return false
 }
 
-// globMatch matches name, or any of its trailing path suffixes when the
-// pattern starts with "**/", against pattern.
+// globMatch matches a slash-separated name against pattern, where each
+// element is a path.Match pattern and "**" matches any number of elements.
 func globMatch(pattern, name string) bool {
-	if rest, ok := strings.CutPrefix(pattern, "**/"); ok {
-		for {
-			if ok, _ := path.Match(rest, name); ok {
-				return true
+	return matchParts(strings.Split(pattern, "/"), strings.Split(name, "/"))
+}
+
+func matchParts(pat, name []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			for i := 0; i <= len(name); i++ {
+				if matchParts(pat[1:], name[i:]) {
+					return true
+				}
 			}
-			i := strings.IndexByte(name, '/')
-			if i < 0 {
-				return false
-			}
-			name = name[i+1:]
+			return false
 		}
+		if len(name) == 0 {
+			return false
+		}
+		if ok, _ := path.Match(pat[0], name[0]); !ok {
+			return false
+		}
+		pat, name = pat[1:], name[1:]
 	}
-	ok, _ := path.Match(pattern, name)
-	return ok
+	return len(name) == 0
 }

@@ -112,7 +112,9 @@ func (a *shAnalyzer) collectNames(f *syntax.File) {
 				a.assigned[n.Name.Value] = true
 			}
 		case *syntax.WordIter:
-			a.assigned[n.Name.Value] = true
+			if n.Name != nil {
+				a.assigned[n.Name.Value] = true
+			}
 		case *syntax.CallExpr:
 			if len(n.Args) > 1 {
 				switch n.Args[0].Lit() {
@@ -186,7 +188,9 @@ func (a *shAnalyzer) stmt(s *syntax.Stmt) {
 			for _, w := range l.Items {
 				a.word(w, line, col)
 			}
-			a.vars[l.Name.Value] = shWord{}
+			if l.Name != nil {
+				a.vars[l.Name.Value] = shWord{}
+			}
 		case *syntax.CStyleLoop:
 			unbounded = l.Cond == nil
 		}
@@ -201,8 +205,12 @@ func (a *shAnalyzer) stmt(s *syntax.Stmt) {
 	case *syntax.Subshell:
 		a.list(c.Stmts)
 	case *syntax.FuncDecl:
-		a.funcs[c.Name.Value] = true
-		a.inFunc = append(a.inFunc, c.Name.Value)
+		name := ""
+		if c.Name != nil {
+			name = c.Name.Value
+		}
+		a.funcs[name] = true
+		a.inFunc = append(a.inFunc, name)
 		outerLoops := a.loops
 		a.loops = nil
 		a.stmt(c.Body)
@@ -210,12 +218,13 @@ func (a *shAnalyzer) stmt(s *syntax.Stmt) {
 		a.inFunc = a.inFunc[:len(a.inFunc)-1]
 	case *syntax.DeclClause:
 		for _, as := range c.Args {
-			a.assign(as, line, col, c.Variant.Value == "export")
+			a.assign(as, line, col, c.Variant != nil && c.Variant.Value == "export")
 		}
 	case *syntax.TimeClause:
 		a.stmt(c.Stmt)
 	case *syntax.CoprocClause:
 		a.stmt(c.Stmt)
+	case nil:
 	default:
 		a.substs(s.Cmd, line, col)
 	}
