@@ -149,7 +149,14 @@ type poolView struct {
 	name  string
 	bytes int64 // what models may use in total
 	cpu   bool  // RAM, not VRAM
+	cores int   // CPU cores to answer with, on a RAM pool; 0 for no limit
 }
+
+// cpuParamsPerCore bounds the model size a RAM pool is planned with: on the
+// CPU a 4-bit model answers at a readable pace up to roughly 1.5 billion
+// parameters per core. Slower answers would downgrade anyway; this avoids
+// loading them in the first place.
+const cpuParamsPerCore = 1.5e9
 
 // resident returns the instance of model on endpoint e, if loaded.
 func (v *view) resident(e int, model string) (llm.Instance, bool) {
@@ -207,6 +214,7 @@ type fit struct {
 	free      int64 // bytes free in its pool now
 	evictable int64
 	cpu       bool
+	slowCPU   int // > 0: too big for that many CPU cores
 }
 
 // reason says in words why the candidate fits or not; it is built only
@@ -215,6 +223,8 @@ func (f fit) reason() string {
 	switch {
 	case f.loaded:
 		return "loaded"
+	case f.slowCPU > 0:
+		return fmt.Sprintf("is too big to answer in time on %d CPU cores", f.slowCPU)
 	case f.ok && f.need <= f.free:
 		return "fits"
 	case f.ok:
@@ -239,6 +249,9 @@ func (v *view) fit(c Candidate, ctxLen int, headroom int64) fit {
 	}
 	f := fit{need: need + headroom, free: v.pools[p].bytes - used, evictable: evictable, cpu: v.pools[p].cpu}
 	f.ok = f.need <= f.free+f.evictable
+	if pl := v.pools[p]; pl.cpu && pl.cores > 0 && float64(params(c.Model)) > float64(pl.cores)*cpuParamsPerCore {
+		f.ok, f.slowCPU = false, pl.cores
+	}
 	return f
 }
 

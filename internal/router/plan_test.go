@@ -96,6 +96,8 @@ func TestFit(t *testing.T) {
 		{name: "weights alone leave room", pool: poolView{bytes: 14 * gib}, loaded: []llm.Instance{{Model: "small", ID: "small", SizeBytes: 2 * gib, ContextLength: 1024}}, cand: big, wantOK: true},
 		{name: "a measured size beats the estimate", pool: poolView{bytes: 16 * gib}, seen: map[string]seenSize{"big": {16 * gib, 8192}}, cand: big},
 		{name: "a size measured at another context is not used", pool: poolView{bytes: 16 * gib}, seen: map[string]seenSize{"big": {15 * gib, 32768}}, cand: big, wantOK: true},
+		{name: "too big for the CPU cores", pool: poolView{bytes: 64 * gib, cpu: true, cores: 8}, cand: big},
+		{name: "enough CPU cores", pool: poolView{bytes: 64 * gib, cpu: true, cores: 10}, cand: big, wantOK: true},
 		{name: "total size in RAM", pool: poolView{bytes: 12 * gib, cpu: true}, loaded: []llm.Instance{inst(small, gib/2)}, cand: big},
 	}
 	for _, tt := range tests {
@@ -111,7 +113,7 @@ func TestFit(t *testing.T) {
 			if f.ok != tt.wantOK || f.loaded != tt.wantLoad || (f.ok && !f.loaded && (f.need > f.free) != tt.wantEvict) {
 				t.Errorf("fit = %+v", f)
 			}
-			if !f.ok && !strings.Contains(f.reason(), "needs") {
+			if !f.ok && !strings.Contains(f.reason(), "needs") && !strings.Contains(f.reason(), "CPU cores") {
 				t.Error("no reason given for not fitting")
 			}
 		})

@@ -55,6 +55,7 @@ type Pool struct {
 	Name  string
 	Bytes int64 // what models may use in total
 	CPU   bool  // the pool is RAM
+	Cores int   // on a RAM pool, the cores to answer with (CPU_CORES_AVAILABLE); 0 for no limit
 }
 
 // PoolFromProbe returns the pool of this machine: the probed (or
@@ -178,7 +179,7 @@ func New(cfg Config) (*Router, error) {
 func (r *Router) look(ctx context.Context) view {
 	v := view{endpoints: make([]endpointView, len(r.eps)), pools: make([]poolView, len(r.pools))}
 	for i, p := range r.pools {
-		v.pools[i] = poolView{name: p.Name, bytes: p.Bytes, cpu: p.CPU}
+		v.pools[i] = poolView{name: p.Name, bytes: p.Bytes, cpu: p.CPU, cores: p.Cores}
 	}
 	var wg sync.WaitGroup
 	for i, ep := range r.eps {
