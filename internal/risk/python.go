@@ -63,8 +63,18 @@ func parsePython(ctx context.Context, src []byte) (root *pnode, ok bool) {
 		}
 		return src[i:min(len(src), i+chunkSize)]
 	}
-	opts := &sitter.ParseOptions{ProgressCallback: func(sitter.ParseState) bool { return ctx.Err() != nil }}
-	tree := p.ParseWithOptions(read, nil, opts)
+	// A progress callback would be a C→Go call every few hundred steps and
+	// doubles the parse time; the cancellation flag is a word tree-sitter
+	// polls. It lives in C memory, since C keeps the pointer during the parse.
+	flag := newCancelFlag()
+	defer flag.free()
+	p.SetCancellationFlag(flag.ptr)
+	done := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() { flag.set(); close(done) })
+	tree := p.ParseWithOptions(read, nil, nil)
+	if !stop() {
+		<-done // the flag is freed below; let the setter finish first
+	}
 	if tree == nil {
 		return nil, false
 	}
@@ -79,55 +89,51 @@ func pythonParses(ctx context.Context, src []byte) bool {
 	return ok
 }
 
-// copyTree walks the tree with one cursor and builds the pnode mirror.
+// copyTree builds the pnode mirror from one flattened walk: one cgo call
+// for the whole tree, then a few for each distinct node kind and field.
 func copyTree(tree *sitter.Tree, src []byte) *pnode {
+	recs := flattenTree(tree)
+	if len(recs) == 0 {
+		return nil
+	}
 	lang := tree.Language()
 	kinds := map[uint16]string{}
-	namedKind := map[uint16]bool{}
-	fields := map[uint16]string{}
+	named := map[uint16]bool{}
+	fieldNames := map[uint16]string{0: ""}
 	lines := lineStarts(src)
-	c := tree.Walk()
-	defer c.Close()
-	mk := func(parent *pnode) *pnode {
-		n := c.Node()
-		id := n.KindId()
-		k, seen := kinds[id]
-		if !seen {
-			k = lang.NodeKindForId(id)
-			kinds[id] = k
-			namedKind[id] = lang.NodeKindIsNamed(id)
+	nodes := make([]pnode, len(recs))
+	nkids := make([]int32, len(recs))
+	for _, r := range recs {
+		if r.parent >= 0 {
+			nkids[r.parent]++
 		}
-		f := ""
-		if fid := c.FieldId(); fid != 0 {
-			f, seen = fields[fid]
-			if !seen {
-				f = lang.FieldNameForId(fid)
-				fields[fid] = f
-			}
-		}
-		s, e := n.ByteRange()
-		line, col := position(lines, int(s))
-		return &pnode{kind: k, field: f, named: namedKind[id], start: uint32(s), end: uint32(e), line: line, col: col, parent: parent}
 	}
-	root := mk(nil)
-	cur := root
-	for {
-		if c.GotoFirstChild() {
-			k := mk(cur)
-			cur.kids = append(cur.kids, k)
-			cur = k
-			continue
+	kids := make([]*pnode, len(recs))
+	off := 0
+	for i, r := range recs {
+		k, ok := kinds[r.sym]
+		if !ok {
+			k = lang.NodeKindForId(r.sym)
+			kinds[r.sym] = k
+			named[r.sym] = lang.NodeKindIsNamed(r.sym)
 		}
-		for !c.GotoNextSibling() {
-			if !c.GotoParent() {
-				return root
-			}
-			cur = cur.parent
+		f, ok := fieldNames[r.field]
+		if !ok {
+			f = lang.FieldNameForId(r.field)
+			fieldNames[r.field] = f
 		}
-		k := mk(cur.parent)
-		cur.parent.kids = append(cur.parent.kids, k)
-		cur = k
+		line, col := position(lines, int(r.start))
+		n := &nodes[i]
+		*n = pnode{kind: k, field: f, named: named[r.sym], start: r.start, end: r.end, line: line, col: col}
+		n.kids = kids[off : off : off+int(nkids[i])]
+		off += int(nkids[i])
+		if r.parent >= 0 {
+			p := &nodes[r.parent]
+			n.parent = p
+			p.kids = append(p.kids, n)
+		}
 	}
+	return &nodes[0]
 }
 
 // lineStarts returns the byte offset of each line's start.
