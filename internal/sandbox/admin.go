@@ -83,7 +83,9 @@ func (s *Sandbox) Cleanup(ctx context.Context) (containers, volumes int, err err
 		switch {
 		case rerr == nil:
 			containers++
-		case !cerrdefs.IsNotFound(rerr):
+		case cerrdefs.IsNotFound(rerr), cerrdefs.IsConflict(rerr):
+			// Gone already, or its removal is under way.
+		default:
 			errs = append(errs, fmt.Errorf("remove container %.12s: %w", c.ID, rerr))
 		}
 	}

@@ -62,9 +62,20 @@ func percentile(d []time.Duration, p float64) float64 {
 
 // BenchmarkHelloVsDockerRun alternates a gated, hardened Sandbox.Run of a
 // Python hello world with a plain 'docker run --rm' of the same image, and
-// reports both latencies' p50 and p95 and the ratio of the medians.
+// reports both latencies' p50 and p95 and the ratio of the medians: without
+// the warm pool, and with a pool of 2.
 func BenchmarkHelloVsDockerRun(b *testing.B) {
-	s := newTestSandbox(b, Options{})
+	b.Run("cold", func(b *testing.B) { benchHello(b, 0) })
+	b.Run("pool", func(b *testing.B) { benchHello(b, 2) })
+}
+
+func benchHello(b *testing.B, poolSize int) {
+	newTestSandbox(b, Options{}) // checks the engine and images
+	s, err := New(context.Background(), Options{Image: pythonImage(), PoolSize: poolSize})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
 	docker := dockerCLI(b)
 	if err := errors.Join(sandboxRun(s), plainDockerRun(docker)); err != nil { // warm both paths once
 		b.Fatal(err)

@@ -36,6 +36,8 @@ type executor struct {
 	instance string
 	mu       sync.Mutex
 	inflight map[string]bool
+	// pool holds pre-staged containers; nil when Options.PoolSize is 0.
+	pool *pool
 }
 
 func (e *executor) track(jobID string, running bool) {
@@ -62,6 +64,11 @@ type prepared struct {
 	image   string
 	limits  Limits
 	tarball []byte
+	// generatedID: the caller left Job.ID empty, so a warm container's
+	// id may replace it.
+	generatedID bool
+	// warm is a pre-staged volume and containers taken from the pool.
+	warm *staged
 }
 
 var jobIDPattern = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
@@ -74,7 +81,8 @@ func newJobID() string {
 
 // prepare validates the job and fills its defaults without touching Docker.
 func (e *executor) prepare(job Job) (prepared, error) {
-	if job.ID == "" {
+	generated := job.ID == ""
+	if generated {
 		job.ID = newJobID()
 	}
 	if !jobIDPattern.MatchString(job.ID) {
@@ -103,7 +111,7 @@ func (e *executor) prepare(job Job) (prepared, error) {
 	if e.cpuCores > 0 && lim.CPUs > float64(e.cpuCores) {
 		lim.CPUs = float64(e.cpuCores)
 	}
-	return prepared{job: job, lang: lang, entry: entry, image: img, limits: lim, tarball: tarball}, nil
+	return prepared{job: job, lang: lang, entry: entry, image: img, limits: lim, tarball: tarball, generatedID: generated}, nil
 }
 
 func (e *executor) labels(p prepared, role string) map[string]string {
@@ -220,20 +228,35 @@ func (e *executor) config(p prepared) *container.Config {
 type removal struct {
 	containers []string
 	volume     string
+	// pending are removals already under way; they end before the rest.
+	pending []<-chan struct{}
 }
 
+// remove deletes the containers side by side, then the volume they used.
 func (e *executor) remove(ctx context.Context, r removal) error {
-	var errs []error
-	for _, id := range r.containers {
-		_, err := e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
-		if err != nil && !cerrdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("remove container %.12s: %w", id, err))
+	for _, ch := range r.pending {
+		select {
+		case <-ch:
+		case <-ctx.Done():
 		}
 	}
+	errs := make([]error, len(r.containers)+1)
+	var wg sync.WaitGroup
+	for i, id := range r.containers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := e.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
+			if err != nil && !cerrdefs.IsNotFound(err) {
+				errs[i] = fmt.Errorf("remove container %.12s: %w", id, err)
+			}
+		}()
+	}
+	wg.Wait()
 	if r.volume != "" {
 		_, err := e.cli.VolumeRemove(ctx, r.volume, client.VolumeRemoveOptions{Force: true})
 		if err != nil && !cerrdefs.IsNotFound(err) {
-			errs = append(errs, fmt.Errorf("remove volume %s: %w", r.volume, err))
+			errs[len(r.containers)] = fmt.Errorf("remove volume %s: %w", r.volume, err)
 		}
 	}
 	return errors.Join(errs...)
@@ -256,8 +279,10 @@ func (e *executor) run(ctx context.Context, p prepared) (res Result, err error) 
 		res.Duration = time.Since(start)
 		res.DurationMS = res.Duration.Milliseconds()
 	}()
-	if err := e.requireImage(ctx, p.image); err != nil {
-		return res, err
+	if p.warm == nil {
+		if err := e.requireImage(ctx, p.image); err != nil {
+			return res, err
+		}
 	}
 
 	e.track(p.job.ID, true)
@@ -271,34 +296,39 @@ func (e *executor) run(ctx context.Context, p prepared) (res Result, err error) 
 		}
 	}()
 
-	vol, err := e.filesVolume(ctx, p, &rm)
-	if err != nil {
+	var st staged
+	if p.warm != nil {
+		st = *p.warm
+		rm = removal{containers: []string{st.container, st.helper}, volume: st.volume}
+	} else if st, err = e.stage(ctx, p, &rm); err != nil {
 		return res, err
 	}
-	name := "mai-sandbox-" + p.job.ID
-	created, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name: name, Config: e.config(p), HostConfig: e.hostConfig(p, vol),
-	})
-	if err != nil {
-		return res, e.engineErr("create container", err)
+	res.ContainerID = st.container
+	if err := e.copyFiles(ctx, p, st, &rm); err != nil {
+		return res, err
 	}
-	id := created.ID
-	rm.containers = append(rm.containers, id)
-	res.ContainerID = id
-
-	return e.attachAndWait(ctx, p, id, res)
+	return e.attachAndWait(ctx, p, st.container, res)
 }
 
-// filesVolume creates the job's labelled volume and copies the files into
-// it through a helper container that is never started: a read-only root
-// refuses CopyToContainer, a volume accepts it.
-func (e *executor) filesVolume(ctx context.Context, p prepared, rm *removal) (string, error) {
+// staged is what a job needs on the engine before its files arrive: a
+// labelled volume, a helper container that is never started and mounts it
+// read-write, and the hardened job container that mounts it read-only. A
+// read-only root refuses CopyToContainer; a volume of a created container
+// accepts it.
+type staged struct {
+	volume, helper, container string
+}
+
+// stage creates the volume and both containers, recording each in rm as
+// soon as it exists.
+func (e *executor) stage(ctx context.Context, p prepared, rm *removal) (staged, error) {
 	name := "mai-sandbox-" + p.job.ID
 	vol, err := e.cli.VolumeCreate(ctx, client.VolumeCreateOptions{Name: name, Labels: e.labels(p, "files")})
 	if err != nil {
-		return "", e.engineErr("create volume", err)
+		return staged{}, e.engineErr("create volume", err)
 	}
-	rm.volume = vol.Volume.Name
+	st := staged{volume: vol.Volume.Name}
+	rm.volume = st.volume
 	helper, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
 		Name: name + "-files",
 		Config: &container.Config{
@@ -308,26 +338,46 @@ func (e *executor) filesVolume(ctx context.Context, p prepared, rm *removal) (st
 		HostConfig: &container.HostConfig{
 			NetworkMode: "none",
 			Mounts: []mount.Mount{{
-				Type: mount.TypeVolume, Source: vol.Volume.Name, Target: codeDir,
+				Type: mount.TypeVolume, Source: st.volume, Target: codeDir,
 				VolumeOptions: &mount.VolumeOptions{NoCopy: true},
 			}},
 		},
 	})
 	if err != nil {
-		return "", e.engineErr("create files helper", err)
+		return st, e.engineErr("create files helper", err)
 	}
+	st.helper = helper.ID
 	rm.containers = append(rm.containers, helper.ID)
-	if _, err := e.cli.CopyToContainer(ctx, helper.ID, client.CopyToContainerOptions{
+	created, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Name: name, Config: e.config(p), HostConfig: e.hostConfig(p, st.volume),
+	})
+	if err != nil {
+		return st, e.engineErr("create container", err)
+	}
+	st.container = created.ID
+	// The job container first: removing it releases the volume.
+	rm.containers = append([]string{created.ID}, rm.containers...)
+	return st, nil
+}
+
+// copyFiles writes the job's files into the volume through the helper,
+// then removes the helper while the job starts (the final removal waits
+// for it, and retries it if it failed).
+func (e *executor) copyFiles(ctx context.Context, p prepared, st staged, rm *removal) error {
+	if _, err := e.cli.CopyToContainer(ctx, st.helper, client.CopyToContainerOptions{
 		DestinationPath: codeDir, Content: bytes.NewReader(p.tarball),
 	}); err != nil {
-		return "", e.engineErr("copy files into the volume", err)
+		return e.engineErr("copy files into the volume", err)
 	}
-	_, err = e.cli.ContainerRemove(ctx, helper.ID, client.ContainerRemoveOptions{Force: true})
-	if err != nil {
-		return "", e.engineErr("remove files helper", err)
-	}
-	rm.containers = rm.containers[:len(rm.containers)-1]
-	return vol.Volume.Name, nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_, _ = e.cli.ContainerRemove(rctx, st.helper, client.ContainerRemoveOptions{Force: true})
+	}()
+	rm.pending = append(rm.pending, done)
+	return nil
 }
 
 // attachAndWait starts the container with its streams attached, feeds

@@ -407,20 +407,16 @@ func leftoverJob(t *testing.T, s *Sandbox, pid int) removalWithID {
 		t.Fatal(err)
 	}
 	var rm removal
-	vol, err := e.filesVolume(ctx, p, &rm)
+	st, err := e.stage(ctx, p, &rm)
 	if err != nil {
-		t.Fatalf("files volume: %v", err)
+		t.Fatalf("stage: %v", err)
 	}
-	c, err := e.cli.ContainerCreate(ctx, client.ContainerCreateOptions{
-		Name: "mai-sandbox-" + p.job.ID, Config: e.config(p), HostConfig: e.hostConfig(p, vol),
-	})
-	if err != nil {
-		t.Fatalf("create: %v", err)
+	if err := e.copyFiles(ctx, p, st, &rm); err != nil {
+		t.Fatalf("copy files: %v", err)
 	}
-	if _, err := e.cli.ContainerStart(ctx, c.ID, client.ContainerStartOptions{}); err != nil {
+	if _, err := e.cli.ContainerStart(ctx, st.container, client.ContainerStartOptions{}); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	rm.containers = append(rm.containers, c.ID)
 	return removalWithID{removal: rm, jobID: p.job.ID}
 }
 

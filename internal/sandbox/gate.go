@@ -77,6 +77,15 @@ func (s *Sandbox) Run(ctx context.Context, job Job) (Result, error) {
 	if err != nil {
 		return Result{JobID: job.ID}, err
 	}
+	// Take a pre-staged container now, so the approver sees the final job id;
+	// a job that does not run gives it back.
+	p = s.exec.pool.take(p)
+	ran := false
+	defer func() {
+		if !ran {
+			s.exec.pool.give(p)
+		}
+	}()
 	verdict := analyze(ctx, p)
 	res := Result{JobID: p.job.ID, Image: p.image, ExitCode: -1, Risk: &verdict}
 	if err := ctx.Err(); err != nil {
@@ -102,6 +111,7 @@ func (s *Sandbox) Run(ctx context.Context, job Job) (Result, error) {
 	default: // BLOCKED, and any level added later, never runs
 		return res, &RefusedError{Verdict: verdict, Reason: "this code is never run"}
 	}
+	ran = true
 	out, err := s.exec.run(ctx, p)
 	out.Risk, out.Approval = res.Risk, res.Approval
 	return out, err

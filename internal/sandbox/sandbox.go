@@ -147,6 +147,11 @@ type Options struct {
 	Approver Approver
 	// Host overrides DOCKER_HOST (for example unix:///run/user/1000/docker.sock).
 	Host string
+	// PoolSize is how many pre-created, never-started containers to keep
+	// ready per job shape (image, language, limits); 0 turns the pool off.
+	// Each is used by one job and replaced. Worth it in a daemon, not in a
+	// one-shot command.
+	PoolSize int
 }
 
 // Sandbox runs jobs through the risk gate in hardened containers. It is safe
@@ -191,7 +196,7 @@ func New(ctx context.Context, opts Options) (*Sandbox, error) {
 	}
 	opts.Limits = opts.Limits.withDefaults(defaultLimits)
 	host, _ := os.Hostname()
-	return &Sandbox{
+	s := &Sandbox{
 		exec: &executor{
 			cli:      cli,
 			image:    opts.Image,
@@ -203,11 +208,20 @@ func New(ctx context.Context, opts Options) (*Sandbox, error) {
 			inflight: map[string]bool{},
 		},
 		approver: opts.Approver,
-	}, nil
+	}
+	if opts.PoolSize > 0 {
+		s.exec.pool = newPool(s.exec, opts.PoolSize)
+		s.exec.pool.warmUp(s.exec)
+	}
+	return s, nil
 }
 
-// Close releases the connection to the engine.
-func (s *Sandbox) Close() error { return s.exec.cli.Close() }
+// Close removes the pool's idle containers and releases the connection to
+// the engine.
+func (s *Sandbox) Close() error {
+	s.exec.pool.close()
+	return s.exec.cli.Close()
+}
 
 // Image returns the default image name.
 func (s *Sandbox) Image() string { return s.exec.image }
