@@ -112,6 +112,7 @@ type Router struct {
 	// downgrade is the reason for a downgrade decided after an answer,
 	// applied at the next chat.
 	downgrade string
+	embedder  *Candidate // the embedding model in use
 }
 
 type endpoint struct {

@@ -157,7 +157,17 @@ func (f *fakeBackend) Chat(ctx context.Context, req llm.Request) (llm.Stream, er
 }
 
 func (f *fakeBackend) Embed(ctx context.Context, model string, inputs []string) ([][]float32, error) {
-	return nil, errors.New("not used")
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.down {
+		return nil, f.unreachable()
+	}
+	f.chats = append(f.chats, "embed "+model)
+	out := make([][]float32, len(inputs))
+	for i := range inputs {
+		out[i] = []float32{float32(len(model)), float32(i)}
+	}
+	return out, nil
 }
 
 func (f *fakeBackend) record() (loads, unloads, chats []string) {
