@@ -86,6 +86,10 @@ if engine_up; then
 	log "a Docker engine already answers"
 else
 	[ -d /sys/fs/cgroup ] || die "no /sys/fs/cgroup: this machine cannot run containers"
+	# A dockerd that died leaves its pid file, and a new one refuses to start.
+	if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then
+		rm -f /var/run/docker.pid
+	fi
 	start_dockerd overlay2 || start_dockerd vfs ||
 		die "dockerd would not start with overlay2 or vfs; see $DOCKERD_LOG"
 fi
