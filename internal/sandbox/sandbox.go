@@ -55,7 +55,7 @@ type Limits struct {
 	NProc        int64         // processes of the sandbox user across jobs (512)
 }
 
-// DefaultLimits are the limits of a job that sets none.
+// defaultLimits are the limits of a job that sets none.
 var defaultLimits = Limits{
 	CPUs:         1,
 	MemoryBytes:  256 << 20,
@@ -116,8 +116,9 @@ type Job struct {
 	Limits Limits
 }
 
-// Result is what a finished job did. ExitCode is -1 when the program never
-// exited by itself (it was killed for time or output, see the flags).
+// Result is what a finished job did. ExitCode is the container's exit
+// status (137 after SIGKILL: the flags say who sent it), or -1 when none
+// was obtained (the job did not start, or the engine was lost).
 type Result struct {
 	JobID       string        `json:"job_id"`
 	ExitCode    int           `json:"exit_code"`
