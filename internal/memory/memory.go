@@ -83,6 +83,9 @@ type Store struct {
 	// foldMu serialises folding per store so two assemblies of one
 	// conversation do not fold the same turns twice.
 	foldMu sync.Mutex
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // New returns a Store over db, which must have been opened by store.Open
@@ -173,8 +176,20 @@ func (s *Store) LatestConversation(ctx context.Context, user string) (Conversati
 }
 
 const insertMessage = `INSERT INTO messages (conversation_id, user_id, role, content, tokens, tokens_exact, model, reply_to, created_ms)
-SELECT id, user_id, ?, ?, ?, ?, ?, ?, ? FROM conversations WHERE id = ?
-RETURNING id, user_id`
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// indexMessages adds messages with ids in [first, last] to the FTS index;
+// the caller inserted them in the same transaction.
+func indexMessages(ctx context.Context, tx *sql.Tx, first, last int64) error {
+	if first == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO messages_fts (rowid, content) SELECT id, content FROM messages WHERE id BETWEEN ? AND ?`, first, last)
+	if err != nil {
+		return fmt.Errorf("index messages: %w", err)
+	}
+	return nil
+}
 
 // Append stores one message and returns it with its id, time and token
 // count filled in.
@@ -188,6 +203,9 @@ func (s *Store) Append(ctx context.Context, m Message) (Message, error) {
 
 // AppendBatch stores messages in one transaction: all or none.
 func (s *Store) AppendBatch(ctx context.Context, ms []Message) ([]Message, error) {
+	if len(ms) == 0 {
+		return nil, nil
+	}
 	out := make([]Message, len(ms))
 	now := s.now()
 	for i, m := range ms {
@@ -197,6 +215,22 @@ func (s *Store) AppendBatch(ctx context.Context, ms []Message) ([]Message, error
 		out[i] = m
 	}
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
+		users := map[int64]string{}
+		for i := range out {
+			c := out[i].ConversationID
+			if _, ok := users[c]; ok {
+				continue
+			}
+			var u string
+			err := tx.QueryRowContext(ctx, `SELECT user_id FROM conversations WHERE id = ?`, c).Scan(&u)
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("insert message %d: conversation %d: %w", i, c, ErrNotFound)
+			}
+			if err != nil {
+				return fmt.Errorf("insert message %d: %w", i, err)
+			}
+			users[c] = u
+		}
 		st, err := tx.PrepareContext(ctx, insertMessage)
 		if err != nil {
 			return fmt.Errorf("prepare insert: %w", err)
@@ -204,15 +238,16 @@ func (s *Store) AppendBatch(ctx context.Context, ms []Message) ([]Message, error
 		defer st.Close()
 		for i := range out {
 			m := &out[i]
-			err := st.QueryRowContext(ctx, string(m.Role), m.Content, m.Tokens, m.TokensExact, m.Model, nullID(m.ReplyTo), toMS(m.Time), m.ConversationID).Scan(&m.ID, &m.User)
-			if errors.Is(err, sql.ErrNoRows) {
-				return fmt.Errorf("insert message %d: conversation %d: %w", i, m.ConversationID, ErrNotFound)
-			}
+			m.User = users[m.ConversationID]
+			res, err := st.ExecContext(ctx, m.ConversationID, m.User, string(m.Role), m.Content, m.Tokens, m.TokensExact, m.Model, nullID(m.ReplyTo), toMS(m.Time))
 			if err != nil {
 				return fmt.Errorf("insert message %d: %w", i, err)
 			}
+			if m.ID, err = res.LastInsertId(); err != nil {
+				return fmt.Errorf("insert message %d: %w", i, err)
+			}
 		}
-		return nil
+		return indexMessages(ctx, tx, out[0].ID, out[len(out)-1].ID)
 	})
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package memory
 
 import (
 	"context"
+	"database/sql"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -19,8 +20,12 @@ type RecallOptions struct {
 	// ranks 1 and 3 differ by 3% and any recency boost would swamp
 	// relevance; with 10 they differ by 18%.
 	RRFK float64
-	// Candidates is how many results each ranked list contributes;
-	// default max(4k, 32).
+	// Candidates is how many results each ranked list contributes. By
+	// default, with FTS5 lists only, the fewest that cannot change the top
+	// k: an item at rank r of one list scores at most (1+RecencyWeight)/
+	// (RRFK+r), so below rank (1+RecencyWeight)(RRFK+k)−RRFK it cannot
+	// pass the k-th; with vectors too (an item may score in two lists),
+	// at least max(2k, 20).
 	Candidates int
 	// RecencyWeight and RecencyHalfLife boost recent memories: the fused
 	// score is multiplied by 1 + weight × 2^(−age/halfLife). Defaults
@@ -76,9 +81,13 @@ func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Memory
 		return nil, nil
 	}
 	o := s.opt.Recall
+	vectors := s.opt.Embedder != nil && s.opt.EmbedModel != "" && strings.TrimSpace(query) != ""
 	n := o.Candidates
 	if n <= 0 {
-		n = max(4*k, 32)
+		n = int(math.Ceil((1+o.RecencyWeight)*(o.RRFK+float64(k))-o.RRFK)) + 1
+		if vectors {
+			n = max(n, 2*k, 20)
+		}
 	}
 	type key struct {
 		kind string
@@ -111,7 +120,7 @@ func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Memory
 		}
 		add(ss)
 	}
-	if s.opt.Embedder != nil && s.opt.EmbedModel != "" && strings.TrimSpace(query) != "" {
+	if vectors {
 		if vs, err := s.vectorMessages(ctx, user, query, n); err == nil {
 			add(vs)
 		}
@@ -135,37 +144,84 @@ func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Memory
 	return out, nil
 }
 
+// ftsMessages returns the user's n best BM25 matches. The FTS5 query runs
+// in a subquery with its LIMIT, and only its results are joined to
+// messages: joining before the limit would look up every match, and
+// fetching the rows in a second statement measured slower (each statement
+// and each bound value costs microseconds in the driver). When other users'
+// messages crowd the user's out of the limited set, it asks again for more.
 func (s *Store) ftsMessages(ctx context.Context, user, match string, n int) ([]Memory, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT m.id, m.conversation_id, m.role, m.content, m.tokens, m.created_ms
-FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-WHERE messages_fts MATCH ? AND m.user_id = ?
-ORDER BY messages_fts.rank LIMIT ?`, match, user, n)
+	for limit := n; ; limit *= 8 {
+		// LIMIT is written into the SQL, not bound: FTS5 queries with a
+		// bound LIMIT measured about 30% slower.
+		st, err := s.stmt(ctx, fmt.Sprintf(`SELECT m.id, m.user_id = ?2, m.conversation_id, m.role, m.content, m.tokens, m.created_ms
+FROM (SELECT rowid, bm25(messages_fts) AS r FROM messages_fts WHERE messages_fts MATCH ?1 ORDER BY r LIMIT %d) f
+JOIN messages m ON m.id = f.rowid ORDER BY f.r`, limit))
+		if err != nil {
+			return nil, err
+		}
+		out, scanned, err := scanMatches(ctx, st, match, user, n)
+		if err != nil || len(out) >= n || scanned < limit {
+			return out, err
+		}
+	}
+}
+
+func scanMatches(ctx context.Context, st *sql.Stmt, match, user string, n int) ([]Memory, int, error) {
+	rows, err := st.QueryContext(ctx, match, user)
 	if err != nil {
-		return nil, fmt.Errorf("search messages: %w", err)
+		return nil, 0, fmt.Errorf("search messages: %w", err)
 	}
 	defer rows.Close()
 	var out []Memory
+	scanned := 0
 	for rows.Next() {
+		scanned++
 		m := Memory{Kind: KindMessage}
+		var mine bool
 		var role string
 		var ms int64
-		if err := rows.Scan(&m.ID, &m.ConversationID, &role, &m.Content, &m.Tokens, &ms); err != nil {
-			return nil, fmt.Errorf("search messages: %w", err)
+		if err := rows.Scan(&m.ID, &mine, &m.ConversationID, &role, &m.Content, &m.Tokens, &ms); err != nil {
+			return nil, 0, fmt.Errorf("search messages: %w", err)
 		}
-		m.Role, m.Time = Role(role), fromMS(ms)
-		out = append(out, m)
+		if mine && len(out) < n {
+			m.Role, m.Time = Role(role), fromMS(ms)
+			out = append(out, m)
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("search messages: %w", err)
+		return nil, 0, fmt.Errorf("search messages: %w", err)
 	}
-	return out, nil
+	return out, scanned, nil
+}
+
+// stmt returns a prepared statement for q, prepared once per Store.
+func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	s.stmtMu.Lock()
+	defer s.stmtMu.Unlock()
+	if st, ok := s.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := s.db.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, fmt.Errorf("prepare %.40q: %w", q, err)
+	}
+	if s.stmts == nil {
+		s.stmts = map[string]*sql.Stmt{}
+	}
+	s.stmts[q] = st
+	return st, nil
 }
 
 func (s *Store) ftsSummaries(ctx context.Context, user, match string, n int) ([]Memory, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT x.id, x.conversation_id, x.tier, x.content, x.tokens, x.to_ms
+	st, err := s.stmt(ctx, fmt.Sprintf(`SELECT x.id, x.conversation_id, x.tier, x.content, x.tokens, x.to_ms
 FROM summaries_fts JOIN summaries x ON x.id = summaries_fts.rowid
 WHERE summaries_fts MATCH ? AND x.user_id = ?
-ORDER BY summaries_fts.rank LIMIT ?`, match, user, n)
+ORDER BY bm25(summaries_fts) LIMIT %d`, n))
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, match, user)
 	if err != nil {
 		return nil, fmt.Errorf("search summaries: %w", err)
 	}

@@ -393,6 +393,7 @@ func checkRecord(rec *Record, user string, refs map[string]map[int64]bool) error
 
 func importRecords(ctx context.Context, tx *sql.Tx, recs []lineRecord, rep *ExportReport) error {
 	user := ""
+	var first, last int64
 	var conv, msg map[int64]int64
 	for _, lr := range recs {
 		rec := lr.Record
@@ -415,6 +416,10 @@ func importRecords(ctx context.Context, tx *sql.Tx, recs []lineRecord, rep *Expo
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, conv[rec.Conversation], user, rec.Role, *rec.Content, rec.Tokens, rec.TokensExact, rec.Model,
 				nullID(msg[rec.ReplyTo]), ms(rec.Time)).Scan(&id)
 			msg[rec.Ref] = id
+			if first == 0 {
+				first = id
+			}
+			last = id
 			rep.Messages++
 		case "summary":
 			_, err = tx.ExecContext(ctx, `INSERT INTO summaries (user_id, conversation_id, tier, period, first_message_id, last_message_id, from_ms, to_ms, content, tokens, model, created_ms)
@@ -442,7 +447,7 @@ ON CONFLICT (message_id, model) DO UPDATE SET dims = excluded.dims, vector = exc
 			return fmt.Errorf("line %d (%s): %w", lr.line, rec.Type, err)
 		}
 	}
-	return nil
+	return indexMessages(ctx, tx, first, last)
 }
 
 type rowScanner interface{ Scan(dest ...any) error }
