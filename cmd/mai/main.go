@@ -36,6 +36,7 @@ func commands() []command {
 		{"sandbox", "run code in the hardened Docker sandbox, behind the risk gate", true, (*Main).runSandbox},
 		{"version", "print version, commit, Go version and build tags", false, (*Main).runVersion},
 		{"risk", "judge code by its syntax tree: LOW, MEDIUM, HIGH or BLOCKED", false, (*Main).runRisk},
+		{"memory", "search, inspect, compress, export, import and forget memories", true, (*Main).runMemory},
 	}
 }
 

@@ -9,13 +9,16 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
+	"sort"
 	"time"
+
+	"github.com/maicompanion/mai/internal/lockfile"
+	"github.com/maicompanion/mai/internal/store"
 )
 
 // ErrDaemonRunning means `mai serve` holds the daemon lock, so the database
 // cannot be swapped under it.
-var ErrDaemonRunning = errors.New("mai serve is running")
+var ErrDaemonRunning = lockfile.ErrHeld
 
 // ErrNotMaiDatabase means a file is not a usable Mai database.
 var ErrNotMaiDatabase = errors.New("not a Mai database")
@@ -57,11 +60,12 @@ func Restore(ctx context.Context, src, dbPath, lockPath string) (string, error) 
 	if err := CheckBackup(ctx, src); err != nil {
 		return "", err
 	}
-	unlock, err := lockDaemon(lockPath)
+	// Holding the daemon's lock keeps a daemon from starting mid-swap.
+	lock, err := lockfile.Acquire(lockPath)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("restore: %w", err)
 	}
-	defer unlock()
+	defer lock.Release()
 	tmp := dbPath + ".restore-tmp"
 	if err := copyFile(src, tmp); err != nil {
 		return "", fmt.Errorf("copy backup: %w", err)
@@ -124,10 +128,36 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-func daemonPID(lockPath string) string {
-	b, _ := os.ReadFile(lockPath)
-	if pid := strings.TrimSpace(string(b)); pid != "" {
-		return " (pid " + pid + ")"
+// backupPrefix names the files BackupRotate writes and prunes.
+const backupPrefix = "mai-"
+
+// BackupRotate writes a consistent copy of db into dir as
+// mai-<UTC time>.db and deletes the oldest such copies beyond keep (7 when
+// keep <= 0). `mai serve` calls it daily. It returns the new file's path.
+func BackupRotate(ctx context.Context, db *store.DB, dir string, keep int, now time.Time) (string, error) {
+	if keep <= 0 {
+		keep = 7
 	}
-	return ""
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create backup directory: %w", err)
+	}
+	path := filepath.Join(dir, backupPrefix+now.UTC().Format("20060102T150405Z")+".db")
+	if _, err := db.Backup(ctx, path); err != nil {
+		return "", err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return path, fmt.Errorf("restrict backup permissions: %w", err)
+	}
+	old, err := filepath.Glob(filepath.Join(dir, backupPrefix+"*.db"))
+	if err != nil {
+		return path, err
+	}
+	sort.Strings(old) // the timestamp format sorts by time
+	for len(old) > keep {
+		if err := os.Remove(old[0]); err != nil {
+			return path, fmt.Errorf("remove old backup: %w", err)
+		}
+		old = old[1:]
+	}
+	return path, nil
 }

@@ -371,3 +371,37 @@ func TestBackupWhileWritingAndRestore(t *testing.T) {
 		t.Errorf("the replaced database was not kept intact: %v", err)
 	}
 }
+
+func TestBackupRotate(t *testing.T) {
+	ctx := context.Background()
+	db := openDB(t)
+	dir := filepath.Join(t.TempDir(), "backups")
+	start := time.Date(2026, 6, 1, 3, 0, 0, 0, time.UTC)
+	var paths []string
+	for i := range 5 {
+		p, err := BackupRotate(ctx, db, dir, 3, start.Add(time.Duration(i)*24*time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	got, _ := filepath.Glob(filepath.Join(dir, "*"))
+	if !equalStrings(got, paths[2:]) {
+		t.Fatalf("kept %v, want the newest three %v", got, paths[2:])
+	}
+	if err := CheckBackup(ctx, got[2]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,499 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/maicompanion/mai/internal/memory"
+	"github.com/maicompanion/mai/internal/store"
+)
+
+const memoryExamples = `  mai memory search "where did I put my passport" --k 5
+  mai memory stats --json
+  mai memory compress --dry-run
+  mai memory export --user 123456789 > history.jsonl
+  mai memory import history.jsonl
+  mai memory facts
+  mai memory forget --user 123456789 --before 2025-01-01
+  mai memory forget --fact 42
+  mai memory backup
+  mai memory restore ~/.local/share/mai/backups/mai-20260601T030000Z.db`
+
+const memorySynopsis = `memory search QUERY [--user ID] [--k N] [--json]
+       mai memory stats [--json]
+       mai memory compress [--dry-run] [--json]
+       mai memory export [--user ID]
+       mai memory import FILE|-
+       mai memory facts [--user ID] [--json]
+       mai memory forget --user ID [--before DATE] | --fact ID
+       mai memory backup [FILE]
+       mai memory restore FILE`
+
+// runMemory dispatches the memory subcommands.
+func (m *Main) runMemory(ctx context.Context, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fs := m.newFlagSet("memory", memorySynopsis, memoryExamples)
+		if err := m.parseFlags(fs, args); err != nil {
+			return err
+		}
+		fs.SetOutput(m.Stderr)
+		fs.Usage()
+		return fmt.Errorf("%w: memory needs a subcommand (see 'mai memory --help')", errUsage)
+	}
+	sub, rest := args[0], args[1:]
+	switch sub {
+	case "search":
+		return m.memorySearch(ctx, rest)
+	case "stats":
+		return m.memoryStats(ctx, rest)
+	case "compress":
+		return m.memoryCompress(ctx, rest)
+	case "export":
+		return m.memoryExport(ctx, rest)
+	case "import":
+		return m.memoryImport(ctx, rest)
+	case "facts":
+		return m.memoryFacts(ctx, rest)
+	case "forget":
+		return m.memoryForget(ctx, rest)
+	case "backup":
+		return m.memoryBackup(ctx, rest)
+	case "restore":
+		return m.memoryRestore(ctx, rest)
+	}
+	return fmt.Errorf("%w: unknown memory subcommand %q (see 'mai memory --help')", errUsage, sub)
+}
+
+// openMemory opens the configured database; the caller closes it.
+func (m *Main) openMemory(ctx context.Context) (*memory.Store, func(), error) {
+	db, err := store.Open(ctx, m.cfg.MemoryDBPath, store.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return memory.New(db, memory.Options{}), func() { db.Close() }, nil
+}
+
+// owner is the default --user: the Discord owner when configured, else the
+// terminal user.
+func (m *Main) owner() string {
+	if m.cfg.DiscordUserID != "" {
+		return m.cfg.DiscordUserID
+	}
+	return memory.LocalUser
+}
+
+func (m *Main) writeJSON(v any) error {
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// parseMemoryFlags parses flags that may come before or after operands.
+func (m *Main) parseMemoryFlags(name, synopsis string, args []string, setup func(*flag.FlagSet)) ([]string, error) {
+	fs := m.newFlagSet("memory "+name, synopsis, memoryExamples)
+	setup(fs)
+	flags, rest := splitInterspersed(fs, args)
+	if err := m.parseFlags(fs, flags); err != nil {
+		return nil, err
+	}
+	return append(rest, fs.Args()...), nil
+}
+
+func (m *Main) memorySearch(ctx context.Context, args []string) error {
+	var user string
+	var k int
+	var asJSON bool
+	rest, err := m.parseMemoryFlags("search", "memory search QUERY [--user ID] [--k N] [--json]", args, func(f *flag.FlagSet) {
+		f.StringVar(&user, "user", "", "whose memories (default: the owner, DISCORD_USER_ID, or 'local')")
+		f.IntVar(&k, "k", 10, "how many memories to show")
+		f.BoolVar(&asJSON, "json", false, "print the results as JSON")
+	})
+	if err != nil {
+		return err
+	}
+	query := strings.TrimSpace(strings.Join(rest, " "))
+	if query == "" {
+		return fmt.Errorf("%w: search needs a QUERY (see 'mai memory search --help')", errUsage)
+	}
+	if k <= 0 {
+		return fmt.Errorf("%w: --k must be at least 1", errUsage)
+	}
+	if user == "" {
+		user = m.owner()
+	}
+	s, done, err := m.openMemory(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	mems, err := s.Recall(ctx, user, query, k)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if mems == nil {
+			mems = []memory.Memory{}
+		}
+		return m.writeJSON(struct {
+			User    string          `json:"user"`
+			Query   string          `json:"query"`
+			Results []memory.Memory `json:"results"`
+		}{user, query, mems})
+	}
+	if len(mems) == 0 {
+		fmt.Fprintf(m.Stdout, "No memories of %s match %q.\n", user, query)
+		return nil
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SCORE\tDATE\tFROM\tTEXT")
+	for _, x := range mems {
+		from := string(x.Role)
+		if x.Kind == memory.KindSummary {
+			from = "summary (" + x.Tier + ")"
+		}
+		fmt.Fprintf(tw, "%.4f\t%s\t%s\t%s\n", x.Score, x.Time.Format("2006-01-02 15:04"), from, oneLine(x.Content, 100))
+	}
+	return tw.Flush()
+}
+
+// oneLine collapses whitespace and cuts text to max runes.
+func oneLine(text string, max int) string {
+	s := strings.Join(strings.Fields(text), " ")
+	if r := []rune(s); len(r) > max {
+		return string(r[:max-1]) + "…"
+	}
+	return s
+}
+
+func (m *Main) memoryStats(ctx context.Context, args []string) error {
+	var asJSON bool
+	if _, err := m.parseMemoryFlags("stats", "memory stats [--json]", args, func(f *flag.FlagSet) {
+		f.BoolVar(&asJSON, "json", false, "print the statistics as JSON")
+	}); err != nil {
+		return err
+	}
+	s, done, err := m.openMemory(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	st, err := s.Stats(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return m.writeJSON(st)
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "database\t%s\t%s\n", m.cfg.MemoryDBPath, humanBytes(st.FileBytes))
+	fmt.Fprintf(tw, "users\t%d\n", st.Users)
+	fmt.Fprintf(tw, "conversations\t%d\n", st.Conversations)
+	fmt.Fprintf(tw, "messages\t%d\t(%d archived)\n", st.Messages, st.ArchivedMessages)
+	fmt.Fprintf(tw, "facts\t%d\n", st.Facts)
+	fmt.Fprintf(tw, "embeddings\t%d\n", st.Embeddings)
+	for _, x := range st.Summaries {
+		fmt.Fprintf(tw, "summaries (%s)\t%d\t%s\n", x.Name, x.Count, humanBytes(x.Bytes))
+	}
+	for _, x := range st.Tiers {
+		fmt.Fprintf(tw, "tier %s\t%d messages\t%s\n", x.Name, x.Count, humanBytes(x.Bytes))
+	}
+	if st.Oldest != nil {
+		fmt.Fprintf(tw, "oldest\t%s\n", st.Oldest.Format(time.RFC3339))
+		fmt.Fprintf(tw, "newest\t%s\n", st.Newest.Format(time.RFC3339))
+	}
+	return tw.Flush()
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
+
+func (m *Main) memoryCompress(ctx context.Context, args []string) error {
+	var dry, asJSON bool
+	if _, err := m.parseMemoryFlags("compress", "memory compress [--dry-run] [--json]", args, func(f *flag.FlagSet) {
+		f.BoolVar(&dry, "dry-run", false, "report what would be compressed and change nothing")
+		f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	}); err != nil {
+		return err
+	}
+	s, done, err := m.openMemory(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	r, err := s.Compress(ctx, memory.CompressOptions{DryRun: dry})
+	if err != nil {
+		return fmt.Errorf("compress memory (steps done so far are kept; run it again to finish): %w", err)
+	}
+	if asJSON {
+		if r.Steps == nil {
+			r.Steps = []memory.Step{}
+		}
+		return m.writeJSON(r)
+	}
+	verb := "compressed"
+	if dry {
+		verb = "would compress"
+	}
+	fmt.Fprintf(m.Stdout, "%s: %d conversation-days to key points, %d conversation-weeks condensed, %d conversation-days (%d messages) archived\n",
+		verb, r.KeyPoints, r.Condensed, r.Archived, r.ArchivedMessages)
+	fmt.Fprintf(m.Stdout, "hot text %s → %s, archive %s → %s\n", humanBytes(r.HotBytesBefore), humanBytes(r.HotBytesAfter),
+		humanBytes(r.ArchiveBytesBefore), humanBytes(r.ArchiveBytesAfter))
+	if dry {
+		fmt.Fprintln(m.Stdout, "(a dry run writes no summaries, so the sizes after are an estimate)")
+	}
+	return nil
+}
+
+func (m *Main) memoryExport(ctx context.Context, args []string) error {
+	var user, output string
+	if _, err := m.parseMemoryFlags("export", "memory export [--user ID] [--output FILE]", args, func(f *flag.FlagSet) {
+		f.StringVar(&user, "user", "", "export only this user (default: every user)")
+		f.StringVar(&output, "output", "", "write to FILE instead of standard output")
+	}); err != nil {
+		return err
+	}
+	s, done, err := m.openMemory(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	w := m.Stdout
+	var f *os.File
+	if output != "" {
+		if f, err = os.OpenFile(output+".tmp", os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return fmt.Errorf("create %s: %w", output, err)
+		}
+		defer os.Remove(output + ".tmp")
+		defer f.Close()
+		w = f
+	}
+	rep, err := s.Export(ctx, w, user)
+	if errors.Is(err, memory.ErrNotFound) {
+		return fmt.Errorf("no memories of user %s: check the id with 'mai memory stats'", user)
+	}
+	if err != nil {
+		return err
+	}
+	if f != nil {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+		if err := os.Rename(output+".tmp", output); err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stderr, "exported %d messages, %d summaries and %d facts of %d user(s) to %s\n", rep.Messages, rep.Summaries, rep.Facts, rep.Users, output)
+	}
+	return nil
+}
+
+func (m *Main) memoryImport(ctx context.Context, args []string) error {
+	rest, err := m.parseMemoryFlags("import", "memory import FILE|-", args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return fmt.Errorf("%w: import takes one FILE, or - for standard input", errUsage)
+	}
+	var r io.Reader = m.Stdin
+	if rest[0] != "-" {
+		f, err := os.Open(rest[0])
+		if err != nil {
+			return fmt.Errorf("open import file: %w", err)
+		}
+		defer f.Close()
+		r = f
+	}
+	s, done, err := m.openMemory(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	rep, err := s.Import(ctx, r)
+	var ie *memory.ImportError
+	if errors.As(err, &ie) {
+		return fmt.Errorf("%s: %w; fix those lines and import again", rest[0], err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "imported %d messages, %d summaries, %d facts and %d embeddings of %d user(s)\n",
+		rep.Messages, rep.Summaries, rep.Facts, rep.Embeddings, rep.Users)
+	return nil
+}
+
+func (m *Main) memoryFacts(ctx context.Context, args []string) error {
+	var user string
+	var asJSON bool
+	if _, err := m.parseMemoryFlags("facts", "memory facts [--user ID] [--json]", args, func(f *flag.FlagSet) {
+		f.StringVar(&user, "user", "", "whose facts (default: the owner)")
+		f.BoolVar(&asJSON, "json", false, "print the facts as JSON")
+	}); err != nil {
+		return err
+	}
+	if user == "" {
+		user = m.owner()
+	}
+	s, done, err := m.openMemory(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	facts, err := s.Facts(ctx, user)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		if facts == nil {
+			facts = []memory.Fact{}
+		}
+		return m.writeJSON(facts)
+	}
+	if len(facts) == 0 {
+		fmt.Fprintf(m.Stdout, "Mai has learned no facts about %s.\n", user)
+		return nil
+	}
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tCONFIDENCE\tUPDATED\tSUBJECT\tSTATEMENT")
+	for _, f := range facts {
+		fmt.Fprintf(tw, "%d\t%.2f\t%s\t%s\t%s\n", f.ID, f.Confidence, f.Updated.Format("2006-01-02"), f.Subject, oneLine(f.Statement, 80))
+	}
+	return tw.Flush()
+}
+
+// parseDate accepts YYYY-MM-DD (midnight UTC) or RFC 3339.
+func parseDate(s string) (time.Time, error) {
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%w: --before %q is not a date: use YYYY-MM-DD or RFC 3339", errUsage, s)
+}
+
+func (m *Main) memoryForget(ctx context.Context, args []string) error {
+	var user, before, fact string
+	if _, err := m.parseMemoryFlags("forget", "memory forget --user ID [--before DATE] | --fact ID", args, func(f *flag.FlagSet) {
+		f.StringVar(&user, "user", "", "forget this user's history")
+		f.StringVar(&before, "before", "", "with --user: only what is older than DATE (YYYY-MM-DD or RFC 3339)")
+		f.StringVar(&fact, "fact", "", "forget the fact with this ID (see 'mai memory facts')")
+	}); err != nil {
+		return err
+	}
+	if (user == "") == (fact == "") || (before != "" && user == "") {
+		return fmt.Errorf("%w: forget takes --user ID [--before DATE], or --fact ID", errUsage)
+	}
+	s, done, err := m.openMemory(ctx)
+	if err != nil {
+		return err
+	}
+	defer done()
+	if fact != "" {
+		id, err := strconv.ParseInt(fact, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%w: --fact %q is not a fact ID (see 'mai memory facts')", errUsage, fact)
+		}
+		if err := s.ForgetFactForReal(ctx, id); errors.Is(err, memory.ErrNotFound) {
+			return fmt.Errorf("there is no fact %d: list them with 'mai memory facts'", id)
+		} else if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "forgot fact %d\n", id)
+		return nil
+	}
+	var cut time.Time
+	if before != "" {
+		if cut, err = parseDate(before); err != nil {
+			return err
+		}
+	}
+	r, err := s.ForgetUser(ctx, user, cut)
+	if errors.Is(err, memory.ErrNotFound) {
+		return fmt.Errorf("there are no memories of user %s: check the id with 'mai memory stats'", user)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "forgot %d messages, %d summaries, %d archived days and %d facts of %s\n", r.Messages, r.Summaries, r.Archives, r.Facts, user)
+	return nil
+}
+
+func (m *Main) memoryBackup(ctx context.Context, args []string) error {
+	rest, err := m.parseMemoryFlags("backup", "memory backup [FILE]", args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 1 {
+		return fmt.Errorf("%w: backup takes at most one FILE", errUsage)
+	}
+	dest := filepath.Join(m.cfg.DataDir, "backups", "mai-"+time.Now().UTC().Format("20060102T150405Z")+".db")
+	if len(rest) == 1 {
+		dest = rest[0]
+	}
+	if _, err := os.Stat(dest); err == nil {
+		return fmt.Errorf("%s already exists: choose another file name", dest)
+	}
+	if err := os.MkdirAll(filepath.Dir(dest), 0o700); err != nil {
+		return fmt.Errorf("create backup directory: %w", err)
+	}
+	db, err := store.Open(ctx, m.cfg.MemoryDBPath, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.Backup(ctx, dest); err != nil {
+		return err
+	}
+	if err := os.Chmod(dest, 0o600); err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, dest)
+	return nil
+}
+
+func (m *Main) memoryRestore(ctx context.Context, args []string) error {
+	rest, err := m.parseMemoryFlags("restore", "memory restore FILE", args, func(*flag.FlagSet) {})
+	if err != nil {
+		return err
+	}
+	if len(rest) != 1 {
+		return fmt.Errorf("%w: restore takes one FILE", errUsage)
+	}
+	kept, err := memory.Restore(ctx, rest[0], m.cfg.MemoryDBPath, filepath.Join(m.cfg.DataDir, "mai.pid"))
+	if errors.Is(err, memory.ErrDaemonRunning) {
+		return fmt.Errorf("cannot restore while mai serve is running: stop it, then run 'mai memory restore' again (%w)", err)
+	}
+	if errors.Is(err, memory.ErrNotMaiDatabase) {
+		return fmt.Errorf("%s is not a Mai memory database; nothing was changed (%w)", rest[0], err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "restored %s from %s\n", m.cfg.MemoryDBPath, rest[0])
+	if kept != "" {
+		fmt.Fprintf(m.Stdout, "the replaced database is kept as %s\n", kept)
+	}
+	return nil
+}
