@@ -224,3 +224,33 @@ func TestContextCache(t *testing.T) {
 		t.Error("LRU evicted the wrong entry")
 	}
 }
+
+func TestExtractAndPrompt(t *testing.T) {
+	tok := NewEstimator()
+	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	req := SummaryRequest{Style: StyleKeyPoints, MaxTokens: 40, Messages: []Message{
+		{Role: RoleUser, Time: at, Content: "Hi. My sister Ana moves to Lisbon in May. Ana will need help moving boxes."},
+		{Role: RoleAssistant, Time: at, Content: "Lovely! I will remind you about Ana and the boxes in May. Anything else?"},
+	}}
+	got := Extract(tok, req)
+	if tok.Count(got) > req.MaxTokens {
+		t.Errorf("extract used %d tokens of %d:\n%s", tok.Count(got), req.MaxTokens, got)
+	}
+	if !strings.Contains(got, "Ana") || strings.Contains(got, "Hi.") {
+		t.Errorf("extract kept the wrong sentences:\n%s", got)
+	}
+	lines := strings.Split(got, "\n")
+	for i := 1; i < len(lines); i++ {
+		if strings.Index(req.Messages[0].Content+" "+req.Messages[1].Content, lines[i][strings.Index(lines[i], ": ")+2:]) <
+			strings.Index(req.Messages[0].Content+" "+req.Messages[1].Content, lines[i-1][strings.Index(lines[i-1], ": ")+2:]) {
+			t.Errorf("extract is not in the original order:\n%s", got)
+		}
+	}
+	if Extract(tok, SummaryRequest{MaxTokens: 10}) != "" {
+		t.Error("extract of nothing is not empty")
+	}
+	sys, user := SummaryPrompt(req)
+	if !strings.Contains(sys, "key points") || !strings.Contains(sys, "at most 40 tokens") || !strings.Contains(user, "[2026-03-01 12:00] user: Hi.") {
+		t.Errorf("prompt:\n%s\n%s", sys, user)
+	}
+}

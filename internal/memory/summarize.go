@@ -171,3 +171,25 @@ func truncateTokens(tok *Estimator, text string, max int) string {
 	}
 	return cut + "…"
 }
+
+// SummaryPrompt returns the system and user messages that ask a chat model
+// for req's summary, so a Summarizer over the current model (built where the
+// router is) only has to send them and return the answer.
+func SummaryPrompt(req SummaryRequest) (system, user string) {
+	var how string
+	switch req.Style {
+	case StyleKeyPoints:
+		how = "List the key points of this day of conversation as short bullet lines starting with \"- \": facts learned, decisions, promises, names, dates, numbers."
+	case StyleCondensed:
+		how = "Condense this week of conversation into one short paragraph that keeps names, decisions, dates and anything promised."
+	default:
+		how = "Summarise the earlier part of this conversation so it can continue without it: keep names, facts, decisions, open questions and anything promised."
+	}
+	system = "You write summaries of a conversation between a user and their assistant, Mai, for Mai's long-term memory. " + how +
+		fmt.Sprintf(" Use at most %d tokens. Write only the summary.", max(req.MaxTokens, 32))
+	var b strings.Builder
+	for _, m := range req.Messages {
+		fmt.Fprintf(&b, "[%s] %s: %s\n", m.Time.UTC().Format("2006-01-02 15:04"), m.Role, strings.TrimSpace(m.Content))
+	}
+	return system, b.String()
+}
