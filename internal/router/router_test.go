@@ -612,6 +612,9 @@ func TestPlan(t *testing.T) {
 	if pool := p.Pools[0]; pool.Used != 5*gib || pool.Free != 7*gib {
 		t.Errorf("pool = %+v", pool)
 	}
+	if n := len(p.Endpoints[0].Installed); n != 2 {
+		t.Errorf("ollama installed = %d models", n)
+	}
 	if l := p.Endpoints[1].Loaded; len(l) != 1 || l[0].OwnedByMai || l[0].Bytes != 5*gib {
 		t.Errorf("lmstudio loaded = %+v", l)
 	}

@@ -24,7 +24,7 @@ type EndpointPlan struct {
 	Pool      string         `json:"pool"`
 	Reachable bool           `json:"reachable"`
 	Error     string         `json:"error,omitempty"`
-	Models    int            `json:"models"` // installed
+	Installed []llm.Model    `json:"installed"` // for `mai models list`
 	Loaded    []InstancePlan `json:"loaded"`
 }
 
@@ -78,7 +78,7 @@ func (r *Router) Plan(ctx context.Context) Plan {
 	for i, ev := range v.endpoints {
 		ep := EndpointPlan{
 			Backend: ev.kind, Endpoint: r.eps[i].be.Endpoint(), Pool: v.pools[ev.pool].name,
-			Reachable: ev.err == nil, Models: len(ev.models), Loaded: []InstancePlan{},
+			Reachable: ev.err == nil, Installed: append([]llm.Model{}, ev.models...), Loaded: []InstancePlan{},
 		}
 		if ev.err != nil {
 			ep.Error = ev.err.Error()
