@@ -2,6 +2,7 @@ package router
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -611,6 +612,15 @@ func TestPlan(t *testing.T) {
 	}
 	if pool := p.Pools[0]; pool.Used != 5*gib || pool.Free != 7*gib {
 		t.Errorf("pool = %+v", pool)
+	}
+	js, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"active":"lmstudio:qwen/qwen3-8b"`, `"ownedByMai":false`, `"model":"qwen/qwen3-8b"`, `"cause":"initial"`, `"fits":false`} {
+		if !strings.Contains(string(js), want) {
+			t.Errorf("plan JSON lacks %s: %s", want, js)
+		}
 	}
 	if n := len(p.Endpoints[0].Installed); n != 2 {
 		t.Errorf("ollama installed = %d models", n)
