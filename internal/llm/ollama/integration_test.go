@@ -73,6 +73,10 @@ func TestRealLoadUnload(t *testing.T) {
 	ctx := ctxT(t)
 	for _, model := range []string{ollamatest.ChatModel, ollamatest.EmbedModel} {
 		t.Run(model, func(t *testing.T) {
+			// Earlier tests may have left it loaded, with other settings.
+			if err := c.Unload(ctx, model); err != nil {
+				t.Fatal(err)
+			}
 			start := time.Now()
 			in, err := c.Load(ctx, model, llm.LoadOptions{ContextLength: 256, KeepAlive: time.Hour})
 			if err != nil {
