@@ -168,3 +168,18 @@ func (s *Store) ForgetFactForReal(ctx context.Context, id int64) error {
 	}
 	return s.Purge(ctx)
 }
+
+// Rebuild recreates both FTS indexes from their tables: the repair for an
+// index that lost sync (messages written by something other than this
+// package, which indexes in the inserting transaction).
+func (s *Store) Rebuild(ctx context.Context) error {
+	for _, q := range []string{
+		`INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')`,
+		`INSERT INTO summaries_fts(summaries_fts) VALUES ('rebuild')`,
+	} {
+		if _, err := s.db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("rebuild search index: %w", err)
+		}
+	}
+	return nil
+}

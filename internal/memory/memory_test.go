@@ -227,3 +227,26 @@ func TestRecallRanksAndFiltersByUser(t *testing.T) {
 		t.Fatalf("recency: %+v %v", got, err)
 	}
 }
+
+func TestRebuildIndex(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t, Options{})
+	conv := startConv(t, s, "u")
+	appendMsgs(t, s, conv, Message{Content: "indexed by append"})
+	// A row written behind the package's back is not in the index…
+	if _, err := s.DB().Exec(`INSERT INTO messages (conversation_id, user_id, role, content, tokens, created_ms) VALUES (?, 'u', 'user', 'written by hand', 3, 0)`, conv); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Recall(ctx, "u", "hand", 5); len(got) != 0 {
+		t.Fatalf("found before rebuild: %+v", got)
+	}
+	// …until the index is rebuilt.
+	if err := s.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{"hand", "append"} {
+		if got, err := s.Recall(ctx, "u", q, 5); err != nil || len(got) != 1 {
+			t.Errorf("Recall(%q) after rebuild = %+v, %v", q, got, err)
+		}
+	}
+}
