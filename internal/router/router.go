@@ -392,7 +392,7 @@ func (r *Router) Switch(ctx context.Context, ref string) error {
 		for j, c := range ranked {
 			refs[j] = c.Ref()
 		}
-		return &llm.ModelNotFoundError{Backend: "any backend", Model: ref, Available: refs}
+		return &llm.ModelNotFoundError{Backend: strings.Join(slices.Compact(slices.Sorted(slices.Values(kinds))), " or "), Model: ref, Available: refs}
 	}
 	c := ranked[i]
 	if f := v.fit(c, r.cfg.ContextLength, r.cfg.Headroom); !f.ok {

@@ -385,7 +385,8 @@ func TestSwitchMakesRoomOnTheOtherBackend(t *testing.T) {
 
 	// Unknown and unfitting names are refused with the reason.
 	var nf *llm.ModelNotFoundError
-	if err := s.r.Switch(t.Context(), "nope"); !errors.As(err, &nf) || !slices.Contains(nf.Available, "ollama:llama3.2:3b") {
+	if err := s.r.Switch(t.Context(), "nope"); !errors.As(err, &nf) || !slices.Contains(nf.Available, "ollama:llama3.2:3b") ||
+		!strings.HasPrefix(err.Error(), `lmstudio or ollama has no model "nope"; available: `) {
 		t.Errorf("unknown model: %v", err)
 	}
 	lms.mu.Lock()
