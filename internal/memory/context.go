@@ -110,7 +110,6 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 	}
 
 	var sections []string
-	used := 0
 	section := func(title string, lines []string, limit int) int {
 		if len(lines) == 0 || limit <= 0 {
 			return 0
@@ -130,24 +129,15 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 			return 0
 		}
 		sections = append(sections, head+strings.Join(kept, "\n"))
-		used += n
 		return len(kept)
 	}
 
-	// Recent turns are read first so the query and the dedup set exist;
-	// they get the room the other sections leave, checked below.
-	capOthers := int(float64(room) * (factShare + summaryShare + memoryShare))
-	recent, _, err := s.RecentTurns(ctx, req.Conversation, foldEnd, room-capOthers)
-	if err != nil {
-		return c, err
-	}
 	query := req.Query
 	if query == "" {
-		for i := len(recent) - 1; i >= 0; i-- {
-			if recent[i].Role == RoleUser {
-				query = recent[i].Content
-				break
-			}
+		err := s.db.QueryRowContext(ctx, `SELECT content FROM messages WHERE conversation_id = ? AND id > ? AND role = 'user' ORDER BY id DESC LIMIT 1`,
+			req.Conversation, foldEnd).Scan(&query)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return c, fmt.Errorf("read the latest turn: %w", err)
 		}
 	}
 
@@ -174,19 +164,17 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 	}
 	c.Summaries = section("Earlier in this conversation", reverse(keepFitting(s.tok, lines, int(float64(room)*summaryShare))), int(float64(room)*summaryShare))
 
-	inRecent := map[int64]bool{}
-	for _, m := range recent {
-		inRecent[m.ID] = true
-	}
 	lines = lines[:0]
 	if query != "" {
-		mems, err := s.Recall(ctx, req.User, query, 8+len(recent))
+		mems, err := s.Recall(ctx, req.User, query, 16)
 		if err != nil {
 			return c, err
 		}
 		per := max(int(float64(room)*memoryShare)/4, 16)
 		for _, m := range mems {
-			if m.Kind == KindMessage && inRecent[m.ID] || m.Kind == KindSummary && m.Tier == StyleFold && m.ConversationID == req.Conversation {
+			// The conversation's unfolded turns are the recent turns' to
+			// show, and its folds are in their own section.
+			if m.ConversationID == req.Conversation && (m.Kind == KindMessage && m.ID > foldEnd || m.Kind == KindSummary && m.Tier == StyleFold) {
 				continue
 			}
 			who := string(m.Role)
@@ -201,6 +189,11 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 
 	system := persona + strings.Join(sections, "")
 	sysTokens := s.tok.Count(system) + turnOverhead
+	// Recent turns get all the room the other sections left.
+	recent, _, err := s.RecentTurns(ctx, req.Conversation, foldEnd, budget-sysTokens)
+	if err != nil {
+		return c, err
+	}
 	// Drop the oldest recent turns until everything fits: section sums and
 	// the whole-text estimate can differ by a token or two.
 	total := sysTokens
