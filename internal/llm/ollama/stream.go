@@ -37,11 +37,11 @@ type chatLine struct {
 	Error              json.RawMessage `json:"error"`
 }
 
+// reset clears the line for the next one, keeping the model buffer. Tool
+// calls are rare and not reused: json would decode into the old elements
+// and keep fields a new call leaves out.
 func (l *chatLine) reset() {
-	model := l.Model[:0]
-	calls := l.Message.ToolCalls[:0]
-	*l = chatLine{Model: model}
-	l.Message.ToolCalls = calls
+	*l = chatLine{Model: l.Model[:0]}
 }
 
 // stream reads /api/chat NDJSON into llm events.
