@@ -152,16 +152,7 @@ func TestEngineLostMidJob(t *testing.T) {
 		}
 		cli.VolumeRemove(context.Background(), "mai-sandbox-"+job.ID, client.VolumeRemoveOptions{Force: true})
 	})
-	go func() {
-		f := make(client.Filters).Add("label", LabelJob+"="+job.ID).Add("status", "running")
-		for ctx.Err() == nil {
-			if l, err := cli.ContainerList(ctx, client.ContainerListOptions{Filters: f}); err == nil && len(l.Items) == 1 {
-				proxy.cut()
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}()
+	go whenRunning(ctx, cli, job.ID, "sleep 100", func(string) { proxy.cut() })
 	p, err := s.exec.prepare(job)
 	if err != nil {
 		t.Fatal(err)

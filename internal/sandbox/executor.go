@@ -279,6 +279,13 @@ func (e *executor) run(ctx context.Context, p prepared) (res Result, err error) 
 		res.Duration = time.Since(start)
 		res.DurationMS = res.Duration.Milliseconds()
 	}()
+	if p.warm != nil && !e.alive(ctx, p.warm.container) {
+		// A pooled container that died while idle (killed, engine
+		// restarted): drop it and stage the job afresh.
+		e.pool.discard(warmJob{id: p.job.ID, st: *p.warm})
+		p.warm = nil
+		go e.pool.prune(p)
+	}
 	if p.warm == nil {
 		if err := e.requireImage(ctx, p.image); err != nil {
 			return res, err
@@ -304,10 +311,13 @@ func (e *executor) run(ctx context.Context, p prepared) (res Result, err error) 
 		return res, err
 	}
 	res.ContainerID = st.container
-	if err := e.copyFiles(ctx, p, st, &rm); err != nil {
-		return res, err
-	}
-	return e.attachAndWait(ctx, p, st.container, res)
+	return e.execute(ctx, p, st, &rm, res)
+}
+
+// alive reports whether a container is running.
+func (e *executor) alive(ctx context.Context, id string) bool {
+	info, err := e.cli.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
+	return err == nil && info.Container.State != nil && info.Container.State.Running
 }
 
 // staged is what a job needs on the engine before its files arrive: a
@@ -317,6 +327,10 @@ func (e *executor) run(ctx context.Context, p prepared) (res Result, err error) 
 // accepts it.
 type staged struct {
 	volume, helper, container string
+	// att and running are set for a pooled container, attached and
+	// started ahead of its job; its launcher waits for the go line.
+	att     *client.HijackedResponse
+	running bool
 }
 
 // stage creates the volume and both containers, recording each in rm as
@@ -380,21 +394,46 @@ func (e *executor) copyFiles(ctx context.Context, p prepared, st staged, rm *rem
 	return nil
 }
 
-// attachAndWait starts the container with its streams attached, feeds
-// stdin, reads the output under the cap, enforces the wall time and
-// collects the exit state.
-func (e *executor) attachAndWait(ctx context.Context, p prepared, id string, res Result) (Result, error) {
-	att, err := e.cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
-	if err != nil {
-		return res, e.engineErr("attach", err)
+// execute runs the staged job. The container's launcher waits for one
+// line on stdin before it execs the program, so the container starts while
+// the files are copied in (a pooled one has started already); then the go
+// line and the job's stdin are sent, the output is read under the cap, the
+// wall time is enforced and the exit state collected.
+func (e *executor) execute(ctx context.Context, p prepared, st staged, rm *removal, res Result) (Result, error) {
+	id := st.container
+	att := st.att
+	if att == nil {
+		a, err := e.cli.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+		if err != nil {
+			return res, e.engineErr("attach", err)
+		}
+		att = &a.HijackedResponse
 	}
 	defer att.Close()
 
-	// Registered before start, so a fast exit cannot be missed. Its own
-	// context: a timeout must not cancel the wait we need afterwards.
+	// Registered before start (or before the go line), so a fast exit
+	// cannot be missed. Its own context: a timeout must not cancel the wait
+	// we need afterwards.
 	waitCtx, cancelWait := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWait()
 	wait := e.cli.ContainerWait(waitCtx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNextExit})
+
+	started := make(chan error, 1)
+	if st.running {
+		started <- nil
+	} else {
+		go func() {
+			_, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{})
+			started <- err
+		}()
+	}
+	copyErr := e.copyFiles(ctx, p, st, rm)
+	if err := <-started; err != nil {
+		return res, e.engineErr("start container", err)
+	}
+	if copyErr != nil {
+		return res, copyErr
+	}
 
 	var killedByUs bool
 	out := newOutputCap(p.limits.OutputBytes, func() { go e.kill(id) })
@@ -403,14 +442,8 @@ func (e *executor) attachAndWait(ctx context.Context, p prepared, id string, res
 		_, err := stdcopy.StdCopy(out.stdoutWriter(), out.stderrWriter(), att.Reader)
 		copied <- err
 	}()
-
-	if _, err := e.cli.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
-		return res, e.engineErr("start container", err)
-	}
 	go func() {
-		if len(p.job.Stdin) > 0 {
-			_, _ = att.Conn.Write(p.job.Stdin)
-		}
+		_, _ = att.Conn.Write(append([]byte(goLine), p.job.Stdin...))
 		_ = att.CloseWrite()
 	}()
 

@@ -333,15 +333,9 @@ func TestKilledFromOutside(t *testing.T) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		f := make(client.Filters).Add("label", LabelJob+"="+job.ID).Add("label", LabelRole+"=job").Add("status", "running")
-		for ctx.Err() == nil {
-			l, err := cli.ContainerList(ctx, client.ContainerListOptions{Filters: f})
-			if err == nil && len(l.Items) == 1 {
-				_, _ = cli.ContainerKill(ctx, l.Items[0].ID, client.ContainerKillOptions{Signal: "KILL"})
-				return
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		whenRunning(ctx, cli, job.ID, "sleep 100", func(id string) {
+			_, _ = cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "KILL"})
+		})
 	}()
 	res := runRaw(t, s, job)
 	if !res.Killed || res.ExitCode != 137 || res.TimedOut || res.OOMKilled {

@@ -18,16 +18,38 @@ const (
 )
 
 // language is how a language is run: its canonical name, the default entry
-// file and the command line for an entry path inside the container.
+// file and the container's command for an entry path. The command is a
+// launcher that waits for goLine on stdin, then execs the interpreter on
+// the entry, so the container can start before the files are in (see
+// executor.execute). At end of input without the line it exits with
+// status 125 and runs nothing.
 type language struct {
 	name    string
 	entry   string
 	command func(entry string) []string
 }
 
+const goLine = "\n"
+
+// pyLauncher reads byte by byte so that none of the job's stdin is
+// consumed, then becomes the program: argv, sys.path and tracebacks are
+// those of 'python3 -u ENTRY'.
+const pyLauncher = `import os, sys
+while True:
+    b = os.read(0, 1)
+    if not b:
+        sys.exit(125)
+    if b == b"\n":
+        break
+os.execvp("python3", ["python3", "-u"] + sys.argv[1:])
+`
+
 var languages = map[string]language{
-	"python": {"python", "main.py", func(e string) []string { return []string{"python3", "-u", e} }},
-	"sh":     {"sh", "main.sh", func(e string) []string { return []string{"/bin/sh", e} }},
+	"python": {"python", "main.py", func(e string) []string { return []string{"python3", "-c", pyLauncher, e} }},
+	// The shell's read builtin takes one byte at a time from a pipe.
+	"sh": {"sh", "main.sh", func(e string) []string {
+		return []string{"/bin/sh", "-c", `read -r _ || exit 125; exec /bin/sh "$0"`, e}
+	}},
 }
 
 var languageAliases = map[string]string{

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +118,24 @@ func assertNoLeftovers(t testing.TB, cli *client.Client, jobID string) {
 	t.Helper()
 	if c, v := leftovers(t, cli, jobID); c+v != 0 {
 		t.Errorf("job %s left %d containers and %d volumes behind", jobID, c, v)
+	}
+}
+
+// whenRunning calls f with the container id once the job's container runs
+// a process whose command line contains cmd (so the program itself has
+// started, not only its launcher).
+func whenRunning(ctx context.Context, cli *client.Client, jobID, cmd string, f func(id string)) {
+	flt := make(client.Filters).Add("label", LabelJob+"="+jobID).Add("label", LabelRole+"=job").Add("status", "running")
+	for ctx.Err() == nil {
+		if l, err := cli.ContainerList(ctx, client.ContainerListOptions{Filters: flt}); err == nil && len(l.Items) == 1 {
+			top, err := cli.ContainerTop(ctx, l.Items[0].ID, client.ContainerTopOptions{})
+			for _, proc := range top.Processes {
+				if err == nil && strings.Contains(strings.Join(proc, " "), cmd) {
+					f(l.Items[0].ID)
+					return
+				}
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

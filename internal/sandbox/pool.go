@@ -2,14 +2,17 @@ package sandbox
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
+
+	"github.com/moby/moby/client"
 )
 
-// pool keeps pre-staged jobs (volume, files helper, hardened container,
-// all created but never started) for the job shapes seen so far, so a job
-// only pays for copying its files and starting. Each staged job is used
-// once; taking one schedules its replacement.
+// pool keeps pre-staged jobs for the job shapes seen so far: a volume, the
+// files helper and the hardened container, already started, its launcher
+// idle until the go line. A job then only pays for copying its files in.
+// Each staged job is used once; taking one schedules its replacement.
 type pool struct {
 	e      *executor
 	size   int
@@ -107,6 +110,9 @@ func (pl *pool) stageOne(key poolKey, tmpl prepared) {
 	e.track(p.job.ID, true)
 	var rm removal
 	st, err := e.stage(pl.ctx, p, &rm)
+	if err == nil {
+		err = pl.start(&st)
+	}
 	pl.mu.Lock()
 	pl.filling[key]--
 	keep := err == nil && !pl.closed && len(pl.idle[key]) < pl.size
@@ -115,11 +121,32 @@ func (pl *pool) stageOne(key poolKey, tmpl prepared) {
 	}
 	pl.mu.Unlock()
 	if !keep {
+		if st.att != nil {
+			st.att.Close()
+		}
 		pl.discardRemoval(p.job.ID, rm)
 	}
 }
 
+// start attaches to a staged container and starts it: its launcher then
+// waits, idle, for the go line of the job that takes it.
+func (pl *pool) start(st *staged) error {
+	a, err := pl.e.cli.ContainerAttach(pl.ctx, st.container, client.ContainerAttachOptions{Stream: true, Stdin: true, Stdout: true, Stderr: true})
+	if err != nil {
+		return err
+	}
+	st.att = &a.HijackedResponse
+	if _, err := pl.e.cli.ContainerStart(pl.ctx, st.container, client.ContainerStartOptions{}); err != nil {
+		return err
+	}
+	st.running = true
+	return nil
+}
+
 func (pl *pool) discard(w warmJob) {
+	if w.st.att != nil {
+		w.st.att.Close()
+	}
 	pl.discardRemoval(w.id, removal{containers: []string{w.st.container, w.st.helper}, volume: w.st.volume})
 }
 
@@ -128,6 +155,32 @@ func (pl *pool) discardRemoval(id string, rm removal) {
 	defer cancel()
 	_ = pl.e.remove(ctx, rm) // what fails here, Cleanup finds later
 	pl.e.track(id, false)
+}
+
+// prune drops the idle containers of p's shape that are no longer
+// running, after one was found dead, and refills.
+func (pl *pool) prune(p prepared) {
+	key := keyOf(p)
+	pl.mu.Lock()
+	list := slices.Clone(pl.idle[key])
+	pl.mu.Unlock()
+	for _, w := range list {
+		ctx, cancel := context.WithTimeout(pl.ctx, 10*time.Second)
+		alive := pl.e.alive(ctx, w.st.container)
+		cancel()
+		if alive {
+			continue
+		}
+		pl.mu.Lock()
+		n := len(pl.idle[key])
+		pl.idle[key] = slices.DeleteFunc(pl.idle[key], func(x warmJob) bool { return x.id == w.id })
+		removed := len(pl.idle[key]) < n
+		pl.mu.Unlock()
+		if removed {
+			pl.discard(w)
+		}
+	}
+	pl.refill(p)
 }
 
 // close stops refilling and removes every idle staged job.

@@ -3,15 +3,17 @@ package sandbox
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/moby/moby/client"
 )
 
-// instanceObjects lists the containers a Sandbox's instance has on the
-// engine, by role and state.
-func instanceObjects(t testing.TB, cli *client.Client, s *Sandbox) (created, total int) {
+// instanceObjects counts the containers a Sandbox's instance has on the
+// engine, and among them the running job containers: with no job running,
+// the pool's idle ones.
+func instanceObjects(t testing.TB, cli *client.Client, s *Sandbox) (idle, total int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -21,11 +23,11 @@ func instanceObjects(t testing.TB, cli *client.Client, s *Sandbox) (created, tot
 		t.Fatalf("list: %v", err)
 	}
 	for _, c := range l.Items {
-		if c.Labels[LabelRole] == "job" && c.State == "created" {
-			created++
+		if c.Labels[LabelRole] == "job" && c.State == "running" {
+			idle++
 		}
 	}
-	return created, len(l.Items)
+	return idle, len(l.Items)
 }
 
 // waitFor polls cond for up to a minute.
@@ -61,7 +63,7 @@ func TestPool(t *testing.T) {
 			s.Close()
 		}
 	})
-	waitFor(t, "two pre-staged containers", func() bool { c, _ := instanceObjects(t, cli, s); return c == 2 })
+	waitFor(t, "two pre-started containers", func() bool { c, _ := instanceObjects(t, cli, s); return c == 2 })
 
 	staged := map[string]bool{}
 	s.exec.pool.mu.Lock()
@@ -99,6 +101,25 @@ func TestPool(t *testing.T) {
 	if err != nil || res.Stdout != "own\n" {
 		t.Errorf("job with its own id: %v %+v", err, res)
 	}
+
+	// Pooled containers that died while idle are replaced by a fresh one.
+	waitFor(t, "the pool to refill", func() bool { return idleCount(s, p) == 2 })
+	s.exec.pool.mu.Lock()
+	var idle []string
+	for _, w := range s.exec.pool.idle[keyOf(p)] {
+		idle = append(idle, w.st.container)
+	}
+	s.exec.pool.mu.Unlock()
+	for _, id := range idle {
+		if _, err := cli.ContainerKill(ctx, id, client.ContainerKillOptions{Signal: "KILL"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err = s.Run(ctx, lowSample)
+	if err != nil || res.Stdout != "45\n" || slices.Contains(idle, res.ContainerID) {
+		t.Errorf("job after the idle containers died: %v %+v", err, res)
+	}
+	waitFor(t, "the pool to replace the dead", func() bool { c, _ := instanceObjects(t, cli, s); return c == 2 && idleCount(s, p) == 2 })
 
 	// Cleanup leaves idle pool containers alone; Close removes them.
 	if _, _, err := s.Cleanup(ctx); err != nil {
