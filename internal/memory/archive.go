@@ -19,16 +19,22 @@ type archived struct {
 // encodeArchive gzips a JSON array of the messages' texts. gzip from the
 // standard library: message text compresses 3–5× and restoring is rare
 // (export, recall of a 90-day-old message), so zstd's speed is not needed.
-func encodeArchive(ms []archived) ([]byte, int, error) {
+// Writers are pooled: each holds about 1 MB of compressor state.
+func (s *Store) encodeArchive(ms []archived) ([]byte, int, error) {
 	raw, err := json.Marshal(ms)
 	if err != nil {
 		return nil, 0, err
 	}
 	var b bytes.Buffer
-	w, err := gzip.NewWriterLevel(&b, gzip.BestCompression)
-	if err != nil {
-		return nil, 0, err
+	w, _ := s.gzip.Get().(*gzip.Writer)
+	if w == nil {
+		if w, err = gzip.NewWriterLevel(&b, gzip.BestCompression); err != nil {
+			return nil, 0, err
+		}
+	} else {
+		w.Reset(&b)
 	}
+	defer s.gzip.Put(w)
 	if _, err := w.Write(raw); err != nil {
 		return nil, 0, err
 	}

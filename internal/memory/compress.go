@@ -325,7 +325,7 @@ func (s *Store) archiveDay(ctx context.Context, u unit) error {
 		for _, m := range ms {
 			entries = append(entries, archived{ID: m.ID, Content: m.Content})
 		}
-		blob, raw, err := encodeArchive(entries)
+		blob, raw, err := s.encodeArchive(entries)
 		if err != nil {
 			return err
 		}

@@ -65,7 +65,7 @@ func (s *Store) ForgetUser(ctx context.Context, user string, before time.Time) (
 				return err
 			}
 		}
-		a, err := pruneArchive(ctx, tx, user, cut)
+		a, err := s.pruneArchive(ctx, tx, user, cut)
 		r.Archives = a
 		if err != nil {
 			return err
@@ -87,7 +87,7 @@ AND NOT EXISTS (SELECT 1 FROM summaries x WHERE x.conversation_id = conversation
 
 // pruneArchive removes the texts of deleted messages from the user's
 // archive blobs that start before cut, rewriting or deleting each blob.
-func pruneArchive(ctx context.Context, tx *sql.Tx, user string, cut int64) (int64, error) {
+func (s *Store) pruneArchive(ctx context.Context, tx *sql.Tx, user string, cut int64) (int64, error) {
 	type blob struct {
 		id   int64
 		data []byte
@@ -130,7 +130,7 @@ func pruneArchive(ctx context.Context, tx *sql.Tx, user string, cut int64) (int6
 			}
 			continue
 		}
-		data, raw, err := encodeArchive(kept)
+		data, raw, err := s.encodeArchive(kept)
 		if err != nil {
 			return changed, err
 		}

@@ -86,6 +86,8 @@ type Store struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	gzip sync.Pool // *gzip.Writer for archive blobs
 }
 
 // New returns a Store over db, which must have been opened by store.Open
