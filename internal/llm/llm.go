@@ -51,19 +51,19 @@ type Backend interface {
 // Model is an installed model as the server describes it. Zero fields are
 // unknown to the server.
 type Model struct {
-	Name           string       `json:"name"`           // the name Chat, Load and Embed accept
-	Family         string       `json:"family"`         // architecture, e.g. "llama", "qwen3"
-	Parameters     int64        `json:"parameters"`     // parameter count
-	ParameterLabel string       `json:"parameterLabel"` // as the server writes it, e.g. "8B"
-	Quantization   string       `json:"quantization"`   // e.g. "Q4_K_M"
-	SizeBytes      int64        `json:"sizeBytes"`      // weights on disk
-	ContextLength  int          `json:"contextLength"`  // the largest context the model supports
+	Name           string       `json:"name"`            // the name Chat, Load and Embed accept
+	Family         string       `json:"family"`          // architecture, e.g. "llama", "qwen3"
+	Parameters     int64        `json:"parameters"`      // parameter count
+	ParameterLabel string       `json:"parameter_label"` // as the server writes it, e.g. "8B"
+	Quantization   string       `json:"quantization"`    // e.g. "Q4_K_M"
+	SizeBytes      int64        `json:"size_bytes"`      // weights on disk
+	ContextLength  int          `json:"context_length"`  // the largest context the model supports
 	Capabilities   Capabilities `json:"capabilities"`
 
 	// KVBytesPerToken is the KV cache one token of context costs at the
 	// server's default cache type (16-bit), when the server reports the model's
 	// shape; the router estimates it from the parameter count otherwise.
-	KVBytesPerToken int64 `json:"kvBytesPerToken,omitempty"`
+	KVBytesPerToken int64 `json:"kv_bytes_per_token,omitempty"`
 }
 
 // Capabilities says what a model can be used for.
@@ -76,12 +76,12 @@ type Capabilities struct {
 
 // Instance is a model resident in memory. Zero fields are unknown.
 type Instance struct {
-	Model         string    `json:"model"`         // the Model.Name it is an instance of
-	ID            string    `json:"id"`            // what Unload accepts; equals Model where the server has one instance per model
-	SizeBytes     int64     `json:"sizeBytes"`     // memory used in total
-	VRAMBytes     int64     `json:"vramBytes"`     // of which on the GPU
-	ContextLength int       `json:"contextLength"` // the context it was loaded with
-	ExpiresAt     time.Time `json:"expiresAt"`     // when the server unloads it if idle; zero for never or unknown
+	Model         string    `json:"model"`          // the Model.Name it is an instance of
+	ID            string    `json:"id"`             // what Unload accepts; equals Model where the server has one instance per model
+	SizeBytes     int64     `json:"size_bytes"`     // memory used in total
+	VRAMBytes     int64     `json:"vram_bytes"`     // of which on the GPU
+	ContextLength int       `json:"context_length"` // the context it was loaded with
+	ExpiresAt     time.Time `json:"expires_at"`     // when the server unloads it if idle; zero for never or unknown
 }
 
 // LoadOptions are the settings a model is loaded with.
@@ -108,8 +108,8 @@ const (
 type Message struct {
 	Role       Role       `json:"role"`
 	Content    string     `json:"content"`
-	ToolCalls  []ToolCall `json:"toolCalls,omitempty"`  // calls an assistant message asked for
-	ToolCallID string     `json:"toolCallId,omitempty"` // the call a tool message answers
+	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`   // calls an assistant message asked for
+	ToolCallID string     `json:"tool_call_id,omitempty"` // the call a tool message answers
 }
 
 // ToolCall is a model's request to run a tool.

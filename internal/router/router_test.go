@@ -618,7 +618,7 @@ func TestPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"active":"lmstudio:qwen/qwen3-8b"`, `"ownedByMai":false`, `"model":"qwen/qwen3-8b"`, `"cause":"initial"`, `"fits":false`} {
+	for _, want := range []string{`"active":"lmstudio:qwen/qwen3-8b"`, `"owned_by_mai":false`, `"model":"qwen/qwen3-8b"`, `"cause":"initial"`, `"fits":false`} {
 		if !strings.Contains(string(js), want) {
 			t.Errorf("plan JSON lacks %s: %s", want, js)
 		}

@@ -31,9 +31,9 @@ type EndpointPlan struct {
 // InstancePlan is a loaded model and who loaded it.
 type InstancePlan struct {
 	llm.Instance
-	Bytes      int64 `json:"bytes"`      // counted against the pool
-	OwnedByMai bool  `json:"ownedByMai"` // Mai loaded it and may unload it
-	Running    int   `json:"running"`    // answers in progress
+	Bytes      int64 `json:"bytes"`        // counted against the pool
+	OwnedByMai bool  `json:"owned_by_mai"` // Mai loaded it and may unload it
+	Running    int   `json:"running"`      // answers in progress
 }
 
 // PoolPlan is one memory pool's budget.
@@ -50,7 +50,7 @@ type CandidatePlan struct {
 	Ref       string `json:"ref"`
 	Loaded    bool   `json:"loaded"`
 	Fits      bool   `json:"fits"`
-	NeedBytes int64  `json:"needBytes"` // to load it, headroom included; 0 when loaded
+	NeedBytes int64  `json:"need_bytes"` // to load it, headroom included; 0 when loaded
 	Reason    string `json:"reason"`
 }
 
