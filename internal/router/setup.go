@@ -29,8 +29,9 @@ const remoteBytes = 1 << 50
 // endpoints of cfg, the preference list MAI_MODELS, and the memory found by
 // the GPU probe (or the RAM, with CPU_CORES_AVAILABLE, without a GPU).
 // Backends on this machine share its pool; one on another machine gets a
-// pool of its own.
-func FromConfig(cfg *config.Config, probe gpu.Result, log zerolog.Logger) (*Router, error) {
+// pool of its own. onSwitch, when not nil, is called after every switch
+// (to store it).
+func FromConfig(cfg *config.Config, probe gpu.Result, log zerolog.Logger, onSwitch func(Switch)) (*Router, error) {
 	local := PoolFromProbe(LocalPool, probe, 0)
 	if local.CPU {
 		ram, err := availableRAM("/proc/meminfo")
@@ -39,7 +40,7 @@ func FromConfig(cfg *config.Config, probe gpu.Result, log zerolog.Logger) (*Rout
 		}
 		local.Bytes, local.Cores = ram, cfg.CPUCores
 	}
-	rc := Config{Pools: []Pool{local}, Log: log}
+	rc := Config{Pools: []Pool{local}, Log: log, OnSwitch: onSwitch}
 	add := func(endpoint string, build func() (Endpoint, error)) error {
 		if endpoint == "" {
 			return nil

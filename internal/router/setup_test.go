@@ -32,7 +32,7 @@ func TestFromConfig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r, err := FromConfig(cfg, tt.probe, zerolog.Nop())
+			r, err := FromConfig(cfg, tt.probe, zerolog.Nop(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -55,7 +55,7 @@ func TestFromConfig(t *testing.T) {
 			}
 		})
 	}
-	if _, err := FromConfig(&config.Config{OllamaEndpoint: "localhost:11434"}, gpuProbe, zerolog.Nop()); err == nil {
+	if _, err := FromConfig(&config.Config{OllamaEndpoint: "localhost:11434"}, gpuProbe, zerolog.Nop(), nil); err == nil {
 		t.Error("an endpoint without a scheme was accepted")
 	}
 }

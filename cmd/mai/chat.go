@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+
+	"github.com/maicompanion/mai/internal/llm"
+)
+
+func (m *Main) runChat(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("chat", "chat --once PROMPT [--model NAME] [--max-tokens N] [--stats]",
+		"  mai chat --once \"What is a GGUF file?\"          # streams the answer to stdout\n"+
+			"  mai chat --once \"hi\" --model ollama:llama3.2:3b  # answer with that model\n"+
+			"  echo \"summarise this\" | mai chat --once -        # the prompt from stdin")
+	once := fs.String("once", "", "answer this one prompt (- reads it from stdin) and exit")
+	model := fs.String("model", "", "answer with this model (backend:name), as 'mai models switch' would, without pinning it")
+	maxTokens := fs.Int("max-tokens", 0, "stop after this many tokens (0: the model decides)")
+	stats := fs.Bool("stats", false, "print token counts and speed to stderr at the end")
+	flags, rest := splitInterspersed(fs, args)
+	if err := m.parseFlags(fs, flags); err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q; quote the prompt: mai chat --once \"...\"", errUsage, rest[0])
+	}
+	if *once == "" {
+		return fmt.Errorf("%w: the interactive terminal chat is not available yet; ask one question with --once PROMPT", errUsage)
+	}
+	prompt := *once
+	if prompt == "-" {
+		b, err := io.ReadAll(io.LimitReader(m.Stdin, 1<<20))
+		if err != nil {
+			return fmt.Errorf("read the prompt from stdin: %w", err)
+		}
+		prompt = string(b)
+	}
+	// Ctrl-C stops the answer and closes the request at once.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	ms, err := m.openModels(ctx)
+	if err != nil {
+		return err
+	}
+	defer ms.close()
+	if *model != "" {
+		if err := ms.router.Switch(ctx, *model); err != nil {
+			return err
+		}
+	} else if err := ms.applyPin(ctx); err != nil {
+		return err
+	}
+	req := llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: prompt}}}
+	req.Options.MaxTokens = *maxTokens
+	s, err := ms.router.Chat(ctx, req)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return m.printStream(s, *stats)
+}
+
+// printStream writes text as it arrives, notices on their own line on
+// stderr, and the final statistics when asked.
+func (m *Main) printStream(s llm.Stream, stats bool) error {
+	atLineStart := true
+	for {
+		ev, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			if !atLineStart {
+				fmt.Fprintln(m.Stdout)
+			}
+			return nil
+		}
+		if err != nil {
+			if !atLineStart {
+				fmt.Fprintln(m.Stdout)
+			}
+			return err
+		}
+		switch ev.Kind {
+		case llm.EventText:
+			if _, err := io.WriteString(m.Stdout, ev.Text); err != nil {
+				return err
+			}
+			if f, ok := m.Stdout.(interface{ Sync() error }); ok {
+				f.Sync()
+			}
+			if ev.Text != "" {
+				atLineStart = ev.Text[len(ev.Text)-1] == '\n'
+			}
+		case llm.EventNotice:
+			if !atLineStart {
+				fmt.Fprintln(m.Stdout)
+				atLineStart = true
+			}
+			fmt.Fprintf(m.Stderr, "[%s]\n", ev.Text)
+		case llm.EventToolCall:
+			fmt.Fprintf(m.Stderr, "[the model asked for tool %s; tools are not available in --once]\n", ev.ToolCall.Name)
+		case llm.EventDone:
+			if stats {
+				st := ev.Stats
+				fmt.Fprintf(m.Stderr, "[%s: %d prompt + %d completion tokens, %.1f tokens/s, first token after %s]\n",
+					st.Model, st.PromptTokens, st.CompletionTokens, st.TokensPerSecond, st.TimeToFirstToken)
+			}
+		}
+	}
+}

@@ -1,0 +1,266 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/maicompanion/mai/internal/gpu"
+	"github.com/maicompanion/mai/internal/router"
+)
+
+const modelsExamples = `  mai models list                        # installed models on every backend
+  mai models status --json               # the VRAM plan: pools, candidates, fit
+  mai models switch ollama:llama3.2:3b   # load it, answer with it, and keep it pinned
+  mai models switch --auto               # unpin: the router chooses again
+  mai models probe                       # GPU/VRAM and backend reachability`
+
+func (m *Main) runModels(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("models", "models list|status|switch NAME|probe [--json]", modelsExamples)
+	asJSON := fs.Bool("json", false, "print JSON")
+	auto := fs.Bool("auto", false, "with switch: clear the pinned model and let the router choose")
+	flags, rest := splitInterspersed(fs, args)
+	if err := m.parseFlags(fs, flags); err != nil {
+		return err
+	}
+	rest = append(rest, fs.Args()...)
+	sub := "list"
+	if len(rest) > 0 {
+		sub = rest[0]
+	}
+	switch sub {
+	case "list", "status", "switch", "probe":
+	default:
+		return fmt.Errorf("%w: unknown models subcommand %q (list, status, switch, probe)", errUsage, sub)
+	}
+	if valid := (!*auto && len(rest) == 2) || (*auto && len(rest) == 1); sub == "switch" && !valid {
+		return fmt.Errorf("%w: give one model to switch to, e.g. 'mai models switch ollama:llama3.2:3b', or --auto", errUsage)
+	}
+	ms, err := m.openModels(ctx)
+	if err != nil {
+		return err
+	}
+	defer ms.close()
+	switch sub {
+	case "status":
+		return m.modelsStatus(ctx, ms, *asJSON)
+	case "switch":
+		target := ""
+		if len(rest) == 2 {
+			target = rest[1]
+		}
+		return m.modelsSwitch(ctx, ms, target, *asJSON)
+	case "probe":
+		return m.modelsProbe(ctx, ms, *asJSON)
+	}
+	return m.modelsList(ctx, ms, *asJSON)
+}
+
+// installedModel is one row of `mai models list --json`.
+type installedModel struct {
+	Ref      string `json:"ref"`
+	Backend  string `json:"backend"`
+	Endpoint string `json:"endpoint"`
+	Loaded   bool   `json:"loaded"`
+	Model    any    `json:"model"`
+}
+
+func (m *Main) modelsList(ctx context.Context, ms *models, asJSON bool) error {
+	plan := ms.router.Plan(ctx)
+	var rows []installedModel
+	reachable := 0
+	for _, ep := range plan.Endpoints {
+		if !ep.Reachable {
+			fmt.Fprintf(m.Stderr, "mai: %s\n", ep.Error)
+			continue
+		}
+		reachable++
+		loaded := map[string]bool{}
+		for _, in := range ep.Loaded {
+			loaded[in.Model] = true
+		}
+		for _, md := range ep.Installed {
+			rows = append(rows, installedModel{Ref: ep.Backend + ":" + md.Name, Backend: ep.Backend, Endpoint: ep.Endpoint, Loaded: loaded[md.Name], Model: md})
+		}
+	}
+	if asJSON {
+		if rows == nil {
+			rows = []installedModel{}
+		}
+		if err := m.writeJSON(rows); err != nil {
+			return err
+		}
+	} else {
+		tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "MODEL\tPARAMS\tQUANT\tSIZE\tCONTEXT\tCAPABILITIES\tLOADED")
+		for _, ep := range plan.Endpoints {
+			loaded := map[string]bool{}
+			for _, in := range ep.Loaded {
+				loaded[in.Model] = true
+			}
+			for _, md := range ep.Installed {
+				var caps []string
+				for _, c := range []struct {
+					on   bool
+					name string
+				}{{md.Capabilities.Chat, "chat"}, {md.Capabilities.Embedding, "embed"}, {md.Capabilities.Tools, "tools"}, {md.Capabilities.Vision, "vision"}} {
+					if c.on {
+						caps = append(caps, c.name)
+					}
+				}
+				params := md.ParameterLabel
+				if params == "" && md.Parameters > 0 {
+					params = fmt.Sprintf("%.1fB", float64(md.Parameters)/1e9)
+				}
+				fmt.Fprintf(tw, "%s:%s\t%s\t%s\t%s\t%d\t%s\t%s\n", ep.Backend, md.Name, dash(params), dash(md.Quantization),
+					gigabytes(md.SizeBytes), md.ContextLength, strings.Join(caps, ","), yes(loaded[md.Name]))
+			}
+		}
+		tw.Flush()
+	}
+	if reachable == 0 {
+		return fmt.Errorf("no model backend is reachable: start Ollama (`ollama serve`) or LM Studio's server, or set OLLAMA_ENDPOINT / LMSTUDIO_ENDPOINT")
+	}
+	return nil
+}
+
+func (m *Main) modelsStatus(ctx context.Context, ms *models, asJSON bool) error {
+	plan := ms.router.Plan(ctx)
+	pinned, err := ms.log.Pinned(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		return m.writeJSON(struct {
+			router.Plan
+			PinnedRef string `json:"pinned_ref"`
+		}{plan, pinned})
+	}
+	m.printPlan(plan, pinned)
+	return nil
+}
+
+// printPlan prints pools, loaded models and ranked candidates.
+func (m *Main) printPlan(plan router.Plan, pinned string) {
+	w := m.Stdout
+	if pinned != "" {
+		fmt.Fprintf(w, "pinned model: %s (mai models switch --auto unpins)\n", pinned)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "POOL\tKIND\tBUDGET\tUSED\tFREE")
+	for _, p := range plan.Pools {
+		kind := "VRAM"
+		if p.CPU {
+			kind = "RAM"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Name, kind, gigabytes(p.Bytes), gigabytes(p.Used), gigabytes(p.Free))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "BACKEND\tENDPOINT\tSTATE\tLOADED")
+	for _, ep := range plan.Endpoints {
+		state := "reachable"
+		if !ep.Reachable {
+			state = "unreachable"
+		}
+		var loaded []string
+		for _, in := range ep.Loaded {
+			owner := ""
+			if in.OwnedByMai {
+				owner = ", Mai's"
+			}
+			loaded = append(loaded, fmt.Sprintf("%s (%s%s)", in.Model, gigabytes(in.Bytes), owner))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", ep.Backend, ep.Endpoint, state, dash(strings.Join(loaded, ", ")))
+	}
+	tw.Flush()
+	fmt.Fprintln(w)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RANK\tMODEL\tFITS\tWHY")
+	for i, c := range plan.Candidates {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", i+1, c.Ref, yes(c.Fits), c.Reason)
+	}
+	tw.Flush()
+}
+
+func (m *Main) modelsSwitch(ctx context.Context, ms *models, ref string, asJSON bool) error {
+	if ref == "" { // --auto
+		if err := ms.log.Pin(ctx, ""); err != nil {
+			return err
+		}
+		fmt.Fprintln(m.Stdout, "no model pinned: the router chooses the best model that fits")
+		return nil
+	}
+	if err := ms.router.Switch(ctx, ref); err != nil {
+		return err
+	}
+	active, _ := ms.router.Active()
+	if err := ms.log.Pin(ctx, active.Ref()); err != nil {
+		return err
+	}
+	if asJSON {
+		return m.writeJSON(map[string]string{"active": active.Ref(), "pinned_ref": active.Ref()})
+	}
+	fmt.Fprintf(m.Stdout, "switched to %s, loaded and pinned\n", active.Ref())
+	return nil
+}
+
+func (m *Main) modelsProbe(ctx context.Context, ms *models, asJSON bool) error {
+	plan := ms.router.Plan(ctx)
+	type endpointState struct {
+		Backend   string `json:"backend"`
+		Endpoint  string `json:"endpoint"`
+		Reachable bool   `json:"reachable"`
+		Error     string `json:"error,omitempty"`
+		Models    int    `json:"models"`
+	}
+	var eps []endpointState
+	for _, ep := range plan.Endpoints {
+		eps = append(eps, endpointState{ep.Backend, ep.Endpoint, ep.Reachable, ep.Error, len(ep.Installed)})
+	}
+	if asJSON {
+		return m.writeJSON(struct {
+			GPU       gpu.Result      `json:"gpu"`
+			Pools     any             `json:"pools"`
+			Endpoints []endpointState `json:"endpoints"`
+		}{ms.probe, plan.Pools, eps})
+	}
+	fmt.Fprintf(m.Stdout, "GPU probe: %s\n", ms.probe.Source)
+	for _, d := range ms.probe.Devices {
+		fmt.Fprintf(m.Stdout, "  %d: %s, %s free of %s\n", d.Index, d.Name, gigabytes(d.Free), gigabytes(d.Total))
+	}
+	for _, n := range ms.probe.Notes {
+		fmt.Fprintf(m.Stdout, "  note: %s\n", n)
+	}
+	for _, e := range eps {
+		if e.Reachable {
+			fmt.Fprintf(m.Stdout, "%s at %s: reachable, %d models\n", e.Backend, e.Endpoint, e.Models)
+		} else {
+			fmt.Fprintf(m.Stdout, "%s at %s: %s\n", e.Backend, e.Endpoint, e.Error)
+		}
+	}
+	return nil
+}
+
+func gigabytes(b int64) string {
+	if b <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f GB", float64(b)/(1<<30))
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func yes(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+
+	"github.com/maicompanion/mai/internal/lockfile"
+	"github.com/maicompanion/mai/internal/router"
+)
+
+// statusReport is `mai status --json`.
+type statusReport struct {
+	Daemon    daemonState     `json:"daemon"`
+	Discord   string          `json:"discord"` // off, no-owner, configured
+	PinnedRef string          `json:"pinned_ref"`
+	Plan      router.Plan     `json:"plan"`
+	Switches  []router.Switch `json:"last_switches"` // from the database, oldest first
+}
+
+type daemonState struct {
+	Running bool   `json:"running"`
+	PID     int    `json:"pid,omitempty"`
+	DataDir string `json:"data_dir"`
+}
+
+func (m *Main) runStatus(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("status", "status [--json] [--switches N]",
+		"  mai status              # daemon, backends, loaded models, VRAM plan, last switches\n"+
+			"  mai status --json | jq .plan.pools")
+	asJSON := fs.Bool("json", false, "print JSON")
+	n := fs.Int("switches", 10, "how many of the last model switches to show")
+	if err := m.parseFlags(fs, args); err != nil {
+		return err
+	}
+	ms, err := m.openModels(ctx)
+	if err != nil {
+		return err
+	}
+	defer ms.close()
+	rep := statusReport{Daemon: daemonState{DataDir: m.cfg.DataDir}, Discord: "configured", Plan: ms.router.Plan(ctx)}
+	lock := filepath.Join(m.cfg.DataDir, "mai.pid")
+	if lockfile.Held(lock) {
+		rep.Daemon.Running = true
+		rep.Daemon.PID, _ = lockfile.Holder(lock)
+	}
+	switch {
+	case m.cfg.DiscordBotToken == "":
+		rep.Discord = "off"
+	case m.cfg.DiscordUserID == "":
+		rep.Discord = "no-owner"
+	}
+	if rep.PinnedRef, err = ms.log.Pinned(ctx); err != nil {
+		return err
+	}
+	if rep.Switches, err = ms.log.Recent(ctx, *n); err != nil {
+		return err
+	}
+	if *asJSON {
+		return m.writeJSON(rep)
+	}
+	if rep.Daemon.Running {
+		fmt.Fprintf(m.Stdout, "daemon: running (pid %d), data in %s\n", rep.Daemon.PID, rep.Daemon.DataDir)
+	} else {
+		fmt.Fprintf(m.Stdout, "daemon: not running (start it with 'mai serve'), data in %s\n", rep.Daemon.DataDir)
+	}
+	fmt.Fprintf(m.Stdout, "discord: %s\n\n", rep.Discord)
+	m.printPlan(rep.Plan, rep.PinnedRef)
+	fmt.Fprintln(m.Stdout)
+	if len(rep.Switches) == 0 {
+		fmt.Fprintln(m.Stdout, "no model switches yet")
+	}
+	for _, s := range rep.Switches {
+		from := s.From
+		if from == "" {
+			from = "(start)"
+		}
+		fmt.Fprintf(m.Stdout, "%s  %s → %s  [%s] %s\n", s.At.Local().Format("2006-01-02 15:04:05"), from, s.To, s.Cause, s.Reason)
+	}
+	return nil
+}
