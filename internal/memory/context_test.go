@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -252,5 +253,57 @@ func TestExtractAndPrompt(t *testing.T) {
 	sys, user := SummaryPrompt(req)
 	if !strings.Contains(sys, "key points") || !strings.Contains(sys, "at most 40 tokens") || !strings.Contains(user, "[2026-03-01 12:00] user: Hi.") {
 		t.Errorf("prompt:\n%s\n%s", sys, user)
+	}
+}
+
+// TestConcurrentUse runs appends, assemblies, recalls and a compression
+// pass at once on one Store, as the daemon does (run it with -race).
+func TestConcurrentUse(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, Options{Now: func() time.Time { return now }, CacheSize: 4})
+	convs := []int64{seedConversation(t, s, "a", 30, now.Add(-100*24*time.Hour)), seedConversation(t, s, "b", 30, now.Add(-time.Hour))}
+	errs := make(chan error, 64)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conv := convs[w%2]
+			user := []string{"a", "b"}[w%2]
+			for i := range 20 {
+				var err error
+				switch i % 3 {
+				case 0:
+					_, err = s.Append(ctx, Message{ConversationID: conv, Role: RoleUser, Content: fmt.Sprintf("worker %d says tomatoes %d", w, i)})
+				case 1:
+					_, err = s.Assemble(ctx, ContextRequest{User: user, Conversation: conv, Persona: "p", Window: 1024})
+				case 2:
+					_, err = s.Recall(ctx, user, "tomatoes", 5)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	go func() {
+		_, err := s.Compress(ctx, CompressOptions{})
+		if err != nil {
+			errs <- err
+		}
+		close(done)
+	}()
+	wg.Wait()
+	<-done
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	var n int
+	if err := s.DB().QueryRow(`SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'worker'`).Scan(&n); err != nil || n != 28 {
+		t.Errorf("%d appended messages indexed, want 28 (%v)", n, err)
 	}
 }
