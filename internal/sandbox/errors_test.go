@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -77,8 +79,13 @@ func TestStoppedDaemon(t *testing.T) {
 	}
 }
 
+// offline is an executor for what needs no engine: validating jobs.
+func offline() *executor {
+	return &executor{image: "python:3.12-slim", limits: defaultLimits, cpuCores: 2, inflight: map[string]bool{}}
+}
+
 func TestUnsupportedLanguage(t *testing.T) {
-	s := newTestSandbox(t, Options{})
+	e := offline()
 	tests := []struct{ lang, image string }{
 		{"go", ""},
 		{"ruby", shellImage()},
@@ -86,13 +93,13 @@ func TestUnsupportedLanguage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.lang, func(t *testing.T) {
-			_, err := s.exec.prepare(Job{Language: tt.lang, Image: tt.image, Files: map[string][]byte{"x": []byte("x")}})
+			_, err := e.prepare(Job{Language: tt.lang, Image: tt.image, Files: map[string][]byte{"x": []byte("x")}})
 			if !errors.Is(err, ErrUnsupported) {
 				t.Fatalf("err = %v, want ErrUnsupported", err)
 			}
 			img := tt.image
 			if img == "" {
-				img = s.Image()
+				img = e.image
 			}
 			if !strings.Contains(err.Error(), "not supported by image "+img) {
 				t.Errorf("error %q does not name the image", err)
@@ -102,7 +109,7 @@ func TestUnsupportedLanguage(t *testing.T) {
 }
 
 func TestBadJobs(t *testing.T) {
-	s := newTestSandbox(t, Options{})
+	e := offline()
 	tests := []struct {
 		name string
 		job  Job
@@ -118,11 +125,51 @@ func TestBadJobs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := s.exec.prepare(tt.job)
+			_, err := e.prepare(tt.job)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("err = %v, want it to mention %q", err, tt.want)
 			}
 		})
+	}
+}
+
+func TestPrepareDefaults(t *testing.T) {
+	e := offline()
+	p, err := e.prepare(Job{Language: "py", Files: map[string][]byte{"b/x.py": []byte("1"), "main.py": []byte("2")},
+		Limits: Limits{CPUs: 8, MemoryBytes: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.entry != "main.py" || p.lang.name != "python" || p.image != "python:3.12-slim" || !p.generatedID || p.job.ID == "" {
+		t.Errorf("prepared %+v", p)
+	}
+	want := defaultLimits
+	want.CPUs, want.MemoryBytes = 2, 1<<20 // bounded by the cores; the job's own memory
+	if p.limits != want {
+		t.Errorf("limits = %+v, want %+v", p.limits, want)
+	}
+	names := tarNames(t, p.tarball)
+	if strings.Join(names, " ") != "b/ b/x.py main.py" {
+		t.Errorf("tar holds %v", names)
+	}
+}
+
+func tarNames(t *testing.T, b []byte) []string {
+	t.Helper()
+	var names []string
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return names
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Uid != 0 || (h.Typeflag == tar.TypeReg && h.Mode != 0o644) || (h.Typeflag == tar.TypeDir && h.Mode != 0o755) {
+			t.Errorf("%s: uid %d mode %o, want root-owned 0644 files and 0755 directories", h.Name, h.Uid, h.Mode)
+		}
+		names = append(names, h.Name)
 	}
 }
 
