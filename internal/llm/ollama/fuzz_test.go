@@ -3,6 +3,7 @@ package ollama
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -46,6 +47,33 @@ func FuzzChatStream(f *testing.F) {
 		}
 		if dones != 1 || evs[len(evs)-1].Kind != llm.EventDone {
 			t.Fatalf("stream ended without error and with %d done events (last %v)", dones, evs[len(evs)-1].Kind)
+		}
+	})
+}
+
+// FuzzFastLine checks that the fast path of token lines accepts only lines
+// encoding/json reads the same way: valid JSON, not done, no error, no tool
+// calls, the same text. Seeds are in testdata/fuzz/FuzzFastLine.
+func FuzzFastLine(f *testing.F) {
+	f.Add([]byte(`{"model":"m","created_at":"2026-11-25T13:56:26.364406623Z","message":{"role":"assistant","content":"tok"},"done":false}`))
+	f.Add([]byte(`{"message":{"content":"\u003cb\u003e \"q\" \n \ud83d\ude00"},"done":false}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		content, ok := fastLine(line)
+		if !ok {
+			return
+		}
+		if !json.Valid(line) {
+			t.Fatalf("fast path accepted invalid JSON %q", line)
+		}
+		var l chatLine
+		if err := json.Unmarshal(line, &l); err != nil {
+			t.Fatalf("fast path accepted %q, json says %v", line, err)
+		}
+		if l.Done || len(l.Error) > 0 || len(l.Message.ToolCalls) > 0 || l.DoneReason != "" {
+			t.Fatalf("fast path accepted a line with more than text: %q", line)
+		}
+		if l.Message.Content != content {
+			t.Fatalf("fast path read %q, json %q, from %q", content, l.Message.Content, line)
 		}
 	})
 }

@@ -180,6 +180,13 @@ func (s *stream) eof() error {
 
 // parse turns one line into pending events.
 func (s *stream) parse(b []byte) error {
+	if content, ok := fastLine(b); ok {
+		if content != "" {
+			s.firstToken()
+			s.pending = append(s.pending, Event{Kind: llm.EventText, Text: content})
+		}
+		return nil
+	}
 	s.line.reset()
 	if err := json.Unmarshal(b, &s.line); err != nil {
 		return &llm.Error{Kind: llm.ErrBadResponse, Msg: fmt.Sprintf("%s sent a malformed line in the chat stream: %s", s.c.who(), snippet(b)), Cause: err}
