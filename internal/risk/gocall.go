@@ -227,6 +227,8 @@ func (a *goAnalyzer) file(pos token.Pos, v gval, write bool) {
 	switch {
 	case v.known || strings.HasPrefix(v.s, "/") || strings.HasPrefix(v.s, "~"):
 		a.pathVerdict(pos, judgePath(v.s, write))
+	case isSecretPath(v.s):
+		a.add(pos, "secret.read", "touches "+v.s+", which looks like a secret")
 	case v.input:
 		a.add(pos, "file.path-from-input", "opens a file whose path comes from arguments or input")
 	}

@@ -3,6 +3,7 @@ package risk
 import (
 	"go/ast"
 	"go/token"
+	"path"
 	"strconv"
 	"strings"
 )
@@ -95,6 +96,8 @@ func (a *goAnalyzer) selector(e *ast.SelectorExpr) gval {
 func (a *goAnalyzer) binary(e *ast.BinaryExpr) gval {
 	l, r := a.eval(e.X), a.eval(e.Y)
 	switch {
+	case e.Op == token.ADD && l.known && r.known && len(l.s)+len(r.s) > maxFolded:
+		return gval{s: l.s[:min(len(l.s), maxFolded)]}.taintOf(l, r)
 	case e.Op == token.ADD && l.known && r.known:
 		return gval{s: l.s + r.s, known: true}.taintOf(l, r)
 	case e.Op == token.ADD && l.isNum && r.isNum:
@@ -133,6 +136,16 @@ func (a *goAnalyzer) evalCall(e *ast.CallExpr) gval {
 			parts = append(parts, p.s)
 		}
 		return gval{s: strings.Join(parts, args[1].s), known: true}
+	case q == "path/filepath.Join" || q == "path.Join":
+		parts := make([]string, len(args))
+		known := true
+		for i, x := range args {
+			parts[i] = x.s
+			if !x.known {
+				parts[i], known = "?", false
+			}
+		}
+		return gval{s: path.Join(parts...), known: known}.taintOf(args...)
 	case isGoDecoder(q):
 		v := gval{decoded: true}
 		if len(args) > 0 {

@@ -214,6 +214,8 @@ func (a *pyAnalyzer) fileAccess(n *pnode, v pval, write bool) {
 	switch {
 	case v.isStr || strings.HasPrefix(t, "/") || strings.HasPrefix(t, "~"):
 		a.addPV(n, judgePath(t, write))
+	case isSecretPath(t):
+		a.add(n, "secret.read", "touches "+t+", which looks like a secret")
 	case v.input:
 		a.add(n, "file.path-from-input", "opens a file whose path comes from arguments or input")
 	}
@@ -379,6 +381,9 @@ func (a *pyAnalyzer) getattr(c *pcall) pval {
 	}
 	if obj.qual == "" || strings.HasPrefix(obj.qual, "local.") {
 		return pval{}.withTaint(obj)
+	}
+	if n := c.argNode(1); n != nil && n.kind != "string" {
+		name.folded = true // reached through a variable or an expression
 	}
 	return a.resolveName(c.n, obj.qual, name, obj.qual)
 }

@@ -229,6 +229,8 @@ func (a *pyAnalyzer) dispatchData(k pyKind, c *pcall, arg0 pval) pval {
 		a.add(n, "env.tamper", "changes the module search path")
 	case kExpandUser:
 		return arg0
+	case kJoin:
+		return pyJoin(c.args)
 	}
 	return pval{}
 }
@@ -285,4 +287,31 @@ func (a *pyAnalyzer) sleep(n *pnode, d pval) {
 	case !d.isNum && d.input:
 		a.add(n, "resource.sleep", "sleeps for a time taken from input")
 	}
+}
+
+// pyJoin folds os.path.join; unknown parts become "?" in the prefix so a
+// secret-looking tail (home + "/.ssh/id_rsa") is still seen.
+func pyJoin(args []pval) pval {
+	parts := make([]string, len(args))
+	known := true
+	for i, x := range args {
+		parts[i] = x.str
+		if !x.isStr {
+			parts[i], known = "?", false
+		}
+	}
+	joined := ""
+	for _, p := range parts {
+		if strings.HasPrefix(p, "/") || joined == "" {
+			joined = p
+		} else {
+			joined = strings.TrimSuffix(joined, "/") + "/" + p
+		}
+	}
+	if known {
+		v := strVal(joined)
+		v.folded = true
+		return v.withTaint(args...)
+	}
+	return pval{prefix: joined}.withTaint(args...)
 }

@@ -310,6 +310,10 @@ func (a *pyAnalyzer) binop(n *pnode) pval {
 		}
 	case "*":
 		return a.multiply(n, l, r)
+	case "/":
+		if l.qual == "pathlib.Path()" {
+			return joinPath(l, r)
+		}
 	case "-", "^", "|", "&", "<<", ">>", "//":
 		if l.isNum && r.isNum {
 			return pval{num: arith(op, l.num, r.num), isNum: true, folded: true}

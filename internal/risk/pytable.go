@@ -61,6 +61,7 @@ const (
 	kPathHome
 	kSysPath
 	kExpandUser
+	kJoin
 )
 
 // pyCalls maps a canonical dotted name to what calling it does.
@@ -150,6 +151,7 @@ func buildPyCalls() map[string]pyKind {
 	put(kPathHome, `pathlib.Path.home`)
 	put(kSysPath, `sys.path.append sys.path.insert sys.path.extend site.addsitedir sys.meta_path.insert
 		sys.meta_path.append sys.path_hooks.append`)
+	put(kJoin, `os.path.join posixpath.join`)
 	put(kExpandUser, `os.path.expanduser os.path.abspath os.path.realpath os.path.normpath`)
 	return m
 }

@@ -45,6 +45,10 @@ func (n *pnode) namedKids() []*pnode {
 	return out
 }
 
+// maxTreeDepth bounds the syntax tree's depth (long chains of binary
+// operators nest without brackets); the analysis recurses once per level.
+const maxTreeDepth = 2000
+
 // chunkSize bounds how much of the source one read callback hands to
 // tree-sitter; the binding copies every chunk into C memory.
 const chunkSize = 64 << 10
@@ -80,7 +84,8 @@ func parsePython(ctx context.Context, src []byte) (root *pnode, ok bool) {
 	}
 	defer tree.Close()
 	rn := tree.RootNode()
-	return copyTree(tree, src), !rn.HasError()
+	root = copyTree(tree, src)
+	return root, !rn.HasError()
 }
 
 // pythonParses reports whether src is valid Python 3.
@@ -109,8 +114,15 @@ func copyTree(tree *sitter.Tree, src []byte) *pnode {
 		}
 	}
 	kids := make([]*pnode, len(recs))
+	depth := make([]int32, len(recs))
 	off := 0
 	for i, r := range recs {
+		if r.parent >= 0 {
+			depth[i] = depth[r.parent] + 1
+			if depth[i] > maxTreeDepth {
+				return nil
+			}
+		}
 		k, ok := kinds[r.sym]
 		if !ok {
 			k = lang.NodeKindForId(r.sym)

@@ -36,6 +36,10 @@ type pval struct {
 	unresolved bool
 }
 
+// maxFolded bounds the strings the analysis builds by folding, so that a
+// long chain of concatenations stays linear.
+const maxFolded = 64 << 10
+
 func strVal(s string) pval { return pval{str: s, isStr: true, prefix: s} }
 
 // taint returns the data-origin marks of vs combined.
@@ -75,6 +79,8 @@ func (v pval) text() string {
 // concat folds a + b for strings, numbers and lists.
 func concat(a, b pval) pval {
 	switch {
+	case a.isStr && b.isStr && len(a.str)+len(b.str) > maxFolded:
+		return pval{prefix: a.str[:min(len(a.str), maxFolded)]}.withTaint(a, b)
 	case a.isStr && b.isStr:
 		r := strVal(a.str + b.str)
 		r.folded = true

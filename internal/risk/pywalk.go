@@ -21,7 +21,7 @@ type pyAnalyzer struct {
 	socketAt, dup2At, shellAt *pnode
 	envWriteAt, spawnAt       *pnode
 	nodes                     int
-	py2                       bool
+	invalid                   bool // Python 3 would reject what tree-sitter accepted
 }
 
 // maxInlineDepth bounds how deep code strings inside code strings are judged.
@@ -36,7 +36,7 @@ func analyzePython(ctx context.Context, src []byte) (*report, bool) {
 func judgePython(ctx context.Context, r *report, src []byte, depth int) bool {
 	root, ok := parsePython(ctx, src)
 	if root == nil {
-		r.addAt("parse.error", 1, 1, "", "the Python parser gave up on this code")
+		r.addAt("input.too-large", 1, 1, "", "the code could not be parsed within the analysis limits (nesting, time)")
 		return false
 	}
 	a := &pyAnalyzer{ctx: ctx, src: src, r: r, env: map[string]pval{}, depth: depth}
@@ -46,7 +46,7 @@ func judgePython(ctx context.Context, r *report, src []byte, depth int) bool {
 		n := firstError(root)
 		r.addAt("parse.error", n.line, n.col, "", "this is not valid Python 3, so it cannot be judged in full")
 	}
-	return ok && !a.py2
+	return ok && !a.invalid
 }
 
 func firstError(root *pnode) *pnode {
@@ -113,8 +113,14 @@ func (a *pyAnalyzer) stmt(n *pnode) {
 		a.function(n)
 	case "print_statement", "exec_statement":
 		// tree-sitter accepts Python 2 statements; Python 3 does not.
-		a.py2 = true
+		a.invalid = true
 		a.add(n, "parse.error", "this is Python 2 syntax, which Python 3 cannot run")
+		a.generic(n)
+	case "block":
+		if !hasStatement(n) {
+			a.invalid = true
+			a.add(n, "parse.error", "an indented block is missing, which Python 3 rejects")
+		}
 		a.generic(n)
 	case "comment", "pass_statement", "break_statement", "continue_statement",
 		"future_import_statement", "global_statement", "nonlocal_statement":
@@ -206,6 +212,10 @@ func (a *pyAnalyzer) function(n *pnode) {
 	outer := a.loops
 	a.loops = nil
 	if b := n.child("body"); b != nil {
+		// a function that calls itself repeats its body without a bound
+		if name := n.child("name"); name != nil && a.callsItself(b, a.text(name)) {
+			a.loops = []bool{true}
+		}
 		a.stmt(b)
 	}
 	a.loops = outer
@@ -324,4 +334,28 @@ func parseInt(text string) (int64, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+func hasStatement(block *pnode) bool {
+	for _, k := range block.kids {
+		if k.named && k.kind != "comment" {
+			return true
+		}
+	}
+	return false
+}
+
+// callsItself reports whether body contains a call to name.
+func (a *pyAnalyzer) callsItself(body *pnode, name string) bool {
+	if body.kind == "call" {
+		if f := body.child("function"); f != nil && f.kind == "identifier" && a.text(f) == name {
+			return true
+		}
+	}
+	for _, k := range body.kids {
+		if k.named && a.callsItself(k, name) {
+			return true
+		}
+	}
+	return false
 }

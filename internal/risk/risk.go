@@ -83,6 +83,11 @@ func (a Analyzer) analyze(ctx context.Context, lang Lang, name string, src []byt
 		r.addAt("input.too-large", 1, 1, "", "the code is larger than the analysis limit, so it is too large to analyse")
 		return Verdict{Lang: lang, Findings: r.findings}
 	}
+	if d := bracketDepth(src); d > maxNesting {
+		r := newReport(src)
+		r.addAt("input.too-large", 1, 1, "", "the code is nested too deeply to analyse")
+		return Verdict{Lang: normalizeLang(lang), Findings: r.findings}
+	}
 	lang = normalizeLang(lang)
 	if lang == "" {
 		lang = detect(ctx, name, src)
@@ -126,4 +131,26 @@ func normalizeLang(l Lang) Lang {
 func ParseLang(s string) (Lang, bool) {
 	l := normalizeLang(Lang(s))
 	return l, l == Python || l == Shell || l == Go
+}
+
+// maxNesting bounds bracket nesting; real programs stay far below it, and
+// the parsers and the analysis recurse once per level.
+const maxNesting = 500
+
+// bracketDepth returns the deepest nesting of (, [ and { in src, strings
+// and comments included: a cheap bound taken before any parser runs.
+func bracketDepth(src []byte) int {
+	depth, deepest := 0, 0
+	for _, b := range src {
+		switch b {
+		case '(', '[', '{':
+			depth++
+			deepest = max(deepest, depth)
+		case ')', ']', '}':
+			if depth > 0 {
+				depth--
+			}
+		}
+	}
+	return deepest
 }

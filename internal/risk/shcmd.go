@@ -444,6 +444,10 @@ func (a *shAnalyzer) shell(line, col int, base string, args []shWord) {
 			}
 		}
 		ops := operands(args)
+		if len(ops) > 0 && a.downloaded[ops[0].s] {
+			a.add(line, col, "net.download-exec", "runs "+ops[0].s+", a script it downloaded")
+			return
+		}
 		if len(ops) == 0 {
 			if a.inPipe {
 				return // judged by the pipeline
@@ -477,7 +481,12 @@ func (a *shAnalyzer) interpreter(line, col int, base string, args []shWord) {
 			return
 		}
 	}
-	if len(operands(args)) == 0 && a.inPipe {
+	ops := operands(args)
+	if len(ops) == 0 && a.inPipe {
+		return
+	}
+	if len(ops) > 0 && a.downloaded[ops[0].s] {
+		a.add(line, col, "net.download-exec", "runs "+ops[0].s+", a script it downloaded")
 		return
 	}
 	a.add(line, col, "process.spawn", "runs the interpreter "+base)

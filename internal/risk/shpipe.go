@@ -1,6 +1,7 @@
 package risk
 
 import (
+	"slices"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -15,6 +16,7 @@ func (a *shAnalyzer) pipeline(s *syntax.Stmt) {
 		a.stmt(st)
 	}
 	a.inPipe = outer
+	a.pipedShell(stages)
 	for i, st := range stages {
 		if i == 0 || !readsScript(stageWords(st)) {
 			continue
@@ -175,4 +177,25 @@ func (a *shAnalyzer) heredoc(s *syntax.Stmt, rd *syntax.Redirect, line, col int)
 		return
 	}
 	a.codeString(line, col, lang, body)
+}
+
+var netTools = setOf("nc ncat netcat telnet socat openssl")
+
+// pipedShell notices a shell and a network tool in one pipeline, the
+// named-pipe reverse shell: sh < fifo | nc host port > fifo.
+func (a *shAnalyzer) pipedShell(stages []*syntax.Stmt) {
+	var shell, network bool
+	for _, st := range stages {
+		w := stageWords(st)
+		if len(w) == 0 {
+			continue
+		}
+		b := baseName(w[0])
+		shell = shell || (shells[b] && !slices.Contains(w, "-c"))
+		network = network || netTools[b]
+	}
+	if shell && network {
+		line, col := int(stages[0].Pos().Line()), int(stages[0].Pos().Col())
+		a.add(line, col, "shell.reverse", "pipes a shell to a network connection: a reverse shell")
+	}
 }

@@ -1,0 +1,1 @@
+echo 0 > /proc/sys/kernel/randomize_va_space

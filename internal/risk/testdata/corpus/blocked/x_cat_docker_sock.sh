@@ -1,0 +1,1 @@
+cat /var/run/docker.sock

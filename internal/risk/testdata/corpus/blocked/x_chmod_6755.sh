@@ -1,0 +1,1 @@
+chmod 6755 /tmp/x

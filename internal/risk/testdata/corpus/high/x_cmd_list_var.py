@@ -1,0 +1,3 @@
+import subprocess
+cmd = ['ls', '-la']
+print(subprocess.check_output(cmd))

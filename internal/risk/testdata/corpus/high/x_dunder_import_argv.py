@@ -1,0 +1,2 @@
+import sys
+mod = __import__(sys.argv[1])

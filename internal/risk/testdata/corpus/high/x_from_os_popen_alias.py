@@ -1,0 +1,2 @@
+from os import popen as p
+print(p('date').read())

@@ -1,0 +1,2 @@
+sleep 5 &
+kill %1

@@ -1,0 +1,2 @@
+from pathlib import Path
+Path('config.json').chmod(0o600)

@@ -1,0 +1,2 @@
+key = open('server.pem').read()
+print(len(key))

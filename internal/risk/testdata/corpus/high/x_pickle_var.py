@@ -1,0 +1,3 @@
+import pickle
+data = open('blob', 'rb').read()
+obj = pickle.loads(data)

@@ -1,0 +1,2 @@
+import subprocess
+subprocess.run(['python3', '-c', 'print(1)'])

@@ -1,0 +1,2 @@
+import requests
+requests.put('https://example.com/x', data='y')

@@ -1,0 +1,2 @@
+import os, sys
+os.system(f'ls {sys.argv[1]}')

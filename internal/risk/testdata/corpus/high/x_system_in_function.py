@@ -1,0 +1,6 @@
+import os
+
+def backup():
+    os.system('tar czf backup.tgz data')
+
+backup()

@@ -1,0 +1,2 @@
+cmd="ls -la"
+$cmd

@@ -1,0 +1,1 @@
+open('/home/user/notes.txt', 'w').write('x')

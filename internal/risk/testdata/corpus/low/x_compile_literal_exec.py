@@ -1,0 +1,2 @@
+code = compile('print(2 + 2)', '<s>', 'exec')
+exec(code)

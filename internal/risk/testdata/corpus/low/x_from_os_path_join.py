@@ -1,0 +1,2 @@
+from os.path import join
+print(join('a', 'b'))

@@ -1,0 +1,4 @@
+class C:
+    name = 'x'
+
+print(getattr(C(), 'name'))

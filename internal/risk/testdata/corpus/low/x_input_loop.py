@@ -1,0 +1,5 @@
+while True:
+    line = input()
+    if not line:
+        break
+    print(line[::-1])

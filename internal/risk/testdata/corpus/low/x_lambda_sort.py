@@ -1,0 +1,2 @@
+d = {'b': 2, 'a': 1}
+print(sorted(d, key=lambda k: d[k]))

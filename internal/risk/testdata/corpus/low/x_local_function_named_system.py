@@ -1,0 +1,4 @@
+def system(cmd):
+    return cmd.upper()
+
+print(system('rm -rf /'))

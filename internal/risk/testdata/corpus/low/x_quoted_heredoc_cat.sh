@@ -1,0 +1,4 @@
+cat <<'EOF'
+rm -rf /
+sudo reboot
+EOF

@@ -1,0 +1,2 @@
+read -r -p 'name? ' n
+echo "$n"

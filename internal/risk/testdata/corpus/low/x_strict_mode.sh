@@ -1,0 +1,3 @@
+set -euo pipefail
+IFS=$'\n\t'
+echo ok

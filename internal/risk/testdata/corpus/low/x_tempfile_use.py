@@ -1,0 +1,3 @@
+import tempfile
+with tempfile.NamedTemporaryFile('w') as f:
+    f.write('x')

@@ -1,0 +1,1 @@
+[ -f /etc/hostname ] && echo yes

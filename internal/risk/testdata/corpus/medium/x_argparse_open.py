@@ -1,0 +1,5 @@
+import argparse
+p = argparse.ArgumentParser()
+p.add_argument('file')
+args = p.parse_args()
+print(open(input('file? ')).read())

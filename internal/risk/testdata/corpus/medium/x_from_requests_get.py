@@ -1,0 +1,2 @@
+from requests import get
+print(get('https://example.com').status_code)

@@ -1,0 +1,2 @@
+(sort a.txt > b.txt) &
+wait

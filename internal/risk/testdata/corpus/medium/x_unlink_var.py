@@ -1,0 +1,3 @@
+import os
+name = 'cache.json'
+os.unlink(name)
