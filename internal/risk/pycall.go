@@ -315,8 +315,8 @@ func isInteractiveShell(w []string) bool {
 		return false
 	}
 	for _, x := range w[1:] {
-		if x == "-c" {
-			return false
+		if x == "-c" || !strings.HasPrefix(x, "-") {
+			return false // runs a command string or a script file
 		}
 	}
 	return true

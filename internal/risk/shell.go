@@ -151,7 +151,7 @@ func (a *shAnalyzer) stmt(s *syntax.Stmt) {
 	}
 	line, col := int(s.Pos().Line()), int(s.Pos().Col())
 	if s.Background {
-		if len(a.inFunc) > 0 || a.inUnboundedLoop() {
+		if a.inUnboundedLoop() {
 			a.add(line, col, "destroy.fork-bomb", "starts background jobs in a loop or recursion without a bound")
 		} else {
 			a.add(line, col, "concurrency.bounded", "starts a background job")
@@ -163,6 +163,11 @@ func (a *shAnalyzer) stmt(s *syntax.Stmt) {
 	for _, rd := range s.Redirs {
 		a.redirect(s, rd)
 	}
+	a.dispatch(s, line, col)
+}
+
+// dispatch judges the command a statement holds, by its kind.
+func (a *shAnalyzer) dispatch(s *syntax.Stmt, line, col int) {
 	switch c := s.Cmd.(type) {
 	case *syntax.CallExpr:
 		a.call(s, c)
@@ -182,19 +187,7 @@ func (a *shAnalyzer) stmt(s *syntax.Stmt) {
 		a.list(c.Cond)
 		a.loop(a.endless(c), c.Do)
 	case *syntax.ForClause:
-		unbounded := false
-		switch l := c.Loop.(type) {
-		case *syntax.WordIter:
-			for _, w := range l.Items {
-				a.word(w, line, col)
-			}
-			if l.Name != nil {
-				a.vars[l.Name.Value] = shWord{}
-			}
-		case *syntax.CStyleLoop:
-			unbounded = l.Cond == nil
-		}
-		a.loop(unbounded, c.Do)
+		a.forLoop(c, line, col)
 	case *syntax.CaseClause:
 		a.word(c.Word, line, col)
 		for _, it := range c.Items {
@@ -205,17 +198,7 @@ func (a *shAnalyzer) stmt(s *syntax.Stmt) {
 	case *syntax.Subshell:
 		a.list(c.Stmts)
 	case *syntax.FuncDecl:
-		name := ""
-		if c.Name != nil {
-			name = c.Name.Value
-		}
-		a.funcs[name] = true
-		a.inFunc = append(a.inFunc, name)
-		outerLoops := a.loops
-		a.loops = nil
-		a.stmt(c.Body)
-		a.loops = outerLoops
-		a.inFunc = a.inFunc[:len(a.inFunc)-1]
+		a.function(c)
 	case *syntax.DeclClause:
 		for _, as := range c.Args {
 			a.assign(as, line, col, c.Variant != nil && c.Variant.Value == "export")
@@ -228,6 +211,39 @@ func (a *shAnalyzer) stmt(s *syntax.Stmt) {
 	default:
 		a.substs(s.Cmd, line, col)
 	}
+}
+
+func (a *shAnalyzer) forLoop(c *syntax.ForClause, line, col int) {
+	unbounded := false
+	switch l := c.Loop.(type) {
+	case *syntax.WordIter:
+		for _, w := range l.Items {
+			a.word(w, line, col)
+		}
+		if l.Name != nil {
+			a.vars[l.Name.Value] = shWord{}
+		}
+	case *syntax.CStyleLoop:
+		unbounded = l.Cond == nil
+	}
+	a.loop(unbounded, c.Do)
+}
+
+func (a *shAnalyzer) function(c *syntax.FuncDecl) {
+	name := ""
+	if c.Name != nil {
+		name = c.Name.Value
+	}
+	a.funcs[name] = true
+	a.inFunc = append(a.inFunc, name)
+	outerLoops := a.loops
+	a.loops = nil
+	if callsSelf(c.Body, name) {
+		a.loops = []bool{true} // recursion repeats the body without a bound
+	}
+	a.stmt(c.Body)
+	a.loops = outerLoops
+	a.inFunc = a.inFunc[:len(a.inFunc)-1]
 }
 
 // endless reports a while loop whose condition is a constant truth.
@@ -301,4 +317,16 @@ func (a *shAnalyzer) assign(as *syntax.Assign, line, col int, export bool) {
 	if envTamperVars[name] && (export || name == "PATH" || name == "PROMPT_COMMAND") {
 		a.add(line, col, "env.tamper", "changes "+name+", which decides what child processes load and run")
 	}
+}
+
+// callsSelf reports whether body runs the function name.
+func callsSelf(body *syntax.Stmt, name string) bool {
+	found := false
+	syntax.Walk(body, func(n syntax.Node) bool {
+		if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 && c.Args[0].Lit() == name {
+			found = true
+		}
+		return !found
+	})
+	return found
 }

@@ -1,0 +1,5 @@
+work() {
+  sort big.txt > sorted.txt &
+  wait
+}
+work
