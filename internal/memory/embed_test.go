@@ -112,10 +112,49 @@ func TestVectorEncoding(t *testing.T) {
 	if got := decodeVector(b); got[0] != v[0] || got[1] != v[1] {
 		t.Fatalf("decode = %v", got)
 	}
-	if d := dotBlob([]float32{1, 0}, b); d != 0.6 {
-		t.Errorf("dot = %v", d)
-	}
 	if z := normalize([]float32{0, 0}); z[0] != 0 {
 		t.Errorf("zero vector = %v", z)
+	}
+}
+
+// TestVectorIndexFollowsOtherWriters: the in-memory vectors of one Store
+// see what another Store on the same database (another process: an import,
+// a forget) writes and deletes.
+func TestVectorIndexFollowsOtherWriters(t *testing.T) {
+	ctx := context.Background()
+	emb := &tableEmbedder{vectors: map[string][]float32{"north": {1, 0, 0, 0}}}
+	a := newStore(t, Options{Embedder: emb, EmbedModel: "test-embed", Recall: RecallOptions{RecencyWeight: -1}})
+	b := New(a.DB(), Options{})
+	conv := startConv(t, a, "u")
+	ms := appendMsgs(t, a, conv, Message{Content: "alpha"}, Message{Content: "beta"}, Message{Content: "gamma"})
+	for i, v := range [][]float32{{0, 1, 0, 0}, {0.7, 0.7, 0, 0}, {-1, 0, 0, 0}} {
+		if err := a.SetEmbedding(ctx, ms[i].ID, "test-embed", v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	first := func() int64 {
+		t.Helper()
+		got, err := a.Recall(ctx, "u", "north", 1)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("recall: %+v %v", got, err)
+		}
+		return got[0].ID
+	}
+	if got := first(); got != ms[1].ID {
+		t.Fatalf("nearest = %d, want beta %d", got, ms[1].ID)
+	}
+	// Another writer makes gamma the nearest…
+	if err := b.SetEmbedding(ctx, ms[2].ID, "test-embed", []float32{1, 0.01, 0, 0}); err != nil {
+		t.Fatal(err)
+	}
+	if got := first(); got != ms[2].ID {
+		t.Fatalf("after another writer's update nearest = %d, want gamma %d", got, ms[2].ID)
+	}
+	// …and then forgets it.
+	if _, err := a.DB().Exec(`DELETE FROM messages WHERE id = ?`, ms[2].ID); err != nil {
+		t.Fatal(err)
+	}
+	if got := first(); got != ms[1].ID {
+		t.Fatalf("after the delete nearest = %d, want beta %d", got, ms[1].ID)
 	}
 }

@@ -88,6 +88,9 @@ type Store struct {
 	stmts  map[string]*sql.Stmt
 
 	gzip sync.Pool // *gzip.Writer for archive blobs
+
+	vecMu sync.Mutex
+	vecs  map[vectorKey]*vectorIndex
 }
 
 // New returns a Store over db, which must have been opened by store.Open
