@@ -346,7 +346,7 @@ func serve(ctx context.Context, bin, dir string) (*Server, error) {
 	s.cmd.Env = s.env()
 	s.cmd.Dir = dir
 	s.cmd.Stdout, s.cmd.Stderr = log, log
-	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	s.cmd.SysProcAttr = procAttr()
 	if err := s.cmd.Start(); err != nil {
 		log.Close()
 		return nil, fmt.Errorf("start %s serve: %w", bin, err)
