@@ -33,7 +33,7 @@ const memorySynopsis = `memory search QUERY [--user ID] [--k N] [--json]
        mai memory stats [--json]
        mai memory compress [--dry-run] [--json]
        mai memory export [--user ID]
-       mai memory import FILE|-
+       mai memory import [--merge] FILE|-
        mai memory facts [--user ID] [--json]
        mai memory forget --user ID [--before DATE] | --fact ID
        mai memory backup [FILE]
@@ -309,7 +309,10 @@ func (m *Main) memoryExport(ctx context.Context, args []string) error {
 }
 
 func (m *Main) memoryImport(ctx context.Context, args []string) error {
-	rest, err := m.parseMemoryFlags("import", "memory import FILE|-", args, func(*flag.FlagSet) {})
+	var merge bool
+	rest, err := m.parseMemoryFlags("import", "memory import [--merge] FILE|-", args, func(f *flag.FlagSet) {
+		f.BoolVar(&merge, "merge", false, "add the file's history even to users who already have history (duplicates what both hold)")
+	})
 	if err != nil {
 		return err
 	}
@@ -330,7 +333,10 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 		return err
 	}
 	defer done()
-	rep, err := s.Import(ctx, r)
+	rep, err := s.Import(ctx, r, memory.ImportOptions{Merge: merge})
+	if errors.Is(err, memory.ErrHistoryExists) {
+		return fmt.Errorf("%w; nothing was imported: forget that user first to restore an export exactly, or pass --merge to add it anyway", err)
+	}
 	var ie *memory.ImportError
 	if errors.As(err, &ie) {
 		return fmt.Errorf("%s: %w; fix those lines and import again", rest[0], err)

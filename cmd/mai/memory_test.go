@@ -83,6 +83,9 @@ func TestMemoryExportForgetImportRoundTrip(t *testing.T) {
 	if after.stdout != before.stdout {
 		t.Fatalf("export → forget → import is not exact:\nbefore %s\nafter  %s", before.stdout, after.stdout)
 	}
+	if r := runMai(t, dir, nil, "memory", "import", file); r.code != 1 || !strings.Contains(r.stderr, "already has history") || !strings.Contains(r.stderr, "--merge") {
+		t.Fatalf("importing twice: %+v", r)
+	}
 }
 
 func TestMemorySearchAndFacts(t *testing.T) {

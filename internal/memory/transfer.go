@@ -263,10 +263,21 @@ func (e *ImportError) Error() string {
 	return b.String()
 }
 
+// ErrHistoryExists means an import names a user who already has messages:
+// importing would duplicate them (the same export imported twice).
+var ErrHistoryExists = errors.New("already has history")
+
+// ImportOptions adjusts Import.
+type ImportOptions struct {
+	// Merge adds the records even to users who already have history.
+	Merge bool
+}
+
 // Import reads an export and adds it, all in one transaction: when any
 // line is malformed it returns an *ImportError naming every bad line and
-// imports nothing.
-func (s *Store) Import(ctx context.Context, r io.Reader) (ExportReport, error) {
+// imports nothing. Unless o.Merge, it refuses (ErrHistoryExists) a file
+// with a user who already has messages.
+func (s *Store) Import(ctx context.Context, r io.Reader, o ImportOptions) (ExportReport, error) {
 	var rep ExportReport
 	recs, err := parseImport(r)
 	if err != nil {
@@ -274,6 +285,20 @@ func (s *Store) Import(ctx context.Context, r io.Reader) (ExportReport, error) {
 	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		rep = ExportReport{}
+		if !o.Merge {
+			for _, lr := range recs {
+				if lr.Type != "user" {
+					continue
+				}
+				var n int
+				if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM messages WHERE user_id = ? LIMIT 1)`, lr.User).Scan(&n); err != nil {
+					return err
+				}
+				if n > 0 {
+					return fmt.Errorf("user %s (line %d) %w", lr.User, lr.line, ErrHistoryExists)
+				}
+			}
+		}
 		return importRecords(ctx, tx, recs, &rep)
 	})
 	if err != nil {

@@ -82,7 +82,7 @@ func TestExportForgetImportRoundTrip(t *testing.T) {
 	if _, err := s.Export(ctx, &bytes.Buffer{}, "alice"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("export of a forgotten user: %v", err)
 	}
-	imp, err := s.Import(ctx, strings.NewReader(before))
+	imp, err := s.Import(ctx, strings.NewReader(before), ImportOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +104,17 @@ func TestExportForgetImportRoundTrip(t *testing.T) {
 	}
 	if after := exportString(t, s, "alice"); after != before {
 		t.Fatalf("the export after re-archiving differs:\n%s", firstDiff(before, after))
+	}
+	// Importing the same file again would double her history: refused,
+	// unless merging is asked for.
+	if _, err := s.Import(ctx, strings.NewReader(before), ImportOptions{}); !errors.Is(err, ErrHistoryExists) {
+		t.Fatalf("second import: %v", err)
+	}
+	if exportString(t, s, "alice") != before {
+		t.Fatal("a refused import changed alice's history")
+	}
+	if rep, err := s.Import(ctx, strings.NewReader(before), ImportOptions{Merge: true}); err != nil || rep.Messages != imp.Messages {
+		t.Fatalf("merge: %+v %v", rep, err)
 	}
 }
 
@@ -133,7 +144,7 @@ func TestImportRejectsMalformedLines(t *testing.T) {
 		`{"type":"fact","statement":"x","confidence":2,"time":"2026-01-01T00:00:00.000Z","updated":"2026-01-01T00:00:00.000Z"}`,
 		`{"type":"message","ref":5,"conversation":1,"role":"user","content":"extra field","time":"2026-01-01T00:00:00.000Z","colour":"red"}`,
 	}, "\n")
-	_, err := s.Import(ctx, strings.NewReader(in))
+	_, err := s.Import(ctx, strings.NewReader(in), ImportOptions{})
 	var ie *ImportError
 	if !errors.As(err, &ie) {
 		t.Fatalf("err = %v, want *ImportError", err)
