@@ -141,7 +141,7 @@ WHERE m.user_id = ? AND e.model = ? AND e.dims = ?`, []any{user, model, dims}, f
 	return ix, nil
 }
 
-// setEmbeddingTx writes a vector and, when no other writer moved the
+// setEmbedding writes a vector and, when no other writer moved the
 // generation in between, updates the loaded index in place instead of
 // letting the next recall reload it.
 func (s *Store) setEmbedding(ctx context.Context, message int64, model string, u []float32) error {
