@@ -456,6 +456,38 @@ func TestChatStall(t *testing.T) {
 	waitGone(t, gone)
 }
 
+// TestChatSlowConsumer: the idle timeout measures the server's silence, not
+// the time the caller takes between events.
+func TestChatSlowConsumer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-ndjson")
+		for i := range 3 {
+			fmt.Fprintf(w, `{"message":{"content":"t%d"},"done":false}`+"\n", i)
+			w.(http.Flusher).Flush()
+			time.Sleep(20 * time.Millisecond)
+		}
+		io.WriteString(w, `{"done":true,"done_reason":"stop"}`+"\n")
+	}))
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL, Options{IdleTimeout: 100 * time.Millisecond})
+	s, err := c.Chat(context.Background(), llm.Request{Model: "m"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; ; i++ {
+		ev, err := s.Next()
+		if err != nil {
+			t.Fatalf("event %d: %v", i, err)
+		}
+		if ev.Kind == llm.EventDone {
+			break
+		}
+		time.Sleep(250 * time.Millisecond) // the caller is busy, e.g. editing a Discord message
+	}
+}
+
 func TestChatHeaderTimeout(t *testing.T) {
 	url, _ := slowServer(t, 0) // never sends a line, and so never its headers
 	c := newClient(t, url, Options{HeaderTimeout: 200 * time.Millisecond})

@@ -69,7 +69,10 @@ type Event = llm.Event
 
 func newStream(c *Client, ctx context.Context, cancel context.CancelCauseFunc, body io.ReadCloser, start time.Time) *stream {
 	s := &stream{c: c, ctx: ctx, cancel: cancel, body: body, r: bufio.NewReaderSize(body, 16<<10), start: start}
+	// The idle timer runs only while Next waits for the server, so a
+	// consumer that pauses between events is not mistaken for a stall.
 	s.idle = time.AfterFunc(c.idle, func() { cancel(errStalled) })
+	s.idle.Stop()
 	return s
 }
 
@@ -90,12 +93,13 @@ func (s *stream) Next() (Event, error) {
 			return Event{}, io.EOF
 		}
 		s.pending, s.next = s.pending[:0], 0
+		s.idle.Reset(s.c.idle)
 		line, err := s.readLine()
+		s.idle.Stop()
 		if err != nil {
 			s.fail(err)
 			continue
 		}
-		s.idle.Reset(s.c.idle)
 		if err := s.parse(line); err != nil {
 			s.fail(err)
 		}
