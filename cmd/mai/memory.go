@@ -427,6 +427,7 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 			return err
 		}
 		fmt.Fprintf(m.Stdout, "forgot fact %d\n", id)
+		m.warnBackups()
 		return nil
 	}
 	var cut time.Time
@@ -443,7 +444,22 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "forgot %d messages, %d summaries, %d archived days and %d facts of %s\n", r.Messages, r.Summaries, r.Archives, r.Facts, user)
+	m.warnBackups()
 	return nil
+}
+
+// warnBackups says which backup files still hold what was just forgotten:
+// forgetting rewrites the database, not copies of it.
+func (m *Main) warnBackups() {
+	var files []string
+	for _, pattern := range []string{filepath.Join(m.cfg.DataDir, "backups", "*.db"), m.cfg.MemoryDBPath + ".bak-*"} {
+		found, _ := filepath.Glob(pattern)
+		files = append(files, found...)
+	}
+	if len(files) > 0 {
+		fmt.Fprintf(m.Stderr, "note: %d backup file(s) made before this still hold what was forgotten (in %s and next to %s); delete them to forget it everywhere\n",
+			len(files), filepath.Join(m.cfg.DataDir, "backups"), m.cfg.MemoryDBPath)
+	}
 }
 
 func (m *Main) memoryBackup(ctx context.Context, args []string) error {

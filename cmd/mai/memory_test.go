@@ -178,8 +178,8 @@ func TestMemoryBackupAndRestore(t *testing.T) {
 	if r := runMai(t, dir, nil, "memory", "backup"); r.code != 0 || !strings.Contains(r.stdout, filepath.Join("data", "backups", "mai-")) {
 		t.Fatalf("backup to the default place: %+v", r)
 	}
-	if r := runMai(t, dir, nil, "memory", "forget", "--user", bob); r.code != 0 {
-		t.Fatalf("forget: %+v", r)
+	if r := runMai(t, dir, nil, "memory", "forget", "--user", bob); r.code != 0 || !strings.Contains(r.stderr, "1 backup file(s)") {
+		t.Fatalf("forget with a backup in the data directory: %+v", r)
 	}
 	notDB := filepath.Join(dir, "notes.txt")
 	os.WriteFile(notDB, []byte("not a database"), 0o600)
