@@ -19,6 +19,7 @@ import (
 	"github.com/maicompanion/mai/internal/doctor"
 	"github.com/maicompanion/mai/internal/lockfile"
 	"github.com/maicompanion/mai/internal/logging"
+	"github.com/maicompanion/mai/internal/sandbox"
 	"github.com/maicompanion/mai/internal/store"
 )
 
@@ -71,9 +72,38 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logIntegrations(log, cfg)
 	startupProbes(ctx, log, cfg)
 
+	comps := []component{
+		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
+	}
 	stop := m.signals()
 	defer stop.close()
-	return serveUntilSignal(ctx, log, stop.ch, *grace, nil)
+	return serveUntilSignal(ctx, log, stop.ch, *grace, comps)
+}
+
+// sandboxJanitor removes the containers and volumes a crashed run left
+// behind, once at start-up; without Docker it says so and does nothing.
+func (m *Main) sandboxJanitor(log zerolog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		opts := sandbox.Options{Image: m.cfg.SandboxImage, CPUCores: m.cfg.CPUCores}
+		if host, ok := m.Env("DOCKER_HOST"); ok && host != "" {
+			opts.Host = host
+		}
+		sb, err := sandbox.New(ctx, opts)
+		if err != nil {
+			log.Warn().Err(err).Msg("code execution is off until Docker answers")
+			<-ctx.Done()
+			return nil
+		}
+		defer sb.Close()
+		containers, volumes, err := sb.Cleanup(ctx)
+		if err != nil {
+			log.Warn().Err(err).Msg("could not remove leftover sandbox containers")
+		} else {
+			log.Info().Int("containers", containers).Int("volumes", volumes).Msg("removed what earlier runs left behind")
+		}
+		<-ctx.Done()
+		return nil
+	}
 }
 
 // serveUntilSignal runs the components until the first signal, then cancels
