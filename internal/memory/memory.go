@@ -94,7 +94,10 @@ type Store struct {
 }
 
 // New returns a Store over db, which must have been opened by store.Open
-// (so migration 0002 is applied).
+// (so migrations 0002 and 0004 are applied). One process should assemble a
+// conversation's context at a time (the daemon): folding is serialised
+// within a Store, not across processes. Every other method is safe from
+// several goroutines and processes at once.
 func New(db *store.DB, o Options) *Store {
 	now := o.Now
 	if now == nil {
