@@ -30,6 +30,7 @@ func (a *shAnalyzer) pipeline(s *syntax.Stmt) {
 			a.add(line, col, "exec.dynamic", "pipes decoded data into "+stageName(st))
 		default:
 			a.add(line, col, "process.spawn", "pipes generated commands into "+stageName(st))
+			a.echoedCode(stages[i-1], st, line, col)
 		}
 	}
 }
@@ -51,7 +52,7 @@ func stageWords(s *syntax.Stmt) []string {
 	}
 	var w []string
 	for _, x := range c.Args {
-		w = append(w, x.Lit())
+		w = append(w, literalWord(x))
 	}
 	for len(w) > 0 {
 		switch baseName(w[0]) {
@@ -198,4 +199,52 @@ func (a *shAnalyzer) pipedShell(stages []*syntax.Stmt) {
 		line, col := int(stages[0].Pos().Line()), int(stages[0].Pos().Col())
 		a.add(line, col, "shell.reverse", "pipes a shell to a network connection: a reverse shell")
 	}
+}
+
+// echoedCode judges literal text echoed into a shell or Python as the code
+// it is: echo "rm -rf /" | sh.
+func (a *shAnalyzer) echoedCode(src, dst *syntax.Stmt, line, col int) {
+	w := stageWords(src)
+	if len(w) < 2 || (w[0] != "echo" && w[0] != "printf") || slices.Contains(w, "") {
+		return
+	}
+	lang := Shell
+	if strings.HasPrefix(stageName(dst), "python") {
+		lang = Python
+	} else if !shells[stageName(dst)] {
+		return
+	}
+	args := w[1:]
+	for len(args) > 0 && w[0] == "echo" && strings.HasPrefix(args[0], "-") {
+		args = args[1:]
+	}
+	a.inline(line, col, lang, strings.Join(args, " "))
+}
+
+// literalWord returns the text of a word made only of literal and quoted
+// literal parts, and "" for any word with an expansion.
+func literalWord(w *syntax.Word) string {
+	var b strings.Builder
+	var walk func(parts []syntax.WordPart) bool
+	walk = func(parts []syntax.WordPart) bool {
+		for _, p := range parts {
+			switch p := p.(type) {
+			case *syntax.Lit:
+				b.WriteString(p.Value)
+			case *syntax.SglQuoted:
+				b.WriteString(p.Value)
+			case *syntax.DblQuoted:
+				if !walk(p.Parts) {
+					return false
+				}
+			default:
+				return false
+			}
+		}
+		return true
+	}
+	if !walk(w.Parts) {
+		return ""
+	}
+	return b.String()
 }
