@@ -159,6 +159,9 @@ func (a *goAnalyzer) evalCall(e *ast.CallExpr) gval {
 	case strings.HasPrefix(q, "net/http.") || strings.HasPrefix(q, "net.Dial") || q == "net.Listen":
 		return gval{net: true, qual: q + "()"}
 	}
+	if id, ok := e.Fun.(*ast.Ident); ok && a.netFunc[id.Name] {
+		return gval{net: true}.taintOf(args...)
+	}
 	if id, ok := e.Fun.(*ast.Ident); ok && (id.Name == "string" || id.Name == "[]byte") && len(args) == 1 {
 		return args[0]
 	}

@@ -50,6 +50,9 @@ func (a *pyAnalyzer) call(n *pnode) pval {
 	if k, ok := pyCalls[q]; ok {
 		return a.dispatch(k, c)
 	}
+	if a.netFuncs[q] {
+		return pval{net: true}.withTaint(c.args...)
+	}
 	if c.recv.qual == "pathlib.Path()" {
 		return a.pathMethod(c)
 	}

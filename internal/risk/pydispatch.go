@@ -79,6 +79,10 @@ func (a *pyAnalyzer) dispatch(k pyKind, c *pcall) pval {
 
 func (a *pyAnalyzer) dispatchNet(k pyKind, c *pcall, arg0 pval) pval {
 	n := c.n
+	switch k {
+	case kNetGet, kNetSend, kNetRequest, kURLOpen, kURLRetrieve, kHTTPConnRequest:
+		a.sawNet = true
+	}
 	_, data := c.kw["data"]
 	_, js := c.kw["json"]
 	_, files := c.kw["files"]

@@ -21,7 +21,9 @@ type pyAnalyzer struct {
 	socketAt, dup2At, shellAt *pnode
 	envWriteAt, spawnAt       *pnode
 	nodes                     int
-	invalid                   bool // Python 3 would reject what tree-sitter accepted
+	sawNet                    bool            // a network request since the flag was cleared
+	netFuncs                  map[string]bool // local functions that make network requests
+	invalid                   bool            // Python 3 would reject what tree-sitter accepted
 }
 
 // maxInlineDepth bounds how deep code strings inside code strings are judged.
@@ -39,7 +41,7 @@ func judgePython(ctx context.Context, r *report, src []byte, depth int) bool {
 		r.addAt("input.too-large", 1, 1, "", "the code could not be parsed within the analysis limits (nesting, time)")
 		return false
 	}
-	a := &pyAnalyzer{ctx: ctx, src: src, r: r, env: map[string]pval{}, depth: depth}
+	a := &pyAnalyzer{ctx: ctx, src: src, r: r, env: map[string]pval{}, depth: depth, netFuncs: map[string]bool{}}
 	a.block(root)
 	a.crossRules()
 	if !ok {
@@ -209,8 +211,8 @@ func (a *pyAnalyzer) function(n *pnode) {
 			a.env[name] = pval{}
 		}
 	}
-	outer := a.loops
-	a.loops = nil
+	outer, outerNet := a.loops, a.sawNet
+	a.loops, a.sawNet = nil, false
 	if b := n.child("body"); b != nil {
 		// a function that calls itself repeats its body without a bound
 		if name := n.child("name"); name != nil && a.callsItself(b, a.text(name)) {
@@ -218,7 +220,10 @@ func (a *pyAnalyzer) function(n *pnode) {
 		}
 		a.stmt(b)
 	}
-	a.loops = outer
+	if name := n.child("name"); name != nil && a.sawNet {
+		a.netFuncs["local."+a.text(name)] = true
+	}
+	a.loops, a.sawNet = outer, outerNet || a.sawNet
 	for name := range saved {
 		if had[name] {
 			a.env[name] = saved[name]
