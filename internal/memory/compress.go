@@ -45,15 +45,15 @@ type Step struct {
 // CompressReport says what a pass did (or, dry, would do). Hot bytes are
 // the text of messages and summaries; archive bytes are compressed blobs.
 type CompressReport struct {
-	DryRun             bool   `json:"dryRun"`
-	KeyPoints          int    `json:"keyPoints"`
+	DryRun             bool   `json:"dry_run"`
+	KeyPoints          int    `json:"key_points"`
 	Condensed          int    `json:"condensed"`
 	Archived           int    `json:"archived"`
-	ArchivedMessages   int    `json:"archivedMessages"`
-	HotBytesBefore     int64  `json:"hotBytesBefore"`
-	HotBytesAfter      int64  `json:"hotBytesAfter"`
-	ArchiveBytesBefore int64  `json:"archiveBytesBefore"`
-	ArchiveBytesAfter  int64  `json:"archiveBytesAfter"`
+	ArchivedMessages   int    `json:"archived_messages"`
+	HotBytesBefore     int64  `json:"hot_bytes_before"`
+	HotBytesAfter      int64  `json:"hot_bytes_after"`
+	ArchiveBytesBefore int64  `json:"archive_bytes_before"`
+	ArchiveBytesAfter  int64  `json:"archive_bytes_after"`
 	Steps              []Step `json:"steps"`
 }
 

@@ -42,7 +42,7 @@ type ContextRequest struct {
 type Turn struct {
 	Role      Role   `json:"role"`
 	Content   string `json:"content"`
-	MessageID int64  `json:"messageId,omitempty"` // 0 for the system turn
+	MessageID int64  `json:"message_id,omitempty"` // 0 for the system turn
 }
 
 // Context is what to send to the model: a system turn (persona, facts,

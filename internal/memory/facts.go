@@ -21,7 +21,7 @@ type Fact struct {
 	Sources    []int64   `json:"sources,omitempty"` // message ids
 	Created    time.Time `json:"created"`
 	Updated    time.Time `json:"updated"`
-	LastUsed   time.Time `json:"lastUsed,omitzero"`
+	LastUsed   time.Time `json:"last_used,omitzero"`
 }
 
 // Remember records a fact, or refreshes the same statement about the same

@@ -37,14 +37,14 @@ var ErrNotFound = errors.New("not found")
 // Message is one stored turn.
 type Message struct {
 	ID             int64     `json:"id"`
-	ConversationID int64     `json:"conversationId"`
+	ConversationID int64     `json:"conversation_id"`
 	User           string    `json:"user"`
 	Role           Role      `json:"role"`
 	Content        string    `json:"content"`
-	Tokens         int       `json:"tokens"`      // 0 on append: estimated
-	TokensExact    bool      `json:"tokensExact"` // the backend reported Tokens
+	Tokens         int       `json:"tokens"`       // 0 on append: estimated
+	TokensExact    bool      `json:"tokens_exact"` // the backend reported Tokens
 	Model          string    `json:"model,omitempty"`
-	ReplyTo        int64     `json:"replyTo,omitempty"`
+	ReplyTo        int64     `json:"reply_to,omitempty"`
 	Time           time.Time `json:"time"` // zero on append: now
 	Archived       bool      `json:"archived,omitempty"`
 }

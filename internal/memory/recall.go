@@ -61,7 +61,7 @@ const (
 type Memory struct {
 	Kind           string    `json:"kind"`
 	ID             int64     `json:"id"`
-	ConversationID int64     `json:"conversationId"`
+	ConversationID int64     `json:"conversation_id"`
 	Role           Role      `json:"role,omitempty"` // messages only
 	Tier           string    `json:"tier,omitempty"` // summaries only
 	Content        string    `json:"content"`

@@ -11,7 +11,7 @@ type Stats struct {
 	Users            int64      `json:"users"`
 	Conversations    int64      `json:"conversations"`
 	Messages         int64      `json:"messages"`
-	ArchivedMessages int64      `json:"archivedMessages"`
+	ArchivedMessages int64      `json:"archived_messages"`
 	Facts            int64      `json:"facts"`
 	Embeddings       int64      `json:"embeddings"`
 	Summaries        []TierStat `json:"summaries"`
@@ -21,7 +21,7 @@ type Stats struct {
 	Oldest *time.Time `json:"oldest,omitempty"`
 	Newest *time.Time `json:"newest,omitempty"`
 	// FileBytes is the database file's size (pages × page size).
-	FileBytes int64 `json:"fileBytes"`
+	FileBytes int64 `json:"file_bytes"`
 }
 
 // TierStat is a count and a byte size.

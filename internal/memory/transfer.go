@@ -27,14 +27,14 @@ type Record struct {
 	Role         string  `json:"role,omitempty"`
 	Content      *string `json:"content,omitempty"`
 	Tokens       int     `json:"tokens,omitempty"`
-	TokensExact  bool    `json:"tokensExact,omitempty"`
+	TokensExact  bool    `json:"tokens_exact,omitempty"`
 	Model        string  `json:"model,omitempty"`
-	ReplyTo      int64   `json:"replyTo,omitempty"`
+	ReplyTo      int64   `json:"reply_to,omitempty"`
 	Time         string  `json:"time,omitempty"` // RFC 3339, UTC, milliseconds
 	Tier         string  `json:"tier,omitempty"`
 	Period       string  `json:"period,omitempty"`
-	FirstMessage int64   `json:"firstMessage,omitempty"`
-	LastMessage  int64   `json:"lastMessage,omitempty"`
+	FirstMessage int64   `json:"first_message,omitempty"`
+	LastMessage  int64   `json:"last_message,omitempty"`
 	From         string  `json:"from,omitempty"`
 	To           string  `json:"to,omitempty"`
 	Subject      string  `json:"subject,omitempty"`
@@ -42,7 +42,7 @@ type Record struct {
 	Confidence   float64 `json:"confidence,omitempty"`
 	Sources      []int64 `json:"sources,omitempty"`
 	Updated      string  `json:"updated,omitempty"`
-	LastUsed     string  `json:"lastUsed,omitempty"`
+	LastUsed     string  `json:"last_used,omitempty"`
 	Message      int64   `json:"message,omitempty"`
 	Dims         int     `json:"dims,omitempty"`
 	Vector       string  `json:"vector,omitempty"` // base64 of little-endian float32
