@@ -15,6 +15,7 @@ import (
 )
 
 const riskExamples = `  mai risk script.py
+  mai risk --rules
   mai risk --lang sh --json - < install.sh
   mai risk main.go --policy ./risk-policy.json`
 
@@ -25,9 +26,16 @@ func (m *Main) runRisk(ctx context.Context, args []string) error {
 	lang := fs.String("lang", "", "language of the code: python, sh or go (detected when empty)")
 	asJSON := fs.Bool("json", false, "print the verdict as JSON")
 	policyFile := fs.String("policy", "", "risk policy file (default: <workspace>/"+risk.PolicyFile+" when it exists)")
+	rules := fs.Bool("rules", false, "list the built-in rules, their IDs and levels, and exit")
 	flags, files := splitInterspersed(fs, args)
 	if err := m.parseFlags(fs, flags); err != nil {
 		return err
+	}
+	if *rules {
+		for _, r := range risk.Rules() {
+			fmt.Fprintf(m.Stdout, "%-30s %-8s %s\n", r.ID, r.Level, r.Summary)
+		}
+		return nil
 	}
 	if len(files) != 1 {
 		return fmt.Errorf("%w: risk takes exactly one FILE or - (see 'mai risk --help')", errUsage)

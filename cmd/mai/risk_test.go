@@ -174,3 +174,10 @@ func TestRiskWorkspacePolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestRiskRules(t *testing.T) {
+	r := runMai(t, "", nil, "risk", "--rules")
+	if r.code != 0 || !strings.Contains(r.stdout, "destroy.filesystem") || !strings.Contains(r.stdout, "BLOCKED") {
+		t.Errorf("mai risk --rules: %+v", r)
+	}
+}
