@@ -180,9 +180,16 @@ func itoa64(n int64) string {
 	return string(b[i:])
 }
 
+// introspection names reach globals and builtins without naming them, the
+// usual way out of a restricted Python environment.
+var introspection = setOf("__subclasses__ __globals__ __builtins__ f_globals f_builtins f_locals gi_frame")
+
 func (a *pyAnalyzer) attribute(n *pnode) pval {
 	ov := a.eval(n.child("object"))
 	attr := a.text(n.child("attribute"))
+	if introspection[attr] && ov.qual != "builtins" {
+		a.add(n, "dynamic.dangerous-name", "reaches "+attr+", introspection that leads to builtins and os without naming them")
+	}
 	if ov.qual == "" {
 		return pval{}.withTaint(ov)
 	}

@@ -356,28 +356,32 @@ func (a *shAnalyzer) subcommand(line, col int, w []shWord) {
 	}
 }
 
+// wrapper judges the command that nohup, timeout, xargs and the like run:
+// the words after the wrapper's own options and numeric operands.
 func (a *shAnalyzer) wrapper(line, col int, base string, args []shWord) {
-	switch base {
-	case "command":
-		if hasFlag(args, "vV") {
-			return
-		}
-	case "timeout", "nice", "ionice", "chrt", "taskset", "watch", "flock":
-		ops := operands(args)
-		if len(ops) > 0 && (base == "timeout" || base == "chrt" || base == "taskset" || base == "flock") {
-			ops = ops[1:]
-		}
-		if len(ops) > 0 {
-			a.command(line, col, ops, nil)
-		}
+	if base == "command" && hasFlag(args, "vV") || base == "exec" && len(args) == 0 {
 		return
-	case "exec":
-		if len(args) == 0 {
-			return
+	}
+	i := 0
+	for i < len(args) && args[i].known {
+		x := args[i].s
+		switch {
+		case wrapperValueFlags[x]:
+			i += 2
+		case strings.HasPrefix(x, "-"), x != "" && strings.Trim(x, "0123456789.smhdx") == "":
+			i++
+		default:
+			goto found
 		}
 	}
-	a.subcommand(line, col, args)
+found:
+	if i < len(args) {
+		a.command(line, col, args[i:], nil)
+	}
 }
+
+// wrapperValueFlags take the next word as their value.
+var wrapperValueFlags = setOf("-n -I -P -L -d -E -s -a -c -p -k --signal --kill-after")
 
 func (a *shAnalyzer) eval(line, col int, args []shWord) {
 	text := make([]string, 0, len(args))

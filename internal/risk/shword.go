@@ -28,10 +28,12 @@ func (a *shAnalyzer) parts(parts []syntax.WordPart, b *strings.Builder, out *shW
 		switch p := p.(type) {
 		case *syntax.Lit:
 			if out.known {
-				b.WriteString(p.Value)
+				b.WriteString(unbackslash(p.Value))
 			}
 		case *syntax.SglQuoted:
-			if out.known {
+			if out.known && p.Dollar {
+				b.WriteString(pyUnescape(p.Value)) // $'\x72\x6d' is rm
+			} else if out.known {
 				b.WriteString(p.Value)
 			}
 		case *syntax.DblQuoted:
@@ -139,4 +141,20 @@ func baseName(s string) string {
 		return s[i+1:]
 	}
 	return s
+}
+
+// unbackslash removes the shell's backslash quoting from an unquoted
+// literal: \rm runs rm.
+func unbackslash(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) {
+			i++
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
