@@ -2,6 +2,7 @@ package risk
 
 import (
 	"context"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -485,6 +486,11 @@ func (a *shAnalyzer) interpreter(line, col int, base string, args []shWord) {
 			return
 		}
 	}
+	for _, flag := range []string{"-e", "-E", "-r"} {
+		if code, ok := codeArg(args, flag); ok && code.known {
+			a.embeddedCommands(line, col, code.s)
+		}
+	}
 	ops := operands(args)
 	if len(ops) == 0 && a.inPipe {
 		return
@@ -530,6 +536,12 @@ func (a *shAnalyzer) textTool(line, col int, base string, args []shWord) {
 	case "find":
 		a.find(line, col, args)
 		return
+	}
+	if (base == "awk" || base == "gawk") && len(ops) > 0 {
+		if strings.Contains(ops[0].s, "system(") || strings.Contains(ops[0].s, "| getline") || strings.Contains(ops[0].s, "|&") {
+			a.add(line, col, "process.spawn", "runs commands from inside awk")
+			a.embeddedCommands(line, col, ops[0].s)
+		}
 	}
 	if textPattern[base] && !hasFlag(args, "ef", "--expression", "--file", "--regexp") && len(ops) > 0 {
 		ops = ops[1:]
@@ -591,5 +603,22 @@ func (a *shAnalyzer) fileRead(line, col int, t shWord) {
 func (a *shAnalyzer) fileWrite(line, col int, t shWord) {
 	if t.known || strings.HasPrefix(t.s, "/") || strings.HasPrefix(t.s, "~") {
 		a.addPV(line, col, judgePath(t.s, true))
+	}
+}
+
+// systemCall finds the literal argument of system("…"), exec("…") or a
+// backtick command in the code of a language Mai does not parse (awk,
+// Perl, Ruby, Node).
+var systemCall = regexp.MustCompile("(?:system|exec|popen|spawn|execSync)\\s*\\(?\\s*(?:\"([^\"]*)\"|'([^']*)')|`([^`]*)`")
+
+// embeddedCommands judges the literal shell commands such code runs; the
+// interpreter itself is already HIGH, this finds the BLOCKED ones.
+func (a *shAnalyzer) embeddedCommands(line, col int, code string) {
+	for _, m := range systemCall.FindAllStringSubmatch(code, 8) {
+		for _, cmd := range m[1:] {
+			if cmd != "" {
+				a.inline(line, col, Shell, cmd)
+			}
+		}
 	}
 }
