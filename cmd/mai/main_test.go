@@ -226,7 +226,7 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 	done := make(chan int)
 	go func() { done <- m.Run(context.Background(), []string{"serve"}) }()
 	logPath := filepath.Join(data, ".logs", "mai.log")
-	waitFor(t, func() bool { b, _ := os.ReadFile(logPath); return bytes.Contains(b, []byte("mai is running")) })
+	waitFor(t, func() bool { b, _ := os.ReadFile(logPath); return bytes.Contains(b, []byte("memory compression pass")) })
 	sig <- syscall.SIGTERM
 	select {
 	case code := <-done:
@@ -247,6 +247,15 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(data, "mai.db")); err != nil {
 		t.Errorf("database not created: %v", err)
+	}
+	// The first start of a new data directory backs up and compresses at once.
+	if b, _ := filepath.Glob(filepath.Join(data, "backups", "mai-*.db")); len(b) != 1 {
+		t.Errorf("backups = %v, want one", b)
+	}
+	for _, want := range []string{"database backed up", "memory compression pass"} {
+		if !bytes.Contains(log, []byte(want)) {
+			t.Errorf("log lacks %q", want)
+		}
 	}
 }
 

@@ -19,8 +19,10 @@ import (
 	"github.com/maicompanion/mai/internal/doctor"
 	"github.com/maicompanion/mai/internal/lockfile"
 	"github.com/maicompanion/mai/internal/logging"
+	"github.com/maicompanion/mai/internal/memory"
 	"github.com/maicompanion/mai/internal/sandbox"
 	"github.com/maicompanion/mai/internal/store"
+	"github.com/maicompanion/mai/internal/upkeep"
 )
 
 // component is a long-running part of the daemon. run returns when ctx is
@@ -74,10 +76,47 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 
 	comps := []component{
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
+		{"upkeep", memoryUpkeep(db, cfg, logging.Component(log, "upkeep"))},
 	}
 	stop := m.signals()
 	defer stop.close()
 	return serveUntilSignal(ctx, log, stop.ch, *grace, comps)
+}
+
+// memoryUpkeep backs the database up daily (keeping MAI_BACKUP_KEEP copies
+// in <data dir>/backups) and runs the memory compression pass daily, each at
+// start-up too when overdue.
+func memoryUpkeep(db *store.DB, cfg *config.Config, log zerolog.Logger) func(context.Context) error {
+	dir := filepath.Join(cfg.DataDir, "backups")
+	mem := memory.New(db, memory.Options{})
+	tasks := []upkeep.Task{
+		{
+			Name: "backup", Every: 24 * time.Hour,
+			Last: func() (time.Time, error) { return memory.LatestBackup(dir) },
+			Run: func(ctx context.Context) error {
+				path, err := memory.BackupRotate(ctx, db, dir, cfg.BackupKeep, time.Now())
+				if err == nil {
+					log.Info().Str("path", path).Int("keep", cfg.BackupKeep).Msg("database backed up")
+				}
+				return err
+			},
+		},
+		{
+			Name: "compress", Every: 24 * time.Hour,
+			Run: func(ctx context.Context) error {
+				r, err := mem.Compress(ctx, memory.CompressOptions{})
+				if err == nil {
+					log.Info().Int("key_points", r.KeyPoints).Int("condensed", r.Condensed).Int("archived", r.Archived).
+						Int64("hot_bytes_before", r.HotBytesBefore).Int64("hot_bytes_after", r.HotBytesAfter).Msg("memory compression pass")
+				}
+				return err
+			},
+		},
+	}
+	return func(ctx context.Context) error {
+		upkeep.Loop(ctx, log, tasks, time.Minute, nil)
+		return nil
+	}
 }
 
 // sandboxJanitor removes the containers and volumes a crashed run left

@@ -61,7 +61,9 @@ type Config struct {
 	// Models is the model preference list, each "backend:model".
 	Models []string
 
-	MemoryDBPath  string
+	MemoryDBPath string
+	// BackupKeep is how many daily backups `mai serve` keeps.
+	BackupKeep    int
 	ModelCacheDir string
 	Workspace     string
 

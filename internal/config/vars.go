@@ -120,6 +120,7 @@ func vars() []variable {
 			set:  pathVar(func(c *Config) *string { return &c.MemoryDBPath }),
 			show: func(c *Config) string { return c.MemoryDBPath },
 		},
+		intVar("MAI_BACKUP_KEEP", "daily database backups the daemon keeps in <data dir>/backups", 7, 1, func(c *Config) *int { return &c.BackupKeep }),
 		{
 			name: "MODEL_CACHE_DIR", help: "where model metadata and probe results are cached", defDoc: "<data dir>/models",
 			def:  func(c *Config, _ LookupFunc) string { return filepath.Join(c.DataDir, "models") },

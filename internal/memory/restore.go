@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/maicompanion/mai/internal/lockfile"
@@ -160,4 +161,21 @@ func BackupRotate(ctx context.Context, db *store.DB, dir string, keep int, now t
 		old = old[1:]
 	}
 	return path, nil
+}
+
+// LatestBackup returns the time of the newest backup BackupRotate wrote in
+// dir, or the zero time when there is none.
+func LatestBackup(dir string) (time.Time, error) {
+	files, err := filepath.Glob(filepath.Join(dir, backupPrefix+"*.db"))
+	if err != nil {
+		return time.Time{}, err
+	}
+	var latest time.Time
+	for _, f := range files {
+		stamp := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), backupPrefix), ".db")
+		if t, err := time.Parse("20060102T150405Z", stamp); err == nil && t.After(latest) {
+			latest = t
+		}
+	}
+	return latest, nil
 }
