@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -125,12 +125,25 @@ func TestCorpusFindings(t *testing.T) {
 	}
 }
 
-// sortedKeys is used by tests that print maps deterministically.
-func sortedKeys(m map[string]int) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
+// TestConcurrentAnalyze runs analyses in parallel, as the daemon does, and
+// expects the same verdicts as one at a time.
+func TestConcurrentAnalyze(t *testing.T) {
+	samples := loadCorpus(t)
+	want := make([]Level, len(samples))
+	for i, s := range samples {
+		want[i] = Analyze(context.Background(), "", s.src).Level
 	}
-	sort.Strings(out)
-	return out
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i, s := range samples {
+				if got := Analyze(context.Background(), "", s.src).Level; got != want[i] {
+					t.Errorf("%s: %s in parallel, %s alone", s.path, got, want[i])
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }
