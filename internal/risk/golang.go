@@ -140,8 +140,6 @@ func (a *goAnalyzer) visit(n ast.Node) bool {
 		if n.Cond == nil {
 			a.loops = append(a.loops, n)
 		}
-	case *ast.FuncLit:
-		// a closure's body runs where it is called, not in this loop
 	case *ast.AssignStmt:
 		a.assign(n.Lhs, n.Rhs)
 	case *ast.ValueSpec:
@@ -158,10 +156,6 @@ func (a *goAnalyzer) visit(n ast.Node) bool {
 		}
 	case *ast.CallExpr:
 		a.call(n)
-	case *ast.SelectorExpr:
-		if a.qual(n) == "os.Args" {
-			return true
-		}
 	}
 	return true
 }

@@ -90,11 +90,7 @@ func concat(a, b pval) pval {
 	case a.isList && b.isList:
 		return pval{list: append(append([]pval(nil), a.list...), b.list...), isList: true}.withTaint(a, b)
 	}
-	r := pval{prefix: a.text()}.withTaint(a, b)
-	if a.isStr || a.prefix != "" {
-		r.prefix = a.text()
-	}
-	return r
+	return pval{prefix: a.text()}.withTaint(a, b)
 }
 
 // pyFormat folds "%s" % args and "{}".format(args) for literal arguments;
@@ -225,17 +221,11 @@ func rot13(s string) string {
 // with interpolations (the caller folds those).
 func unquotePy(lit string) (string, bool) {
 	i := 0
-	raw, bytesLit := false, false
+	raw := false
 	for i < len(lit) && strings.IndexByte("rRbBuUfF", lit[i]) >= 0 {
-		switch lit[i] {
-		case 'r', 'R':
-			raw = true
-		case 'b', 'B':
-			bytesLit = true
-		}
+		raw = raw || lit[i] == 'r' || lit[i] == 'R'
 		i++
 	}
-	_ = bytesLit
 	body := lit[i:]
 	for _, q := range []string{`"""`, `'''`, `"`, `'`} {
 		if len(body) >= 2*len(q) && strings.HasPrefix(body, q) && strings.HasSuffix(body, q) {
