@@ -96,3 +96,17 @@ func diffTrees(a, b *pnode) string {
 	}
 	return ""
 }
+
+// position turns a byte offset into a 1-based line and column.
+func position(lines []int, off int) (int, int) {
+	lo, hi := 0, len(lines)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if lines[mid] <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo + 1, off - lines[lo] + 1
+}

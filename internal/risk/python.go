@@ -101,10 +101,7 @@ func copyTree(tree *sitter.Tree, src []byte) *pnode {
 	if len(recs) == 0 {
 		return nil
 	}
-	lang := tree.Language()
-	kinds := map[uint16]string{}
-	named := map[uint16]bool{}
-	fieldNames := map[uint16]string{0: ""}
+	names := newKindNames(tree.Language())
 	lines := lineStarts(src)
 	nodes := make([]pnode, len(recs))
 	nkids := make([]int32, len(recs))
@@ -115,7 +112,7 @@ func copyTree(tree *sitter.Tree, src []byte) *pnode {
 	}
 	kids := make([]*pnode, len(recs))
 	depth := make([]int32, len(recs))
-	off := 0
+	off, li := 0, 0
 	for i, r := range recs {
 		if r.parent >= 0 {
 			depth[i] = depth[r.parent] + 1
@@ -123,20 +120,14 @@ func copyTree(tree *sitter.Tree, src []byte) *pnode {
 				return nil
 			}
 		}
-		k, ok := kinds[r.sym]
-		if !ok {
-			k = lang.NodeKindForId(r.sym)
-			kinds[r.sym] = k
-			named[r.sym] = lang.NodeKindIsNamed(r.sym)
+		// pre-order visits nodes by increasing start, so the line only moves forward
+		for li+1 < len(lines) && lines[li+1] <= int(r.start) {
+			li++
 		}
-		f, ok := fieldNames[r.field]
-		if !ok {
-			f = lang.FieldNameForId(r.field)
-			fieldNames[r.field] = f
-		}
-		line, col := position(lines, int(r.start))
+		kind, named := names.kind(r.sym)
 		n := &nodes[i]
-		*n = pnode{kind: k, field: f, named: named[r.sym], start: r.start, end: r.end, line: line, col: col}
+		*n = pnode{kind: kind, field: names.field(r.field), named: named, start: r.start, end: r.end,
+			line: li + 1, col: int(r.start) - lines[li] + 1}
 		n.kids = kids[off : off : off+int(nkids[i])]
 		off += int(nkids[i])
 		if r.parent >= 0 {
@@ -148,6 +139,45 @@ func copyTree(tree *sitter.Tree, src []byte) *pnode {
 	return &nodes[0]
 }
 
+// kindNames caches the names of node kinds and fields, which the binding
+// returns through a cgo call each.
+type kindNames struct {
+	lang   *sitter.Language
+	kinds  []string
+	named  []bool
+	seen   []bool
+	fields []string
+}
+
+func newKindNames(lang *sitter.Language) *kindNames {
+	n := int(lang.NodeKindCount())
+	return &kindNames{lang: lang, kinds: make([]string, n), named: make([]bool, n), seen: make([]bool, n),
+		fields: make([]string, int(lang.FieldCount())+1)}
+}
+
+func (k *kindNames) kind(sym uint16) (string, bool) {
+	if int(sym) >= len(k.kinds) {
+		return k.lang.NodeKindForId(sym), k.lang.NodeKindIsNamed(sym)
+	}
+	if !k.seen[sym] {
+		k.kinds[sym], k.named[sym], k.seen[sym] = k.lang.NodeKindForId(sym), k.lang.NodeKindIsNamed(sym), true
+	}
+	return k.kinds[sym], k.named[sym]
+}
+
+func (k *kindNames) field(id uint16) string {
+	if id == 0 {
+		return ""
+	}
+	if int(id) >= len(k.fields) {
+		return k.lang.FieldNameForId(id)
+	}
+	if k.fields[id] == "" {
+		k.fields[id] = k.lang.FieldNameForId(id)
+	}
+	return k.fields[id]
+}
+
 // lineStarts returns the byte offset of each line's start.
 func lineStarts(src []byte) []int {
 	out := []int{0}
@@ -157,18 +187,4 @@ func lineStarts(src []byte) []int {
 		}
 	}
 	return out
-}
-
-// position turns a byte offset into a 1-based line and column.
-func position(lines []int, off int) (int, int) {
-	lo, hi := 0, len(lines)-1
-	for lo < hi {
-		mid := (lo + hi + 1) / 2
-		if lines[mid] <= off {
-			lo = mid
-		} else {
-			hi = mid - 1
-		}
-	}
-	return lo + 1, off - lines[lo] + 1
 }
