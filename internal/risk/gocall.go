@@ -35,6 +35,7 @@ const (
 	gHTTPSend
 	gNewRequest
 	gPlugin
+	gRawSyscall
 )
 
 func buildGoCalls() map[string]goKind {
@@ -76,6 +77,7 @@ func buildGoCalls() map[string]goKind {
 	put(gHTTPSend, "net/http.Post net/http.PostForm net/smtp.SendMail")
 	put(gNewRequest, "net/http.NewRequest net/http.NewRequestWithContext")
 	put(gPlugin, "plugin.Open")
+	put(gRawSyscall, "syscall.Syscall syscall.Syscall6 syscall.RawSyscall syscall.RawSyscall6")
 	return m
 }
 
@@ -117,6 +119,10 @@ func (a *goAnalyzer) call(c *ast.CallExpr) {
 		a.add(pos, "escape.container", "calls "+q+", a container escape route")
 	case gSignal:
 		a.add(pos, "process.signal", "sends a signal to another process")
+	case gRawSyscall:
+		if len(c.Args) > 0 {
+			a.rawSyscall(pos, a.src(c.Args[0]))
+		}
 	default:
 		a.callFiles(k, pos, q, c, arg)
 	}
@@ -294,5 +300,25 @@ func (a *goAnalyzer) makeCall(c *ast.CallExpr) {
 		a.add(c.Pos(), "resource.alloc", "allocates 256 MiB or more")
 	case n.input:
 		a.add(c.Pos(), "resource.alloc", "allocates an amount taken from input")
+	}
+}
+
+// rawSyscall judges syscall.Syscall by the number it is given.
+func (a *goAnalyzer) rawSyscall(pos token.Pos, number string) {
+	has := func(names ...string) bool {
+		for _, n := range names {
+			if strings.Contains(number, n) {
+				return true
+			}
+		}
+		return false
+	}
+	switch {
+	case has("SYS_SETUID", "SYS_SETGID", "SYS_SETRESUID", "SYS_SETREUID", "SYS_CAPSET"):
+		a.add(pos, "privilege.escalate", "changes the process's user or capabilities through a raw system call")
+	case has("SYS_MOUNT", "SYS_UNSHARE", "SYS_SETNS", "SYS_PTRACE", "SYS_CHROOT", "SYS_PIVOT_ROOT"):
+		a.add(pos, "escape.container", "makes a system call that is a container escape route")
+	case has("SYS_FORK", "SYS_VFORK", "SYS_CLONE") && len(a.loops) > 0:
+		a.add(pos, "destroy.fork-bomb", "forks in a loop without a bound")
 	}
 }
