@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/maicompanion/mai/internal/testenv"
 )
 
 func TestParseNvidiaSMI(t *testing.T) {
@@ -147,7 +149,7 @@ func TestReadAMD(t *testing.T) {
 func fakeSMI(t *testing.T, body string) string {
 	t.Helper()
 	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh to run a stand-in nvidia-smi")
+		testenv.Missing(t, "sh", "no shell to run a stand-in nvidia-smi", "install dash or bash")
 	}
 	p := filepath.Join(t.TempDir(), "nvidia-smi")
 	script := "#!/bin/sh\n" +

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/maicompanion/mai/internal/store"
+	"github.com/maicompanion/mai/internal/testenv"
 )
 
 func TestCompressTierBoundaries(t *testing.T) {
@@ -252,7 +253,7 @@ var helperNow = time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)
 func TestCompressHelperProcess(t *testing.T) {
 	path := os.Getenv(helperEnv)
 	if path == "" {
-		t.Skip("helper process for TestCompressKilled")
+		return // runs only as TestCompressKilled's child process
 	}
 	db, err := store.Open(context.Background(), path, store.Options{})
 	if err != nil {
@@ -270,9 +271,7 @@ func TestCompressHelperProcess(t *testing.T) {
 }
 
 func TestCompressKilled(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a child process")
-	}
+	testenv.Short(t, "starts a child process")
 	ctx := context.Background()
 	ref := newStore(t, Options{Now: func() time.Time { return helperNow }})
 	seedHistory(t, ref, helperNow, 200)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/maicompanion/mai/internal/llm/ollama/ollamatest"
+	"github.com/maicompanion/mai/internal/testenv"
 )
 
 // ollamaEmbedder calls a real Ollama's /api/embed. It stands in for the
@@ -46,9 +47,7 @@ func (o ollamaEmbedder) Embed(ctx context.Context, model string, inputs []string
 // Random weights make similarity between different texts meaningless, but
 // the same text embeds to the same vector, so it must come back first.
 func TestRecallWithOllamaEmbeddings(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts ollama")
-	}
+	testenv.Short(t, "starts ollama")
 	srv := ollamatest.Start(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()

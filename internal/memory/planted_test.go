@@ -4,12 +4,12 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/maicompanion/mai/internal/testenv"
 )
 
 func TestRecallFindsPlantedFact(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes 100,000 messages")
-	}
+	testenv.Short(t, "writes 100,000 messages")
 	ctx := context.Background()
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	s := newStore(t, Options{Now: func() time.Time { return now }})

@@ -15,6 +15,7 @@ import (
 	"github.com/maicompanion/mai/internal/llm/ollama"
 	"github.com/maicompanion/mai/internal/llm/ollama/ollamatest"
 	"github.com/maicompanion/mai/internal/router"
+	"github.com/maicompanion/mai/internal/testenv"
 )
 
 // ollamaContext is the context the tiny models are loaded with.
@@ -81,9 +82,7 @@ func onePool(t testing.TB, c *ollama.Client, sizes map[string]int64) (router.Poo
 }
 
 func TestRouterSwitchOnRealOllama(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a real ollama serve")
-	}
+	testenv.Short(t, "starts a real ollama serve")
 	srv := ollamatest.Start(t)
 	c := ollamaClient(t, srv)
 	small, large := ollamatest.ChatModel, ollamatest.LargeChatModel
@@ -134,9 +133,7 @@ func TestRouterSwitchOnRealOllama(t *testing.T) {
 }
 
 func TestRouterFailoverFromKilledOllama(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a real ollama serve")
-	}
+	testenv.Short(t, "starts a real ollama serve")
 	srv := ollamatest.Start(t)
 	lms := lmstudiotest.New(t, lmstudiotest.Model{Key: "qwen/qwen3-8b", SizeBytes: 5 << 30, ParamsString: "8B"})
 	r, err := router.New(router.Config{

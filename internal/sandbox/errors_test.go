@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/moby/moby/client"
+
+	"github.com/maicompanion/mai/internal/testenv"
 )
 
 // unreachableImage is on a closed loopback port: a pull fails at once and
@@ -251,7 +253,7 @@ func newEngineProxy(t *testing.T, daemonHost string) *engineProxy {
 	t.Helper()
 	target, ok := strings.CutPrefix(daemonHost, "unix://")
 	if !ok {
-		t.Skipf("engine at %s is not on a unix socket", daemonHost)
+		testenv.Missing(t, "a unix-socket Docker engine", "the engine at "+daemonHost+" is not on a unix socket", "point DOCKER_HOST at a unix:// socket")
 	}
 	dir, err := os.MkdirTemp("", "mai-proxy")
 	if err != nil {

@@ -23,3 +23,16 @@ func Missing(t testing.TB, component, why, howToFix string) {
 	}
 	t.Skip("SKIP: " + msg)
 }
+
+// Short skips a slow real-component test under `go test -short`, saying
+// why; with MAI_TEST_REQUIRE_ALL=1 -short is refused, since CI must run all.
+func Short(t testing.TB, why string) {
+	t.Helper()
+	if !testing.Short() {
+		return
+	}
+	if os.Getenv(RequireAllVar) == "1" {
+		t.Fatalf("-short skips this test (%s), but %s=1 requires every test to run", why, RequireAllVar)
+	}
+	t.Skip("SKIP (-short): " + why)
+}

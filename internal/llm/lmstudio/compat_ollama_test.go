@@ -11,6 +11,7 @@ import (
 	"github.com/maicompanion/mai/internal/llm"
 	"github.com/maicompanion/mai/internal/llm/lmstudio"
 	"github.com/maicompanion/mai/internal/llm/ollama/ollamatest"
+	"github.com/maicompanion/mai/internal/testenv"
 )
 
 // ollamaSrv is one real Ollama for this package's tests of the
@@ -21,9 +22,7 @@ func TestMain(m *testing.M) { os.Exit(ollamatest.Main(m, ollamaSrv)) }
 
 func ollamaCompat(t *testing.T) *lmstudio.Compat {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("needs a real ollama serve")
-	}
+	testenv.Short(t, "needs a real ollama serve")
 	srv := ollamaSrv.Server(t)
 	return lmstudio.NewCompat(lmstudio.CompatConfig{Endpoint: srv.URL(), Label: "Ollama", StartCommand: "ollama serve", LogHint: "ollama serve's output"})
 }

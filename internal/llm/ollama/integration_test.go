@@ -15,6 +15,7 @@ import (
 
 	"github.com/maicompanion/mai/internal/llm"
 	"github.com/maicompanion/mai/internal/llm/ollama/ollamatest"
+	"github.com/maicompanion/mai/internal/testenv"
 )
 
 // ollamaServer is the real Ollama shared by the integration tests of this
@@ -26,9 +27,7 @@ func TestMain(m *testing.M) { os.Exit(ollamatest.Main(m, ollamaServer)) }
 // realClient returns a client of the shared real Ollama.
 func realClient(t *testing.T) *Client {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("real Ollama: skipped with -short")
-	}
+	testenv.Short(t, "real Ollama: skipped with -short")
 	return newClient(t, ollamaServer.Server(t).URL(), Options{})
 }
 
@@ -251,9 +250,7 @@ func watchingProxy(t *testing.T, target string) (url string, closed <-chan struc
 // token limit. This test uses a limit of a few seconds' worth of tokens.
 func TestRealChatCancel(t *testing.T) {
 	srv := ollamaServer.Server(t)
-	if testing.Short() {
-		t.Skip("real Ollama: skipped with -short")
-	}
+	testenv.Short(t, "real Ollama: skipped with -short")
 	url, closed := watchingProxy(t, srv.URL())
 	c := newClient(t, url, Options{})
 	ctx, cancel := context.WithCancel(ctxT(t))
@@ -331,9 +328,7 @@ func TestRealUnknownModel(t *testing.T) {
 }
 
 func TestRealServerKilledMidStream(t *testing.T) {
-	if testing.Short() {
-		t.Skip("real Ollama: skipped with -short")
-	}
+	testenv.Short(t, "real Ollama: skipped with -short")
 	srv := ollamatest.Start(t)
 	c := newClient(t, srv.URL(), Options{})
 	s, err := c.Chat(ctxT(t), llm.Request{Model: ollamatest.ChatModel, Messages: userSays("go on"), Options: llm.Options{MaxTokens: 1 << 20}})
