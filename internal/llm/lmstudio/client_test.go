@@ -431,6 +431,34 @@ func TestStalledStream(t *testing.T) {
 	}
 }
 
+// A caller that pauses between events longer than the idle timeout is not a
+// stalled server: the timer runs only while waiting for bytes.
+func TestSlowConsumerIsNotAStall(t *testing.T) {
+	srv := lmstudiotest.New(t, testModels...)
+	c := lmstudio.New(lmstudio.Config{Endpoint: srv.URL, IdleTimeout: 50 * time.Millisecond})
+	srv.Script(lmstudiotest.Reply{Chunks: []string{"one ", "two ", "three"}})
+	s, err := c.Chat(t.Context(), chatReq("qwen/qwen3-8b", "hi"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var text strings.Builder
+	for {
+		ev, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %q: %v", text.String(), err)
+		}
+		text.WriteString(ev.Text)
+		time.Sleep(150 * time.Millisecond) // three idle timeouts
+	}
+	if text.String() != "one two three" {
+		t.Errorf("text = %q", text.String())
+	}
+}
+
 func TestEmbed(t *testing.T) {
 	srv, c := newClient(t)
 	const model = "text-embedding-nomic-embed-text-v1.5"

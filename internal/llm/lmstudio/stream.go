@@ -83,8 +83,9 @@ func newChatStream(parent, ctx context.Context, cancel context.CancelCauseFunc, 
 	return s
 }
 
-// idleReader restarts the stall timer whenever bytes arrive, keep-alive
-// comments included: a server that is still talking is not stalled.
+// idleReader runs the stall timer only while a Read waits for the server:
+// any bytes, keep-alive comments included, end the wait, and a caller that
+// takes its time between events is never mistaken for a stalled server.
 type idleReader struct {
 	r     io.Reader
 	timer *time.Timer
@@ -92,10 +93,9 @@ type idleReader struct {
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
+	r.timer.Reset(r.idle)
 	n, err := r.r.Read(p)
-	if n > 0 {
-		r.timer.Reset(r.idle)
-	}
+	r.timer.Stop()
 	return n, err
 }
 
