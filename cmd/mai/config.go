@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 
@@ -27,9 +26,7 @@ func (m *Main) runConfig(ctx context.Context, args []string) error {
 		_, err := fmt.Fprint(m.Stdout, config.Example())
 		return err
 	case *asJSON:
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(m.cfg.Entries)
+		return m.writeJSON(m.cfg.Entries)
 	}
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "VARIABLE\tVALUE\tSOURCE")

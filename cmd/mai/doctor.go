@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"text/tabwriter"
 	"time"
@@ -24,9 +23,7 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 	}
 	results := doctor.Summarize(doctor.Run(ctx, doctor.Checks(m.cfg, doctor.Env{}), doctorTimeout))
 	if *asJSON {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(results); err != nil {
+		if err := m.writeJSON(results); err != nil {
 			return err
 		}
 	} else {

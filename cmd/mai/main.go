@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -146,6 +147,13 @@ func (m *Main) usage(w io.Writer) {
 	}
 	tw.Flush()
 	fmt.Fprint(w, "\nRun 'mai <command> --help' for a command's flags and examples.\n")
+}
+
+// writeJSON prints v as one indented JSON document on stdout.
+func (m *Main) writeJSON(v any) error {
+	enc := json.NewEncoder(m.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // newFlagSet returns a flag set whose usage text shows the synopsis, the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -90,12 +89,6 @@ func (m *Main) owner() string {
 		return m.cfg.DiscordUserID
 	}
 	return memory.LocalUser
-}
-
-func (m *Main) writeJSON(v any) error {
-	enc := json.NewEncoder(m.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // parseMemoryFlags parses flags that may come before or after operands.

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -139,9 +138,7 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 		if err != nil {
 			out.Error = err.Error()
 		}
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		if eerr := enc.Encode(out); eerr != nil {
+		if eerr := m.writeJSON(out); eerr != nil {
 			return eerr
 		}
 	} else {
@@ -234,9 +231,7 @@ func (m *Main) sandboxImage(ctx context.Context, args []string) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		return m.writeJSON(st)
 	}
 	if !st.Present {
 		fmt.Fprintf(m.Stdout, "%s: not on the Docker engine; run 'mai sandbox image pull'\n", st.Image)
@@ -265,9 +260,7 @@ func (m *Main) sandboxPS(ctx context.Context, args []string) error {
 		return err
 	}
 	if *asJSON {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(jobs)
+		return m.writeJSON(jobs)
 	}
 	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "JOB\tCONTAINER\tROLE\tLANG\tSTATE\tAGE\tIMAGE")

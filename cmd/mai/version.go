@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"runtime"
 	"runtime/debug"
@@ -63,9 +62,7 @@ func (m *Main) runVersion(ctx context.Context, args []string) error {
 	}
 	bi := readBuildInfo()
 	if *asJSON {
-		enc := json.NewEncoder(m.Stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(bi)
+		return m.writeJSON(bi)
 	}
 	commit := bi.Commit
 	if len(commit) > 12 {
