@@ -12,7 +12,9 @@ TEST_TIMEOUT ?= 20m
 BENCH    ?= .
 BENCHTIME ?= 500ms
 
-.PHONY: help build test bench run lint clean risk-compare
+FUZZTIME ?= 10s
+
+.PHONY: help build test bench fuzz run lint clean risk-compare
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -25,6 +27,14 @@ test: ## run every test (components that are absent are skipped with the reason)
 
 bench: ## run the benchmarks and print one table of their figures and ratios
 	set -o pipefail; $(GO) test -tags $(TAGS) -run '^$$' -bench '$(BENCH)' -benchtime $(BENCHTIME) -benchmem $(PKGS) 2>&1 | $(GO) run ./tools/benchtable
+
+fuzz: ## run every fuzz target for FUZZTIME each (their seeds also run in make test)
+	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' internal tools cmd); do \
+		for t in $$(grep -oE '^func Fuzz[A-Za-z0-9_]+' $$f | cut -d' ' -f2); do \
+			echo "== $$(dirname $$f) $$t"; \
+			$(GO) test -tags $(TAGS) -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./$$(dirname $$f); \
+		done; \
+	done
 
 run: build ## build, then run the daemon in the foreground (Ctrl-C stops it)
 	bin/mai serve

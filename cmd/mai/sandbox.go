@@ -11,8 +11,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/maicompanion/mai/internal/sandbox"
 	"golang.org/x/term"
+
+	"github.com/maicompanion/mai/internal/risk"
+	"github.com/maicompanion/mai/internal/sandbox"
 )
 
 const sandboxSynopsis = "sandbox run [--lang python|sh] [--timeout 30s] [--memory 256m] [--image IMG] [--stdin FILE] [--yes] [--json] FILE|-\n" +
@@ -50,7 +52,11 @@ func (m *Main) runSandbox(ctx context.Context, args []string) error {
 // openSandbox connects to Docker with the configured image and core bound,
 // and removes what a crashed run left behind.
 func (m *Main) openSandbox(ctx context.Context, image string, approver sandbox.Approver) (*sandbox.Sandbox, error) {
-	opts := sandbox.Options{Image: m.cfg.SandboxImage, CPUCores: m.cfg.CPUCores, Approver: approver}
+	policy, err := risk.LoadWorkspacePolicy(m.cfg.Workspace)
+	if err != nil {
+		return nil, fmt.Errorf("risk policy: %w", err)
+	}
+	opts := sandbox.Options{Image: m.cfg.SandboxImage, CPUCores: m.cfg.CPUCores, Approver: approver, Policy: policy}
 	if image != "" {
 		opts.Image = image
 	}

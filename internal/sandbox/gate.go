@@ -86,7 +86,7 @@ func (s *Sandbox) Run(ctx context.Context, job Job) (Result, error) {
 			s.exec.pool.give(p)
 		}
 	}()
-	verdict := analyze(ctx, p)
+	verdict := analyze(ctx, s.policy, p)
 	res := Result{JobID: p.job.ID, Image: p.image, ExitCode: -1, Risk: &verdict}
 	if err := ctx.Err(); err != nil {
 		return res, err
@@ -119,9 +119,11 @@ func (s *Sandbox) Run(ctx context.Context, job Job) (Result, error) {
 
 // analyze judges every code file of the job and merges the verdicts: the
 // highest level wins; with several files each finding's reason names its
-// file. Files that are neither the entry nor recognisably code (by
+// file. The workspace's risk policy, when there is one, adjusts rule levels
+// (never below HIGH for BLOCKED rules; see risk.Policy). Files that are neither the entry nor recognisably code (by
 // extension or shebang) are data and are not analysed.
-func analyze(ctx context.Context, p prepared) risk.Verdict {
+func analyze(ctx context.Context, policy *risk.Policy, p prepared) risk.Verdict {
+	analyzer := risk.Analyzer{Policy: policy}
 	merged := risk.Verdict{Lang: langOf(p.lang.name), Parsed: true}
 	var names []string
 	names = append(names, p.entry)
@@ -136,7 +138,7 @@ func analyze(ctx context.Context, p prepared) risk.Verdict {
 		if name != p.entry {
 			lang = codeLang(name, p.job.Files[name])
 		}
-		v := risk.Analyze(ctx, lang, p.job.Files[name])
+		v := analyzer.Analyze(ctx, lang, name, p.job.Files[name])
 		merged.Level = max(merged.Level, v.Level)
 		merged.Parsed = merged.Parsed && v.Parsed
 		merged.Duration += v.Duration

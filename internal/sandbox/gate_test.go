@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -187,5 +188,52 @@ func TestRefusedJobsNeverReachDocker(t *testing.T) {
 	// The recording engine does see other jobs: a LOW job reaches it.
 	if _, err := s.Run(ctx, lowSample); err == nil || len(seen()) == 0 {
 		t.Errorf("a LOW job did not reach the recording engine (err %v), so the check above proves nothing", err)
+	}
+}
+
+// The workspace policy reaches the gate: it can raise a rule to BLOCKED,
+// but lowering a BLOCKED rule still leaves it needing approval (HIGH).
+func TestGateAppliesWorkspacePolicy(t *testing.T) {
+	ctx := context.Background()
+	rule := func(job Job, lang risk.Lang) string {
+		for _, src := range job.Files {
+			v := risk.Analyze(ctx, lang, src)
+			if len(v.Findings) == 0 {
+				t.Fatal("sample has no findings")
+			}
+			return v.Findings[0].Rule
+		}
+		return ""
+	}
+	policy := func(rule, level string) *risk.Policy {
+		path := filepath.Join(t.TempDir(), "policy.json")
+		os.WriteFile(path, []byte(`{"rules": {"`+rule+`": {"level": "`+level+`"}}}`), 0o600)
+		p, err := risk.LoadPolicy(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		name string
+		job  Job
+		p    *risk.Policy
+		want risk.Level
+	}{
+		{"raised to BLOCKED", mediumSample, policy(rule(mediumSample, risk.Python), "BLOCKED"), risk.Blocked},
+		{"BLOCKED lowered only to HIGH", blockedSample, policy(rule(blockedSample, risk.Shell), "LOW"), risk.High},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTestSandbox(t, Options{Policy: tc.p})
+			job := tc.job
+			job.ID = "policy-" + newJobID()
+			if job.Language == "sh" {
+				job.Image = shellImage()
+			}
+			res, err := s.Run(ctx, job)
+			if !errors.Is(err, ErrRefused) || res.Risk == nil || res.Risk.Level != tc.want || res.ContainerID != "" {
+				t.Fatalf("err = %v, verdict = %+v, want refused at %s", err, res.Risk, tc.want)
+			}
+		})
 	}
 }

@@ -23,8 +23,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/maicompanion/mai/internal/risk"
 	"github.com/moby/moby/client"
+
+	"github.com/maicompanion/mai/internal/risk"
 )
 
 // DefaultImage is the image used when neither the job nor the configuration
@@ -146,6 +147,9 @@ type Options struct {
 	Limits Limits
 	// Approver decides HIGH-risk jobs; without one they are refused.
 	Approver Approver
+	// Policy is the workspace's risk policy (risk.LoadWorkspacePolicy);
+	// nil means the built-in rule levels.
+	Policy *risk.Policy
 	// Host overrides DOCKER_HOST (for example unix:///run/user/1000/docker.sock).
 	Host string
 	// PoolSize is how many pre-created, never-started containers to keep
@@ -160,6 +164,7 @@ type Options struct {
 type Sandbox struct {
 	exec     *executor
 	approver Approver
+	policy   *risk.Policy
 }
 
 // Errors a caller may branch on.
@@ -209,6 +214,7 @@ func New(ctx context.Context, opts Options) (*Sandbox, error) {
 			inflight: map[string]bool{},
 		},
 		approver: opts.Approver,
+		policy:   opts.Policy,
 	}
 	if opts.PoolSize > 0 {
 		s.exec.pool = newPool(s.exec, opts.PoolSize)
