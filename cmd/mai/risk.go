@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -62,36 +61,6 @@ func (m *Main) runRisk(ctx context.Context, args []string) error {
 	}
 	writeRiskText(m.Stdout, v)
 	return nil
-}
-
-// splitInterspersed separates flags from operands so that flags may come
-// after the file ("mai risk x.py --json"); "--" ends the flags.
-func splitInterspersed(fs *flag.FlagSet, args []string) (flags, rest []string) {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		switch {
-		case a == "--":
-			return flags, append(rest, args[i+1:]...)
-		case a == "-" || !strings.HasPrefix(a, "-"):
-			rest = append(rest, a)
-		default:
-			flags = append(flags, a)
-			name := strings.TrimLeft(a, "-")
-			if strings.Contains(name, "=") {
-				continue
-			}
-			f := fs.Lookup(name)
-			if f == nil {
-				continue
-			}
-			bf, isBool := f.Value.(interface{ IsBoolFlag() bool })
-			if !(isBool && bf.IsBoolFlag()) && i+1 < len(args) {
-				i++
-				flags = append(flags, args[i])
-			}
-		}
-	}
-	return flags, rest
 }
 
 // riskPolicy loads the policy named on the command line, or the
