@@ -20,8 +20,8 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 	model := fs.String("model", "", "answer with this model (backend:name), as 'mai models switch' would, without pinning it")
 	maxTokens := fs.Int("max-tokens", 0, "stop after this many tokens (0: the model decides)")
 	stats := fs.Bool("stats", false, "print token counts and speed to stderr at the end")
-	flags, rest := splitInterspersed(fs, args)
-	if err := m.parseFlags(fs, flags); err != nil {
+	rest, err := m.parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
 	if len(rest) > 0 {

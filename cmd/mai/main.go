@@ -191,6 +191,16 @@ func (m *Main) parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// parseArgs parses flags that may come before or after the operands (so
+// "mai risk x.py --json" works) and returns the operands.
+func (m *Main) parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	flags, rest := splitInterspersed(fs, args)
+	if err := m.parseFlags(fs, flags); err != nil {
+		return nil, err
+	}
+	return append(rest, fs.Args()...), nil
+}
+
 // splitInterspersed separates flags from operands so that flags may come
 // after the file ("mai risk x.py --json"); "--" ends the flags.
 func splitInterspersed(fs *flag.FlagSet, args []string) (flags, rest []string) {

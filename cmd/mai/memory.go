@@ -95,11 +95,7 @@ func (m *Main) owner() string {
 func (m *Main) parseMemoryFlags(name, synopsis string, args []string, setup func(*flag.FlagSet)) ([]string, error) {
 	fs := m.newFlagSet("memory "+name, synopsis, memoryExamples)
 	setup(fs)
-	flags, rest := splitInterspersed(fs, args)
-	if err := m.parseFlags(fs, flags); err != nil {
-		return nil, err
-	}
-	return append(rest, fs.Args()...), nil
+	return m.parseArgs(fs, args)
 }
 
 func (m *Main) memorySearch(ctx context.Context, args []string) error {

@@ -20,11 +20,10 @@ func (m *Main) runModels(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("models", "models list|status|switch NAME|probe [--json]", modelsExamples)
 	asJSON := fs.Bool("json", false, "print JSON")
 	auto := fs.Bool("auto", false, "with switch: clear the pinned model and let the router choose")
-	flags, rest := splitInterspersed(fs, args)
-	if err := m.parseFlags(fs, flags); err != nil {
+	rest, err := m.parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
-	rest = append(rest, fs.Args()...)
 	sub := "list"
 	if len(rest) > 0 {
 		sub = rest[0]

@@ -26,8 +26,8 @@ func (m *Main) runRisk(ctx context.Context, args []string) error {
 	asJSON := fs.Bool("json", false, "print the verdict as JSON")
 	policyFile := fs.String("policy", "", "risk policy file (default: <workspace>/"+risk.PolicyFile+" when it exists)")
 	rules := fs.Bool("rules", false, "list the built-in rules, their IDs and levels, and exit")
-	flags, files := splitInterspersed(fs, args)
-	if err := m.parseFlags(fs, flags); err != nil {
+	files, err := m.parseArgs(fs, args)
+	if err != nil {
 		return err
 	}
 	if *rules {
