@@ -18,7 +18,7 @@ import (
 )
 
 const sandboxSynopsis = "sandbox run [--lang python|sh] [--timeout 30s] [--memory 256m] [--image IMG] [--stdin FILE] [--yes] [--json] FILE|-\n" +
-	"       mai sandbox image [pull] [--json]\n" +
+	"       mai sandbox image [pull] [--json]   (mai sandbox pull is the same as image pull)\n" +
 	"       mai sandbox ps [--json]"
 
 const sandboxExamples = "  mai sandbox run hello.py                  # risk check, then run in the hardened container\n" +
@@ -35,6 +35,8 @@ func (m *Main) runSandbox(ctx context.Context, args []string) error {
 			return m.sandboxRun(ctx, args[1:])
 		case "image":
 			return m.sandboxImage(ctx, args[1:])
+		case "pull": // the spelling of "image pull"
+			return m.sandboxImage(ctx, append([]string{"pull"}, args[1:]...))
 		case "ps":
 			return m.sandboxPS(ctx, args[1:])
 		}

@@ -175,6 +175,10 @@ func TestSandboxImageAndPS(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "docker load") {
 		t.Errorf("pull from a closed port: %+v", r)
 	}
+	r = runMai(t, "", env, "sandbox", "pull", "--image", "127.0.0.1:9/mai/none:latest")
+	if r.code != 1 || !strings.Contains(r.stderr, "docker load") {
+		t.Errorf("'sandbox pull' is 'sandbox image pull': %+v", r)
+	}
 	r = runMai(t, "", env, "sandbox", "ps", "--json")
 	var jobs []sandbox.JobInfo
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &jobs) != nil {
