@@ -66,7 +66,7 @@ type installedModel struct {
 }
 
 func (m *Main) modelsList(ctx context.Context, ms *models, asJSON bool) error {
-	plan := ms.router.Plan(ctx)
+	plan := ms.plan(ctx)
 	var rows []installedModel
 	reachable := 0
 	for _, ep := range plan.Endpoints {
@@ -125,7 +125,7 @@ func (m *Main) modelsList(ctx context.Context, ms *models, asJSON bool) error {
 }
 
 func (m *Main) modelsStatus(ctx context.Context, ms *models, asJSON bool) error {
-	plan := ms.router.Plan(ctx)
+	plan := ms.plan(ctx)
 	pinned, err := ms.log.Pinned(ctx)
 	if err != nil {
 		return err
@@ -207,7 +207,7 @@ func (m *Main) modelsSwitch(ctx context.Context, ms *models, ref string, asJSON 
 }
 
 func (m *Main) modelsProbe(ctx context.Context, ms *models, asJSON bool) error {
-	plan := ms.router.Plan(ctx)
+	plan := ms.plan(ctx)
 	type endpointState struct {
 		Backend   string `json:"backend"`
 		Endpoint  string `json:"endpoint"`

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -125,5 +126,43 @@ func TestModelsErrors(t *testing.T) {
 	down := map[string]string{"MAI_DATA_DIR": env["MAI_DATA_DIR"], "LMSTUDIO_ENDPOINT": "http://127.0.0.1:9", "OLLAMA_ENDPOINT": "http://127.0.0.1:9", "GPU_VRAM_AVAILABLE": "8"}
 	if r := runMai(t, dir, down, "models", "list"); r.code != 1 || !strings.Contains(r.stderr, "no model backend is reachable") {
 		t.Errorf("nothing reachable: %+v", r)
+	}
+}
+
+// A backend that accepts connections and never answers is reported as
+// unreachable; status does not wait for it indefinitely.
+func TestStatusWithSilentBackend(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		var held []net.Conn
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				for _, c := range held {
+					c.Close()
+				}
+				return
+			}
+			held = append(held, c) // read nothing, answer nothing
+		}
+	}()
+	_, dir, env := lmStudioEnv(t)
+	env["OLLAMA_ENDPOINT"] = "http://" + ln.Addr().String()
+	r := runMai(t, dir, env, "status", "--json")
+	var rep statusReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("%v %+v", err, r)
+	}
+	for _, ep := range rep.Plan.Endpoints {
+		if ep.Backend == "ollama" && (ep.Reachable || ep.Error == "") {
+			t.Errorf("the silent Ollama should be unreachable with a reason: %+v", ep)
+		}
+		if ep.Backend == "lmstudio" && !ep.Reachable {
+			t.Errorf("LM Studio should still be listed as reachable: %+v", ep)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/maicompanion/mai/internal/gpu"
 	"github.com/maicompanion/mai/internal/logging"
@@ -66,4 +67,16 @@ func (ms *models) applyPin(ctx context.Context) error {
 		return fmt.Errorf("the pinned model %s: %w (pin another with 'mai models switch NAME', or clear it with 'mai models switch --auto')", ref, err)
 	}
 	return nil
+}
+
+// planTimeout bounds how long the read-only model commands wait for the
+// backends: a server that accepts connections but never answers is then
+// reported as unreachable instead of holding `mai status` for minutes.
+const planTimeout = 5 * time.Second
+
+// plan asks every backend for its state, within planTimeout.
+func (ms *models) plan(ctx context.Context) router.Plan {
+	ctx, cancel := context.WithTimeout(ctx, planTimeout)
+	defer cancel()
+	return ms.router.Plan(ctx)
 }

@@ -38,7 +38,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		return err
 	}
 	defer ms.close()
-	rep := statusReport{Daemon: daemonState{DataDir: m.cfg.DataDir}, Discord: "configured", Plan: ms.router.Plan(ctx)}
+	rep := statusReport{Daemon: daemonState{DataDir: m.cfg.DataDir}, Discord: "configured", Plan: ms.plan(ctx)}
 	lock := filepath.Join(m.cfg.DataDir, "mai.pid")
 	if lockfile.Held(lock) {
 		rep.Daemon.Running = true
