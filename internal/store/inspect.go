@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"fmt"
 	"os"
 )
 
@@ -50,16 +49,7 @@ func openReadOnly(ctx context.Context, path string) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := &DB{DB: sqlDB, path: path}
-	if err := db.PingContext(ctx); err != nil {
-		sqlDB.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, friendly(err))
-	}
-	if err := checkFTS5(ctx, sqlDB); err != nil {
-		sqlDB.Close()
-		return nil, err
-	}
-	return db, nil
+	return connect(ctx, sqlDB, path)
 }
 
 // FTS5Available reports whether the linked SQLite has FTS5, using an

@@ -81,13 +81,8 @@ func openRaw(ctx context.Context, path string, o Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
-	db := &DB{DB: sqlDB, path: path}
-	if err := db.PingContext(ctx); err != nil {
-		sqlDB.Close()
-		return nil, fmt.Errorf("open database %s: %w", path, friendly(err))
-	}
-	if err := checkFTS5(ctx, sqlDB); err != nil {
-		sqlDB.Close()
+	db, err := connect(ctx, sqlDB, path)
+	if err != nil {
 		return nil, err
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
@@ -95,6 +90,20 @@ func openRaw(ctx context.Context, path string, o Options) (*DB, error) {
 		return nil, fmt.Errorf("restrict database permissions: %w", err)
 	}
 	return db, nil
+}
+
+// connect makes the first connection to sqlDB and checks that FTS5 is
+// there; on failure it closes sqlDB.
+func connect(ctx context.Context, sqlDB *sql.DB, path string) (*DB, error) {
+	if err := sqlDB.PingContext(ctx); err != nil {
+		sqlDB.Close()
+		return nil, fmt.Errorf("open database %s: %w", path, friendly(err))
+	}
+	if err := checkFTS5(ctx, sqlDB); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return &DB{DB: sqlDB, path: path}, nil
 }
 
 func friendly(err error) error {
