@@ -29,8 +29,7 @@ func (m *Main) openModels(ctx context.Context) (*models, error) {
 	if err != nil {
 		return nil, err
 	}
-	logs, err := logging.New(logging.Options{Dir: cfg.DataDir, Level: cfg.LogLevel, MaxSizeMB: cfg.Log.MaxSizeMB,
-		MaxBackups: cfg.Log.MaxBackups, MaxAgeDays: cfg.Log.MaxAgeDays, Compress: cfg.Log.Compress, Secrets: cfg.Secrets()})
+	logs, err := m.openLogs(nil)
 	if err != nil {
 		db.Close()
 		return nil, err

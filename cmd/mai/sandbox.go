@@ -51,6 +51,15 @@ func (m *Main) runSandbox(ctx context.Context, args []string) error {
 	return fmt.Errorf("%w: unknown subcommand %q: want run, image or ps (see 'mai sandbox --help')", errUsage, fs.Arg(0))
 }
 
+// sandboxOptions are the configured image, core bound and Docker host.
+func (m *Main) sandboxOptions() sandbox.Options {
+	opts := sandbox.Options{Image: m.cfg.SandboxImage, CPUCores: m.cfg.CPUCores}
+	if host, ok := m.Env("DOCKER_HOST"); ok && host != "" {
+		opts.Host = host
+	}
+	return opts
+}
+
 // openSandbox connects to Docker with the configured image and core bound,
 // and removes what a crashed run left behind.
 func (m *Main) openSandbox(ctx context.Context, image string, approver sandbox.Approver) (*sandbox.Sandbox, error) {
@@ -58,12 +67,10 @@ func (m *Main) openSandbox(ctx context.Context, image string, approver sandbox.A
 	if err != nil {
 		return nil, fmt.Errorf("risk policy: %w", err)
 	}
-	opts := sandbox.Options{Image: m.cfg.SandboxImage, CPUCores: m.cfg.CPUCores, Approver: approver, Policy: policy}
+	opts := m.sandboxOptions()
+	opts.Approver, opts.Policy = approver, policy
 	if image != "" {
 		opts.Image = image
-	}
-	if host, ok := m.Env("DOCKER_HOST"); ok && host != "" {
-		opts.Host = host
 	}
 	s, err := sandbox.New(ctx, opts)
 	if err != nil {

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
-	"golang.org/x/term"
 
 	"github.com/maicompanion/mai/internal/config"
 	"github.com/maicompanion/mai/internal/doctor"
@@ -51,11 +50,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	}
 	defer lock.Release()
 
-	logs, err := logging.New(logging.Options{
-		Dir: cfg.DataDir, Level: cfg.LogLevel,
-		MaxSizeMB: cfg.Log.MaxSizeMB, MaxBackups: cfg.Log.MaxBackups, MaxAgeDays: cfg.Log.MaxAgeDays, Compress: cfg.Log.Compress,
-		Console: m.terminalStderr(), Secrets: cfg.Secrets(),
-	})
+	logs, err := m.openLogs(m.terminalStderr())
 	if err != nil {
 		return err
 	}
@@ -123,11 +118,7 @@ func memoryUpkeep(db *store.DB, cfg *config.Config, log zerolog.Logger) func(con
 // behind, once at start-up; without Docker it says so and does nothing.
 func (m *Main) sandboxJanitor(log zerolog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
-		opts := sandbox.Options{Image: m.cfg.SandboxImage, CPUCores: m.cfg.CPUCores}
-		if host, ok := m.Env("DOCKER_HOST"); ok && host != "" {
-			opts.Host = host
-		}
-		sb, err := sandbox.New(ctx, opts)
+		sb, err := sandbox.New(ctx, m.sandboxOptions())
 		if err != nil {
 			log.Warn().Err(err).Msg("code execution is off until Docker answers")
 			<-ctx.Done()
@@ -203,11 +194,22 @@ func (m *Main) signals() signalSource {
 	return signalSource{ch: ch, close: func() { signal.Stop(ch) }}
 }
 
+// openLogs opens the log file as configured, with readable lines also on
+// console when it is not nil.
+func (m *Main) openLogs(console io.Writer) (*logging.Logs, error) {
+	c := m.cfg
+	return logging.New(logging.Options{
+		Dir: c.DataDir, Level: c.LogLevel,
+		MaxSizeMB: c.Log.MaxSizeMB, MaxBackups: c.Log.MaxBackups, MaxAgeDays: c.Log.MaxAgeDays, Compress: c.Log.Compress,
+		Console: console, Secrets: c.Secrets(),
+	})
+}
+
 // terminalStderr returns stderr when it is a terminal, for readable log
 // lines beside the JSON file; nil otherwise.
 func (m *Main) terminalStderr() io.Writer {
-	if f, ok := m.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
-		return f
+	if isTerminal(m.Stderr) {
+		return m.Stderr
 	}
 	return nil
 }
