@@ -83,7 +83,7 @@ func Restore(ctx context.Context, src, dbPath, lockPath string) (string, error) 
 		if err != nil {
 			return "", fmt.Errorf("checkpoint the current database: %w", err)
 		}
-		kept = dbPath + ".before-restore-" + time.Now().UTC().Format("20060102T150405Z")
+		kept = dbPath + ".before-restore-" + time.Now().UTC().Format(backupStamp)
 		if err := os.Rename(dbPath, kept); err != nil {
 			return "", fmt.Errorf("set the current database aside: %w", err)
 		}
@@ -129,8 +129,12 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// backupPrefix names the files BackupRotate writes and prunes.
-const backupPrefix = "mai-"
+// backupPrefix names the files BackupRotate writes and prunes; backupStamp
+// is the UTC time in their names, which sorts by time.
+const (
+	backupPrefix = "mai-"
+	backupStamp  = "20060102T150405Z"
+)
 
 // BackupRotate writes a consistent copy of db into dir as
 // mai-<UTC time>.db and deletes the oldest such copies beyond keep (7 when
@@ -142,7 +146,7 @@ func BackupRotate(ctx context.Context, db *store.DB, dir string, keep int, now t
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("create backup directory: %w", err)
 	}
-	path := filepath.Join(dir, backupPrefix+now.UTC().Format("20060102T150405Z")+".db")
+	path := filepath.Join(dir, backupPrefix+now.UTC().Format(backupStamp)+".db")
 	if _, err := db.Backup(ctx, path); err != nil {
 		return "", err
 	}
@@ -173,7 +177,7 @@ func LatestBackup(dir string) (time.Time, error) {
 	var latest time.Time
 	for _, f := range files {
 		stamp := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), backupPrefix), ".db")
-		if t, err := time.Parse("20060102T150405Z", stamp); err == nil && t.After(latest) {
+		if t, err := time.Parse(backupStamp, stamp); err == nil && t.After(latest) {
 			latest = t
 		}
 	}
