@@ -131,12 +131,12 @@ func (m *Main) memorySearch(ctx context.Context, args []string) error {
 	}
 	if asJSON {
 		if mems == nil {
-			mems = []memory.Memory{}
+			mems = []memory.Recollection{}
 		}
 		return m.writeJSON(struct {
 			User    string          `json:"user"`
 			Query   string          `json:"query"`
-			Results []memory.Memory `json:"results"`
+			Results []memory.Recollection `json:"results"`
 		}{user, query, mems})
 	}
 	if len(mems) == 0 {
@@ -410,7 +410,7 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("%w: --fact %q is not a fact ID (see 'mai memory facts')", errUsage, fact)
 		}
-		if err := s.ForgetFactForReal(ctx, id); errors.Is(err, memory.ErrNotFound) {
+		if err := s.ForgetFact(ctx, id); errors.Is(err, memory.ErrNotFound) {
 			return fmt.Errorf("there is no fact %d: list them with 'mai memory facts'", id)
 		} else if err != nil {
 			return err

@@ -95,7 +95,7 @@ func TestMemorySearchAndFacts(t *testing.T) {
 	r := runMai(t, dir, nil, "memory", "search", `"blue drawer" OR (passport*`, "--user", bob, "--k", "2", "--json")
 	var out struct {
 		User    string          `json:"user"`
-		Results []memory.Memory `json:"results"`
+		Results []memory.Recollection `json:"results"`
 	}
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil {
 		t.Fatalf("search --json: %+v", r)
