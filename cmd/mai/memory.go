@@ -134,8 +134,8 @@ func (m *Main) memorySearch(ctx context.Context, args []string) error {
 			mems = []memory.Recollection{}
 		}
 		return m.writeJSON(struct {
-			User    string          `json:"user"`
-			Query   string          `json:"query"`
+			User    string                `json:"user"`
+			Query   string                `json:"query"`
 			Results []memory.Recollection `json:"results"`
 		}{user, query, mems})
 	}

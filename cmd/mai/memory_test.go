@@ -94,7 +94,7 @@ func TestMemorySearchAndFacts(t *testing.T) {
 	// Flags after the query, FTS5 operators in it.
 	r := runMai(t, dir, nil, "memory", "search", `"blue drawer" OR (passport*`, "--user", bob, "--k", "2", "--json")
 	var out struct {
-		User    string          `json:"user"`
+		User    string                `json:"user"`
 		Results []memory.Recollection `json:"results"`
 	}
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil {
