@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/maicompanion/mai/internal/memory"
-	"github.com/maicompanion/mai/internal/store"
 )
 
 const memoryExamples = `  mai memory search "where did I put my passport" --k 5
@@ -73,9 +72,10 @@ func (m *Main) runMemory(ctx context.Context, args []string) error {
 	return fmt.Errorf("%w: unknown memory subcommand %q (see 'mai memory --help')", errUsage, sub)
 }
 
-// openMemory opens the configured database; the caller closes it.
-func (m *Main) openMemory(ctx context.Context) (*memory.Store, func(), error) {
-	db, err := store.Open(ctx, m.cfg.MemoryDBPath, store.Options{})
+// openMemory opens the configured database for access; the caller closes
+// it.
+func (m *Main) openMemory(ctx context.Context, access dbAccess) (*memory.Store, func(), error) {
+	db, err := m.openDB(ctx, access)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -120,7 +120,7 @@ func (m *Main) memorySearch(ctx context.Context, args []string) error {
 	if user == "" {
 		user = m.owner()
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readOnly)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func (m *Main) memoryStats(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readOnly)
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,7 @@ func (m *Main) memoryCompress(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readWrite)
 	if err != nil {
 		return err
 	}
@@ -260,7 +260,7 @@ func (m *Main) memoryExport(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readOnly)
 	if err != nil {
 		return err
 	}
@@ -317,7 +317,7 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 		defer f.Close()
 		r = f
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readWrite)
 	if err != nil {
 		return err
 	}
@@ -350,7 +350,7 @@ func (m *Main) memoryFacts(ctx context.Context, args []string) error {
 	if user == "" {
 		user = m.owner()
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readOnly)
 	if err != nil {
 		return err
 	}
@@ -400,7 +400,7 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 	if (user == "") == (fact == "") || (before != "" && user == "") {
 		return fmt.Errorf("%w: forget takes --user ID [--before DATE], or --fact ID", errUsage)
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readWrite)
 	if err != nil {
 		return err
 	}
@@ -441,7 +441,8 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 // forgetting rewrites the database, not copies of it.
 func (m *Main) warnBackups() {
 	var files []string
-	for _, pattern := range []string{filepath.Join(m.cfg.DataDir, "backups", "*.db"), m.cfg.MemoryDBPath + ".bak-*"} {
+	backups := filepath.Join(m.cfg.DataDir, "backups")
+	for _, pattern := range []string{filepath.Join(backups, "*.db"), filepath.Join(backups, memory.ManualDir, "*.db"), m.cfg.MemoryDBPath + ".bak-*"} {
 		found, _ := filepath.Glob(pattern)
 		files = append(files, found...)
 	}
@@ -459,7 +460,9 @@ func (m *Main) memoryBackup(ctx context.Context, args []string) error {
 	if len(rest) > 1 {
 		return fmt.Errorf("%w: backup takes at most one FILE", errUsage)
 	}
-	dest := filepath.Join(m.cfg.DataDir, "backups", "mai-"+time.Now().UTC().Format("20060102T150405Z")+".db")
+	// Manual copies go beside the daily ones, not among them: the daily
+	// rotation would prune them and count them as its own.
+	dest := memory.ManualBackupPath(filepath.Join(m.cfg.DataDir, "backups"), time.Now())
 	if len(rest) == 1 {
 		dest = rest[0]
 	}
@@ -469,15 +472,12 @@ func (m *Main) memoryBackup(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o700); err != nil {
 		return fmt.Errorf("create backup directory: %w", err)
 	}
-	db, err := store.Open(ctx, m.cfg.MemoryDBPath, store.Options{})
+	db, err := m.openDB(ctx, readWrite)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	if _, err := db.Backup(ctx, dest); err != nil {
-		return err
-	}
-	if err := os.Chmod(dest, 0o600); err != nil {
 		return err
 	}
 	fmt.Fprintln(m.Stdout, dest)

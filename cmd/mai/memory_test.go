@@ -175,7 +175,7 @@ func TestMemoryBackupAndRestore(t *testing.T) {
 	if r := runMai(t, dir, nil, "memory", "backup", backup); r.code != 1 || !strings.Contains(r.stderr, "already exists") {
 		t.Fatalf("backup over an existing file: %+v", r)
 	}
-	if r := runMai(t, dir, nil, "memory", "backup"); r.code != 0 || !strings.Contains(r.stdout, filepath.Join("data", "backups", "mai-")) {
+	if r := runMai(t, dir, nil, "memory", "backup"); r.code != 0 || !strings.Contains(r.stdout, filepath.Join("data", "backups", memory.ManualDir, "mai-")) {
 		t.Fatalf("backup to the default place: %+v", r)
 	}
 	if r := runMai(t, dir, nil, "memory", "forget", "--user", bob); r.code != 0 || !strings.Contains(r.stderr, "1 backup file(s)") {

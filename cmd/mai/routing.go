@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/maicompanion/mai/internal/gpu"
 	"github.com/maicompanion/mai/internal/logging"
@@ -21,39 +24,55 @@ type models struct {
 	close  func()
 }
 
-// openModels builds the router from the configuration, recording every
-// switch in the database. Its log lines go to the log file only.
-func (m *Main) openModels(ctx context.Context) (*models, error) {
+// openModels builds the router from the configuration. With readWrite it
+// records every switch in the database and logs to the log file; read-only
+// it opens the database read-only (an empty one in memory when none exists
+// yet) and logs nowhere.
+func (m *Main) openModels(ctx context.Context, access dbAccess) (*models, error) {
 	cfg := m.cfg
-	db, err := store.Open(ctx, cfg.MemoryDBPath, store.Options{})
+	db, err := m.openDB(ctx, access)
+	if errors.Is(err, store.ErrNoDatabase) {
+		fmt.Fprintf(m.Stderr, "mai: no database at %s yet, so no model history ('mai serve' creates it)\n", cfg.MemoryDBPath)
+		db, err = store.OpenEmpty(ctx, store.Options{})
+	}
 	if err != nil {
 		return nil, err
 	}
-	logs, err := m.openLogs(nil)
-	if err != nil {
-		db.Close()
-		return nil, err
+	closers := []func(){func() { db.Close() }}
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
 	}
-	log := logging.Component(logs.Logger, "router")
+	sl := switchlog.New(db.DB)
+	log := zerolog.Nop()
+	var record func(router.Switch)
+	if access == readWrite {
+		logs, err := m.openLogs(nil)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		closers = append(closers, func() { logs.Close() })
+		log = logging.Component(logs.Logger, "router")
+		record = func(s router.Switch) {
+			// A fresh context: the switch happened and must be kept even if the
+			// request that caused it is being cancelled.
+			if err := sl.Record(context.WithoutCancel(ctx), s); err != nil {
+				log.Error().Err(err).Msg("could not store the model switch")
+			}
+		}
+	}
 	probe, err := gpu.Probe(ctx, gpu.Options{OverrideGB: cfg.GPUVRAMGB})
 	if err != nil {
 		log.Warn().Err(err).Msg("VRAM probe failed; planning as CPU only")
 	}
-	sl := switchlog.New(db.DB)
-	record := func(s router.Switch) {
-		// A fresh context: the switch happened and must be kept even if the
-		// request that caused it is being cancelled.
-		if err := sl.Record(context.WithoutCancel(ctx), s); err != nil {
-			log.Error().Err(err).Msg("could not store the model switch")
-		}
-	}
 	r, err := router.FromConfig(cfg, probe, log, record)
 	if err != nil {
-		logs.Close()
-		db.Close()
+		closeAll()
 		return nil, err
 	}
-	return &models{router: r, probe: probe, log: sl, close: func() { logs.Close(); db.Close() }}, nil
+	return &models{router: r, probe: probe, log: sl, close: closeAll}, nil
 }
 
 // applyPin makes the owner's pinned model active, if one is pinned.
