@@ -303,7 +303,7 @@ func BenchmarkContextCache(b *testing.B) {
 // words are near. It measures Mai's vector path, not a model.
 type hashEmbedder struct{ dims int }
 
-func (h hashEmbedder) Embed(_ context.Context, _ string, inputs []string) ([][]float32, error) {
+func (h hashEmbedder) Embed(_ context.Context, inputs []string) ([][]float32, string, error) {
 	out := make([][]float32, len(inputs))
 	for i, in := range inputs {
 		v := make([]float32, h.dims)
@@ -321,7 +321,7 @@ func (h hashEmbedder) Embed(_ context.Context, _ string, inputs []string) ([][]f
 		}
 		out[i] = v
 	}
-	return out, nil
+	return out, fmt.Sprintf("hash-%d", h.dims), nil
 }
 
 // BenchmarkRecallVectors measures Recall with 384-dimensional vectors for
@@ -331,7 +331,7 @@ func BenchmarkRecallVectors(b *testing.B) {
 	ctx := context.Background()
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	emb := hashEmbedder{dims: 384}
-	s := New(openDB(b), Options{Now: func() time.Time { return now }, Embedder: emb, EmbedModel: "hash-384"})
+	s := New(openDB(b), Options{Now: func() time.Time { return now }, Embedder: emb})
 	newCorpus(8).fill(b, s, "owner", 10_000, now)
 	if _, err := s.EmbedPending(ctx, 500); err != nil {
 		b.Fatal(err)

@@ -81,7 +81,7 @@ func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Recoll
 		return nil, nil
 	}
 	o := s.opt.Recall
-	vectors := s.opt.Embedder != nil && s.opt.EmbedModel != "" && strings.TrimSpace(query) != ""
+	vectors := s.opt.Embedder != nil && strings.TrimSpace(query) != ""
 	n := o.Candidates
 	if n <= 0 {
 		n = int(math.Ceil((1+o.RecencyWeight)*(o.RRFK+float64(k))-o.RRFK)) + 1
@@ -243,19 +243,22 @@ ORDER BY bm25(summaries_fts) LIMIT %d`, n))
 }
 
 // vectorMessages ranks the user's embedded messages by cosine similarity
-// to the query. Vectors are stored unit-length, so it is a dot product,
+// to the query, among the vectors of the model that embedded it. Vectors are stored unit-length, so it is a dot product,
 // computed over an in-memory copy of the user's vectors (vectors.go):
 // reading them from SQLite for every query took 180 ms at 10,000 messages.
 func (s *Store) vectorMessages(ctx context.Context, user, query string, n int) ([]Recollection, error) {
-	vs, err := s.opt.Embedder.Embed(ctx, s.opt.EmbedModel, []string{query})
+	vs, model, err := s.opt.Embedder.Embed(ctx, []string{query})
 	if err != nil {
 		return nil, fmt.Errorf("embed query: %w", err)
 	}
 	if len(vs) != 1 || len(vs[0]) == 0 {
 		return nil, fmt.Errorf("embed query: got %d vectors", len(vs))
 	}
+	s.sawEmbedModel(model)
 	q := normalize(vs[0])
-	ix, err := s.vectorIndexFor(ctx, user, s.opt.EmbedModel, len(q))
+	// Vectors of different models do not compare: search only those of
+	// the model that embedded the query.
+	ix, err := s.vectorIndexFor(ctx, user, model, len(q))
 	if err != nil {
 		return nil, err
 	}
@@ -299,51 +302,6 @@ func (s *Store) messagesByID(ctx context.Context, ids []int64) (map[int64]Messag
 		out[m.ID] = m
 	}
 	return out, nil
-}
-
-// EmbedPending embeds messages that have no vector for the configured model
-// yet, batch at a time, until none is left or ctx ends; it returns how many
-// it embedded. `mai serve` runs it in the background.
-func (s *Store) EmbedPending(ctx context.Context, batch int) (int, error) {
-	if s.opt.Embedder == nil || s.opt.EmbedModel == "" {
-		return 0, nil
-	}
-	if batch <= 0 {
-		batch = 64
-	}
-	total := 0
-	for {
-		ms, err := queryMessages(ctx, s.db, `SELECT `+messageCols+` FROM messages m WHERE archive_id IS NULL AND content != ''
-AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.message_id = m.id AND e.model = ?) ORDER BY id LIMIT ?`, s.opt.EmbedModel, batch)
-		if err != nil || len(ms) == 0 {
-			return total, err
-		}
-		texts := make([]string, len(ms))
-		for i, m := range ms {
-			texts[i] = m.Content
-		}
-		vs, err := s.opt.Embedder.Embed(ctx, s.opt.EmbedModel, texts)
-		if err != nil {
-			return total, fmt.Errorf("embed messages with %s: %w", s.opt.EmbedModel, err)
-		}
-		if len(vs) != len(ms) {
-			return total, fmt.Errorf("embed messages with %s: %d vectors for %d inputs", s.opt.EmbedModel, len(vs), len(ms))
-		}
-		for i, m := range ms {
-			if err := s.SetEmbedding(ctx, m.ID, s.opt.EmbedModel, vs[i]); err != nil {
-				return total, err
-			}
-		}
-		total += len(ms)
-	}
-}
-
-// SetEmbedding stores (or replaces) the vector of a message for model.
-func (s *Store) SetEmbedding(ctx context.Context, message int64, model string, v []float32) error {
-	if len(v) == 0 {
-		return fmt.Errorf("embedding of message %d is empty", message)
-	}
-	return s.setEmbedding(ctx, message, model, normalize(v))
 }
 
 func normalize(v []float32) []float32 {
