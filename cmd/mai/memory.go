@@ -13,7 +13,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
+	"github.com/maicompanion/mai/internal/switchlog"
 )
 
 const memoryExamples = `  mai memory search "where did I put my passport" --k 5
@@ -73,13 +77,49 @@ func (m *Main) runMemory(ctx context.Context, args []string) error {
 }
 
 // openMemory opens the configured database for access; the caller closes
-// it.
-func (m *Main) openMemory(ctx context.Context, access dbAccess) (*memory.Store, func(), error) {
+// it. With models, memory embeds queries and writes summaries with the
+// router's models, as the daemon does; a command that writes then logs to
+// the log file, a read command nowhere.
+func (m *Main) openMemory(ctx context.Context, access dbAccess, models bool) (*memory.Store, func(), error) {
 	db, err := m.openDB(ctx, access)
 	if err != nil {
 		return nil, nil, err
 	}
-	return memory.New(db, memory.Options{}), func() { db.Close() }, nil
+	closeDB := func() { db.Close() }
+	if !models {
+		return memory.New(db, memory.Options{}), closeDB, nil
+	}
+	log, closeLogs := zerolog.Nop(), func() {}
+	var sl *switchlog.Log
+	if access == readWrite {
+		logs, err := m.openLogs(nil)
+		if err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+		log, closeLogs, sl = logging.Component(logs.Logger, "router"), func() { logs.Close() }, switchlog.New(db.DB)
+	}
+	r, _, err := m.newRouter(ctx, log, sl)
+	if err != nil {
+		closeLogs()
+		db.Close()
+		return nil, nil, err
+	}
+	opts := memory.Options{Embedder: boundedEmbedder{r, planTimeout}, Summarizer: memory.NewModelSummarizer(r)}
+	return memory.New(db, opts), func() { closeLogs(); db.Close() }, nil
+}
+
+// boundedEmbedder gives an embedding at most d: a backend that never
+// answers costs a search that long, then recall goes by words alone.
+type boundedEmbedder struct {
+	memory.Embedder
+	d time.Duration
+}
+
+func (b boundedEmbedder) Embed(ctx context.Context, inputs []string) ([][]float32, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.d)
+	defer cancel()
+	return b.Embedder.Embed(ctx, inputs)
 }
 
 // owner is the default --user: the Discord owner when configured, else the
@@ -120,7 +160,7 @@ func (m *Main) memorySearch(ctx context.Context, args []string) error {
 	if user == "" {
 		user = m.owner()
 	}
-	s, done, err := m.openMemory(ctx, readOnly)
+	s, done, err := m.openMemory(ctx, readOnly, true)
 	if err != nil {
 		return err
 	}
@@ -171,7 +211,7 @@ func (m *Main) memoryStats(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx, readOnly)
+	s, done, err := m.openMemory(ctx, readOnly, false)
 	if err != nil {
 		return err
 	}
@@ -189,7 +229,7 @@ func (m *Main) memoryStats(ctx context.Context, args []string) error {
 	fmt.Fprintf(tw, "conversations\t%d\n", st.Conversations)
 	fmt.Fprintf(tw, "messages\t%d\t(%d archived)\n", st.Messages, st.ArchivedMessages)
 	fmt.Fprintf(tw, "facts\t%d\n", st.Facts)
-	fmt.Fprintf(tw, "embeddings\t%d\n", st.Embeddings)
+	fmt.Fprintf(tw, "embeddings\t%d\t%s\n", st.Embeddings, embedLine(st.Embedding))
 	for _, x := range st.Summaries {
 		fmt.Fprintf(tw, "summaries (%s)\t%d\t%s\n", x.Name, x.Count, humanBytes(x.Bytes))
 	}
@@ -201,6 +241,17 @@ func (m *Main) memoryStats(ctx context.Context, args []string) error {
 		fmt.Fprintf(tw, "newest\t%s\n", st.Newest.Format(time.RFC3339))
 	}
 	return tw.Flush()
+}
+
+// embedLine says how far the daemon's background embedding has come.
+func embedLine(b memory.EmbedBacklog) string {
+	if b.Model == "" {
+		return fmt.Sprintf("(%d messages wait for an embedding model to answer 'mai serve')", b.Pending)
+	}
+	if b.Pending == 0 {
+		return "(all messages embedded with " + b.Model + ")"
+	}
+	return fmt.Sprintf("(%d messages wait for %s; 'mai serve' embeds them in the background)", b.Pending, b.Model)
 }
 
 func humanBytes(n int64) string {
@@ -223,7 +274,7 @@ func (m *Main) memoryCompress(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx, readWrite)
+	s, done, err := m.openMemory(ctx, readWrite, true)
 	if err != nil {
 		return err
 	}
@@ -260,7 +311,7 @@ func (m *Main) memoryExport(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx, readOnly)
+	s, done, err := m.openMemory(ctx, readOnly, false)
 	if err != nil {
 		return err
 	}
@@ -317,7 +368,7 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 		defer f.Close()
 		r = f
 	}
-	s, done, err := m.openMemory(ctx, readWrite)
+	s, done, err := m.openMemory(ctx, readWrite, false)
 	if err != nil {
 		return err
 	}
@@ -350,7 +401,7 @@ func (m *Main) memoryFacts(ctx context.Context, args []string) error {
 	if user == "" {
 		user = m.owner()
 	}
-	s, done, err := m.openMemory(ctx, readOnly)
+	s, done, err := m.openMemory(ctx, readOnly, false)
 	if err != nil {
 		return err
 	}
@@ -400,7 +451,7 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 	if (user == "") == (fact == "") || (before != "" && user == "") {
 		return fmt.Errorf("%w: forget takes --user ID [--before DATE], or --fact ID", errUsage)
 	}
-	s, done, err := m.openMemory(ctx, readWrite)
+	s, done, err := m.openMemory(ctx, readWrite, false)
 	if err != nil {
 		return err
 	}

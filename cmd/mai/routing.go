@@ -46,7 +46,7 @@ func (m *Main) openModels(ctx context.Context, access dbAccess) (*models, error)
 	}
 	sl := switchlog.New(db.DB)
 	log := zerolog.Nop()
-	var record func(router.Switch)
+	var record *switchlog.Log
 	if access == readWrite {
 		logs, err := m.openLogs(nil)
 		if err != nil {
@@ -55,6 +55,25 @@ func (m *Main) openModels(ctx context.Context, access dbAccess) (*models, error)
 		}
 		closers = append(closers, func() { logs.Close() })
 		log = logging.Component(logs.Logger, "router")
+		record = sl
+	}
+	r, probe, err := m.newRouter(ctx, log, record)
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	return &models{router: r, probe: probe, log: sl, close: closeAll}, nil
+}
+
+// newRouter builds the router from the configuration, planning with the
+// GPU probe; when sl is not nil every switch is stored in it.
+func (m *Main) newRouter(ctx context.Context, log zerolog.Logger, sl *switchlog.Log) (*router.Router, gpu.Result, error) {
+	probe, err := gpu.Probe(ctx, gpu.Options{OverrideGB: m.cfg.GPUVRAMGB})
+	if err != nil {
+		log.Warn().Err(err).Msg("VRAM probe failed; planning as CPU only")
+	}
+	var record func(router.Switch)
+	if sl != nil {
 		record = func(s router.Switch) {
 			// A fresh context: the switch happened and must be kept even if the
 			// request that caused it is being cancelled.
@@ -63,16 +82,8 @@ func (m *Main) openModels(ctx context.Context, access dbAccess) (*models, error)
 			}
 		}
 	}
-	probe, err := gpu.Probe(ctx, gpu.Options{OverrideGB: cfg.GPUVRAMGB})
-	if err != nil {
-		log.Warn().Err(err).Msg("VRAM probe failed; planning as CPU only")
-	}
-	r, err := router.FromConfig(cfg, probe, log, record)
-	if err != nil {
-		closeAll()
-		return nil, err
-	}
-	return &models{router: r, probe: probe, log: sl, close: closeAll}, nil
+	r, err := router.FromConfig(m.cfg, probe, log, record)
+	return r, probe, err
 }
 
 // applyPin makes the owner's pinned model active, if one is pinned.
