@@ -38,13 +38,21 @@ func (s *Store) EmbedPending(ctx context.Context, batch int) (int, error) {
 		return 0, err
 	}
 	total := 0
+	// after is where the next batch starts: everything before it was
+	// embedded or skipped by this run, so each batch is found without
+	// rescanning the messages before it.
+	var after int64
+	lastModel := ""
 	for {
 		model, err := s.embedModel(ctx)
 		if err != nil {
 			return total, err
 		}
-		ms, err := queryMessages(ctx, s.db, `SELECT `+messageCols+` FROM messages m WHERE archive_id IS NULL AND content != ''
-AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.message_id = m.id AND e.model = ?) ORDER BY id LIMIT ?`, model, batch)
+		if model != lastModel {
+			after, lastModel = 0, model
+		}
+		ms, err := queryMessages(ctx, s.db, `SELECT `+messageCols+` FROM messages m WHERE id > ? AND archive_id IS NULL AND content != ''
+AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.message_id = m.id AND e.model = ?) ORDER BY id LIMIT ?`, after, model, batch)
 		if err != nil || len(ms) == 0 {
 			return total, err
 		}
@@ -70,6 +78,9 @@ AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.message_id = m.id AND e.model
 			if err := s.SetEmbedding(ctx, m.ID, got, vs[i]); err != nil {
 				return total, err
 			}
+		}
+		if got == model {
+			after = ms[len(ms)-1].ID
 		}
 		total += len(ms)
 	}
