@@ -94,7 +94,7 @@ func Restore(ctx context.Context, src, dbPath, lockPath string) (string, error) 
 	if err := os.Rename(tmp, dbPath); err != nil {
 		return kept, fmt.Errorf("move the backup into place: %w", err)
 	}
-	return kept, store.SyncDir(filepath.Dir(dbPath))
+	return kept, store.SyncPath(filepath.Dir(dbPath))
 }
 
 func copyFile(src, dst string) error {

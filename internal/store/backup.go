@@ -49,7 +49,7 @@ func (db *DB) Backup(ctx context.Context, dest string) (string, error) {
 	if err := checkIntegrity(ctx, tmp); err != nil {
 		return fail(err)
 	}
-	if err := syncFile(tmp); err != nil {
+	if err := SyncPath(tmp); err != nil {
 		return fail(err)
 	}
 	if err := os.Chmod(tmp, 0o600); err != nil {
@@ -58,7 +58,7 @@ func (db *DB) Backup(ctx context.Context, dest string) (string, error) {
 	if err := publish(tmp, dest); err != nil {
 		return fail(err)
 	}
-	if err := SyncDir(dir); err != nil {
+	if err := SyncPath(dir); err != nil {
 		return fail(err)
 	}
 	return dest, nil
@@ -123,21 +123,13 @@ func eachString(ctx context.Context, db *sql.DB, q string, fn func(string)) erro
 	return rows.Err()
 }
 
-func syncFile(path string) error {
+// SyncPath flushes a file, or a folder (which makes a rename or removal
+// in it durable), to the disk.
+func SyncPath(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	return f.Sync()
-}
-
-// SyncDir makes a rename or removal in dir durable.
-func SyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

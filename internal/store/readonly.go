@@ -54,12 +54,5 @@ func OpenEmpty(ctx context.Context, o Options) (*DB, error) {
 		return nil, err
 	}
 	db, err := connect(ctx, sqlDB, ":memory:")
-	if err != nil {
-		return nil, err
-	}
-	if _, err := db.migrate(ctx, o.migrations()); err != nil {
-		db.Close()
-		return nil, err
-	}
-	return db, nil
+	return migrated(ctx, db, err, o)
 }

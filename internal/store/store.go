@@ -40,6 +40,12 @@ type Options struct {
 // written by a newer Mai and one whose applied migrations have changed.
 func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	db, err := openRaw(ctx, path, o)
+	return migrated(ctx, db, err, o)
+}
+
+// migrated applies the pending migrations to db, just opened with err; on
+// failure it closes db.
+func migrated(ctx context.Context, db *DB, err error, o Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
