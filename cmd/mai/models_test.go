@@ -111,7 +111,7 @@ func TestModelsErrors(t *testing.T) {
 	// One answer cut off: the router retries once on the next model, with a notice.
 	srv.Script(lmstudiotest.Reply{Chunks: []string{"cut ", "off"}, CutAfter: 1}, lmstudiotest.Reply{Chunks: []string{"whole answer"}})
 	c := runMai(t, dir, env, "chat", "--once", "hi")
-	if c.code != 0 || !strings.Contains(c.stdout, "whole answer") || !strings.Contains(c.stderr, "stopped in the middle of the answer") {
+	if c.code != 0 || c.stdout != "whole answer\n" || !strings.Contains(c.stderr, "stopped in the middle of the answer") {
 		t.Errorf("failover: %+v", c)
 	}
 	// Both cut off: an error, not a silently short answer.

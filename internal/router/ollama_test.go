@@ -174,8 +174,11 @@ func TestRouterFailoverFromKilledOllama(t *testing.T) {
 			t.Fatalf("after the kill: %v (notices %q)", err, notices)
 		}
 		switch ev.Kind {
-		case llm.EventNotice:
+		case llm.EventRestart:
 			notices = append(notices, ev.Text)
+			if !ev.Restart.Discarded || ev.Restart.To != "lmstudio:qwen/qwen3-8b" {
+				t.Errorf("restart = %+v; the text before it is void", ev.Restart)
+			}
 			text.Reset()
 		case llm.EventText:
 			text.WriteString(ev.Text)

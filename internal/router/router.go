@@ -8,6 +8,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -107,7 +108,7 @@ type Router struct {
 	switches []Switch
 	running  map[runKey]int
 	lastUse  map[runKey]time.Time
-	resident map[runKey]time.Time // when a model was last seen loaded
+	resident map[runKey]residence // when a model was last seen loaded, and with which context
 	idle     chan struct{}        // closed and replaced whenever an answer ends
 	// downgrade is the reason for a downgrade decided after an answer,
 	// applied at the next chat.
@@ -160,7 +161,7 @@ func New(cfg Config) (*Router, error) {
 		track:    tracker{p: cfg.Policy},
 		running:  map[runKey]int{},
 		lastUse:  map[runKey]time.Time{},
-		resident: map[runKey]time.Time{},
+		resident: map[runKey]residence{},
 		idle:     make(chan struct{}),
 	}
 	for _, p := range cfg.Pools {
@@ -398,38 +399,45 @@ func (r *Router) Switch(ctx context.Context, ref string) error {
 	if f := v.fit(c, r.cfg.ContextLength, r.cfg.Headroom); !f.ok {
 		return fmt.Errorf("switch to %s: it %s; unload something or lower its context", c.Ref(), f.reason())
 	}
-	if err := r.ensureLoaded(ctx, c); err != nil {
+	if _, err := r.ensureLoaded(ctx, c); err != nil {
 		return fmt.Errorf("switch to %s: %w", c.Ref(), err)
 	}
 	r.setActive(c, CauseRequest, "the owner asked for it")
 	return nil
 }
 
-// ensureLoaded makes c resident, unless it is: it unloads what Mai loaded
-// in the same pool, least recently used first and after its running answers
-// finish, until c fits. Loads in a pool happen one at a time.
-func (r *Router) ensureLoaded(ctx context.Context, c Candidate) error {
+// residence is a model seen loaded: when, and the context it holds.
+type residence struct {
+	at      time.Time
+	context int
+}
+
+// ensureLoaded makes c resident, unless it is, and returns the context
+// length it is loaded with: it unloads what Mai loaded in the same pool,
+// least recently used first and after its running answers finish, until c
+// fits. Loads in a pool happen one at a time.
+func (r *Router) ensureLoaded(ctx context.Context, c Candidate) (int, error) {
 	key := runKey{c.Endpoint, c.Model.Name}
 	r.mu.Lock()
-	seen := r.resident[key]
+	seen, ok := r.resident[key]
 	r.mu.Unlock()
-	if !seen.IsZero() && r.cfg.Now().Sub(seen) < residentTTL {
-		return nil
+	if ok && r.cfg.Now().Sub(seen.at) < residentTTL {
+		return seen.context, nil
 	}
 	p := r.pools[r.eps[c.Endpoint].pool]
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v := r.look(ctx)
 	if err := v.endpoints[c.Endpoint].err; err != nil {
-		return err
+		return 0, err
 	}
-	if _, ok := v.resident(c.Endpoint, c.Model.Name); ok {
-		r.markResident(key)
-		return nil
+	want := contextFor(c.Model, r.cfg.ContextLength)
+	if in, ok := v.resident(c.Endpoint, c.Model.Name); ok {
+		return r.markResident(key, cmp.Or(in.ContextLength, want)), nil
 	}
 	f := v.fit(c, r.cfg.ContextLength, r.cfg.Headroom)
 	if !f.ok {
-		return fmt.Errorf("%w: %s %s", ErrNoModel, c.Ref(), f.reason())
+		return 0, fmt.Errorf("%w: %s %s", ErrNoModel, c.Ref(), f.reason())
 	}
 	free := f.free
 	for _, victim := range r.victims(v, c) {
@@ -437,27 +445,28 @@ func (r *Router) ensureLoaded(ctx context.Context, c Candidate) error {
 			break
 		}
 		if err := r.evict(ctx, victim); err != nil {
-			return err
+			return 0, err
 		}
 		free += victim.bytes
 	}
 	ep := r.eps[c.Endpoint]
-	in, err := ep.be.Load(ctx, c.Model.Name, llm.LoadOptions{ContextLength: contextFor(c.Model, r.cfg.ContextLength), KeepAlive: r.cfg.KeepAlive})
+	in, err := ep.be.Load(ctx, c.Model.Name, llm.LoadOptions{ContextLength: want, KeepAlive: r.cfg.KeepAlive})
 	if err != nil {
-		return err
+		return 0, err
 	}
 	ep.mu.Lock()
 	ep.owned[in.ID] = true
 	ep.mu.Unlock()
-	r.markResident(key)
 	r.cfg.Log.Info().Str("model", c.Ref()).Str("instance", in.ID).Int("context", in.ContextLength).Msg("model loaded")
-	return nil
+	return r.markResident(key, cmp.Or(in.ContextLength, want)), nil
 }
 
-func (r *Router) markResident(k runKey) {
+// markResident notes that k is loaded with a context of ctxLen, and returns ctxLen.
+func (r *Router) markResident(k runKey, ctxLen int) int {
 	r.mu.Lock()
-	r.resident[k] = r.cfg.Now()
+	r.resident[k] = residence{at: r.cfg.Now(), context: ctxLen}
 	r.mu.Unlock()
+	return ctxLen
 }
 
 type victim struct {
@@ -547,11 +556,30 @@ func (r *Router) end(c Candidate) {
 	r.idle = make(chan struct{})
 }
 
-// Chat streams an answer from the active model (choosing one on first use),
-// failing over once to the next model that fits when the backend fails,
-// with an llm.EventNotice saying so. req.Model is replaced by the router's
-// choice.
+// Choice is the model an answer comes from, loaded, and the context
+// length it is loaded with (what a prompt must fit in).
+type Choice struct {
+	Candidate
+	ContextLength int
+}
+
+// Chat streams an answer to req from the active model (choosing one on
+// first use), failing over once to the next model that fits when the
+// backend fails; see ChatWith. req.Model is replaced by the router's choice.
 func (r *Router) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) {
+	return r.ChatWith(ctx, func(Choice) (llm.Request, error) { return req, nil })
+}
+
+// ChatWith streams an answer from the active model (choosing one on first
+// use). build is called with the chosen model, once it is loaded and before
+// the stream starts, and returns the request to send: a caller assembles
+// its prompt for that model's context length there. When the backend fails
+// before a tool call was asked for, the answer fails over once to the next
+// model that fits: build is called again for it, and the stream yields an
+// llm.EventRestart saying so, after which the answer starts afresh. A
+// request's Model is replaced by the choice, and its context length, when
+// unset, is the one the model is loaded with.
+func (r *Router) ChatWith(ctx context.Context, build func(Choice) (llm.Request, error)) (llm.Stream, error) {
 	r.mu.Lock()
 	downgrade := r.pendingDowngrade()
 	r.mu.Unlock()
@@ -559,13 +587,13 @@ func (r *Router) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &stream{r: r, ctx: ctx, req: req}
-	inner, err := r.start(ctx, c, req)
+	s := &stream{r: r, ctx: ctx, build: build}
+	inner, _, err := r.start(ctx, c, build)
 	if err == nil {
 		s.attach(c, inner)
 		return s, nil
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(err, errBuild) {
 		return nil, err
 	}
 	if ferr := s.failover(c, err); ferr != nil {
@@ -574,22 +602,37 @@ func (r *Router) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) 
 	return s, nil
 }
 
-// start loads c if needed and starts the backend's stream.
-func (r *Router) start(ctx context.Context, c Candidate, req llm.Request) (llm.Stream, error) {
-	if err := r.ensureLoaded(ctx, c); err != nil {
-		return nil, err
+// errBuild marks a failure of the caller's build function: not the
+// backend's fault, so no reason to fail over.
+var errBuild = errors.New("build the request")
+
+// start loads c if needed, builds the request for it and starts the
+// backend's stream; it returns the context length c is loaded with.
+func (r *Router) start(ctx context.Context, c Candidate, build func(Choice) (llm.Request, error)) (llm.Stream, int, error) {
+	ctxLen, err := r.ensureLoaded(ctx, c)
+	if err != nil {
+		return nil, 0, err
+	}
+	req, err := build(Choice{Candidate: c, ContextLength: ctxLen})
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w for %s: %w", errBuild, c.Ref(), err)
 	}
 	req.Model = c.Model.Name
 	if req.KeepAlive == 0 {
 		req.KeepAlive = r.cfg.KeepAlive
 	}
+	if req.Options.ContextLength == 0 {
+		// Ollama reloads a model asked for with another context than it
+		// holds; asking for the loaded one keeps it.
+		req.Options.ContextLength = ctxLen
+	}
 	r.begin(c)
 	s, err := r.eps[c.Endpoint].be.Chat(ctx, req)
 	if err != nil {
 		r.end(c)
-		return nil, err
+		return nil, 0, err
 	}
-	return s, nil
+	return s, ctxLen, nil
 }
 
 // pendingDowngrade returns and clears the reason for a downgrade decided
