@@ -59,8 +59,17 @@ func measure(t testing.TB, c *ollama.Client, names ...string) map[string]int64 {
 	return out
 }
 
+// kvPerToken is the KV cache one token of context costs in each tiny model,
+// from the shapes ollamatest gives them (16-bit cache, K and V, every
+// block, every KV head, each head's dimension):
+//   - ChatModel: 2 blocks, 4 KV heads, 64/4 = 16 dimensions: 2×2×4×16×2 = 256 bytes
+//   - LargeChatModel: 4 blocks, 4 KV heads, 128/4 = 32 dimensions: 2×4×4×32×2 = 2048 bytes
+var kvPerToken = map[string]int64{ollamatest.ChatModel: 256, ollamatest.LargeChatModel: 2048}
+
 // onePool returns a memory pool that holds either tiny chat model but not
-// both, from their measured sizes and the router's estimates.
+// both: room for the larger one — its weights as Ollama lists them plus
+// its KV cache at ollamaContext, or what Ollama measured loaded when that is
+// more — and half the smaller one beside it.
 func onePool(t testing.TB, c *ollama.Client, sizes map[string]int64) (router.Pool, int64) {
 	t.Helper()
 	models, err := c.Models(context.Background())
@@ -74,7 +83,7 @@ func onePool(t testing.TB, c *ollama.Client, sizes map[string]int64) (router.Poo
 		if !ok {
 			continue
 		}
-		b := max(s, router.Need(m, ollamaContext))
+		b := max(s, m.SizeBytes+kvPerToken[m.Name]*ollamaContext)
 		biggest, smallest = max(biggest, b), min(smallest, s)
 	}
 	pool := router.Pool{Name: "ram", Bytes: biggest + headroom + smallest/2, CPU: true}

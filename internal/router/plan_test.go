@@ -121,25 +121,38 @@ func TestFit(t *testing.T) {
 }
 
 func TestNeed(t *testing.T) {
-	m := chatModel("llama3.1:8b", 8, 4.6)
-	if got := kvPerToken(m); got != 48<<10+80<<10 {
-		t.Errorf("kv per token of an 8B model = %d KiB, want 128", got>>10)
+	// Llama 3.1 8B as published: 32 layers, 8 KV heads of 128 dimensions,
+	// so a 16-bit KV cache costs 2 (K and V) × 32 × 8 × 128 × 2 bytes =
+	// 131072 bytes a token; the estimate from 8 billion parameters gives the
+	// same: 48 KiB + 8 × 10 KiB = 128 KiB.
+	m := chatModel("llama3.1:8b", 8, 4.6) // 4.6 GiB = 4939212390 bytes of weights
+	if got := kvPerToken(m); got != 131072 {
+		t.Errorf("kv per token of an 8B model = %d, want 131072", got)
 	}
-	if a, b := Need(m, 4096), Need(m, 32768); b-a != kvPerToken(m)*(32768-4096) {
-		t.Errorf("KV cache does not grow with the context: %d → %d", a, b)
-	}
-	if a, b := Need(m, 32768), Need(m, 1<<20); a != b {
-		t.Errorf("context beyond the model's maximum counted: %d vs %d", a, b)
+	for _, tt := range []struct {
+		ctx  int
+		want int64
+	}{
+		{4096, 4939212390 + 131072*4096},     // 5476083302
+		{32768, 4939212390 + 131072*32768},   // 9234179686
+		{1 << 20, 4939212390 + 131072*32768}, // capped at the model's 32768
+	} {
+		if got := Need(m, tt.ctx); got != tt.want {
+			t.Errorf("Need(8B, %d) = %d, want %d", tt.ctx, got, tt.want)
+		}
 	}
 	m.KVBytesPerToken = 1000
-	if got := Need(m, 1000); got != m.SizeBytes+1000*1000 {
-		t.Errorf("reported KV size ignored: %d", got)
+	if got := Need(m, 1000); got != 4940212390 {
+		t.Errorf("reported KV size ignored: %d, want 4939212390 + 1000×1000", got)
 	}
-	noParams := llm.Model{SizeBytes: 9 * gib}
-	if p := params(noParams); p < 15e9 || p > 20e9 {
+	// 9 GiB at 4.5 bits a weight: 9×2^30×8/4.5 = 17179869184 parameters.
+	if p := params(llm.Model{SizeBytes: 9 * gib}); p != 17179869184 {
 		t.Errorf("parameters from size = %d", p)
 	}
-	if kvPerToken(llm.Model{}) != kvUnknownParams || kvPerToken(chatModel("x", 400, 200)) != kvMaxPerToken {
-		t.Error("KV estimate bounds")
+	if got := kvPerToken(llm.Model{}); got != 128<<10 {
+		t.Errorf("unknown model: %d bytes a token, want 128 KiB", got)
+	}
+	if got := kvPerToken(chatModel("x", 400, 200)); got != 384<<10 {
+		t.Errorf("400B model: %d bytes a token, want the 384 KiB cap", got)
 	}
 }
