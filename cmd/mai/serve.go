@@ -227,8 +227,8 @@ func logIntegrations(log zerolog.Logger, cfg *config.Config) {
 	}
 	log.Info().
 		Str("discord", discord).
-		Str("ollama", cfg.OllamaEndpoint).
-		Str("lmstudio", cfg.LMStudioEndpoint).
+		Strs("ollama", config.URLs(cfg.OllamaEndpoints)).
+		Strs("lmstudio", config.URLs(cfg.LMStudioEndpoints)).
 		Str("vram", vram).
 		Int("cpu_cores", cfg.CPUCores).
 		Str("sandbox_image", cfg.SandboxImage).

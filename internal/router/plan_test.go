@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/maicompanion/mai/internal/gpu"
 	"github.com/maicompanion/mai/internal/llm"
 )
 
@@ -154,5 +156,55 @@ func TestNeed(t *testing.T) {
 	}
 	if got := kvPerToken(chatModel("x", 400, 200)); got != 384<<10 {
 		t.Errorf("400B model: %d bytes a token, want the 384 KiB cap", got)
+	}
+}
+
+// The budget of a probed GPU is what is free now plus what the model
+// servers hold; a model that cannot be split must fit on one card; on a
+// server of unknown size a model is tried, and one that failed to load
+// there does not fit.
+func TestFitMeasuredPools(t *testing.T) {
+	big := chatModel("big", 14, 9) // 9 GiB + 188 KiB × 8192 of KV + 512 MiB headroom ≈ 11 GiB
+	small := chatModel("small", 3, 2)
+	mine := llm.Instance{Model: "small", ID: "small", SizeBytes: 2 * gib, VRAMBytes: 2 * gib}
+	card := func(totalGiB, usedGiB int64) gpu.Device {
+		return gpu.Device{Name: "GPU", Total: totalGiB * gib, Used: usedGiB * gib, Free: (totalGiB - usedGiB) * gib}
+	}
+	tests := []struct {
+		name        string
+		devices     []gpu.Device
+		split       bool
+		unknown     bool
+		failed      bool
+		wantOK      bool
+		wantForeign int64
+		wantReason  string
+	}{
+		{name: "only Mai's model on the card", devices: []gpu.Device{card(24, 2)}, wantOK: true, wantReason: "fits"},
+		{name: "another program holds 18 GiB", devices: []gpu.Device{card(24, 20)}, wantForeign: 18 * gib, wantReason: "needs 11.0 GB of VRAM, 6.0 GB free"},
+		{name: "two cards, split", devices: []gpu.Device{card(8, 2), card(8, 0)}, split: true, wantOK: true, wantReason: "fits"},
+		{name: "two cards, not split", devices: []gpu.Device{card(8, 2), card(8, 0)}, wantReason: "needs 11.0 GB on one GPU, at most 8.0 GB there"},
+		{name: "unknown size", unknown: true, wantOK: true, wantReason: "may fit"},
+		{name: "unknown size, failed load", unknown: true, failed: true, wantReason: "failed to load"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := endpointView{kind: "ollama", models: []llm.Model{big, small}, loaded: []llm.Instance{mine},
+				owned: map[string]bool{"small": true}, split: tt.split, noFit: map[string]time.Time{}}
+			if tt.failed {
+				ev.noFit["big"] = time.Now()
+			}
+			v := view{pools: []poolView{{name: "gpu", unknown: tt.unknown}}, endpoints: []endpointView{ev}}
+			if tt.devices != nil {
+				v.measure(0, tt.devices)
+			}
+			if v.pools[0].foreign != tt.wantForeign {
+				t.Errorf("other programs = %d, want %d", v.pools[0].foreign, tt.wantForeign)
+			}
+			f := v.fit(Candidate{Backend: "ollama", Model: big}, 8192, 512<<20)
+			if f.ok != tt.wantOK || !strings.HasPrefix(f.reason(), tt.wantReason) {
+				t.Errorf("fit = %v (%s), want %v (%s…)", f.ok, f.reason(), tt.wantOK, tt.wantReason)
+			}
+		})
 	}
 }

@@ -38,6 +38,9 @@ const (
 	residentTTL = 15 * time.Second
 	// maxSwitches bounds the in-memory switch history.
 	maxSwitches = 100
+	// noFitTTL is how long a model whose load failed on a pool of unknown
+	// size counts as not fitting there; the server's load may change.
+	noFitTTL = 10 * time.Minute
 )
 
 // ErrNoModel means no installed chat model fits or answers.
@@ -49,14 +52,31 @@ var ErrNoModel = errors.New("no model available")
 type Endpoint struct {
 	Backend llm.Backend
 	Pool    string // a Pool's Name
+	// SplitsGPUs says the backend can spread one model over several GPUs
+	// (llama.cpp's layer split); without it a model must fit on one card.
+	SplitsGPUs bool
 }
 
-// Pool is memory that models share: one GPU's VRAM or, without a GPU, RAM.
+// Pool is memory that models share: one machine's GPUs, its RAM without
+// a GPU, or a server on another machine.
 type Pool struct {
-	Name  string
-	Bytes int64 // what models may use in total
-	CPU   bool  // the pool is RAM
-	Cores int   // on a RAM pool, the cores to answer with (CPU_CORES_AVAILABLE); 0 for no limit
+	Name string
+	// Bytes is what models may use in total: the RAM, GPU_VRAM_AVAILABLE, a
+	// remote server's budget. With Probe set it is the fallback for a probe
+	// that fails.
+	Bytes int64
+	CPU   bool // the pool is RAM
+	Cores int  // on a RAM pool, the cores to answer with (CPU_CORES_AVAILABLE); 0 for no limit
+	// Probe, when set, reads the pool's GPUs afresh at every plan. The
+	// budget is then what is free now plus what the pool's model servers
+	// hold: memory other programs use is not Mai's to plan with.
+	Probe func(context.Context) ([]gpu.Device, error)
+	// Headroom is kept free beside the models; Config.Headroom when 0.
+	Headroom int64
+	// Unknown means the pool's size is not known (a server on another
+	// machine without a budget): Mai plans with what it reports loaded,
+	// tries a model, and takes a failed load as "does not fit there".
+	Unknown bool
 }
 
 // PoolFromProbe returns the pool of this machine: the probed (or
@@ -117,19 +137,24 @@ type Router struct {
 }
 
 type endpoint struct {
-	be   llm.Backend
-	pool int
+	be    llm.Backend
+	pool  int
+	split bool
 
 	mu       sync.Mutex // guards the fields below
 	models   []llm.Model
 	modelsAt time.Time
-	owned    map[string]bool     // instance ids Mai loaded
-	seen     map[string]seenSize // model → memory measured while loaded
+	owned    map[string]bool      // instance ids Mai loaded
+	seen     map[string]seenSize  // model → memory measured while loaded
+	noFit    map[string]time.Time // model → when loading it failed, on a pool of unknown size
 }
 
 type pool struct {
 	Pool
 	mu sync.Mutex // loads and evictions in the pool happen one at a time
+
+	probeMu  sync.Mutex
+	lastDevs []gpu.Device // the last devices Probe read, for when it fails
 }
 
 type runKey struct {
@@ -172,24 +197,56 @@ func New(cfg Config) (*Router, error) {
 		if i < 0 {
 			return nil, fmt.Errorf("router: %s at %s uses memory pool %q, which is not configured", e.Backend.Name(), e.Backend.Endpoint(), e.Pool)
 		}
-		r.eps = append(r.eps, &endpoint{be: e.Backend, pool: i, owned: map[string]bool{}, seen: map[string]seenSize{}})
+		r.eps = append(r.eps, &endpoint{be: e.Backend, pool: i, split: e.SplitsGPUs,
+			owned: map[string]bool{}, seen: map[string]seenSize{}, noFit: map[string]time.Time{}})
 	}
 	return r, nil
 }
 
-// look asks every backend what it has and what is loaded, concurrently.
+// look asks every backend what it has and what is loaded, and every GPU
+// how much memory is free, concurrently.
 func (r *Router) look(ctx context.Context) view {
 	v := view{endpoints: make([]endpointView, len(r.eps)), pools: make([]poolView, len(r.pools))}
-	for i, p := range r.pools {
-		v.pools[i] = poolView{name: p.Name, bytes: p.Bytes, cpu: p.CPU, cores: p.Cores}
-	}
+	devs := make([][]gpu.Device, len(r.pools))
+	probeErrs := make([]error, len(r.pools))
 	var wg sync.WaitGroup
+	for i, p := range r.pools {
+		v.pools[i] = poolView{name: p.Name, bytes: p.Bytes, cpu: p.CPU, cores: p.Cores, unknown: p.Unknown,
+			headroom: cmp.Or(p.Headroom, r.cfg.Headroom)}
+		if p.Probe != nil {
+			wg.Go(func() { devs[i], probeErrs[i] = p.probe(ctx) })
+		}
+	}
 	for i, ep := range r.eps {
 		wg.Go(func() { v.endpoints[i] = ep.look(ctx, r.cfg.Now()) })
 	}
 	wg.Wait()
 	r.learn(&v)
+	for i := range v.pools {
+		if devs[i] != nil {
+			v.measure(i, devs[i])
+		}
+		if probeErrs[i] != nil {
+			v.pools[i].probeErr = probeErrs[i].Error()
+		}
+	}
 	return v
+}
+
+// probe reads the pool's GPUs; when that fails it returns the last devices
+// read, with the error.
+func (p *pool) probe(ctx context.Context) ([]gpu.Device, error) {
+	devs, err := p.Probe(ctx)
+	p.probeMu.Lock()
+	defer p.probeMu.Unlock()
+	if err != nil || len(devs) == 0 {
+		if err == nil {
+			err = errors.New("the GPU probe found no GPU")
+		}
+		return p.lastDevs, fmt.Errorf("VRAM probe: %w; planning with the last reading", err)
+	}
+	p.lastDevs = devs
+	return devs, nil
 }
 
 // learn records the memory each loaded model really takes and gives the
@@ -229,8 +286,14 @@ func (ep *endpoint) look(ctx context.Context, now time.Time) endpointView {
 		ev.err = err
 		return ev
 	}
-	ev.models, ev.loaded = models, loaded
+	ev.models, ev.loaded, ev.split = models, loaded, ep.split
 	ep.mu.Lock()
+	for m, at := range ep.noFit {
+		if now.Sub(at) >= noFitTTL {
+			delete(ep.noFit, m)
+		}
+	}
+	ev.noFit = maps.Clone(ep.noFit)
 	ev.owned = make(map[string]bool, len(ep.owned))
 	for _, in := range loaded {
 		if ep.owned[in.ID] {
@@ -452,6 +515,13 @@ func (r *Router) ensureLoaded(ctx context.Context, c Candidate) (int, error) {
 	ep := r.eps[c.Endpoint]
 	in, err := ep.be.Load(ctx, c.Model.Name, llm.LoadOptions{ContextLength: want, KeepAlive: r.cfg.KeepAlive})
 	if err != nil {
+		if v.pools[ep.pool].unknown && ctx.Err() == nil && !errors.Is(err, llm.ErrUnreachable) {
+			ep.mu.Lock()
+			ep.noFit[c.Model.Name] = r.cfg.Now()
+			ep.mu.Unlock()
+			r.cfg.Log.Warn().Str("model", c.Ref()).Err(err).Msg("could not load the model on a server of unknown memory; taking it as not fitting there")
+			return 0, fmt.Errorf("%w: %w", errNoFitThere, err)
+		}
 		return 0, err
 	}
 	ep.mu.Lock()
@@ -602,6 +672,10 @@ func (r *Router) ChatWith(ctx context.Context, build func(Choice) (llm.Request, 
 	return s, nil
 }
 
+// errNoFitThere marks a load that failed on a server whose memory is not
+// known: the model is taken as not fitting there.
+var errNoFitThere = fmt.Errorf("%w: it could not be loaded on a server of unknown memory", ErrNoModel)
+
 // errBuild marks a failure of the caller's build function: not the
 // backend's fault, so no reason to fail over.
 var errBuild = errors.New("build the request")
@@ -663,6 +737,10 @@ func (r *Router) failed(c Candidate, err error) (away bool, reason string) {
 	delete(r.resident, runKey{c.Endpoint, c.Model.Name})
 	if r.active == nil || r.active.Endpoint != c.Endpoint || r.active.Model.Name != c.Model.Name {
 		return false, ""
+	}
+	if errors.Is(err, errNoFitThere) {
+		// Not a failure of the model but of its place: move at once.
+		return true, err.Error()
 	}
 	return r.track.failed(r.cfg.Now(), errors.Is(err, llm.ErrUnreachable), err)
 }

@@ -59,6 +59,7 @@ type fakeBackend struct {
 	unloads []string
 	chats   []string
 	reqs    []llm.Request
+	loadErr map[string]error // Load fails for these models
 }
 
 func newFake(name string, c *clock, models ...llm.Model) *fakeBackend {
@@ -100,6 +101,9 @@ func (f *fakeBackend) Load(ctx context.Context, model string, opts llm.LoadOptio
 		if in.Model == model {
 			return in, nil
 		}
+	}
+	if err := f.loadErr[model]; err != nil {
+		return llm.Instance{}, err
 	}
 	for _, m := range f.models {
 		if m.Name == model {
@@ -595,6 +599,47 @@ func TestChatWithBuildsPerModel(t *testing.T) {
 	}
 	if _, _, chats := lms.record(); len(chats) != 1 {
 		t.Errorf("lmstudio chats = %v after a failed build", chats)
+	}
+}
+
+// On a server of unknown memory a model is tried; a load that fails there
+// makes it "does not fit there": the answer moves on at once, and the plan
+// says why.
+func TestUnknownPoolFailedLoad(t *testing.T) {
+	c := newClock()
+	lan := newFake("ollama", c, chatModel("qwen2.5:72b", 72, 40))
+	lan.loadErr = map[string]error{"qwen2.5:72b": &llm.Error{Kind: llm.ErrBadResponse, Msg: "model requires more system memory (42 GiB) than is available"}}
+	local := newFake("lmstudio", c, chatModel("qwen/qwen3-8b", 8, 5))
+	r, err := New(Config{
+		Endpoints:   []Endpoint{{Backend: lan, Pool: "lan"}, {Backend: local, Pool: "gpu"}},
+		Pools:       []Pool{{Name: "lan", Unknown: true}, {Name: "gpu", Bytes: 12 * gib}},
+		Preferences: []Preference{{Backend: "ollama", Model: "qwen2.5:72b"}},
+		Now:         c.Now, ContextLength: 4096,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Plan(t.Context()); !p.Candidates[0].Fits || !strings.HasPrefix(p.Candidates[0].Reason, "may fit") || !p.Pools[0].Unknown {
+		t.Fatalf("before trying: %+v %+v", p.Candidates[0], p.Pools[0])
+	}
+	st, err := r.Chat(t.Context(), llm.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _, err := llm.Collect(st)
+	if err != nil || msg.Content != "answer from qwen/qwen3-8b" {
+		t.Fatalf("answer %q, %v", msg.Content, err)
+	}
+	sw := r.Switches()
+	if len(sw) != 2 || sw[1].Cause != CauseFailure || sw[1].To != "lmstudio:qwen/qwen3-8b" {
+		t.Errorf("switches = %+v", sw)
+	}
+	if p := r.Plan(t.Context()); p.Candidates[0].Fits || !strings.HasPrefix(p.Candidates[0].Reason, "failed to load") {
+		t.Errorf("after the failed load: %+v", p.Candidates[0])
+	}
+	c.Add(noFitTTL)
+	if p := r.Plan(t.Context()); !p.Candidates[0].Fits {
+		t.Errorf("tried again after %s: %+v", noFitTTL, p.Candidates[0])
 	}
 }
 
