@@ -56,6 +56,12 @@ func TestModelsListAndStatus(t *testing.T) {
 	if len(rep.Plan.Pools) != 1 || rep.Plan.Pools[0].Bytes != 8<<30 || len(rep.Plan.Candidates) != 2 || rep.Discord != "off" || rep.Daemon.Running {
 		t.Errorf("status = %+v", rep)
 	}
+	// A token alone connects nothing: status says what is so, not what is configured.
+	env["DISCORD_BOT_TOKEN"], env["DISCORD_USER_ID"] = "tok.en", "42"
+	st = runMai(t, dir, env, "status")
+	if !strings.Contains(st.stdout, "discord: not connected") || strings.Contains(st.stdout, "configured") {
+		t.Errorf("status with a Discord token:\n%s", st.stdout)
+	}
 }
 
 func TestModelsSwitchPinsAndChatStreams(t *testing.T) {

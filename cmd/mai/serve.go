@@ -219,7 +219,7 @@ func (m *Main) terminalStderr() io.Writer {
 func logIntegrations(log zerolog.Logger, cfg *config.Config) {
 	discord := "off"
 	if cfg.DiscordBotToken != "" {
-		discord = "configured"
+		discord = "token set, not connected: the daemon has no Discord front end yet"
 	}
 	vram := "probe"
 	if cfg.GPUVRAMGB > 0 {
