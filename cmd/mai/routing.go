@@ -49,6 +49,7 @@ func (m *Main) openModels(ctx context.Context) (*models, error) {
 		}
 	}
 	r, err := router.FromConfig(cfg, router.Setup{
+		Ledger:   sl,
 		Probe:    probe,
 		Reprobe:  func(ctx context.Context) (gpu.Result, error) { return gpu.Probe(ctx, gpuOpts) },
 		Log:      log,

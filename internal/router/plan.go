@@ -141,6 +141,7 @@ type endpointView struct {
 	seen   map[string]seenSize
 	split  bool                 // the backend spreads a model over several GPUs
 	noFit  map[string]time.Time // models whose load failed on a pool of unknown size
+	gone   []string             // instances Mai loaded that are no longer loaded
 }
 
 // seenSize is the memory a model was measured to take, loaded with a context.

@@ -103,6 +103,7 @@ type Config struct {
 	Now      func() time.Time // time.Now when nil; tests inject a clock
 	Log      zerolog.Logger   // where switches are logged
 	OnSwitch func(Switch)     // called after every switch, e.g. to store it; may be nil
+	Ledger   Ledger           // keeps the instances Mai loaded across restarts; may be nil
 }
 
 // Switch is one change of the active model.
@@ -121,6 +122,9 @@ type Router struct {
 	pools []*pool
 
 	selectMu sync.Mutex // one selection at a time, so two requests agree
+
+	restoreMu sync.Mutex
+	restored  bool // the ledger has been read
 
 	mu       sync.Mutex
 	active   *Candidate
@@ -206,6 +210,7 @@ func New(cfg Config) (*Router, error) {
 // look asks every backend what it has and what is loaded, and every GPU
 // how much memory is free, concurrently.
 func (r *Router) look(ctx context.Context) view {
+	r.restoreOwned(ctx)
 	v := view{endpoints: make([]endpointView, len(r.eps)), pools: make([]poolView, len(r.pools))}
 	devs := make([][]gpu.Device, len(r.pools))
 	probeErrs := make([]error, len(r.pools))
@@ -222,6 +227,11 @@ func (r *Router) look(ctx context.Context) view {
 	}
 	wg.Wait()
 	r.learn(&v)
+	for i, ev := range v.endpoints {
+		for _, id := range ev.gone {
+			r.recordOwned(ctx, r.eps[i], id, "", false)
+		}
+	}
 	for i := range v.pools {
 		if devs[i] != nil {
 			v.measure(i, devs[i])
@@ -305,6 +315,7 @@ func (ep *endpoint) look(ctx context.Context, now time.Time) endpointView {
 	for id := range ep.owned {
 		if !ev.owned[id] {
 			delete(ep.owned, id)
+			ev.gone = append(ev.gone, id)
 		}
 	}
 	ep.mu.Unlock()
@@ -527,6 +538,7 @@ func (r *Router) ensureLoaded(ctx context.Context, c Candidate) (int, error) {
 	ep.mu.Lock()
 	ep.owned[in.ID] = true
 	ep.mu.Unlock()
+	r.recordOwned(ctx, ep, in.ID, in.Model, true)
 	r.cfg.Log.Info().Str("model", c.Ref()).Str("instance", in.ID).Int("context", in.ContextLength).Msg("model loaded")
 	return r.markResident(key, cmp.Or(in.ContextLength, want)), nil
 }
@@ -599,6 +611,7 @@ func (r *Router) evict(ctx context.Context, vi victim) error {
 	ep.mu.Lock()
 	delete(ep.owned, vi.inst.ID)
 	ep.mu.Unlock()
+	r.recordOwned(ctx, ep, vi.inst.ID, "", false)
 	r.mu.Lock()
 	delete(r.resident, runKey{vi.endpoint, vi.inst.Model})
 	r.mu.Unlock()

@@ -34,6 +34,7 @@ type Setup struct {
 	Reprobe  func(context.Context) (gpu.Result, error)
 	Log      zerolog.Logger
 	OnSwitch func(Switch) // called after every switch (to store it); may be nil
+	Ledger   Ledger       // keeps the instances Mai loaded across restarts; may be nil
 }
 
 // FromConfig builds the router Mai runs with: every Ollama and LM Studio
@@ -47,7 +48,7 @@ func FromConfig(cfg *config.Config, s Setup) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc := Config{Pools: []Pool{local}, Log: s.Log, OnSwitch: s.OnSwitch}
+	rc := Config{Pools: []Pool{local}, Log: s.Log, OnSwitch: s.OnSwitch, Ledger: s.Ledger}
 	add := func(e config.Endpoint, be llm.Backend) error {
 		ep := Endpoint{Backend: be, Pool: LocalPool, SplitsGPUs: true}
 		host := hostOf(e.URL)
