@@ -48,8 +48,13 @@ func (m *Main) openModels(ctx context.Context) (*models, error) {
 			log.Error().Err(err).Msg("could not store the model switch")
 		}
 	}
+	cache, err := router.OpenModelCache(cfg.ModelCacheDir)
+	if err != nil {
+		log.Warn().Err(err).Msg("model cache")
+	}
 	r, err := router.FromConfig(cfg, router.Setup{
 		Ledger:   sl,
+		Cache:    cache,
 		Probe:    probe,
 		Reprobe:  func(ctx context.Context) (gpu.Result, error) { return gpu.Probe(ctx, gpuOpts) },
 		Log:      log,

@@ -89,7 +89,7 @@ func TestVRAMPlanLeavesOtherProgramsMemory(t *testing.T) {
 func TestVRAMPlanOnRealOllama(t *testing.T) {
 	srv := ollamatest.Start(t)
 	// 4 MiB free: the small model needs its 268 KiB of weights and
-	// 256 B × 4096 of KV cache (1.3 MB); the large one 1.6 MB and
+	// 512 B × 4096 of KV cache (2.3 MB); the large one 1.6 MB and
 	// 2048 B × 4096 (about 10 MB).
 	fakeNvidiaSMI(t, "Stand-in GPU, 1024, 1020, 4")
 	dir := t.TempDir()

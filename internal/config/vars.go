@@ -124,7 +124,7 @@ func vars() []variable {
 		},
 		intVar("MAI_BACKUP_KEEP", "daily database backups the daemon keeps in <data dir>/backups", 7, 1, func(c *Config) *int { return &c.BackupKeep }),
 		{
-			name: "MODEL_CACHE_DIR", help: "where model metadata and probe results are cached", defDoc: "<data dir>/models",
+			name: "MODEL_CACHE_DIR", help: "model files Mai may read for planning (GGUF headers; a link to LM Studio's models folder works) and the cache of what the backends reported about each model", defDoc: "<data dir>/models",
 			def:  func(c *Config, _ LookupFunc) string { return filepath.Join(c.DataDir, "models") },
 			set:  pathVar(func(c *Config) *string { return &c.ModelCacheDir }),
 			show: func(c *Config) string { return c.ModelCacheDir },

@@ -62,9 +62,9 @@ func measure(t testing.TB, c *ollama.Client, names ...string) map[string]int64 {
 // kvPerToken is the KV cache one token of context costs in each tiny model,
 // from the shapes ollamatest gives them (16-bit cache, K and V, every
 // block, every KV head, each head's dimension):
-//   - ChatModel: 2 blocks, 4 KV heads, 64/4 = 16 dimensions: 2×2×4×16×2 = 256 bytes
+//   - ChatModel: 2 blocks, 4 KV heads, 64/4 = 16 dimensions: 2×2×4×16×2 = 512 bytes
 //   - LargeChatModel: 4 blocks, 4 KV heads, 128/4 = 32 dimensions: 2×4×4×32×2 = 2048 bytes
-var kvPerToken = map[string]int64{ollamatest.ChatModel: 256, ollamatest.LargeChatModel: 2048}
+var kvPerToken = map[string]int64{ollamatest.ChatModel: 512, ollamatest.LargeChatModel: 2048}
 
 // onePool returns a memory pool that holds either tiny chat model but not
 // both: room for the larger one — its weights as Ollama lists them plus

@@ -16,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -104,6 +105,7 @@ type Config struct {
 	Log      zerolog.Logger   // where switches are logged
 	OnSwitch func(Switch)     // called after every switch, e.g. to store it; may be nil
 	Ledger   Ledger           // keeps the instances Mai loaded across restarts; may be nil
+	Cache    *ModelCache      // MODEL_CACHE_DIR: model shapes and measured sizes; may be nil
 }
 
 // Switch is one change of the active model.
@@ -126,6 +128,8 @@ type Router struct {
 	restoreMu sync.Mutex
 	restored  bool // the ledger has been read
 
+	cacheWarned atomic.Bool // a failure to write the model cache was logged
+
 	mu       sync.Mutex
 	active   *Candidate
 	track    tracker
@@ -144,6 +148,7 @@ type endpoint struct {
 	be    llm.Backend
 	pool  int
 	split bool
+	cache *ModelCache // may be nil
 
 	mu       sync.Mutex // guards the fields below
 	models   []llm.Model
@@ -201,8 +206,12 @@ func New(cfg Config) (*Router, error) {
 		if i < 0 {
 			return nil, fmt.Errorf("router: %s at %s uses memory pool %q, which is not configured", e.Backend.Name(), e.Backend.Endpoint(), e.Pool)
 		}
-		r.eps = append(r.eps, &endpoint{be: e.Backend, pool: i, split: e.SplitsGPUs,
-			owned: map[string]bool{}, seen: map[string]seenSize{}, noFit: map[string]time.Time{}})
+		ep := &endpoint{be: e.Backend, pool: i, split: e.SplitsGPUs, cache: cfg.Cache,
+			owned: map[string]bool{}, seen: map[string]seenSize{}, noFit: map[string]time.Time{}}
+		if cfg.Cache != nil {
+			ep.seen = cfg.Cache.seen(e.Backend)
+		}
+		r.eps = append(r.eps, ep)
 	}
 	return r, nil
 }
@@ -230,6 +239,11 @@ func (r *Router) look(ctx context.Context) view {
 	for i, ev := range v.endpoints {
 		for _, id := range ev.gone {
 			r.recordOwned(ctx, r.eps[i], id, "", false)
+		}
+		if r.cfg.Cache != nil && ev.err == nil {
+			if err := r.cfg.Cache.remember(r.eps[i].be, ev.models, ev.seen); err != nil && !r.cacheWarned.Swap(true) {
+				r.cfg.Log.Warn().Err(err).Msg("could not write the model cache; a restart will plan with estimates")
+			}
 		}
 	}
 	for i := range v.pools {
@@ -286,6 +300,9 @@ func (ep *endpoint) look(ctx context.Context, now time.Time) endpointView {
 		if models, err = ep.be.Models(ctx); err != nil {
 			ev.err = err
 			return ev
+		}
+		if ep.cache != nil {
+			models = ep.cache.complete(ep.be, models)
 		}
 		ep.mu.Lock()
 		ep.models, ep.modelsAt = models, now

@@ -35,6 +35,7 @@ type Setup struct {
 	Log      zerolog.Logger
 	OnSwitch func(Switch) // called after every switch (to store it); may be nil
 	Ledger   Ledger       // keeps the instances Mai loaded across restarts; may be nil
+	Cache    *ModelCache  // MODEL_CACHE_DIR, opened; may be nil
 }
 
 // FromConfig builds the router Mai runs with: every Ollama and LM Studio
@@ -48,7 +49,7 @@ func FromConfig(cfg *config.Config, s Setup) (*Router, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc := Config{Pools: []Pool{local}, Log: s.Log, OnSwitch: s.OnSwitch, Ledger: s.Ledger}
+	rc := Config{Pools: []Pool{local}, Log: s.Log, OnSwitch: s.OnSwitch, Ledger: s.Ledger, Cache: s.Cache}
 	add := func(e config.Endpoint, be llm.Backend) error {
 		ep := Endpoint{Backend: be, Pool: LocalPool, SplitsGPUs: true}
 		host := hostOf(e.URL)
