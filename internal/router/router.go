@@ -263,14 +263,17 @@ func (p *pool) probe(ctx context.Context) ([]gpu.Device, error) {
 	devs, err := p.Probe(ctx)
 	p.probeMu.Lock()
 	defer p.probeMu.Unlock()
-	if err != nil || len(devs) == 0 {
-		if err == nil {
-			err = errors.New("the GPU probe found no GPU")
-		}
-		return p.lastDevs, fmt.Errorf("VRAM probe: %w; planning with the last reading", err)
+	if err == nil && len(devs) > 0 {
+		p.lastDevs = devs
+		return devs, nil
 	}
-	p.lastDevs = devs
-	return devs, nil
+	if err == nil {
+		err = errors.New("the GPU probe found no GPU")
+	}
+	if len(p.lastDevs) == 0 {
+		p.lastDevs = devs // what the probe offers instead, if anything
+	}
+	return p.lastDevs, fmt.Errorf("VRAM probe: %w; planning with the last reading", err)
 }
 
 // learn records the memory each loaded model really takes and gives the

@@ -3,7 +3,9 @@ package router
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -112,10 +114,13 @@ func localPool(cfg *config.Config, s Setup) (Pool, error) {
 		local.Headroom += cfg.VRAMHeadroom.Bytes(d.Total)
 	}
 	if s.Probe.Source != gpu.SourceOverride && s.Reprobe != nil {
-		reprobe := s.Reprobe
+		reprobe, first := s.Reprobe, s.Probe.Devices
 		local.Probe = func(ctx context.Context) ([]gpu.Device, error) {
 			r, err := reprobe(ctx)
-			return r.Devices, err
+			if err != nil || r.CPUOnly() {
+				return first, cmp.Or(err, errors.New("the GPU is no longer found"))
+			}
+			return r.Devices, nil
 		}
 	}
 	return local, nil

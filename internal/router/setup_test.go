@@ -2,9 +2,11 @@ package router
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -89,8 +91,9 @@ func TestFromConfigReprobes(t *testing.T) {
 		return gpu.Result{Source: gpu.SourceNvidia, Devices: []gpu.Device{{Name: "NVIDIA H200", Total: 143771 << 20, Used: usedMiB << 20, Free: (143771 - usedMiB) << 20}}}
 	}
 	used := int64(0)
+	var probeErr error
 	cfg := &config.Config{OllamaEndpoints: []config.Endpoint{{URL: "http://127.0.0.1:9"}}}
-	r, err := FromConfig(cfg, Setup{Probe: h200(0), Reprobe: func(context.Context) (gpu.Result, error) { return h200(used), nil }})
+	r, err := FromConfig(cfg, Setup{Probe: h200(0), Reprobe: func(context.Context) (gpu.Result, error) { return h200(used), probeErr }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,6 +104,11 @@ func TestFromConfigReprobes(t *testing.T) {
 	// and the headroom is 5 % of 143771 MiB (150754820096 bytes) = 7537741004.
 	if p.Bytes != 40752<<20 || p.OtherPrograms != 103019<<20 || p.Free != 40752<<20 || p.Headroom != 7537741004 {
 		t.Errorf("pool = %+v", p)
+	}
+	// A probe that fails plans with the last reading, and says so.
+	used, probeErr = 0, errors.New("nvidia-smi did not answer")
+	if p := r.Plan(t.Context()).Pools[0]; p.OtherPrograms != 103019<<20 || !strings.Contains(p.ProbeError, "did not answer") {
+		t.Errorf("after a failed probe: %+v", p)
 	}
 }
 
