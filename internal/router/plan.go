@@ -155,7 +155,7 @@ type poolView struct {
 	bytes    int64 // what models may use in total: the memory less other programs' share
 	cpu      bool  // RAM, not VRAM
 	cores    int   // CPU cores to answer with, on a RAM pool; 0 for no limit
-	headroom int64 // kept free beside the models
+	headroom int64 // kept free beside the models; negative for none
 	unknown  bool  // the size is not known: models are tried
 	// Measured by a GPU probe at this look; zero without one.
 	devices  []gpu.Device
@@ -306,8 +306,8 @@ func (v *view) fit(c Candidate, ctxLen int, headroom int64) fit {
 		need = max(need, s.bytes)
 	}
 	pl := v.pools[p]
-	if pl.headroom > 0 {
-		headroom = pl.headroom
+	if pl.headroom != 0 {
+		headroom = max(pl.headroom, 0)
 	}
 	f := fit{need: need + headroom, free: pl.bytes - used, evictable: evictable, cpu: pl.cpu}
 	f.ok = f.need <= f.free+f.evictable

@@ -72,7 +72,8 @@ type Pool struct {
 	// budget is then what is free now plus what the pool's model servers
 	// hold: memory other programs use is not Mai's to plan with.
 	Probe func(context.Context) ([]gpu.Device, error)
-	// Headroom is kept free beside the models; Config.Headroom when 0.
+	// Headroom is kept free beside the models; Config.Headroom when 0,
+	// none when negative.
 	Headroom int64
 	// Unknown means the pool's size is not known (a server on another
 	// machine without a budget): Mai plans with what it reports loaded,

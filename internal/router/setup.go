@@ -67,11 +67,11 @@ func FromConfig(cfg *config.Config, s Setup) (*Router, error) {
 		i := slices.IndexFunc(rc.Pools, func(p Pool) bool { return p.Name == host })
 		switch {
 		case i < 0:
-			rc.Pools = append(rc.Pools, Pool{Name: host, Bytes: budget, Unknown: budget == 0, Headroom: cfg.VRAMHeadroom.Bytes(budget)})
+			rc.Pools = append(rc.Pools, Pool{Name: host, Bytes: budget, Unknown: budget == 0, Headroom: headroomOf(cfg, budget)})
 		case budget > 0 && rc.Pools[i].Bytes > 0 && rc.Pools[i].Bytes != budget:
 			return fmt.Errorf("%s: %s already has a budget of %g GB; give it once", e.URL, host, float64(rc.Pools[i].Bytes)/gpu.GiB)
 		case budget > 0:
-			rc.Pools[i].Bytes, rc.Pools[i].Unknown, rc.Pools[i].Headroom = budget, false, cfg.VRAMHeadroom.Bytes(budget)
+			rc.Pools[i].Bytes, rc.Pools[i].Unknown, rc.Pools[i].Headroom = budget, false, headroomOf(cfg, budget)
 		}
 		rc.Endpoints = append(rc.Endpoints, ep)
 		return nil
@@ -96,6 +96,15 @@ func FromConfig(cfg *config.Config, s Setup) (*Router, error) {
 	return New(rc)
 }
 
+// headroomOf is the headroom of a pool of total bytes, as Pool.Headroom
+// takes it (negative for none).
+func headroomOf(cfg *config.Config, total int64) int64 {
+	if h := cfg.VRAMHeadroom.Bytes(total); h > 0 {
+		return h
+	}
+	return -1
+}
+
 // localPool is this machine's memory: its GPUs, probed again at every plan
 // unless GPU_VRAM_AVAILABLE fixes the budget, or its RAM without a GPU.
 func localPool(cfg *config.Config, s Setup) (Pool, error) {
@@ -111,7 +120,10 @@ func localPool(cfg *config.Config, s Setup) (Pool, error) {
 	// The headroom is per card: 5 % of each card (or the owner's share), at
 	// least the fixed minimum on each.
 	for _, d := range s.Probe.Devices {
-		local.Headroom += cfg.VRAMHeadroom.Bytes(d.Total)
+		local.Headroom += max(headroomOf(cfg, d.Total), 0)
+	}
+	if local.Headroom == 0 {
+		local.Headroom = -1 // GPU_VRAM_HEADROOM=0: none, not the default
 	}
 	if s.Probe.Source != gpu.SourceOverride && s.Reprobe != nil {
 		reprobe, first := s.Reprobe, s.Probe.Devices

@@ -81,7 +81,7 @@ func (r *Router) Plan(ctx context.Context) Plan {
 	for i, pl := range v.pools {
 		used, _ := v.usage(i, Candidate{Endpoint: -1})
 		p.Pools = append(p.Pools, PoolPlan{Name: pl.name, CPU: pl.cpu, Unknown: pl.unknown, Bytes: pl.bytes, Used: used,
-			Free: pl.bytes - used, OtherPrograms: pl.foreign, Headroom: pl.headroom, Devices: pl.devices, ProbeError: pl.probeErr})
+			Free: pl.bytes - used, OtherPrograms: pl.foreign, Headroom: max(pl.headroom, 0), Devices: pl.devices, ProbeError: pl.probeErr})
 	}
 	for i, ev := range v.endpoints {
 		ep := EndpointPlan{
