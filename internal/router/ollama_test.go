@@ -119,7 +119,11 @@ func TestRouterSwitchOnRealOllama(t *testing.T) {
 		if len(loaded) != 1 || loaded[0].Model != model {
 			t.Fatalf("after switching to %s, loaded = %+v; the pool holds one model", model, loaded)
 		}
-		s, err := r.Chat(ctx, llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}, Options: llm.Options{MaxTokens: 8, Seed: new(int64(1))}})
+		var chosen router.Choice
+		s, err := r.ChatWith(ctx, func(ch router.Choice) (llm.Request, error) {
+			chosen = ch
+			return llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}, Options: llm.Options{MaxTokens: 8, Seed: new(int64(1))}}, nil
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -129,6 +133,14 @@ func TestRouterSwitchOnRealOllama(t *testing.T) {
 		}
 		if stats.Model != model || stats.CompletionTokens == 0 || msg.Content == "" {
 			t.Errorf("answer from %s: %q, %+v", model, msg.Content, stats)
+		}
+		// The caller learns the model and the context Ollama holds it with
+		// before the stream starts, and the chat keeps that context: no reload.
+		if chosen.Ref() != "ollama:"+model || chosen.ContextLength != ollamaContext {
+			t.Errorf("chosen = %s at %d tokens, want %s at %d", chosen.Ref(), chosen.ContextLength, model, ollamaContext)
+		}
+		if loaded, err := c.Loaded(ctx); err != nil || len(loaded) != 1 || loaded[0].ContextLength != ollamaContext {
+			t.Errorf("after the chat: %+v, %v", loaded, err)
 		}
 	}
 	var got []string
