@@ -16,22 +16,9 @@ const gib = 1 << 30
 // returns the notices of its restarts too.
 func collect(t *testing.T, s llm.Stream) (text string, notices []string, err error) {
 	t.Helper()
-	rec := &restarts{Stream: s}
+	rec := &router.Notices{Stream: s}
 	msg, _, err := llm.Collect(rec)
-	return msg.Content, rec.notices, err
-}
-
-type restarts struct {
-	llm.Stream
-	notices []string
-}
-
-func (r *restarts) Next() (llm.Event, error) {
-	ev, err := r.Stream.Next()
-	if err == nil && ev.Kind == llm.EventRestart {
-		r.notices = append(r.notices, ev.Text)
-	}
-	return ev, err
+	return msg.Content, rec.Texts, err
 }
 
 func hi() llm.Request {

@@ -269,21 +269,22 @@ func (s *setup) chat() (text string, notices []string, err error) {
 	if err != nil {
 		return "", nil, err
 	}
-	rec := &recorder{Stream: st}
+	rec := &Notices{Stream: st}
 	msg, _, err := llm.Collect(rec)
-	return msg.Content, rec.notices, err
+	return msg.Content, rec.Texts, err
 }
 
-// recorder passes a stream's events on and keeps the restart notices.
-type recorder struct {
+// Notices passes a stream's events on and keeps the text of its notices
+// and restarts. It is exported for the tests of package router_test.
+type Notices struct {
 	llm.Stream
-	notices []string
+	Texts []string
 }
 
-func (r *recorder) Next() (llm.Event, error) {
+func (r *Notices) Next() (llm.Event, error) {
 	ev, err := r.Stream.Next()
 	if err == nil && (ev.Kind == llm.EventRestart || ev.Kind == llm.EventNotice) {
-		r.notices = append(r.notices, ev.Text)
+		r.Texts = append(r.Texts, ev.Text)
 	}
 	return ev, err
 }
