@@ -63,7 +63,11 @@ func TestModelCache(t *testing.T) {
 	if err := r.Switch(t.Context(), "lmstudio:acme/tiny"); err != nil {
 		t.Fatal(err)
 	}
-	r.Plan(t.Context()) // sees it loaded: its size is measured and kept
+	// The next decision sees it loaded: its size is measured and kept. (A
+	// plan is a report, and writes nothing.)
+	if err := r.Switch(t.Context(), "lmstudio:acme/tiny"); err != nil {
+		t.Fatal(err)
+	}
 
 	// Moving the file away: the next start still knows the shape, from
 	// what was reported, and the size measured while it was loaded.

@@ -218,8 +218,31 @@ func New(cfg Config) (*Router, error) {
 }
 
 // look asks every backend what it has and what is loaded, and every GPU
-// how much memory is free, concurrently.
+// how much memory is free, concurrently, and keeps what it learned in the
+// model cache and the ledger.
 func (r *Router) look(ctx context.Context) view {
+	v := r.peek(ctx)
+	r.persist(ctx, v)
+	return v
+}
+
+// persist keeps what a look learned: the instances Mai loaded that are
+// gone, and what the backends reported.
+func (r *Router) persist(ctx context.Context, v view) {
+	for i, ev := range v.endpoints {
+		for _, id := range ev.gone {
+			r.recordOwned(ctx, r.eps[i], id, "", false)
+		}
+		if r.cfg.Cache != nil && ev.err == nil {
+			if err := r.cfg.Cache.remember(r.eps[i].be, ev.models, ev.seen); err != nil && !r.cacheWarned.Swap(true) {
+				r.cfg.Log.Warn().Err(err).Msg("could not write the model cache; a restart will plan with estimates")
+			}
+		}
+	}
+}
+
+// peek is look without writing anything down, for reports.
+func (r *Router) peek(ctx context.Context) view {
 	r.restoreOwned(ctx)
 	v := view{endpoints: make([]endpointView, len(r.eps)), pools: make([]poolView, len(r.pools))}
 	devs := make([][]gpu.Device, len(r.pools))
@@ -237,16 +260,6 @@ func (r *Router) look(ctx context.Context) view {
 	}
 	wg.Wait()
 	r.learn(&v)
-	for i, ev := range v.endpoints {
-		for _, id := range ev.gone {
-			r.recordOwned(ctx, r.eps[i], id, "", false)
-		}
-		if r.cfg.Cache != nil && ev.err == nil {
-			if err := r.cfg.Cache.remember(r.eps[i].be, ev.models, ev.seen); err != nil && !r.cacheWarned.Swap(true) {
-				r.cfg.Log.Warn().Err(err).Msg("could not write the model cache; a restart will plan with estimates")
-			}
-		}
-	}
 	for i := range v.pools {
 		if devs[i] != nil {
 			v.measure(i, devs[i])

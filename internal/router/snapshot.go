@@ -62,9 +62,10 @@ type CandidatePlan struct {
 }
 
 // Plan asks every backend for its state and returns the router's view.
-// Backends that do not answer are reported, not returned as an error.
+// Backends that do not answer are reported, not returned as an error. It
+// writes nothing down (no model cache, no ledger): a report is a read.
 func (r *Router) Plan(ctx context.Context) Plan {
-	v := r.look(ctx)
+	v := r.peek(ctx)
 	ranked := v.rank(r.cfg.Preferences)
 	var p Plan
 	r.mu.Lock()
