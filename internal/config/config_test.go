@@ -94,6 +94,7 @@ func TestBadValues(t *testing.T) {
 		{"OLLAMA_ENDPOINT", "http://a:1,http://b:2=lots", "GB"},
 		{"OLLAMA_ENDPOINT", "http://a:1,http://a:1", "twice"},
 		{"OLLAMA_ENDPOINT", ",", "no URL"},
+		{"OLLAMA_ENDPOINT", "http://127.0.0.1:11434=8", "another machine"},
 		{"GPU_VRAM_HEADROOM", "some", "percentage"},
 		{"GPU_VRAM_HEADROOM", "120%", "percentage"},
 		{"GPU_VRAM_AVAILABLE", "lots", "gigabytes"},
@@ -151,6 +152,14 @@ func TestEndpointListsAndHeadroom(t *testing.T) {
 	}
 	if got := (Headroom{GB: 1.5, Set: true}).Bytes(8 * gib); got != 1610612736 {
 		t.Errorf("1.5 GB = %d", got)
+	}
+}
+
+func TestOnThisMachine(t *testing.T) {
+	for host, want := range map[string]bool{"localhost": true, "127.0.0.1": true, "[::1]": true, "192.168.1.20": false, "gpu-box": false} {
+		if got := (Endpoint{URL: "http://" + host + ":11434"}).OnThisMachine(); got != want {
+			t.Errorf("%s on this machine = %v", host, got)
+		}
 	}
 }
 

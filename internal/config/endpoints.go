@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"strconv"
 	"strings"
@@ -14,6 +15,26 @@ type Endpoint struct {
 	URL string
 	// BudgetGB is the memory, in GiB, models may use there; 0 when not given.
 	BudgetGB float64
+}
+
+// Host returns the endpoint's host name or address.
+func (e Endpoint) Host() string {
+	u, err := url.Parse(e.URL)
+	if err != nil || u.Hostname() == "" {
+		return e.URL
+	}
+	return u.Hostname()
+}
+
+// OnThisMachine reports whether the endpoint is on this machine: a
+// loopback name or address. Its models then share this machine's memory.
+func (e Endpoint) OnThisMachine() bool {
+	host := e.Host()
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // ParseEndpoints reads a comma-separated list of URLs, each optionally
@@ -36,6 +57,9 @@ func ParseEndpoints(raw string) ([]Endpoint, error) {
 		p, err := url.Parse(e.URL)
 		if err != nil || (p.Scheme != "http" && p.Scheme != "https") || p.Host == "" {
 			return nil, fmt.Errorf("%q is not an http:// or https:// URL", item)
+		}
+		if e.BudgetGB > 0 && e.OnThisMachine() {
+			return nil, fmt.Errorf("%q: a budget is for a server on another machine; this machine's memory is probed (GPU_VRAM_AVAILABLE overrides it)", item)
 		}
 		e.URL = strings.TrimRight(e.URL, "/")
 		for _, seen := range out {

@@ -278,7 +278,7 @@ func (f fit) reason() string {
 	case f.failed:
 		return "failed to load on that server not long ago (taken as not fitting there)"
 	case f.unknown:
-		return "may fit: that server's memory is unknown (give its budget as URL=GB), so it is tried"
+		return "may fit: that server's memory is unknown, so it is tried"
 	case f.oneCard > 0 && !f.ok:
 		return fmt.Sprintf("needs %s on one GPU, at most %s there (the backend cannot split a model across GPUs)", gb(f.need), gb(f.oneCard))
 	case f.slowCPU > 0:

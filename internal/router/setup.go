@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -54,11 +52,8 @@ func FromConfig(cfg *config.Config, s Setup) (*Router, error) {
 	rc := Config{Pools: []Pool{local}, Log: s.Log, OnSwitch: s.OnSwitch, Ledger: s.Ledger, Cache: s.Cache}
 	add := func(e config.Endpoint, be llm.Backend) error {
 		ep := Endpoint{Backend: be, Pool: LocalPool, SplitsGPUs: true}
-		host := hostOf(e.URL)
-		if isLocal(host) {
-			if e.BudgetGB > 0 {
-				return fmt.Errorf("%s is on this machine, whose memory is probed: give a budget only to a server on another machine, or set GPU_VRAM_AVAILABLE", e.URL)
-			}
+		host := e.Host()
+		if e.OnThisMachine() {
 			rc.Endpoints = append(rc.Endpoints, ep)
 			return nil
 		}
@@ -69,7 +64,7 @@ func FromConfig(cfg *config.Config, s Setup) (*Router, error) {
 		case i < 0:
 			rc.Pools = append(rc.Pools, Pool{Name: host, Bytes: budget, Unknown: budget == 0, Headroom: headroomOf(cfg, budget)})
 		case budget > 0 && rc.Pools[i].Bytes > 0 && rc.Pools[i].Bytes != budget:
-			return fmt.Errorf("%s: %s already has a budget of %g GB; give it once", e.URL, host, float64(rc.Pools[i].Bytes)/gpu.GiB)
+			return fmt.Errorf("%s: %s already has a budget of %g GB, and one machine has one budget", e.URL, host, float64(rc.Pools[i].Bytes)/gpu.GiB)
 		case budget > 0:
 			rc.Pools[i].Bytes, rc.Pools[i].Unknown, rc.Pools[i].Headroom = budget, false, headroomOf(cfg, budget)
 		}
@@ -136,23 +131,6 @@ func localPool(cfg *config.Config, s Setup) (Pool, error) {
 		}
 	}
 	return local, nil
-}
-
-func hostOf(endpoint string) string {
-	u, err := url.Parse(endpoint)
-	if err != nil || u.Hostname() == "" {
-		return endpoint
-	}
-	return u.Hostname()
-}
-
-// isLocal reports whether host is this machine: a loopback name or address.
-func isLocal(host string) bool {
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // availableRAM reads MemAvailable from a meminfo file, in bytes.

@@ -75,7 +75,6 @@ func TestFromConfig(t *testing.T) {
 	}
 	for name, eps := range map[string][]config.Endpoint{
 		"no scheme":              {{URL: "localhost:11434"}},
-		"a budget on localhost":  {{URL: "http://localhost:11434", BudgetGB: 8}},
 		"two budgets for a host": {{URL: "http://gpu-box:11434", BudgetGB: 8}, {URL: "http://gpu-box:11435", BudgetGB: 12}},
 	} {
 		if _, err := FromConfig(&config.Config{OllamaEndpoints: eps}, Setup{Probe: gpuProbe}); err == nil {
@@ -131,13 +130,5 @@ func TestAvailableRAM(t *testing.T) {
 	}
 	if _, err := availableRAM(filepath.Join(dir, "absent")); err == nil {
 		t.Error("absent file: no error")
-	}
-}
-
-func TestIsLocal(t *testing.T) {
-	for host, want := range map[string]bool{"localhost": true, "127.0.0.1": true, "::1": true, "192.168.1.20": false, "gpu-box": false} {
-		if got := isLocal(host); got != want {
-			t.Errorf("isLocal(%q) = %v", host, got)
-		}
 	}
 }
