@@ -60,4 +60,24 @@ func TestOwnedInstancesSurviveRestart(t *testing.T) {
 	if in, err := ledger.Instances(t.Context()); err != nil || len(in) != 0 {
 		t.Errorf("ledger after unloading = %+v, %v", in, err)
 	}
+
+	// Unloaded behind Mai's back (a keep-alive, the owner): a report leaves
+	// the ledger alone, the next decision forgets the instance.
+	r = start()
+	if err := r.Switch(t.Context(), "lmstudio:qwen/qwen3-4b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := lmstudio.New(lmstudio.Config{Endpoint: srv.URL}).Unload(t.Context(), "qwen/qwen3-4b"); err != nil {
+		t.Fatal(err)
+	}
+	r.Plan(t.Context())
+	if in, _ := ledger.Instances(t.Context()); len(in) != 1 {
+		t.Errorf("a plan changed the ledger: %+v", in)
+	}
+	if n, err := r.UnloadOwned(t.Context()); err != nil || n != 0 {
+		t.Errorf("unloaded %d, %v: nothing of Mai's is loaded", n, err)
+	}
+	if in, _ := ledger.Instances(t.Context()); len(in) != 0 {
+		t.Errorf("a gone instance stays in the ledger: %+v", in)
+	}
 }

@@ -221,7 +221,7 @@ func New(cfg Config) (*Router, error) {
 // how much memory is free, concurrently, and keeps what it learned in the
 // model cache and the ledger.
 func (r *Router) look(ctx context.Context) view {
-	v := r.peek(ctx)
+	v := r.see(ctx, true)
 	r.persist(ctx, v)
 	return v
 }
@@ -242,7 +242,11 @@ func (r *Router) persist(ctx context.Context, v view) {
 }
 
 // peek is look without writing anything down, for reports.
-func (r *Router) peek(ctx context.Context) view {
+func (r *Router) peek(ctx context.Context) view { return r.see(ctx, false) }
+
+// see gathers the view; with forget, instances Mai loaded that are gone
+// are forgotten, and listed in the view for the ledger.
+func (r *Router) see(ctx context.Context, forget bool) view {
 	r.restoreOwned(ctx)
 	v := view{endpoints: make([]endpointView, len(r.eps)), pools: make([]poolView, len(r.pools))}
 	devs := make([][]gpu.Device, len(r.pools))
@@ -256,7 +260,7 @@ func (r *Router) peek(ctx context.Context) view {
 		}
 	}
 	for i, ep := range r.eps {
-		wg.Go(func() { v.endpoints[i] = ep.look(ctx, r.cfg.Now()) })
+		wg.Go(func() { v.endpoints[i] = ep.look(ctx, r.cfg.Now(), forget) })
 	}
 	wg.Wait()
 	r.learn(&v)
@@ -307,7 +311,7 @@ func (r *Router) learn(v *view) {
 	}
 }
 
-func (ep *endpoint) look(ctx context.Context, now time.Time) endpointView {
+func (ep *endpoint) look(ctx context.Context, now time.Time, forget bool) endpointView {
 	ev := endpointView{kind: ep.be.Name(), pool: ep.pool}
 	ep.mu.Lock()
 	models, fresh := ep.models, now.Sub(ep.modelsAt) < modelsTTL && ep.models != nil
@@ -347,7 +351,7 @@ func (ep *endpoint) look(ctx context.Context, now time.Time) endpointView {
 	// Forget instances that are gone: unloaded by the backend's keep-alive
 	// or by the owner.
 	for id := range ep.owned {
-		if !ev.owned[id] {
+		if forget && !ev.owned[id] {
 			delete(ep.owned, id)
 			ev.gone = append(ev.gone, id)
 		}
