@@ -66,15 +66,22 @@ func (m *Main) openModels(ctx context.Context, access dbAccess) (*models, error)
 }
 
 // newRouter builds the router from the configuration, planning with the
-// GPU probe; when sl is not nil every switch is stored in it.
+// GPU probe (read again at every plan) and the model cache; when sl is not
+// nil every switch, and every instance the router loads, is stored in it.
 func (m *Main) newRouter(ctx context.Context, log zerolog.Logger, sl *switchlog.Log) (*router.Router, gpu.Result, error) {
-	probe, err := gpu.Probe(ctx, gpu.Options{OverrideGB: m.cfg.GPUVRAMGB})
+	gpuOpts := gpu.Options{OverrideGB: m.cfg.GPUVRAMGB}
+	probe, err := gpu.Probe(ctx, gpuOpts)
 	if err != nil {
 		log.Warn().Err(err).Msg("VRAM probe failed; planning as CPU only")
 	}
-	var record func(router.Switch)
+	setup := router.Setup{
+		Probe:   probe,
+		Reprobe: func(ctx context.Context) (gpu.Result, error) { return gpu.Probe(ctx, gpuOpts) },
+		Log:     log,
+	}
 	if sl != nil {
-		record = func(s router.Switch) {
+		setup.Ledger = sl
+		setup.OnSwitch = func(s router.Switch) {
 			// A fresh context: the switch happened and must be kept even if the
 			// request that caused it is being cancelled.
 			if err := sl.Record(context.WithoutCancel(ctx), s); err != nil {
@@ -82,7 +89,10 @@ func (m *Main) newRouter(ctx context.Context, log zerolog.Logger, sl *switchlog.
 			}
 		}
 	}
-	r, err := router.FromConfig(m.cfg, probe, log, record)
+	if setup.Cache, err = router.OpenModelCache(m.cfg.ModelCacheDir); err != nil {
+		log.Warn().Err(err).Msg("model cache")
+	}
+	r, err := router.FromConfig(m.cfg, setup)
 	return r, probe, err
 }
 
