@@ -90,16 +90,15 @@ func (m *Main) openMemory(ctx context.Context, access dbAccess, models bool) (*m
 		return memory.New(db, memory.Options{}), closeDB, nil
 	}
 	log, closeLogs := zerolog.Nop(), func() {}
-	var sl *switchlog.Log
 	if access == readWrite {
 		logs, err := m.openLogs(nil)
 		if err != nil {
 			db.Close()
 			return nil, nil, err
 		}
-		log, closeLogs, sl = logging.Component(logs.Logger, "router"), func() { logs.Close() }, switchlog.New(db.DB)
+		log, closeLogs = logging.Component(logs.Logger, "router"), func() { logs.Close() }
 	}
-	r, _, err := m.newRouter(ctx, log, sl)
+	r, _, err := m.newRouter(ctx, log, switchlog.New(db.DB), access)
 	if err != nil {
 		closeLogs()
 		db.Close()

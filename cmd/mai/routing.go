@@ -46,7 +46,6 @@ func (m *Main) openModels(ctx context.Context, access dbAccess) (*models, error)
 	}
 	sl := switchlog.New(db.DB)
 	log := zerolog.Nop()
-	var record *switchlog.Log
 	if access == readWrite {
 		logs, err := m.openLogs(nil)
 		if err != nil {
@@ -55,9 +54,8 @@ func (m *Main) openModels(ctx context.Context, access dbAccess) (*models, error)
 		}
 		closers = append(closers, func() { logs.Close() })
 		log = logging.Component(logs.Logger, "router")
-		record = sl
 	}
-	r, probe, err := m.newRouter(ctx, log, record)
+	r, probe, err := m.newRouter(ctx, log, sl, access)
 	if err != nil {
 		closeAll()
 		return nil, err
@@ -66,9 +64,9 @@ func (m *Main) openModels(ctx context.Context, access dbAccess) (*models, error)
 }
 
 // newRouter builds the router from the configuration, planning with the
-// GPU probe (read again at every plan) and the model cache; when sl is not
-// nil every switch, and every instance the router loads, is stored in it.
-func (m *Main) newRouter(ctx context.Context, log zerolog.Logger, sl *switchlog.Log) (*router.Router, gpu.Result, error) {
+// GPU probe (read again at every plan), the model cache and the instances
+// sl says Mai loaded; with readWrite every switch is stored in sl too.
+func (m *Main) newRouter(ctx context.Context, log zerolog.Logger, sl *switchlog.Log, access dbAccess) (*router.Router, gpu.Result, error) {
 	gpuOpts := gpu.Options{OverrideGB: m.cfg.GPUVRAMGB}
 	probe, err := gpu.Probe(ctx, gpuOpts)
 	if err != nil {
@@ -78,9 +76,9 @@ func (m *Main) newRouter(ctx context.Context, log zerolog.Logger, sl *switchlog.
 		Probe:   probe,
 		Reprobe: func(ctx context.Context) (gpu.Result, error) { return gpu.Probe(ctx, gpuOpts) },
 		Log:     log,
+		Ledger:  sl,
 	}
-	if sl != nil {
-		setup.Ledger = sl
+	if access == readWrite {
 		setup.OnSwitch = func(s router.Switch) {
 			// A fresh context: the switch happened and must be kept even if the
 			// request that caused it is being cancelled.

@@ -74,7 +74,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	// embedding model in MAI_MODELS (else the smallest installed one), and
 	// the current chat model, with extraction when none answers.
 	var memOpts memory.Options
-	if r, _, err := m.newRouter(ctx, logging.Component(log, "router"), switchlog.New(db.DB)); err != nil {
+	if r, _, err := m.newRouter(ctx, logging.Component(log, "router"), switchlog.New(db.DB), readWrite); err != nil {
 		log.Error().Err(err).Msg("cannot plan models: memory recalls by words only and summarises by extraction")
 	} else {
 		memOpts = memory.Options{Embedder: r, Summarizer: memory.NewModelSummarizer(r)}
