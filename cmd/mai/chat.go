@@ -42,7 +42,7 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 	// Ctrl-C stops the answer and closes the request at once.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	ms, err := m.openModels(ctx)
+	ms, err := m.openModels(ctx, readWrite)
 	if err != nil {
 		return err
 	}
