@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // variable describes one configuration variable: its default, how it is
@@ -86,6 +87,9 @@ func vars() []variable {
 			show: func(c *Config) string { return c.DiscordUserID },
 		},
 		urlVar("DISCORD_API_URL", "Discord REST API base URL (change only for testing)", "https://discord.com/api/v9", func(c *Config) *string { return &c.DiscordAPIURL }),
+		durationVar("DISCORD_EDIT_INTERVAL", "least time between two edits of a streamed Discord reply (Discord rate-limits message edits)", "1.2s", 200*time.Millisecond, func(c *Config) *time.Duration { return &c.DiscordEditInterval }),
+		boolVar("DISCORD_REFUSE_OTHERS", "answer a Discord user who is not the owner with one short refusal a day (false: stay silent)", true, func(c *Config) *bool { return &c.DiscordRefuseOthers }),
+		boolVar("DISCORD_FOOTER", "end each Discord reply with a footer: model, tokens/s and context use", true, func(c *Config) *bool { return &c.DiscordFooter }),
 		endpointsVar("LMSTUDIO_ENDPOINT", "LM Studio server URL; a comma-separated list for several, each on another machine optionally with its VRAM budget in GB (http://gpu-box:1234=24)",
 			"http://localhost:1234", func(c *Config) *[]Endpoint { return &c.LMStudioEndpoints }),
 		{
@@ -272,6 +276,21 @@ func intVar(name, help string, def, min int, field func(*Config) *int) variable 
 			return nil
 		},
 		show: func(c *Config) string { return strconv.Itoa(*field(c)) },
+	}
+}
+
+func durationVar(name, help, def string, min time.Duration, field func(*Config) *time.Duration) variable {
+	return variable{
+		name: name, help: help, defDoc: def, def: constant(def),
+		set: func(c *Config, raw string) error {
+			d, err := time.ParseDuration(raw)
+			if err != nil || d < min {
+				return fmt.Errorf("expected a duration of at least %s, such as %s", min, def)
+			}
+			*field(c) = d
+			return nil
+		},
+		show: func(c *Config) string { return field(c).String() },
 	}
 }
 
