@@ -75,7 +75,7 @@ func (c *clock) Add(d time.Duration) {
 
 // recorder is a Listener that remembers what it was told.
 type recorder struct {
-	mu                          sync.Mutex
+	mu                           sync.Mutex
 	requested, reminded, decided []string
 }
 
