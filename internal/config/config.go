@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/joho/godotenv"
 )
@@ -72,6 +73,9 @@ type Config struct {
 	GPUVRAMGB float64
 
 	SandboxImage string
+	// ApprovalRemind and ApprovalExpire time an unanswered approval request.
+	ApprovalRemind time.Duration
+	ApprovalExpire time.Duration
 	// PIN, when set, must accompany requests on the control socket.
 	PIN Secret
 
