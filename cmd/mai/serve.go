@@ -69,9 +69,19 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logIntegrations(log, cfg)
 	startupProbes(ctx, log, cfg)
 
+	// Opening the audit log catches its anchor up after a crash; the
+	// approvals component sends reminders and expires unanswered requests.
+	led, err := m.openLedger(ctx, logListener{logging.Component(log, "approvals")})
+	if err != nil {
+		log.Error().Err(err).Msg("cannot open the audit log")
+		return err
+	}
+	defer led.close()
+
 	comps := []component{
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
 		{"upkeep", memoryUpkeep(db, cfg, logging.Component(log, "upkeep"))},
+		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
 	}
 	stop := m.signals()
 	defer stop.close()

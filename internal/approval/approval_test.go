@@ -292,11 +292,12 @@ func TestCodeRunApprover(t *testing.T) {
 		}
 	})
 	t.Run("decided while waiting", func(t *testing.T) {
-		a, err := CodeRun{Service: s, Requester: LocalOwner, Created: func(ctx context.Context, r Request) {
+		a, err := CodeRun{Service: s, Requester: LocalOwner, Created: func(ctx context.Context, r Request) error {
 			if !strings.Contains(r.Summary, "process.spawn") {
 				t.Errorf("summary %q", r.Summary)
 			}
 			go s.Decide(ctx, r.ID, Decision{Approve: false, By: LocalOwner, Via: ViaTerminal, PayloadSHA256: r.PayloadSHA256})
+			return nil
 		}}.Approve(ctx, req)
 		if err != nil || a.Approved || a.By != "local (terminal)" {
 			t.Fatalf("%+v %v", a, err)
@@ -305,11 +306,30 @@ func TestCodeRunApprover(t *testing.T) {
 	t.Run("Ctrl-C withdraws", func(t *testing.T) {
 		cctx, cancel := context.WithCancel(ctx)
 		var id string
-		_, err := CodeRun{Service: s, Requester: LocalOwner, Created: func(_ context.Context, r Request) { id = r.ID; cancel() }}.Approve(cctx, req)
-		if !errors.Is(err, ErrWithdrawn) {
+		_, err := CodeRun{Service: s, Requester: LocalOwner, Created: func(_ context.Context, r Request) error { id = r.ID; cancel(); return nil }}.Approve(cctx, req)
+		if !errors.Is(err, ErrWithdrawn) || !errors.Is(err, context.Canceled) {
 			t.Fatalf("%v", err)
 		}
 		if got, _ := s.Get(ctx, id); got.State != Withdrawn {
+			t.Fatalf("state %s", got.State)
+		}
+	})
+	t.Run("no decision within the timeout", func(t *testing.T) {
+		a, err := CodeRun{Service: s, Requester: LocalOwner, Timeout: 50 * time.Millisecond}.Approve(ctx, req)
+		if !errors.Is(err, ErrWithdrawn) || a.ID == "" {
+			t.Fatalf("%+v %v", a, err)
+		}
+		if got := strings.Join(e.actions(t, a.ID), " "); got != "approval.request approval.withdraw" {
+			t.Errorf("audit: %s", got)
+		}
+	})
+	t.Run("a failed PIN check withdraws", func(t *testing.T) {
+		wrong := errors.New("wrong PIN")
+		a, err := CodeRun{Service: s, Requester: LocalOwner, Yes: true, Created: func(context.Context, Request) error { return wrong }}.Approve(ctx, req)
+		if !errors.Is(err, wrong) {
+			t.Fatalf("%v", err)
+		}
+		if got, _ := s.Get(ctx, a.ID); got.State != Withdrawn {
 			t.Fatalf("state %s", got.State)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/maicompanion/mai/internal/risk"
 	"github.com/maicompanion/mai/internal/sandbox"
@@ -19,9 +20,13 @@ type CodeRun struct {
 	// Yes approves at once as the local owner (mai sandbox run --yes); the
 	// request and its decision are stored and audited like any other.
 	Yes bool
-	// Created, when set, is called with the new request before waiting:
-	// the CLI prints its id and how to decide it, and may prompt.
-	Created func(ctx context.Context, r Request)
+	// Timeout bounds the wait for a decision; then the request is
+	// withdrawn. Zero waits until ctx ends (or the request expires).
+	Timeout time.Duration
+	// Created, when set, is called with the new request before the wait
+	// (and before a Yes decision): the CLI prints its id and how to decide
+	// it, and checks the PIN for --yes. An error withdraws the request.
+	Created func(ctx context.Context, r Request) error
 }
 
 // ErrWithdrawn: the caller stopped waiting, so the request was withdrawn.
@@ -35,24 +40,37 @@ func (c CodeRun) Approve(ctx context.Context, req sandbox.ApprovalRequest) (sand
 	if err != nil {
 		return sandbox.Approval{}, err
 	}
+	withdraw := func(cause error) (sandbox.Approval, error) {
+		if err := c.Service.Withdraw(context.WithoutCancel(ctx), r.ID, c.Requester); err != nil && !errors.Is(err, ErrNotPending) {
+			return sandbox.Approval{ID: r.ID}, errors.Join(cause, err)
+		}
+		return sandbox.Approval{ID: r.ID}, cause
+	}
+	if c.Created != nil {
+		if err := c.Created(ctx, r); err != nil {
+			return withdraw(err)
+		}
+	}
 	if c.Yes {
 		if _, err := c.Service.Decide(ctx, r.ID, Decision{Approve: true, By: LocalOwner, Via: ViaFlag, PayloadSHA256: r.PayloadSHA256, Reason: "--yes"}); err != nil {
-			return sandbox.Approval{ID: r.ID}, err
+			return withdraw(err)
 		}
-	} else if c.Created != nil {
-		c.Created(ctx, r)
 	}
-	final, err := c.Service.Wait(ctx, r.ID)
-	if err != nil {
-		if ctx.Err() != nil {
-			if werr := c.Service.Withdraw(context.WithoutCancel(ctx), r.ID, c.Requester); werr == nil {
-				return sandbox.Approval{ID: r.ID}, fmt.Errorf("%w: %s (%w)", ErrWithdrawn, r.ID, ctx.Err())
+	wctx, cancel := ctx, context.CancelFunc(func() {})
+	if c.Timeout > 0 {
+		wctx, cancel = context.WithTimeout(ctx, c.Timeout)
+	}
+	defer cancel()
+	final, err := c.Service.Wait(wctx, r.ID)
+	if err != nil && wctx.Err() != nil {
+		if final, _ = c.Service.Get(context.WithoutCancel(ctx), r.ID); final.State == Pending {
+			if ctx.Err() == nil {
+				return withdraw(fmt.Errorf("%w: %s: no decision within %s", ErrWithdrawn, r.ID, c.Timeout))
 			}
-			final, _ = c.Service.Get(context.WithoutCancel(ctx), r.ID) // decided just before the end
+			return withdraw(fmt.Errorf("%w: %s: %w", ErrWithdrawn, r.ID, ctx.Err()))
 		}
-		if final.State == Pending || final.State == "" {
-			return sandbox.Approval{ID: r.ID}, err
-		}
+	} else if err != nil {
+		return sandbox.Approval{ID: r.ID}, err
 	}
 	a := sandbox.Approval{ID: r.ID, Approved: final.State == Approved, By: decidedBy(final)}
 	if final.DecidedAt != nil {

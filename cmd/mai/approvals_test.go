@@ -1,0 +1,167 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/maicompanion/mai/internal/approval"
+	"github.com/maicompanion/mai/internal/audit"
+	"github.com/maicompanion/mai/internal/risk"
+	"github.com/maicompanion/mai/internal/store"
+)
+
+// createRequest stores a pending code_run request in dataDir, as a waiting
+// 'mai sandbox run' would, and returns it.
+func createRequest(t *testing.T, dataDir, payload string) approval.Request {
+	t.Helper()
+	ctx := context.Background()
+	db, err := store.Open(ctx, filepath.Join(dataDir, "mai.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	log, err := audit.Open(ctx, db.DB, audit.Options{Dir: dataDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer log.Close()
+	r, err := approval.New(db.DB, approval.Options{Audit: log}).Create(ctx, approval.NewRequest{Kind: approval.KindCodeRun,
+		Summary: "run python job j1 (main.py): HIGH — process.spawn", Payload: []byte(payload), Requester: approval.LocalOwner,
+		Verdict: &risk.Verdict{Level: risk.High, Lang: risk.Python, Findings: []risk.Finding{{Rule: "process.spawn", Level: risk.High, Line: 1, Reason: "runs another program"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// maiExec runs this test binary as `mai args…` with stdin and waits.
+func maiExec(t *testing.T, dir string, env []string, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Dir = dir
+	cmd.Env = append([]string{"MAI_TEST_AS_MAI=1", "HOME=" + dir, "PATH=" + os.Getenv("PATH")}, env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return result{code, stdout.String(), stderr.String()}
+}
+
+// The PIN path through the real binary: set, refused without it, right,
+// wrong, and five wrong in a row locking even the right one out — each
+// wrong PIN and the lock in the audit log.
+func TestPINThroughTheBinary(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	env := []string{"MAI_DATA_DIR=" + data}
+	if r := maiExec(t, dir, env, "2468\n", "pin", "set"); r.code != 0 {
+		t.Fatalf("pin set: %+v", r)
+	}
+	first := createRequest(t, data, "import os\nos.system('true')\n")
+	if r := maiExec(t, dir, env, "", "approvals", "approve", first.ID); r.code != 1 || !strings.Contains(r.stderr, "--pin-stdin") {
+		t.Fatalf("approve without the PIN: %+v", r)
+	}
+	if r := maiExec(t, dir, env, "2468\n", "approvals", "approve", first.ID, "--pin-stdin"); r.code != 0 || !strings.Contains(r.stdout, "approved "+first.ID) {
+		t.Fatalf("approve with the right PIN: %+v", r)
+	}
+	// The old PIN is needed to set a new one.
+	if r := maiExec(t, dir, env, "1111\n1357\n", "pin", "set", "--pin-stdin"); r.code != 1 || !strings.Contains(r.stderr, "wrong PIN; 4 more") {
+		t.Fatalf("pin set with a wrong old PIN: %+v", r)
+	}
+	if r := maiExec(t, dir, env, "2468\n1357\n", "pin", "set", "--pin-stdin"); r.code != 0 {
+		t.Fatalf("pin set with the old PIN: %+v", r)
+	}
+	second := createRequest(t, data, "print('second')\n")
+	for i := 1; i <= 5; i++ {
+		r := maiExec(t, dir, append(env, "MAI_PIN=9999"), "", "approvals", "deny", second.ID)
+		if r.code != 1 || !strings.Contains(r.stderr, "wrong PIN") {
+			t.Fatalf("wrong PIN %d: %+v", i, r)
+		}
+		if i == 5 && !strings.Contains(r.stderr, "locked until") {
+			t.Fatalf("the fifth wrong PIN does not lock: %+v", r)
+		}
+	}
+	r := maiExec(t, dir, append(env, "MAI_PIN=1357"), "", "approvals", "approve", second.ID)
+	if r.code != 1 || !strings.Contains(r.stderr, "locked until") {
+		t.Fatalf("the right PIN during the lock-out: %+v", r)
+	}
+	r = maiExec(t, dir, env, "", "approvals", "show", second.ID, "--json")
+	var shown struct {
+		State   string `json:"state"`
+		Payload string `json:"payload"`
+		SHA256  string `json:"payload_sha256"`
+	}
+	// The hash as sha256sum prints it for the same bytes.
+	if err := json.Unmarshal([]byte(r.stdout), &shown); err != nil || shown.State != "pending" || shown.Payload != "print('second')\n" ||
+		shown.SHA256 != "7fdcf481b888e63dd363ac6b56d613a1c9282d303242514b9025c918a43fbf44" {
+		t.Fatalf("show: %+v %v %s", shown, err, r.stderr)
+	}
+	r = maiExec(t, dir, env, "", "audit", "list", "--action", "pin", "--json")
+	var entries []audit.Entry
+	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
+		t.Fatalf("%v: %+v", err, r)
+	}
+	var actions []string
+	for _, e := range entries {
+		actions = append(actions, e.Action)
+	}
+	want := "pin.set pin.wrong pin.set pin.wrong pin.wrong pin.wrong pin.wrong pin.wrong pin.lock"
+	if strings.Join(actions, " ") != want {
+		t.Errorf("audited PIN events:\n got %s\nwant %s", strings.Join(actions, " "), want)
+	}
+	if r := maiExec(t, dir, env, "", "audit", "verify"); r.code != 0 || !strings.Contains(r.stdout, "OK") {
+		t.Errorf("audit verify: %+v", r)
+	}
+}
+
+func TestAuditVerifyCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	env := map[string]string{"MAI_DATA_DIR": data}
+	if r := runMai(t, dir, env, "audit", "verify"); r.code != 0 || !strings.Contains(r.stdout, "OK: 0 entries") {
+		t.Fatalf("fresh data directory: %+v", r)
+	}
+	for range 3 {
+		createRequest(t, data, "x")
+	}
+	r := runMai(t, dir, env, "audit", "verify", "--json")
+	var rep audit.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 || !rep.OK || rep.Entries != 3 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	db, err := store.Open(context.Background(), filepath.Join(data, "mai.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Exec(`UPDATE audit_log SET actor = 'someone else' WHERE seq = 2`)
+	db.Close()
+	r = runMai(t, dir, env, "audit", "verify")
+	if r.code != 1 || !strings.Contains(r.stdout, "first bad entry: 2") {
+		t.Fatalf("after an edit: %+v", r)
+	}
+	os.Rename(filepath.Join(data, audit.KeyFile), filepath.Join(data, "key.aside"))
+	r = runMai(t, dir, env, "audit", "verify")
+	if r.code != 1 || !strings.Contains(r.stderr, "missing key, not tampering") || !strings.Contains(r.stderr, "from a backup") {
+		t.Fatalf("without the key: %+v", r)
+	}
+	if r := runMai(t, dir, env, "audit", "list", "--limit", "2"); r.code != 0 || strings.Count(r.stdout, "approval.request") != 2 {
+		t.Fatalf("list without the key: %+v", r)
+	}
+	for _, args := range [][]string{{"audit", "verify", "extra"}, {"audit", "list", "--since", "yesterday"}, {"audit", "frob"}, {"approvals", "list", "--state", "maybe"}, {"approvals", "show"}, {"pin", "reset"}} {
+		if r := runMai(t, dir, env, args...); r.code != 2 {
+			t.Errorf("%v: %+v", args, r)
+		}
+	}
+}
