@@ -165,3 +165,76 @@ func TestAuditVerifyCLI(t *testing.T) {
 		}
 	}
 }
+
+// The issue's whole path: a HIGH 'mai sandbox run' without --yes waits on
+// a pending request, 'mai approvals approve ID' (another command) releases
+// it, the job runs, and every step is in the audit log, which verifies.
+func TestHighRunWaitsForApproval(t *testing.T) {
+	env, _ := sandboxEnv(t)
+	dir := t.TempDir()
+	env["MAI_DATA_DIR"] = filepath.Join(dir, "data")
+	writeFile(t, dir, "high.py", "import subprocess\nsubprocess.run(['echo', 'approved'])\n")
+	writeFile(t, dir, "denied.py", "import subprocess\nsubprocess.run(['echo', 'denied'])\n")
+	// Create the database first: two commands creating it at the same
+	// moment can meet SQLite's lock while one switches it to WAL.
+	if r := runMai(t, dir, env, "audit", "verify"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+
+	for _, tt := range []struct {
+		file, decide string
+		code         int
+		stdout       string
+	}{{"high.py", "approve", 0, "approved\n"}, {"denied.py", "deny", 1, ""}} {
+		t.Run(tt.decide, func(t *testing.T) {
+			done := make(chan result, 1)
+			go func() { done <- runMai(t, dir, env, "sandbox", "run", "--json", tt.file) }()
+			var id string
+			waitFor(t, func() bool {
+				select {
+				case r := <-done:
+					t.Fatalf("the run ended before a decision: %+v", r)
+				default:
+				}
+				r := runMai(t, dir, env, "approvals", "list", "--state", "pending", "--json")
+				var reqs []approval.Request
+				json.Unmarshal([]byte(r.stdout), &reqs)
+				if len(reqs) == 1 {
+					id = reqs[0].ID
+				}
+				return id != ""
+			})
+			if r := runMai(t, dir, env, "approvals", tt.decide, id); r.code != 0 {
+				t.Fatalf("%s: %+v", tt.decide, r)
+			}
+			r := <-done
+			out := decodeRun(t, r)
+			if r.code != tt.code || out.Stdout != tt.stdout {
+				t.Fatalf("run: exit %d, %+v\nstderr %s", r.code, out, r.stderr)
+			}
+			list := runMai(t, dir, env, "audit", "list", "--json")
+			var entries []audit.Entry
+			json.Unmarshal([]byte(list.stdout), &entries)
+			var steps []string
+			for _, e := range entries {
+				var d struct {
+					ApprovalID string `json:"approval_id"`
+				}
+				json.Unmarshal(e.Details, &d)
+				if e.Subject == id || d.ApprovalID == id {
+					steps = append(steps, e.Action)
+				}
+			}
+			want := "approval.request approval.approve sandbox.run"
+			if tt.decide == "deny" {
+				want = "approval.request approval.deny sandbox.refuse"
+			}
+			if strings.Join(steps, " ") != want {
+				t.Errorf("audit steps %v, want %s", steps, want)
+			}
+		})
+	}
+	if r := runMai(t, dir, env, "audit", "verify"); r.code != 0 {
+		t.Errorf("audit verify: %+v", r)
+	}
+}
