@@ -238,3 +238,43 @@ func TestHighRunWaitsForApproval(t *testing.T) {
 		t.Errorf("audit verify: %+v", r)
 	}
 }
+
+// A restored backup holds an older audit log than the anchor vouches for;
+// the restore records that, anchors again, and the log verifies. With a
+// PIN stored, restoring needs it.
+func TestRestoreIsAuditedAndReanchored(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	env := map[string]string{"MAI_DATA_DIR": data}
+	for range 3 {
+		createRequest(t, data, "x")
+	}
+	backup := filepath.Join(dir, "before.db")
+	if r := runMai(t, dir, env, "memory", "backup", backup); r.code != 0 {
+		t.Fatalf("backup: %+v", r)
+	}
+	for range 2 {
+		createRequest(t, data, "y")
+	}
+	if r := runMai(t, dir, env, "memory", "restore", backup); r.code != 0 {
+		t.Fatalf("restore: %+v", r)
+	}
+	r := runMai(t, dir, env, "audit", "verify", "--json")
+	var rep audit.Report
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 || !rep.OK {
+		t.Fatalf("verify after restore: %+v", r)
+	}
+	r = runMai(t, dir, env, "audit", "list", "--json")
+	var entries []audit.Entry
+	json.Unmarshal([]byte(r.stdout), &entries)
+	if len(entries) != 5 || entries[3].Action != "audit.reanchor" || !strings.Contains(string(entries[3].Details), `"previous_anchor_seq": 5`) ||
+		entries[4].Action != "database.restore" {
+		t.Fatalf("entries after restore: %s", r.stdout)
+	}
+	if r := maiExec(t, dir, []string{"MAI_DATA_DIR=" + data}, "2468\n", "pin", "set"); r.code != 0 {
+		t.Fatalf("pin set: %+v", r)
+	}
+	if r := runMai(t, dir, env, "memory", "restore", backup); r.code != 1 || !strings.Contains(r.stderr, "PIN") {
+		t.Fatalf("restore without the PIN: %+v", r)
+	}
+}
