@@ -49,7 +49,7 @@ func readAnchor(dir string) (*Anchor, error) {
 // authentic reports whether a was written with this key.
 func (a *Anchor) authentic(h *hasher, keyID string) bool {
 	hash, err := hex.DecodeString(a.Hash)
-	if err != nil || a.KeyID != keyID || a.Seq <= 0 {
+	if err != nil || a.KeyID != keyID || a.Seq < 0 {
 		return false
 	}
 	mac, err := hex.DecodeString(a.MAC)

@@ -81,7 +81,6 @@ type Log struct {
 	h          *hasher
 	head       head // the last entry this process appended
 	unanchored bool // head is newer than the anchor this process wrote
-	mayCreate  bool // the log was empty before our first append: no anchor yet is expected
 	anchoredAt time.Time
 	timer      *time.Timer
 	anchorErr  error
@@ -152,14 +151,13 @@ func (l *Log) Append(ctx context.Context, recs ...Record) ([]Entry, error) {
 	if l.closed {
 		return nil, ErrClosed
 	}
-	entries, wasEmpty, err := l.commit(ctx, recs, details)
+	entries, err := l.commit(ctx, recs, details)
 	if err != nil {
 		return nil, fmt.Errorf("audit %s: %w", recs[0].Action, err)
 	}
 	last := entries[len(entries)-1]
 	hash, _ := hex.DecodeString(last.Hash)
 	l.head, l.unanchored = head{last.Seq, hash}, true
-	l.mayCreate = l.mayCreate || wasEmpty
 	l.scheduleAnchor()
 	return entries, nil
 }
@@ -181,9 +179,9 @@ func encodeDetails(v any) ([]byte, error) {
 // commit appends the records in one IMMEDIATE transaction: the write lock
 // is taken before the last entry is read, so no other writer, in this
 // process or another, can append in between.
-func (l *Log) commit(ctx context.Context, recs []Record, details [][]byte) (entries []Entry, wasEmpty bool, err error) {
+func (l *Log) commit(ctx context.Context, recs []Record, details [][]byte) ([]Entry, error) {
 	if _, err := l.conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	done := false
 	defer func() {
@@ -193,13 +191,11 @@ func (l *Log) commit(ctx context.Context, recs []Record, details [][]byte) (entr
 	}()
 	var seq int64
 	prev := make([]byte, HashSize)
-	err = l.conn.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
-	if errors.Is(err, sql.ErrNoRows) {
-		wasEmpty, err = true, nil
+	err := l.conn.QueryRowContext(ctx, `SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, err
 	}
-	if err != nil {
-		return nil, false, err
-	}
+	var entries []Entry
 	at := l.now()
 	for i, r := range recs {
 		seq++
@@ -207,17 +203,17 @@ func (l *Log) commit(ctx context.Context, recs []Record, details [][]byte) (entr
 		hash := bytes.Clone(l.h.entryHash(prev, seq, []byte(ts), []byte(r.Actor), []byte(r.Action), []byte(r.Subject), details[i]))
 		if _, err := l.conn.ExecContext(ctx, `INSERT INTO audit_log (seq, at, actor, action, subject, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 			seq, ts, r.Actor, r.Action, r.Subject, string(details[i]), prev, hash); err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		entries = append(entries, Entry{Seq: seq, Time: parseTime(ts), Actor: r.Actor, Action: r.Action, Subject: r.Subject,
 			Details: details[i], PrevHash: hex.EncodeToString(prev), Hash: hex.EncodeToString(hash)})
 		prev = hash
 	}
 	if _, err := l.conn.ExecContext(context.WithoutCancel(ctx), `COMMIT`); err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	done = true
-	return entries, wasEmpty, nil
+	return entries, nil
 }
 
 // scheduleAnchor writes the anchor now when the last write is at least an
@@ -261,45 +257,54 @@ func (l *Log) flushLocked() {
 }
 
 // advanceAnchor moves the anchor to h when that keeps it on the chain: the
-// current anchor is authentic, older, and its entry is still there with its
-// hash. Otherwise the anchor is left as it is, as evidence for Verify. force
-// skips those checks (Reanchor). The file lock is held.
+// current anchor exists, is authentic, older, and its entry is still there
+// with its hash. Otherwise the anchor is left as it is, as evidence for
+// Verify. force skips those checks (Reanchor). The file lock is held.
 func (l *Log) advanceAnchor(h head, force bool) error {
 	if !force {
 		cur, err := readAnchor(l.dir)
-		if err != nil {
+		if err != nil || cur == nil || !cur.authentic(l.h, l.keyID) || cur.Seq >= h.seq {
 			return err
 		}
-		if cur == nil && !l.mayCreate {
+		stored := make([]byte, HashSize) // the empty log's anchor, seq 0
+		if cur.Seq > 0 {
+			err = l.conn.QueryRowContext(context.Background(), `SELECT hash FROM audit_log WHERE seq = ?`, cur.Seq).Scan(&stored)
+		}
+		if errors.Is(err, sql.ErrNoRows) || (err == nil && hex.EncodeToString(stored) != cur.Hash) {
 			return nil
 		}
-		if cur != nil {
-			if !cur.authentic(l.h, l.keyID) || cur.Seq >= h.seq {
-				return nil
-			}
-			var stored []byte
-			err := l.conn.QueryRowContext(context.Background(), `SELECT hash FROM audit_log WHERE seq = ?`, cur.Seq).Scan(&stored)
-			if errors.Is(err, sql.ErrNoRows) || (err == nil && hex.EncodeToString(stored) != cur.Hash) {
-				return nil
-			}
-			if err != nil {
-				return fmt.Errorf("read audit log: %w", err)
-			}
+		if err != nil {
+			return fmt.Errorf("read audit log: %w", err)
 		}
 	}
-	if err := writeAnchor(l.dir, l.h, l.keyID, h.seq, h.hash, l.now()); err != nil {
-		return err
-	}
-	l.mayCreate = false
-	return nil
+	return writeAnchor(l.dir, l.h, l.keyID, h.seq, h.hash, l.now())
 }
 
-// recover brings the anchor up to the last entry when the entries after it
-// chain onto it: an append whose anchor write a crash prevented.
+// recover writes the empty log's anchor (seq 0) at first start, and
+// brings the anchor up to the last entry when the entries after it chain
+// onto it: an append whose anchor write a crash prevented. From then on the
+// anchor file always exists, so a missing one is a sign of tampering.
 func (l *Log) recover(ctx context.Context) error {
 	a, err := readAnchor(l.dir)
-	if err != nil || a == nil || !a.authentic(l.h, l.keyID) {
+	if err != nil {
 		return err
+	}
+	if a == nil {
+		var n int64
+		if err := l.conn.QueryRowContext(ctx, `SELECT count(*) FROM audit_log`).Scan(&n); err != nil || n > 0 {
+			return err
+		}
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return l.lock.do(func() error {
+			if a, err := readAnchor(l.dir); err != nil || a != nil {
+				return err
+			}
+			return writeAnchor(l.dir, l.h, l.keyID, 0, make([]byte, HashSize), l.now())
+		})
+	}
+	if !a.authentic(l.h, l.keyID) {
+		return nil
 	}
 	anchorHash, _ := hex.DecodeString(a.Hash)
 	w, err := l.walk(ctx, a.Seq+1, anchorHash, 0)

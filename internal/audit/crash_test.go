@@ -93,3 +93,28 @@ func TestCrashBetweenAppendAndAnchorIsRecovered(t *testing.T) {
 		t.Fatalf("after the next start: %+v %+v", rep, rep.Problem)
 	}
 }
+
+// A crash during the very first batch leaves the empty log's anchor (seq
+// 0) behind entries that chain onto it: recovered, no false alarm. A log
+// whose anchor is simply gone is not "recovered".
+func TestCrashInTheFirstBatchIsRecovered(t *testing.T) {
+	d := newDataDir(t)
+	l := d.open(t)
+	genesis, err := os.ReadFile(filepath.Join(d.dir, AnchorFile))
+	if err != nil {
+		t.Fatalf("no anchor at first start: %v", err)
+	}
+	l.Close()
+	d.fill(t, 5)
+	if err := os.WriteFile(filepath.Join(d.dir, AnchorFile), genesis, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	rep := verify(t, d.open(t))
+	if !rep.OK || rep.Anchor.Seq != 5 {
+		t.Fatalf("%+v %+v", rep, rep.Problem)
+	}
+	os.Remove(filepath.Join(d.dir, AnchorFile))
+	if rep := verify(t, d.open(t)); rep.OK || rep.Problem.Kind != KindAnchor {
+		t.Fatalf("a deleted anchor was recreated: %+v", rep)
+	}
+}

@@ -80,7 +80,7 @@ func (l *Log) checkAnchor(a *Anchor, w walked) *Problem {
 		return &Problem{Kind: KindAnchor, Message: fmt.Sprintf("the anchor file %s is not authentic: it was edited or replaced", AnchorFile)}
 	case a.Seq > w.lastSeq:
 		return &Problem{Seq: w.lastSeq + 1, Kind: KindTruncated, Message: fmt.Sprintf("entries %d to %d were cut off the end of the log (the anchor records entry %d)", w.lastSeq+1, a.Seq, a.Seq)}
-	case hex.EncodeToString(w.captured) != a.Hash:
+	case a.Seq > 0 && hex.EncodeToString(w.captured) != a.Hash, a.Seq == 0 && a.Hash != hex.EncodeToString(make([]byte, HashSize)):
 		return &Problem{Seq: a.Seq, Kind: KindAnchor, Message: fmt.Sprintf("entry %d is not the entry the anchor records: the log was cut back and written again", a.Seq)}
 	}
 	return nil
