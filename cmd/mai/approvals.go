@@ -29,25 +29,11 @@ const approvalsExamples = "  mai approvals list --state pending     # what waits
 	"  mai approvals deny k3m9q2xa --reason 'not on this machine'"
 
 func (m *Main) runApprovals(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "list":
-			return m.approvalsList(ctx, args[1:])
-		case "show":
-			return m.approvalsShow(ctx, args[1:])
-		case "approve", "deny":
-			return m.approvalsDecide(ctx, args[0] == "approve", args[1:])
-		}
-	}
-	fs := m.newFlagSet("approvals", approvalsSynopsis, approvalsExamples)
-	rest, err := m.parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) == 0 {
-		return fmt.Errorf("%w: name a subcommand: list, show, approve or deny (see 'mai approvals --help')", errUsage)
-	}
-	return fmt.Errorf("%w: unknown subcommand %q: want list, show, approve or deny (see 'mai approvals --help')", errUsage, rest[0])
+	return m.runSubcommand(ctx, "approvals", approvalsSynopsis, approvalsExamples, args, []subcommand{
+		{"list", m.approvalsList}, {"show", m.approvalsShow},
+		{"approve", func(ctx context.Context, args []string) error { return m.approvalsDecide(ctx, true, args) }},
+		{"deny", func(ctx context.Context, args []string) error { return m.approvalsDecide(ctx, false, args) }},
+	})
 }
 
 func (m *Main) approvalsList(ctx context.Context, args []string) error {
@@ -108,18 +94,11 @@ func (m *Main) approvalsShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	if len(rest) != 1 {
-		return fmt.Errorf("%w: show takes one request ID (see 'mai approvals list')", errUsage)
-	}
-	l, err := m.openLedger(ctx)
+	l, r, err := m.openRequest(ctx, "show", rest, nil)
 	if err != nil {
 		return err
 	}
 	defer l.close()
-	r, err := m.getRequest(ctx, l, rest[0])
-	if err != nil {
-		return err
-	}
 	if *asJSON {
 		return m.writeJSON(requestOutput{Request: r, Payload: string(r.Payload), Binary: !utf8.Valid(r.Payload)})
 	}
@@ -151,12 +130,30 @@ func (m *Main) printRequest(r approval.Request) {
 	}
 }
 
-func (m *Main) getRequest(ctx context.Context, l *ledger, id string) (approval.Request, error) {
-	r, err := l.approvals.Get(ctx, id)
-	if errors.Is(err, approval.ErrNotFound) {
-		return r, fmt.Errorf("there is no approval request %s: list them with 'mai approvals list'", id)
+// openRequest takes the one request ID in rest, runs check (the PIN) when
+// set, and returns the open ledger and the request; the caller closes it.
+func (m *Main) openRequest(ctx context.Context, verb string, rest []string, check func() error) (*ledger, approval.Request, error) {
+	if len(rest) != 1 {
+		return nil, approval.Request{}, fmt.Errorf("%w: %s takes one request ID (see 'mai approvals list')", errUsage, verb)
 	}
-	return r, err
+	if check != nil {
+		if err := check(); err != nil {
+			return nil, approval.Request{}, err
+		}
+	}
+	l, err := m.openLedger(ctx)
+	if err != nil {
+		return nil, approval.Request{}, err
+	}
+	r, err := l.approvals.Get(ctx, rest[0])
+	if errors.Is(err, approval.ErrNotFound) {
+		err = fmt.Errorf("there is no approval request %s: list them with 'mai approvals list'", rest[0])
+	}
+	if err != nil {
+		l.close()
+		return nil, approval.Request{}, err
+	}
+	return l, r, nil
 }
 
 func (m *Main) approvalsDecide(ctx context.Context, approve bool, args []string) error {
@@ -169,21 +166,11 @@ func (m *Main) approvalsDecide(ctx context.Context, approve bool, args []string)
 	if err != nil {
 		return err
 	}
-	if len(rest) != 1 {
-		return fmt.Errorf("%w: %s takes one request ID (see 'mai approvals list')", errUsage, verb)
-	}
-	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
-		return err
-	}
-	l, err := m.openLedger(ctx)
+	l, r, err := m.openRequest(ctx, verb, rest, func() error { return m.requirePIN(ctx, m.pinInput(*pinStdin)) })
 	if err != nil {
 		return err
 	}
 	defer l.close()
-	r, err := m.getRequest(ctx, l, rest[0])
-	if err != nil {
-		return err
-	}
 	hash := r.PayloadSHA256
 	if *sha != "" {
 		hash = *sha

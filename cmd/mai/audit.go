@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -28,25 +29,35 @@ const auditExamples = "  mai audit verify                       # check every en
 	"  mai audit reanchor --reason 'restored the data directory from a copy'"
 
 func (m *Main) runAudit(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "verify":
-			return m.auditVerify(ctx, args[1:])
-		case "list":
-			return m.auditList(ctx, args[1:])
-		case "reanchor":
-			return m.auditReanchor(ctx, args[1:])
+	return m.runSubcommand(ctx, "audit", auditSynopsis, auditExamples, args, []subcommand{
+		{"verify", m.auditVerify}, {"list", m.auditList}, {"reanchor", m.auditReanchor},
+	})
+}
+
+// subcommand is one verb of a command with several (mai audit verify).
+type subcommand struct {
+	name string
+	run  func(ctx context.Context, args []string) error
+}
+
+// runSubcommand runs the subcommand args name, or says which there are.
+func (m *Main) runSubcommand(ctx context.Context, cmd, synopsis, examples string, args []string, subs []subcommand) error {
+	var names []string
+	for _, s := range subs {
+		if len(args) > 0 && args[0] == s.name {
+			return s.run(ctx, args[1:])
 		}
+		names = append(names, s.name)
 	}
-	fs := m.newFlagSet("audit", auditSynopsis, auditExamples)
-	rest, err := m.parseArgs(fs, args)
+	want := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
+	rest, err := m.parseArgs(m.newFlagSet(cmd, synopsis, examples), args)
 	if err != nil {
 		return err
 	}
 	if len(rest) == 0 {
-		return fmt.Errorf("%w: name a subcommand: verify, list or reanchor (see 'mai audit --help')", errUsage)
+		return fmt.Errorf("%w: name a subcommand: %s (see 'mai %s --help')", errUsage, want, cmd)
 	}
-	return fmt.Errorf("%w: unknown subcommand %q: want verify, list or reanchor (see 'mai audit --help')", errUsage, rest[0])
+	return fmt.Errorf("%w: unknown subcommand %q: want %s (see 'mai %s --help')", errUsage, rest[0], want, cmd)
 }
 
 // ledger is the database with its audit log and approval requests.
