@@ -12,6 +12,7 @@ import (
 
 	"github.com/maicompanion/mai/internal/approval"
 	"github.com/maicompanion/mai/internal/audit"
+	"github.com/maicompanion/mai/internal/config"
 	"github.com/maicompanion/mai/internal/risk"
 	"github.com/maicompanion/mai/internal/store"
 )
@@ -276,5 +277,42 @@ func TestRestoreIsAuditedAndReanchored(t *testing.T) {
 	}
 	if r := runMai(t, dir, env, "memory", "restore", backup); r.code != 1 || !strings.Contains(r.stderr, "PIN") {
 		t.Fatalf("restore without the PIN: %+v", r)
+	}
+}
+
+// A change of the workspace's risk policy, however it was made, is
+// audited once, when Mai next loads it.
+func TestPolicyChangeIsAudited(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	env := map[string]string{"MAI_DATA_DIR": data}
+	m := &Main{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{}}
+	var err error
+	if m.cfg, err = config.Load(func(k string) (string, bool) { v, ok := env[k]; return v, ok }, dir); err != nil {
+		t.Fatal(err)
+	}
+	policy := filepath.Join(m.cfg.Workspace, filepath.FromSlash(risk.PolicyFile))
+	os.MkdirAll(filepath.Dir(policy), 0o700)
+	steps := []string{`{"rules": {"import.third-party": {"level": "LOW"}}}`, "", `{"rules": {}}`}
+	for _, content := range steps {
+		if content != "" {
+			os.WriteFile(policy, []byte(content), 0o600)
+		}
+		for range 2 { // the second look finds nothing new
+			l, err := m.openLedger(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := m.recordPolicy(context.Background(), l); err != nil {
+				t.Fatal(err)
+			}
+			l.close()
+		}
+	}
+	r := runMai(t, dir, env, "audit", "list", "--action", "risk.policy", "--json")
+	var entries []audit.Entry
+	json.Unmarshal([]byte(r.stdout), &entries)
+	if len(entries) != 2 {
+		t.Fatalf("want 2 policy entries (first seen, changed), got %s", r.stdout)
 	}
 }

@@ -77,6 +77,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	defer led.close()
+	if err := m.recordPolicy(ctx, led); err != nil {
+		log.Warn().Err(err).Msg("could not record the workspace's risk policy in the audit log")
+	}
 
 	comps := []component{
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
