@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/maicompanion/mai/internal/approval"
@@ -314,5 +315,47 @@ func TestPolicyChangeIsAudited(t *testing.T) {
 	json.Unmarshal([]byte(r.stdout), &entries)
 	if len(entries) != 2 {
 		t.Fatalf("want 2 policy entries (first seen, changed), got %s", r.stdout)
+	}
+}
+
+// Ctrl-C while a HIGH run waits withdraws its request: exit 1, and the
+// request is withdrawn, not left pending.
+func TestCtrlCWithdrawsTheRequest(t *testing.T) {
+	env, _ := sandboxEnv(t)
+	dir := t.TempDir()
+	env["MAI_DATA_DIR"] = filepath.Join(dir, "data")
+	writeFile(t, dir, "high.py", "import subprocess\nsubprocess.run(['echo', 'approved'])\n")
+	if r := runMai(t, dir, env, "audit", "verify"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	var penv []string
+	for k, v := range env {
+		penv = append(penv, k+"="+v)
+	}
+	cmd, out := maiProcess(t, dir, penv, "sandbox", "run", "high.py")
+	var id string
+	waitFor(t, func() bool {
+		r := runMai(t, dir, env, "approvals", "list", "--state", "pending", "--json")
+		var reqs []approval.Request
+		json.Unmarshal([]byte(r.stdout), &reqs)
+		if len(reqs) == 1 {
+			id = reqs[0].ID
+		}
+		return id != ""
+	})
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+		t.Fatalf("exit %v, want status 1\n%s", err, out)
+	}
+	r := runMai(t, dir, env, "approvals", "show", id, "--json")
+	var shown approval.Request
+	if json.Unmarshal([]byte(r.stdout), &shown); shown.State != approval.Withdrawn {
+		t.Fatalf("after Ctrl-C the request is %q\n%s", shown.State, out)
+	}
+	if !strings.Contains(out.String(), "mai approvals approve "+id) {
+		t.Errorf("the waiting run did not say how to decide:\n%s", out)
 	}
 }
