@@ -206,6 +206,21 @@ func (t terminalListener) Decided(_ context.Context, r approval.Request) {
 	fmt.Fprintln(t.m.Stderr)
 }
 
+// codeRunApprover asks the owner about a HIGH-risk job through an
+// approval request, whose id it stores in id; --yes decides it at once
+// (with the PIN, when one is stored).
+func (m *Main) codeRunApprover(l *ledger, yes bool, wait time.Duration, id *string) approval.CodeRun {
+	return approval.CodeRun{Service: l.approvals, Requester: approval.LocalOwner, Yes: yes, Timeout: wait,
+		Created: func(ctx context.Context, r approval.Request) error {
+			*id = r.ID
+			if yes {
+				return m.requirePIN(ctx, m.pinInput(false))
+			}
+			m.announce(ctx, l, r, wait)
+			return nil
+		}}
+}
+
 // announce tells the owner that a HIGH-risk job waits, and how to decide;
 // at a terminal it also asks y/N inline.
 func (m *Main) announce(ctx context.Context, l *ledger, r approval.Request, wait time.Duration) {

@@ -149,16 +149,7 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 		return fmt.Errorf("record the risk policy in the audit log: %w", err)
 	}
 	var requestID string
-	approver := approval.CodeRun{Service: led.approvals, Requester: approval.LocalOwner, Yes: *yes, Timeout: *wait,
-		Created: func(ctx context.Context, r approval.Request) error {
-			requestID = r.ID
-			if *yes {
-				return m.requirePIN(ctx, m.pinInput(false))
-			}
-			m.announce(ctx, led, r, *wait)
-			return nil
-		}}
-	s, err := m.openSandbox(ctx, *image, approver)
+	s, err := m.openSandbox(ctx, *image, m.codeRunApprover(led, *yes, *wait, &requestID))
 	if err != nil {
 		return err
 	}
