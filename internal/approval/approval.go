@@ -250,7 +250,8 @@ func (s *Service) wakeup() <-chan struct{} {
 	return s.wake
 }
 
-const timeLayout = time.RFC3339Nano
+// timeLayout has a fixed width, so stored times sort as text.
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
 
 func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
 
