@@ -50,14 +50,11 @@ func (m *Main) approvalsList(ctx context.Context, args []string) error {
 	if *state != "" && !slices.Contains(approval.States, approval.State(*state)) {
 		return fmt.Errorf("%w: --state %q: want pending, approved, denied, expired, superseded or withdrawn", errUsage, *state)
 	}
-	l, err := m.openLedger(ctx)
+	l, err := m.openReadLedger(ctx)
 	if err != nil {
 		return err
 	}
 	defer l.close()
-	if err := l.approvals.Sweep(ctx); err != nil { // expired requests show as expired
-		return err
-	}
 	reqs, err := l.approvals.List(ctx, approval.State(*state))
 	if err != nil {
 		return err
@@ -94,7 +91,7 @@ func (m *Main) approvalsShow(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	l, r, err := m.openRequest(ctx, "show", rest, nil)
+	l, r, err := m.openRequest(ctx, "show", rest, m.openReadLedger)
 	if err != nil {
 		return err
 	}
@@ -130,18 +127,13 @@ func (m *Main) printRequest(r approval.Request) {
 	}
 }
 
-// openRequest takes the one request ID in rest, runs check (the PIN) when
-// set, and returns the open ledger and the request; the caller closes it.
-func (m *Main) openRequest(ctx context.Context, verb string, rest []string, check func() error) (*ledger, approval.Request, error) {
+// openRequest takes the one request ID in rest, opens the ledger with
+// open, and returns it and the request; the caller closes the ledger.
+func (m *Main) openRequest(ctx context.Context, verb string, rest []string, open func(context.Context) (*ledger, error)) (*ledger, approval.Request, error) {
 	if len(rest) != 1 {
 		return nil, approval.Request{}, fmt.Errorf("%w: %s takes one request ID (see 'mai approvals list')", errUsage, verb)
 	}
-	if check != nil {
-		if err := check(); err != nil {
-			return nil, approval.Request{}, err
-		}
-	}
-	l, err := m.openLedger(ctx)
+	l, err := open(ctx)
 	if err != nil {
 		return nil, approval.Request{}, err
 	}
@@ -166,7 +158,12 @@ func (m *Main) approvalsDecide(ctx context.Context, approve bool, args []string)
 	if err != nil {
 		return err
 	}
-	l, r, err := m.openRequest(ctx, verb, rest, func() error { return m.requirePIN(ctx, m.pinInput(*pinStdin)) })
+	if len(rest) == 1 { // the PIN before anything is opened
+		if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
+			return err
+		}
+	}
+	l, r, err := m.openRequest(ctx, verb, rest, func(ctx context.Context) (*ledger, error) { return m.openLedger(ctx) })
 	if err != nil {
 		return err
 	}

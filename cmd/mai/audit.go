@@ -85,7 +85,34 @@ func (m *Main) openLedger(ctx context.Context, listeners ...approval.Listener) (
 	return &ledger{db: db, log: log, approvals: svc}, nil
 }
 
-func (l *ledger) close() error { return errors.Join(l.log.Close(), l.db.Close()) }
+// openReadLedger opens the database read-only (an empty one in memory
+// when none exists yet) for commands that only read requests: no audit
+// log, since they record nothing.
+func (m *Main) openReadLedger(ctx context.Context) (*ledger, error) {
+	db, err := m.openReadDB(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &ledger{db: db, approvals: approval.New(db.DB, approval.Options{})}, nil
+}
+
+// openReadDB opens the database read-only, or an empty one in memory when
+// there is none yet.
+func (m *Main) openReadDB(ctx context.Context) (*store.DB, error) {
+	db, err := m.openDB(ctx, readOnly)
+	if errors.Is(err, store.ErrNoDatabase) {
+		return store.OpenEmpty(ctx, store.Options{})
+	}
+	return db, err
+}
+
+func (l *ledger) close() error {
+	var err error
+	if l.log != nil {
+		err = l.log.Close()
+	}
+	return errors.Join(err, l.db.Close())
+}
 
 // keyAdvice adds the fix to a key problem, which is not tampering.
 func keyAdvice(err error, dataDir string) error {
@@ -123,18 +150,20 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 	} else if len(rest) > 0 {
 		return fmt.Errorf("%w: unexpected argument %q (see 'mai audit --help')", errUsage, rest[0])
 	}
-	l, err := m.openLedger(ctx)
+	db, err := m.openReadDB(ctx)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	// Read-only: nothing is created and the anchor stays where it is, so
+	// this is safe beside the daemon (entries past the anchor still chain).
+	rep, err := audit.Check(ctx, db.DB, m.cfg.DataDir)
 	if err != nil {
 		keyErr := errors.Is(err, audit.ErrKeyMissing) || errors.Is(err, audit.ErrWrongKey) || errors.Is(err, audit.ErrKeyUnsafe)
 		if *asJSON && keyErr {
 			m.writeJSON(map[string]any{"ok": false, "key_error": err.Error()})
 		}
-		return err
-	}
-	defer l.close()
-	rep, err := l.log.Verify(ctx)
-	if err != nil {
-		return err
+		return keyAdvice(err, m.cfg.DataDir)
 	}
 	if *asJSON {
 		if err := m.writeJSON(rep); err != nil {
@@ -181,7 +210,7 @@ func (m *Main) auditList(ctx context.Context, args []string) error {
 		}
 	}
 	// Reading needs no key: the log can be listed even when it is lost.
-	db, err := store.Open(ctx, m.cfg.MemoryDBPath, store.Options{})
+	db, err := m.openReadDB(ctx)
 	if err != nil {
 		return err
 	}

@@ -99,7 +99,7 @@ func Open(ctx context.Context, db *sql.DB, o Options) (*Log, error) {
 	if o.Dir == "" {
 		return nil, errors.New("audit: no data directory")
 	}
-	key, id, err := loadKey(ctx, db, o.Dir)
+	key, id, err := loadKey(ctx, db, o.Dir, true)
 	if err != nil {
 		return nil, err
 	}

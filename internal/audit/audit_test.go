@@ -297,3 +297,35 @@ func TestList(t *testing.T) {
 		t.Errorf("--since an hour ago --action sandbox.run: %+v", got)
 	}
 }
+
+// Check changes nothing: no key on a log never written to, and no anchor
+// moved after a crash; the entries past the anchor still verify.
+func TestCheckWritesNothing(t *testing.T) {
+	d := newDataDir(t)
+	if rep, err := Check(context.Background(), d.db.DB, d.dir); err != nil || !rep.OK || rep.Entries != 0 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	if _, err := os.Stat(filepath.Join(d.dir, KeyFile)); err == nil {
+		t.Fatal("Check made a key")
+	}
+	l, err := Open(context.Background(), d.db.DB, Options{Dir: d.dir, AnchorInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		l.Append(context.Background(), Record{Actor: "mai", Action: "test.step"})
+	}
+	anchor, _ := os.ReadFile(filepath.Join(d.dir, AnchorFile))
+	rep, err := Check(context.Background(), d.db.DB, d.dir)
+	if err != nil || !rep.OK || rep.Entries != 3 || rep.Unanchored != 2 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	if now, _ := os.ReadFile(filepath.Join(d.dir, AnchorFile)); string(now) != string(anchor) {
+		t.Fatal("Check moved the anchor")
+	}
+	l.Close()
+	os.Rename(filepath.Join(d.dir, KeyFile), filepath.Join(d.dir, "aside"))
+	if _, err := Check(context.Background(), d.db.DB, d.dir); !errors.Is(err, ErrKeyMissing) {
+		t.Fatalf("without the key: %v", err)
+	}
+}

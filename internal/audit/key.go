@@ -36,10 +36,11 @@ func keyID(key []byte) string {
 	return hex.EncodeToString(sum[:8])
 }
 
-// loadKey reads the key from dir, creating it at first start: when there
-// is no key file, no recorded key id and no entry yet. It records the key's
-// id in the database's meta table and returns the key and its id.
-func loadKey(ctx context.Context, db *sql.DB, dir string) ([]byte, string, error) {
+// loadKey reads the key from dir. With create, a missing key is made at
+// first start — no key file, no recorded key id and no entry yet — and the
+// key's id is recorded in the database's meta table. Without create
+// nothing is written, and a log that has never had a key returns a nil key.
+func loadKey(ctx context.Context, db *sql.DB, dir string, create bool) ([]byte, string, error) {
 	path := filepath.Join(dir, KeyFile)
 	recorded, err := recordedKeyID(ctx, db)
 	if err != nil {
@@ -54,6 +55,9 @@ func loadKey(ctx context.Context, db *sql.DB, dir string) ([]byte, string, error
 		if recorded != "" || n > 0 {
 			return nil, "", fmt.Errorf("%w: %s (the log has %d entries written with key %s)", ErrKeyMissing, path, n, recorded)
 		}
+		if !create {
+			return nil, "", nil
+		}
 		if key, err = createKey(path); err != nil {
 			return nil, "", err
 		}
@@ -61,7 +65,7 @@ func loadKey(ctx context.Context, db *sql.DB, dir string) ([]byte, string, error
 		return nil, "", err
 	}
 	id := keyID(key)
-	if recorded == "" {
+	if recorded == "" && create {
 		if _, err := db.ExecContext(ctx, `INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`, metaKeyID, id); err != nil {
 			return nil, "", fmt.Errorf("record audit key id: %w", err)
 		}
@@ -69,7 +73,7 @@ func loadKey(ctx context.Context, db *sql.DB, dir string) ([]byte, string, error
 			return nil, "", err
 		}
 	}
-	if recorded != id {
+	if recorded != "" && recorded != id {
 		return nil, "", fmt.Errorf("%w: %s holds key %s, the log was written with key %s", ErrWrongKey, path, id, recorded)
 	}
 	return key, id, nil
