@@ -171,6 +171,26 @@ func TestAuditVerifyCLI(t *testing.T) {
 	}
 }
 
+// pendingRequest waits for the one pending approval request and returns
+// its id; ended says the run that should be waiting has ended instead.
+func pendingRequest(t *testing.T, dir string, env map[string]string, ended func() bool) string {
+	t.Helper()
+	var id string
+	waitFor(t, func() bool {
+		if ended() {
+			t.Fatal("the run ended before a decision")
+		}
+		r := runMai(t, dir, env, "approvals", "list", "--state", "pending", "--json")
+		var reqs []approval.Request
+		json.Unmarshal([]byte(r.stdout), &reqs)
+		if len(reqs) == 1 {
+			id = reqs[0].ID
+		}
+		return id != ""
+	})
+	return id
+}
+
 // The whole path: a HIGH 'mai sandbox run' without --yes waits on
 // a pending request, 'mai approvals approve ID' (another command) releases
 // it, the job runs, and every step is in the audit log, which verifies.
@@ -189,21 +209,7 @@ func TestHighRunWaitsForApproval(t *testing.T) {
 		t.Run(tt.decide, func(t *testing.T) {
 			done := make(chan result, 1)
 			go func() { done <- runMai(t, dir, env, "sandbox", "run", "--json", tt.file) }()
-			var id string
-			waitFor(t, func() bool {
-				select {
-				case r := <-done:
-					t.Fatalf("the run ended before a decision: %+v", r)
-				default:
-				}
-				r := runMai(t, dir, env, "approvals", "list", "--state", "pending", "--json")
-				var reqs []approval.Request
-				json.Unmarshal([]byte(r.stdout), &reqs)
-				if len(reqs) == 1 {
-					id = reqs[0].ID
-				}
-				return id != ""
-			})
+			id := pendingRequest(t, dir, env, func() bool { return len(done) > 0 })
 			if r := runMai(t, dir, env, "approvals", tt.decide, id); r.code != 0 {
 				t.Fatalf("%s: %+v", tt.decide, r)
 			}
@@ -328,16 +334,7 @@ func TestCtrlCWithdrawsTheRequest(t *testing.T) {
 		penv = append(penv, k+"="+v)
 	}
 	cmd, out := maiProcess(t, dir, penv, "sandbox", "run", "high.py")
-	var id string
-	waitFor(t, func() bool {
-		r := runMai(t, dir, env, "approvals", "list", "--state", "pending", "--json")
-		var reqs []approval.Request
-		json.Unmarshal([]byte(r.stdout), &reqs)
-		if len(reqs) == 1 {
-			id = reqs[0].ID
-		}
-		return id != ""
-	})
+	id := pendingRequest(t, dir, env, func() bool { return cmd.ProcessState != nil })
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
