@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // variable describes one configuration variable: its default, how it is
@@ -192,8 +193,10 @@ func vars() []variable {
 			},
 			show: func(c *Config) string { return c.SandboxImage },
 		},
+		durationVar("APPROVAL_REMIND", "one reminder when an approval request is still unanswered after this long", "5m", func(c *Config) *time.Duration { return &c.ApprovalRemind }),
+		durationVar("APPROVAL_EXPIRE", "an unanswered approval request expires (is not approved) after this long", "24h", func(c *Config) *time.Duration { return &c.ApprovalExpire }),
 		{
-			name: "MAI_PIN", help: "optional PIN the CLI must give to the daemon's control socket", secret: true,
+			name: "MAI_PIN", help: "the PIN the CLI presents for commands that decide approvals or change state, once one is stored with 'mai pin set'", secret: true,
 			def: constant(""),
 			set: func(c *Config, raw string) error {
 				if raw != "" && len(raw) < 4 {
@@ -272,6 +275,21 @@ func intVar(name, help string, def, min int, field func(*Config) *int) variable 
 			return nil
 		},
 		show: func(c *Config) string { return strconv.Itoa(*field(c)) },
+	}
+}
+
+func durationVar(name, help, def string, field func(*Config) *time.Duration) variable {
+	return variable{
+		name: name, help: help, defDoc: def, def: constant(def),
+		set: func(c *Config, raw string) error {
+			d, err := time.ParseDuration(raw)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("expected a positive duration such as %s, 90s or 2h", def)
+			}
+			*field(c) = d
+			return nil
+		},
+		show: func(c *Config) string { return field(c).String() },
 	}
 }
 
