@@ -81,6 +81,9 @@ type Config struct {
 	VRAMHeadroom Headroom
 
 	SandboxImage string
+	// ApprovalRemind and ApprovalExpire time an unanswered approval request.
+	ApprovalRemind time.Duration
+	ApprovalExpire time.Duration
 	// PIN, when set, must accompany requests on the control socket.
 	PIN Secret
 

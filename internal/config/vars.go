@@ -87,7 +87,7 @@ func vars() []variable {
 			show: func(c *Config) string { return c.DiscordUserID },
 		},
 		urlVar("DISCORD_API_URL", "Discord REST API base URL (change only for testing)", "https://discord.com/api/v9", func(c *Config) *string { return &c.DiscordAPIURL }),
-		durationVar("DISCORD_EDIT_INTERVAL", "least time between two edits of a streamed Discord reply (Discord rate-limits message edits)", "1.2s", 200*time.Millisecond, func(c *Config) *time.Duration { return &c.DiscordEditInterval }),
+		durationVar("DISCORD_EDIT_INTERVAL", "least time between two edits of a streamed Discord reply (Discord rate-limits message edits)", "1.2s", func(c *Config) *time.Duration { return &c.DiscordEditInterval }),
 		boolVar("DISCORD_REFUSE_OTHERS", "answer a Discord user who is not the owner with one short refusal a day (false: stay silent)", true, func(c *Config) *bool { return &c.DiscordRefuseOthers }),
 		boolVar("DISCORD_FOOTER", "end each Discord reply with a footer: model, tokens/s and context use", true, func(c *Config) *bool { return &c.DiscordFooter }),
 		endpointsVar("LMSTUDIO_ENDPOINT", "LM Studio server URL; a comma-separated list for several, each on another machine optionally with its VRAM budget in GB (http://gpu-box:1234=24)",
@@ -196,8 +196,10 @@ func vars() []variable {
 			},
 			show: func(c *Config) string { return c.SandboxImage },
 		},
+		durationVar("APPROVAL_REMIND", "one reminder when an approval request is still unanswered after this long", "5m", func(c *Config) *time.Duration { return &c.ApprovalRemind }),
+		durationVar("APPROVAL_EXPIRE", "an unanswered approval request expires (is not approved) after this long", "24h", func(c *Config) *time.Duration { return &c.ApprovalExpire }),
 		{
-			name: "MAI_PIN", help: "optional PIN the CLI must give to the daemon's control socket", secret: true,
+			name: "MAI_PIN", help: "the PIN the CLI presents for commands that decide approvals or change state, once one is stored with 'mai pin set'", secret: true,
 			def: constant(""),
 			set: func(c *Config, raw string) error {
 				if raw != "" && len(raw) < 4 {
@@ -279,13 +281,13 @@ func intVar(name, help string, def, min int, field func(*Config) *int) variable 
 	}
 }
 
-func durationVar(name, help, def string, min time.Duration, field func(*Config) *time.Duration) variable {
+func durationVar(name, help, def string, field func(*Config) *time.Duration) variable {
 	return variable{
 		name: name, help: help, defDoc: def, def: constant(def),
 		set: func(c *Config, raw string) error {
 			d, err := time.ParseDuration(raw)
-			if err != nil || d < min {
-				return fmt.Errorf("expected a duration of at least %s, such as %s", min, def)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("expected a positive duration such as %s, 90s or 2h", def)
 			}
 			*field(c) = d
 			return nil
