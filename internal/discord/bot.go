@@ -1,0 +1,179 @@
+package discord
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/rs/zerolog"
+)
+
+// Refusal is what a user who is not the owner is told, at most once a day.
+const Refusal = "I am a private assistant and answer only my owner."
+
+// refuseEvery is how often one user may be told Refusal.
+const refuseEvery = 24 * time.Hour
+
+// Options configures a Bot.
+type Options struct {
+	// Owner is the Discord user id whose DMs and reactions count.
+	Owner string
+	// EditInterval is the least time between two edits of a reply.
+	EditInterval time.Duration
+	// RefuseOthers tells other users, once a day, that Mai is private;
+	// false ignores them silently. Either way only their id is logged.
+	RefuseOthers bool
+	// Footer ends replies with model, tokens/s and context use.
+	Footer bool
+	Log    zerolog.Logger
+}
+
+// Bot is the Discord front end over one gateway session.
+type Bot struct {
+	s    *discordgo.Session
+	db   *sql.DB
+	chat Chat
+	out  *Outbox
+	o    Options
+
+	mu      sync.Mutex
+	replies map[Ref]bool // the messages of streamed replies, for 🛑 🔁 🗑
+}
+
+// New returns a bot over session s (see NewSession), a migrated database
+// and the chat core.
+func New(s *discordgo.Session, db *sql.DB, chat Chat, o Options) *Bot {
+	if o.EditInterval <= 0 {
+		o.EditInterval = 1200 * time.Millisecond
+	}
+	b := &Bot{s: s, db: db, chat: chat, o: o, replies: map[Ref]bool{}}
+	b.out = NewOutbox(db, s, b.botID, o.Log)
+	s.Identify.Intents = Intents
+	return b
+}
+
+// Outbox returns the bot's outbox.
+func (b *Bot) Outbox() *Outbox { return b.out }
+
+func (b *Bot) botID() string {
+	if b.s.State != nil && b.s.State.User != nil {
+		return b.s.State.User.ID
+	}
+	return ""
+}
+
+// Run connects to the gateway and serves until ctx ends. discordgo
+// reconnects (and resumes) on its own after a drop; the outbox keeps what
+// is written meanwhile.
+func (b *Bot) Run(ctx context.Context) error {
+	removers := []func(){
+		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { b.onMessage(ctx, m.Message) }),
+		b.s.AddHandler(func(_ *discordgo.Session, r *discordgo.MessageReactionAdd) { b.onReaction(ctx, r.MessageReaction) }),
+	}
+	defer func() {
+		for _, rm := range removers {
+			rm()
+		}
+	}()
+	if err := b.s.Open(); err != nil {
+		return fmt.Errorf("discord gateway: %w", err)
+	}
+	defer b.s.Close()
+	done := make(chan struct{})
+	go func() { b.out.Run(ctx); close(done) }()
+	<-ctx.Done()
+	<-done
+	return nil
+}
+
+// onMessage serves the owner's DMs and refuses everyone else's.
+func (b *Bot) onMessage(ctx context.Context, m *discordgo.Message) {
+	if m.Author == nil || m.Author.Bot || m.Author.ID == b.botID() || m.GuildID != "" {
+		return
+	}
+	if m.Author.ID != b.o.Owner {
+		b.o.Log.Info().Str("user_id", m.Author.ID).Msg("discord: a DM from someone who is not the owner; not served")
+		if b.o.RefuseOthers {
+			if err := b.refuse(ctx, m.Author.ID, m.ChannelID); err != nil {
+				b.o.Log.Error().Err(err).Msg("discord: refusal")
+			}
+		}
+		return
+	}
+	go b.answer(ctx, m.ChannelID, m.Content)
+}
+
+// answer sends text to the chat core and streams its events into a reply.
+func (b *Bot) answer(ctx context.Context, channel, text string) {
+	r := newReply(ctx, b, channel)
+	err := b.chat.Send(ctx, b.o.Owner, text, r.emit)
+	if err != nil && !errors.Is(err, context.Canceled) {
+		b.o.Log.Debug().Err(err).Msg("discord: the turn ended with an error")
+	}
+	r.finish()
+}
+
+// refuse tells user, at most once a day, that Mai serves only its owner.
+func (b *Bot) refuse(ctx context.Context, user, channel string) error {
+	var at string
+	err := b.db.QueryRowContext(ctx, `SELECT at FROM discord_refusals WHERE user_id = ?`, user).Scan(&at)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("refusals: %w", err)
+	}
+	if t, perr := time.Parse(time.RFC3339Nano, at); err == nil && perr == nil && time.Since(t) < refuseEvery {
+		return nil
+	}
+	if _, err := b.db.ExecContext(ctx, `INSERT INTO discord_refusals (user_id, at) VALUES (?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET at = excluded.at`, user, now()); err != nil {
+		return fmt.Errorf("refusals: %w", err)
+	}
+	_, err = b.out.Send(ctx, channel, Message{Content: Refusal})
+	return err
+}
+
+// track remembers a message of a streamed reply.
+func (b *Bot) track(ref Ref) {
+	b.mu.Lock()
+	b.replies[ref] = true
+	b.mu.Unlock()
+}
+
+// Reactions on a streamed reply.
+const (
+	EmojiStop       = "🛑"
+	EmojiRegenerate = "🔁"
+	EmojiForget     = "🗑️"
+)
+
+// onReaction acts on the owner's reactions: on a reply, stop, regenerate
+// or forget. Other users' reactions and the bot's own change nothing.
+func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
+	if r.UserID == b.botID() || r.UserID != b.o.Owner {
+		if r.UserID != b.botID() {
+			b.o.Log.Info().Str("user_id", r.UserID).Msg("discord: a reaction from someone who is not the owner; ignored")
+		}
+		return
+	}
+	ref, err := b.out.RefOf(ctx, r.MessageID)
+	if err != nil || ref == 0 {
+		return
+	}
+	b.mu.Lock()
+	isReply := b.replies[ref]
+	b.mu.Unlock()
+	if !isReply {
+		return
+	}
+	switch r.Emoji.Name {
+	case EmojiStop:
+		b.chat.Stop(b.o.Owner)
+	case EmojiRegenerate:
+		go b.answer(ctx, r.ChannelID, "/regenerate")
+	case EmojiForget, "🗑":
+		go b.answer(ctx, r.ChannelID, "/forget")
+	}
+}
