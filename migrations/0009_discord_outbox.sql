@@ -26,3 +26,12 @@ CREATE TABLE discord_refusals (
     user_id TEXT PRIMARY KEY,
     at      TEXT NOT NULL  -- RFC 3339, UTC
 ) STRICT;
+
+-- The message that shows each approval request, so that a reaction (which
+-- carries only ids) finds its request, and the hash shown is the hash
+-- decided on.
+CREATE TABLE discord_approvals (
+    approval_id    TEXT PRIMARY KEY,
+    ref            INTEGER NOT NULL REFERENCES discord_outbox (id),  -- the send of the embed
+    payload_sha256 TEXT NOT NULL
+) STRICT;

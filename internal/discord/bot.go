@@ -40,8 +40,11 @@ type Bot struct {
 	out  *Outbox
 	o    Options
 
+	approvals *approvalView
+
 	mu      sync.Mutex
 	replies map[Ref]bool // the messages of streamed replies, for 🛑 🔁 🗑
+	dm      string       // the DM channel with the owner, once known
 }
 
 // New returns a bot over session s (see NewSession), a migrated database
@@ -52,7 +55,11 @@ func New(s *discordgo.Session, db *sql.DB, chat Chat, o Options) *Bot {
 	}
 	b := &Bot{s: s, db: db, chat: chat, o: o, replies: map[Ref]bool{}}
 	b.out = NewOutbox(db, s, b.botID, o.Log)
+	b.approvals = &approvalView{b: b}
 	s.Identify.Intents = Intents
+	// Handlers run in the gateway's order (they only queue work), so two
+	// DMs or two reactions are seen in the order they were made.
+	s.SyncEvents = true
 	return b
 }
 
@@ -85,6 +92,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	defer b.s.Close()
 	done := make(chan struct{})
 	go func() { b.out.Run(ctx); close(done) }()
+	if err := b.approvals.reannounce(ctx); err != nil {
+		b.o.Log.Error().Err(err).Msg("discord: re-announce pending approval requests")
+	}
 	<-ctx.Done()
 	<-done
 	return nil
@@ -104,6 +114,9 @@ func (b *Bot) onMessage(ctx context.Context, m *discordgo.Message) {
 		}
 		return
 	}
+	b.mu.Lock()
+	b.dm = m.ChannelID
+	b.mu.Unlock()
 	go b.answer(ctx, m.ChannelID, m.Content)
 }
 
@@ -149,17 +162,26 @@ const (
 	EmojiForget     = "🗑️"
 )
 
-// onReaction acts on the owner's reactions: on a reply, stop, regenerate
-// or forget. Other users' reactions and the bot's own change nothing.
+// onReaction acts on reactions to the bot's messages: on an approval
+// request it asks the approval service to decide (which refuses, and
+// audits, anyone but the owner); on a reply the owner's 🛑 stops, 🔁
+// regenerates and 🗑 forgets. The bot's own reactions are ignored.
 func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
-	if r.UserID == b.botID() || r.UserID != b.o.Owner {
-		if r.UserID != b.botID() {
-			b.o.Log.Info().Str("user_id", r.UserID).Msg("discord: a reaction from someone who is not the owner; ignored")
-		}
+	if r.UserID == b.botID() {
 		return
 	}
 	ref, err := b.out.RefOf(ctx, r.MessageID)
 	if err != nil || ref == 0 {
+		return
+	}
+	if isApproval, err := b.approvals.react(ctx, ref, r); isApproval {
+		if err != nil {
+			b.o.Log.Info().Err(err).Str("user_id", r.UserID).Msg("discord: a reaction on an approval request decided nothing")
+		}
+		return
+	}
+	if r.UserID != b.o.Owner {
+		b.o.Log.Info().Str("user_id", r.UserID).Msg("discord: a reaction from someone who is not the owner; ignored")
 		return
 	}
 	b.mu.Lock()
