@@ -35,3 +35,15 @@ CREATE TABLE discord_approvals (
     ref            INTEGER NOT NULL REFERENCES discord_outbox (id),  -- the send of the embed
     payload_sha256 TEXT NOT NULL
 ) STRICT;
+
+-- Each answer being streamed, from the owner's DM to its final edit, so
+-- that an answer a crash interrupted is generated again on restart and
+-- finished in the same messages instead of a second reply.
+CREATE TABLE discord_replies (
+    id         INTEGER PRIMARY KEY,
+    channel_id TEXT NOT NULL,
+    prompt     TEXT NOT NULL,            -- the owner's message
+    refs       TEXT NOT NULL DEFAULT '[]',  -- JSON array of outbox send ids, in order
+    done       INTEGER NOT NULL DEFAULT 0,
+    created    TEXT NOT NULL
+) STRICT;

@@ -3,6 +3,7 @@ package discord
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -92,6 +93,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	defer b.s.Close()
 	done := make(chan struct{})
 	go func() { b.out.Run(ctx); close(done) }()
+	if err := b.resumeReplies(ctx); err != nil {
+		b.o.Log.Error().Err(err).Msg("discord: resume interrupted answers")
+	}
 	if err := b.approvals.reannounce(ctx); err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: re-announce pending approval requests")
 	}
@@ -122,12 +126,58 @@ func (b *Bot) onMessage(ctx context.Context, m *discordgo.Message) {
 
 // answer sends text to the chat core and streams its events into a reply.
 func (b *Bot) answer(ctx context.Context, channel, text string) {
-	r := newReply(ctx, b, channel)
+	r, err := newReply(ctx, b, channel, text)
+	if err != nil {
+		b.o.Log.Error().Err(err).Msg("discord: start a reply")
+		return
+	}
+	b.stream(ctx, r, text)
+}
+
+func (b *Bot) stream(ctx context.Context, r *reply, text string) {
 	err := b.chat.Send(ctx, b.o.Owner, text, r.emit)
-	if err != nil && !errors.Is(err, context.Canceled) {
+	if ctx.Err() != nil {
+		return // shutting down: the reply stays unfinished, and is redone on restart
+	}
+	if err != nil {
 		b.o.Log.Debug().Err(err).Msg("discord: the turn ended with an error")
 	}
 	r.finish()
+}
+
+// resumeReplies generates again the answers a crash interrupted, each in
+// the messages it had already posted.
+func (b *Bot) resumeReplies(ctx context.Context) error {
+	rows, err := b.db.QueryContext(ctx, `SELECT id, channel_id, prompt, refs FROM discord_replies WHERE done = 0 ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("discord replies: %w", err)
+	}
+	defer rows.Close()
+	type pending struct {
+		id              int64
+		channel, prompt string
+		refs            []Ref
+	}
+	var todo []pending
+	for rows.Next() {
+		var p pending
+		var refs string
+		if err := rows.Scan(&p.id, &p.channel, &p.prompt, &refs); err != nil {
+			return fmt.Errorf("discord replies: %w", err)
+		}
+		if err := json.Unmarshal([]byte(refs), &p.refs); err != nil {
+			return fmt.Errorf("discord replies: %w", err)
+		}
+		todo = append(todo, p)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("discord replies: %w", err)
+	}
+	for _, p := range todo {
+		b.o.Log.Info().Int64("reply", p.id).Msg("discord: finishing an answer a restart interrupted")
+		go b.stream(ctx, resumedReply(ctx, b, p.id, p.channel, p.refs), p.prompt)
+	}
+	return nil
 }
 
 // refuse tells user, at most once a day, that Mai serves only its owner.

@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ type reply struct {
 	b       *Bot
 	channel string
 	ctx     context.Context
+	row     int64 // in discord_replies
 
 	mu       sync.Mutex
 	text     strings.Builder
@@ -32,10 +34,38 @@ type reply struct {
 	stopOnce sync.Once
 }
 
-func newReply(ctx context.Context, b *Bot, channel string) *reply {
+// newReply starts the reply to prompt, recorded so that a crash before its
+// end is repaired on restart.
+func newReply(ctx context.Context, b *Bot, channel, prompt string) (*reply, error) {
+	res, err := b.db.ExecContext(ctx, `INSERT INTO discord_replies (channel_id, prompt, created) VALUES (?, ?, ?)`, channel, prompt, now())
+	if err != nil {
+		return nil, fmt.Errorf("discord reply: %w", err)
+	}
 	r := &reply{b: b, channel: channel, ctx: ctx, typing: make(chan struct{})}
+	if r.row, err = res.LastInsertId(); err != nil {
+		return nil, fmt.Errorf("discord reply: %w", err)
+	}
+	go r.type_()
+	return r, nil
+}
+
+// resumedReply continues an interrupted reply in its messages.
+func resumedReply(ctx context.Context, b *Bot, row int64, channel string, refs []Ref) *reply {
+	r := &reply{b: b, channel: channel, ctx: ctx, row: row, typing: make(chan struct{}), refs: refs, shown: make([]string, len(refs))}
+	r.notes = []string{"↻ regenerated after a restart"}
+	for _, ref := range refs {
+		b.track(ref)
+	}
 	go r.type_()
 	return r
+}
+
+// saveRefs records the reply's messages.
+func (r *reply) saveRefs() {
+	b, _ := json.Marshal(r.refs)
+	if _, err := r.b.db.ExecContext(r.ctx, `UPDATE discord_replies SET refs = ? WHERE id = ?`, string(b), r.row); err != nil {
+		r.b.o.Log.Error().Err(err).Msg("discord: record a reply's messages")
+	}
 }
 
 // type_ shows "Mai is typing…" until the first text or the end.
@@ -127,10 +157,12 @@ func (r *reply) finish() {
 		}
 		r.mu.Lock()
 	}
-	if r.text.Len() == 0 && len(r.notes) == 0 {
-		return
+	if r.text.Len() > 0 || len(r.notes) > 0 {
+		r.render()
 	}
-	r.render()
+	if _, err := r.b.db.ExecContext(context.WithoutCancel(r.ctx), `UPDATE discord_replies SET done = 1 WHERE id = ?`, r.row); err != nil {
+		r.b.o.Log.Error().Err(err).Msg("discord: record a finished reply")
+	}
 }
 
 // content is what the reply shows now.
@@ -171,6 +203,7 @@ func (r *reply) render() {
 		r.refs = append(r.refs, ref)
 		r.shown = append(r.shown, p)
 		r.b.track(ref)
+		r.saveRefs()
 	}
 	for i := len(parts); i < len(r.refs); i++ { // the answer got shorter (a restart)
 		if r.shown[i] != "…" {
