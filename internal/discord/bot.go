@@ -42,6 +42,7 @@ type Bot struct {
 	o    Options
 
 	approvals *approvalView
+	memory    Memory
 
 	mu      sync.Mutex
 	replies map[Ref]bool // the messages of streamed replies, for 🛑 🔁 🗑
@@ -81,6 +82,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	removers := []func(){
 		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { b.onMessage(ctx, m.Message) }),
 		b.s.AddHandler(func(_ *discordgo.Session, r *discordgo.MessageReactionAdd) { b.onReaction(ctx, r.MessageReaction) }),
+		b.s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) { b.onInteraction(ctx, i) }),
 	}
 	defer func() {
 		for _, rm := range removers {
@@ -93,6 +95,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	defer b.s.Close()
 	done := make(chan struct{})
 	go func() { b.out.Run(ctx); close(done) }()
+	if err := b.registerCommands(ctx); err != nil {
+		b.o.Log.Error().Err(err).Msg("discord: register slash commands")
+	}
 	if err := b.resumeReplies(ctx); err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: resume interrupted answers")
 	}
