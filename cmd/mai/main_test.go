@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/maicompanion/mai/internal/logging/logtest"
 )
 
 // result is what one in-process run of mai produced.
@@ -237,6 +239,17 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 		t.Fatal("serve did not stop after SIGTERM")
 	}
 	log, _ := os.ReadFile(logPath)
+	// Every line the daemon wrote is one JSON object with one key per field.
+	components := map[string]bool{}
+	for _, line := range logtest.Lines(t, logPath) {
+		c, _ := line["component"].(string)
+		components[c] = true
+	}
+	for _, c := range []string{"mai", "sandbox", "upkeep"} {
+		if !components[c] {
+			t.Errorf("no log line of component %q; components: %v", c, components)
+		}
+	}
 	for _, want := range []string{`"message":"integrations"`, "database open", "stopped cleanly", `"check":"ollama"`, "OLLAMA_ENDPOINT"} {
 		if !bytes.Contains(log, []byte(want)) {
 			t.Errorf("log lacks %q:\n%s", want, log)

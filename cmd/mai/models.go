@@ -16,24 +16,76 @@ const modelsExamples = `  mai models list                        # installed mod
   mai models switch --auto               # unpin: the router chooses again
   mai models probe                       # GPU/VRAM and backend reachability`
 
-func (m *Main) runModels(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("models", "models list|status|switch NAME|probe [--json]", modelsExamples)
-	asJSON := fs.Bool("json", false, "print JSON")
-	auto := fs.Bool("auto", false, "with switch: clear the pinned model and let the router choose")
-	rest, err := m.parseArgs(fs, args)
+// modelsCommand is the models group; list is its default.
+func modelsCommand() command {
+	return command{name: "models", summary: "list models, show the VRAM plan, switch or probe", config: true, dflt: "list", examples: modelsExamples,
+		subs: []command{
+			{name: "list", summary: "installed models on every backend", run: (*Main).runModelsList},
+			{name: "status", summary: "the VRAM plan: pools, loaded models, ranked candidates and why each fits or not", run: (*Main).runModelsStatus},
+			{name: "switch", summary: "load a model and pin it (--auto unpins)", run: (*Main).runModelsSwitch},
+			{name: "probe", summary: "GPU/VRAM and backend reachability", run: (*Main).runModelsProbe},
+		}}
+}
+
+// modelsFlags parses a models subcommand that takes only --json.
+func (m *Main) modelsFlags(sub, what string, args []string) (asJSON bool, err error) {
+	fs := m.newFlagSet("models "+sub, "models "+sub+" [--json]", modelsExamples)
+	fs.BoolVar(&asJSON, "json", false, "print "+what+" as JSON")
+	_, err = m.parse(fs, args, 0)
+	return asJSON, err
+}
+
+func (m *Main) runModelsList(ctx context.Context, args []string) error {
+	asJSON, err := m.modelsFlags("list", "the models", args)
 	if err != nil {
 		return err
 	}
-	sub := "list"
-	if len(rest) > 0 {
-		sub = rest[0]
+	ms, err := m.openModels(ctx)
+	if err != nil {
+		return err
 	}
-	switch sub {
-	case "list", "status", "switch", "probe":
-	default:
-		return fmt.Errorf("%w: unknown models subcommand %q (list, status, switch, probe)", errUsage, sub)
+	defer ms.close()
+	return m.modelsList(ctx, ms, asJSON)
+}
+
+func (m *Main) runModelsStatus(ctx context.Context, args []string) error {
+	asJSON, err := m.modelsFlags("status", "the plan", args)
+	if err != nil {
+		return err
 	}
-	if valid := (!*auto && len(rest) == 2) || (*auto && len(rest) == 1); sub == "switch" && !valid {
+	ms, err := m.openModels(ctx)
+	if err != nil {
+		return err
+	}
+	defer ms.close()
+	return m.modelsStatus(ctx, ms, asJSON)
+}
+
+func (m *Main) runModelsProbe(ctx context.Context, args []string) error {
+	asJSON, err := m.modelsFlags("probe", "the probe", args)
+	if err != nil {
+		return err
+	}
+	ms, err := m.openModels(ctx)
+	if err != nil {
+		return err
+	}
+	defer ms.close()
+	return m.modelsProbe(ctx, ms, asJSON)
+}
+
+func (m *Main) runModelsSwitch(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("models switch", "models switch NAME | --auto [--json]", modelsExamples)
+	asJSON := fs.Bool("json", false, "print the active and pinned model as JSON")
+	auto := fs.Bool("auto", false, "clear the pinned model and let the router choose")
+	rest, err := m.parse(fs, args, 1)
+	if err != nil {
+		return err
+	}
+	if *auto && len(rest) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q: --auto unpins and takes no NAME (see 'mai models switch --help')", errUsage, rest[0])
+	}
+	if !*auto && len(rest) != 1 {
 		return fmt.Errorf("%w: give one model to switch to, e.g. 'mai models switch ollama:llama3.2:3b', or --auto", errUsage)
 	}
 	ms, err := m.openModels(ctx)
@@ -41,19 +93,11 @@ func (m *Main) runModels(ctx context.Context, args []string) error {
 		return err
 	}
 	defer ms.close()
-	switch sub {
-	case "status":
-		return m.modelsStatus(ctx, ms, *asJSON)
-	case "switch":
-		target := ""
-		if len(rest) == 2 {
-			target = rest[1]
-		}
-		return m.modelsSwitch(ctx, ms, target, *asJSON)
-	case "probe":
-		return m.modelsProbe(ctx, ms, *asJSON)
+	target := ""
+	if len(rest) == 1 {
+		target = rest[0]
 	}
-	return m.modelsList(ctx, ms, *asJSON)
+	return m.modelsSwitch(ctx, ms, target, *asJSON)
 }
 
 // installedModel is one row of `mai models list --json`.
@@ -188,6 +232,9 @@ func (m *Main) modelsSwitch(ctx context.Context, ms *models, ref string, asJSON 
 	if ref == "" { // --auto
 		if err := ms.log.Pin(ctx, ""); err != nil {
 			return err
+		}
+		if asJSON {
+			return m.writeJSON(map[string]string{"pinned_ref": ""})
 		}
 		fmt.Fprintln(m.Stdout, "no model pinned: the router chooses the best model that fits")
 		return nil

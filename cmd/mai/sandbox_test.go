@@ -201,7 +201,7 @@ func TestSandboxErrors(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		{"no subcommand", nil, []string{"sandbox"}, 2, "run, image or ps"},
+		{"no subcommand", nil, []string{"sandbox"}, 2, "run, image, pull, ps"},
 		{"unknown subcommand", nil, []string{"sandbox", "frob"}, 2, "unknown subcommand"},
 		{"no file", nil, []string{"sandbox", "run"}, 2, "name one FILE"},
 		{"bad memory", nil, []string{"sandbox", "run", "--memory", "lots", "x.py"}, 2, "--memory"},
