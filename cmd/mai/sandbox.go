@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -109,7 +108,7 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 	}
 	language := *lang
 	if language == "" {
-		language = guessLanguage(name, src)
+		language = runLanguage(ctx, name, src)
 	}
 	entry := "main.py"
 	if language == "sh" || language == "shell" {
@@ -318,16 +317,16 @@ func (m *Main) readSource(arg string) (name string, src []byte, err error) {
 	return arg, src, nil
 }
 
-// guessLanguage picks sh for .sh files and shell shebangs, python otherwise.
-func guessLanguage(name string, src []byte) string {
-	switch filepath.Ext(name) {
-	case ".sh", ".bash":
+// runLanguage is the language code runs in when --lang is not given: the
+// one the risk analyser detects, so the gate judges the code as what it
+// runs as; python when it cannot tell. Go is named so that the sandbox
+// refuses it clearly instead of handing it to Python.
+func runLanguage(ctx context.Context, name string, src []byte) string {
+	switch risk.Detect(ctx, name, src) {
+	case risk.Shell:
 		return "sh"
-	case ".py":
-		return "python"
-	}
-	if first, _, _ := strings.Cut(string(src), "\n"); strings.HasPrefix(first, "#!") && !strings.Contains(first, "python") {
-		return "sh"
+	case risk.Go:
+		return "go"
 	}
 	return "python"
 }
