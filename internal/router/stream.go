@@ -83,11 +83,11 @@ func (s *stream) failover(failed Candidate, err error) error {
 	away, reason := s.r.failed(failed, err)
 	next, ferr := s.r.fallback(s.ctx, failed, err)
 	if ferr != nil {
-		return fmt.Errorf("%w; no other model could take over: %v", err, ferr)
+		return fmt.Errorf("%w; no other model could take over: %w", err, ferr)
 	}
 	inner, serr := s.r.start(s.ctx, next, s.req)
 	if serr != nil {
-		return fmt.Errorf("%w; %s could not take over either: %v", err, next.Ref(), serr)
+		return fmt.Errorf("%w; %s could not take over either: %w", err, next.Ref(), serr)
 	}
 	if away {
 		s.r.setActive(next, CauseFailure, reason)
