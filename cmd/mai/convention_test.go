@@ -20,6 +20,7 @@ type cliCase struct {
 	freeText bool     // the operands are free text, so no operand is stray
 	noRun    bool     // never run for real here (serve runs until a signal); only the cases that stop at parsing
 	noConfig bool     // works without a valid configuration (version)
+	stdin    string   // standard input of the calls that run
 }
 
 // conventionCases lists every command. The environment they run in has
@@ -56,6 +57,15 @@ func conventionCases() []cliCase {
 		{path: "memory forget", flags: []string{"--user", "123", "--before", "2025-01-01"}},
 		{path: "memory backup", operands: []string{"copy.db"}},
 		{path: "memory restore", operands: []string{"x.py"}},
+		{path: "approvals list", flags: []string{"--state", "pending"}, json: true},
+		{path: "approvals show", operands: []string{"k3m9q2xa"}, json: true},
+		{path: "approvals approve", operands: []string{"k3m9q2xa"}, flags: []string{"--reason", "fine"}},
+		{path: "approvals deny", operands: []string{"k3m9q2xa"}, flags: []string{"--reason", "no"}},
+		{path: "audit verify", json: true},
+		{path: "audit list", flags: []string{"--limit", "5"}, json: true},
+		{path: "audit reanchor", flags: []string{"--reason", "a test"}},
+		{path: "pin set", flags: []string{"--pin-stdin"}, stdin: "2468\n"},
+		{path: "pin clear", flags: []string{"--pin-stdin"}},
 	}
 }
 
@@ -117,7 +127,7 @@ func TestCommandLineConvention(t *testing.T) {
 			env := conventionEnv(dir)
 			run := func(args ...string) result {
 				t.Helper()
-				return runMai(t, dir, env, args...)
+				return runMaiStdin(t, dir, env, c.stdin, args...)
 			}
 			if r := run(c.args([]string{"--help"})...); r.code != 0 || !strings.Contains(r.stdout, "Usage: mai "+c.path) || !strings.Contains(r.stdout, "Examples:") {
 				t.Errorf("--help: exit %d, want 0 with 'Usage: mai %s' and examples:\n%s%s", r.code, c.path, r.stdout, r.stderr)
@@ -144,8 +154,10 @@ func TestCommandLineConvention(t *testing.T) {
 				return
 			}
 			before := run(c.args(c.flags, c.operands)...)
-			// A fresh directory: a call may create what the next refuses to overwrite.
-			after := runMai(t, conventionDir(t), conventionEnv(dir), c.args(c.operands, c.flags)...)
+			// A fresh directory and data directory: a call may create what the
+			// next refuses to overwrite (a backup file, a stored PIN).
+			fresh := conventionDir(t)
+			after := runMaiStdin(t, fresh, conventionEnv(fresh), c.stdin, c.args(c.operands, c.flags)...)
 			if before.code == 2 || after.code != before.code {
 				t.Errorf("flags before the operands: exit %d (%q); after: exit %d (%q); want the same, not 2",
 					before.code, before.stderr, after.code, after.stderr)

@@ -20,7 +20,7 @@ import (
 // group (models, memory, sandbox) lists its own subcommands there.
 func commands() []command {
 	return []command{
-		{name: "serve", summary: "run the daemon (Discord, models, memory)", config: true, run: (*Main).runServe},
+		{name: "serve", summary: "run the daemon: checks the integrations, backs up and compresses memory daily, cleans up the sandbox", config: true, run: (*Main).runServe},
 		{name: "doctor", summary: "check every integration and say how to fix what fails", config: true, run: (*Main).runDoctor},
 		{name: "config", summary: "print the effective configuration, secrets redacted", config: true, run: (*Main).runConfig},
 		modelsCommand(),
@@ -30,6 +30,9 @@ func commands() []command {
 		{name: "version", summary: "print version, commit, Go version and build tags", run: (*Main).runVersion},
 		{name: "risk", summary: "judge code by its syntax tree: LOW, MEDIUM, HIGH or BLOCKED", config: true, run: (*Main).runRisk},
 		memoryCommand(),
+		approvalsCommand(),
+		auditCommand(),
+		pinCommand(),
 	}
 }
 

@@ -24,6 +24,12 @@ type result struct {
 // scratch data directory unless env sets MAI_DATA_DIR) in dir.
 func runMai(t *testing.T, dir string, env map[string]string, args ...string) result {
 	t.Helper()
+	return runMaiStdin(t, dir, env, "", args...)
+}
+
+// runMaiStdin is runMai with stdin as the standard input.
+func runMaiStdin(t *testing.T, dir string, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -34,7 +40,7 @@ func runMai(t *testing.T, dir string, env map[string]string, args ...string) res
 		env["MAI_DATA_DIR"] = filepath.Join(dir, "data")
 	}
 	var stdout, stderr bytes.Buffer
-	m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Dir: dir,
+	m := &Main{Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr, Dir: dir,
 		Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	code := m.Run(context.Background(), args)
 	return result{code, stdout.String(), stderr.String()}
