@@ -22,58 +22,29 @@ const modelsExamples = `  mai models list                        # installed mod
 func modelsCommand() command {
 	return command{name: "models", summary: "list models, show the VRAM plan, switch or probe", config: true, dflt: "list", examples: modelsExamples,
 		subs: []command{
-			{name: "list", summary: "installed models on every backend", run: (*Main).runModelsList},
-			{name: "status", summary: "the VRAM plan: pools, loaded models, ranked candidates and why each fits or not", run: (*Main).runModelsStatus},
+			{name: "list", summary: "installed models on every backend", run: modelsReader("list", "the models", (*Main).modelsList)},
+			{name: "status", summary: "the VRAM plan: pools, loaded models, ranked candidates and why each fits or not", run: modelsReader("status", "the plan", (*Main).modelsStatus)},
 			{name: "switch", summary: "load a model and pin it (--auto unpins)", run: (*Main).runModelsSwitch},
-			{name: "probe", summary: "GPU/VRAM and backend reachability", run: (*Main).runModelsProbe},
+			{name: "probe", summary: "GPU/VRAM and backend reachability", run: modelsReader("probe", "the probe", (*Main).modelsProbe)},
 		}}
 }
 
-// modelsFlags parses a models subcommand that takes only --json.
-func (m *Main) modelsFlags(sub, what string, args []string) (asJSON bool, err error) {
-	fs := m.newFlagSet("models "+sub, "models "+sub+" [--json]", modelsExamples)
-	fs.BoolVar(&asJSON, "json", false, "print "+what+" as JSON")
-	_, err = m.parse(fs, args, 0)
-	return asJSON, err
-}
-
-func (m *Main) runModelsList(ctx context.Context, args []string) error {
-	asJSON, err := m.modelsFlags("list", "the models", args)
-	if err != nil {
-		return err
+// modelsReader is a read-only models subcommand that takes only --json:
+// it opens the models for reading and hands them to show.
+func modelsReader(sub, what string, show func(m *Main, ctx context.Context, ms *models, asJSON bool) error) func(*Main, context.Context, []string) error {
+	return func(m *Main, ctx context.Context, args []string) error {
+		fs := m.newFlagSet("models "+sub, "models "+sub+" [--json]", modelsExamples)
+		asJSON := fs.Bool("json", false, "print "+what+" as JSON")
+		if _, err := m.parse(fs, args, 0); err != nil {
+			return err
+		}
+		ms, err := m.openModels(ctx, readOnly)
+		if err != nil {
+			return err
+		}
+		defer ms.close()
+		return show(m, ctx, ms, *asJSON)
 	}
-	ms, err := m.openModels(ctx, readOnly)
-	if err != nil {
-		return err
-	}
-	defer ms.close()
-	return m.modelsList(ctx, ms, asJSON)
-}
-
-func (m *Main) runModelsStatus(ctx context.Context, args []string) error {
-	asJSON, err := m.modelsFlags("status", "the plan", args)
-	if err != nil {
-		return err
-	}
-	ms, err := m.openModels(ctx, readOnly)
-	if err != nil {
-		return err
-	}
-	defer ms.close()
-	return m.modelsStatus(ctx, ms, asJSON)
-}
-
-func (m *Main) runModelsProbe(ctx context.Context, args []string) error {
-	asJSON, err := m.modelsFlags("probe", "the probe", args)
-	if err != nil {
-		return err
-	}
-	ms, err := m.openModels(ctx, readOnly)
-	if err != nil {
-		return err
-	}
-	defer ms.close()
-	return m.modelsProbe(ctx, ms, asJSON)
 }
 
 func (m *Main) runModelsSwitch(ctx context.Context, args []string) error {
