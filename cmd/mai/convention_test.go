@@ -271,3 +271,25 @@ func checkGroup(t *testing.T, path string, c command) {
 		t.Errorf("mai %s: exit 2, want its default %s to run: %q", path, c.dflt, r.stderr)
 	}
 }
+
+// After a failure a person can fix from here, the CLI says what to try on
+// a line of its own; the error itself comes from the library unchanged.
+func TestFailuresSayWhatToTry(t *testing.T) {
+	dir := conventionDir(t)
+	env := conventionEnv(dir)
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"sandbox", "run", "x.py"}, "Try: start Docker"},
+		{[]string{"sandbox", "ps"}, "Try: start Docker"},
+		{[]string{"chat", "--once", "hi"}, "Try: 'mai models status'"},
+	}
+	for _, tt := range tests {
+		r := runMai(t, dir, env, tt.args...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if r.code != 1 || len(lines) != 2 || !strings.HasPrefix(lines[0], "mai: ") || !strings.HasPrefix(lines[1], tt.want) {
+			t.Errorf("mai %s: exit %d, stderr %q; want the error, then a line starting %q", strings.Join(tt.args, " "), r.code, r.stderr, tt.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 
 	"github.com/maicompanion/mai/internal/llm"
+	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/sandbox"
 )
 
@@ -23,6 +24,8 @@ func hint(err error) string {
 		return "set LMSTUDIO_API_TOKEN to an API token from LM Studio's Developer → Server Settings"
 	case errors.Is(err, llm.ErrUnreachable), errors.Is(err, llm.ErrStreamTruncated):
 		return "start Ollama ('ollama serve') or LM Studio's server ('lms server start'), or set OLLAMA_ENDPOINT / LMSTUDIO_ENDPOINT; 'mai doctor' checks both"
+	case errors.Is(err, router.ErrNoModel):
+		return "'mai models status' says why each model does not fit or answer; start Ollama ('ollama serve') or LM Studio's server, pull a chat model ('ollama pull llama3.2:3b'), or set OLLAMA_ENDPOINT / LMSTUDIO_ENDPOINT"
 	case errors.Is(err, llm.ErrBadResponse):
 		return "check that OLLAMA_ENDPOINT / LMSTUDIO_ENDPOINT point at the model servers' APIs, and read the server's log ('lms log stream' for LM Studio)"
 	}
