@@ -32,7 +32,7 @@ CREATE TABLE discord_refusals (
 -- decided on.
 CREATE TABLE discord_approvals (
     approval_id    TEXT PRIMARY KEY,
-    ref            INTEGER NOT NULL REFERENCES discord_outbox (id),  -- the send of the embed
+    ref            INTEGER REFERENCES discord_outbox (id),  -- the send of the embed; NULL while it is being queued
     payload_sha256 TEXT NOT NULL
 ) STRICT;
 

@@ -79,16 +79,33 @@ func (v *approvalView) Requested(ctx context.Context, r approval.Request) {
 }
 
 func (v *approvalView) announce(ctx context.Context, r approval.Request) error {
-	ch, err := v.b.ownerChannel(ctx)
+	// Claim the request first, so that a request announced by the listener
+	// and by the re-announcement after a start is posted once.
+	res, err := v.b.db.ExecContext(ctx, `INSERT INTO discord_approvals (approval_id, payload_sha256) VALUES (?, ?)
+		ON CONFLICT (approval_id) DO NOTHING`, r.ID, r.PayloadSHA256)
 	if err != nil {
+		return fmt.Errorf("discord approvals: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
 		return err
 	}
+	ch, err := v.b.ownerChannel(ctx)
+	if err == nil {
+		err = v.post(ctx, ch, r)
+	}
+	if err != nil {
+		// Unclaim, so that the next start posts it.
+		v.b.db.ExecContext(ctx, `DELETE FROM discord_approvals WHERE approval_id = ? AND ref IS NULL`, r.ID)
+	}
+	return err
+}
+
+func (v *approvalView) post(ctx context.Context, ch string, r approval.Request) error {
 	ref, err := v.b.out.Send(ctx, ch, Message{Embeds: []*discordgo.MessageEmbed{embed(r)}, Files: []File{{Name: payloadName(r), Data: r.Payload}}})
 	if err != nil {
 		return err
 	}
-	if _, err := v.b.db.ExecContext(ctx, `INSERT INTO discord_approvals (approval_id, ref, payload_sha256) VALUES (?, ?, ?)
-		ON CONFLICT (approval_id) DO UPDATE SET ref = excluded.ref`, r.ID, ref, r.PayloadSHA256); err != nil {
+	if _, err := v.b.db.ExecContext(ctx, `UPDATE discord_approvals SET ref = ? WHERE approval_id = ?`, ref, r.ID); err != nil {
 		return fmt.Errorf("discord approvals: %w", err)
 	}
 	for _, e := range []string{EmojiApprove, EmojiDeny} {
@@ -114,7 +131,7 @@ func (v *approvalView) Reminded(ctx context.Context, r approval.Request) {
 func (v *approvalView) Decided(ctx context.Context, r approval.Request) {
 	ctx = context.WithoutCancel(ctx)
 	var ref Ref
-	err := v.b.db.QueryRowContext(ctx, `SELECT ref FROM discord_approvals WHERE approval_id = ?`, r.ID).Scan(&ref)
+	err := v.b.db.QueryRowContext(ctx, `SELECT ref FROM discord_approvals WHERE approval_id = ? AND ref IS NOT NULL`, r.ID).Scan(&ref)
 	if errors.Is(err, sql.ErrNoRows) {
 		return
 	}
@@ -137,14 +154,8 @@ func (v *approvalView) reannounce(ctx context.Context) error {
 		return fmt.Errorf("discord approvals: %w", err)
 	}
 	for _, r := range pending {
-		var n int
-		if err := v.b.db.QueryRowContext(ctx, `SELECT count(*) FROM discord_approvals WHERE approval_id = ?`, r.ID).Scan(&n); err != nil {
-			return fmt.Errorf("discord approvals: %w", err)
-		}
-		if n == 0 {
-			if err := v.announce(ctx, r); err != nil {
-				return err
-			}
+		if err := v.announce(ctx, r); err != nil {
+			return err
 		}
 	}
 	return nil

@@ -89,6 +89,11 @@ func (b *Bot) Run(ctx context.Context) error {
 			rm()
 		}
 	}()
+	// What a crash interrupted is read before the gateway delivers anything new.
+	interrupted, err := b.interruptedReplies(ctx)
+	if err != nil {
+		return err
+	}
 	if err := b.s.Open(); err != nil {
 		return fmt.Errorf("discord gateway: %w", err)
 	}
@@ -98,8 +103,9 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := b.registerCommands(ctx); err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: register slash commands")
 	}
-	if err := b.resumeReplies(ctx); err != nil {
-		b.o.Log.Error().Err(err).Msg("discord: resume interrupted answers")
+	for _, p := range interrupted {
+		b.o.Log.Info().Int64("reply", p.id).Msg("discord: finishing an answer a restart interrupted")
+		go b.stream(ctx, resumedReply(ctx, b, p.id, p.channel, p.refs), p.prompt)
 	}
 	if err := b.approvals.reannounce(ctx); err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: re-announce pending approval requests")
@@ -150,39 +156,37 @@ func (b *Bot) stream(ctx context.Context, r *reply, text string) {
 	r.finish()
 }
 
-// resumeReplies generates again the answers a crash interrupted, each in
-// the messages it had already posted.
-func (b *Bot) resumeReplies(ctx context.Context) error {
+// interrupted is an answer a crash or a shutdown cut short.
+type interrupted struct {
+	id              int64
+	channel, prompt string
+	refs            []Ref
+}
+
+// interruptedReplies returns the answers to generate again, each in the
+// messages it had already posted.
+func (b *Bot) interruptedReplies(ctx context.Context) ([]interrupted, error) {
 	rows, err := b.db.QueryContext(ctx, `SELECT id, channel_id, prompt, refs FROM discord_replies WHERE done = 0 ORDER BY id`)
 	if err != nil {
-		return fmt.Errorf("discord replies: %w", err)
+		return nil, fmt.Errorf("discord replies: %w", err)
 	}
 	defer rows.Close()
-	type pending struct {
-		id              int64
-		channel, prompt string
-		refs            []Ref
-	}
-	var todo []pending
+	var todo []interrupted
 	for rows.Next() {
-		var p pending
+		var p interrupted
 		var refs string
 		if err := rows.Scan(&p.id, &p.channel, &p.prompt, &refs); err != nil {
-			return fmt.Errorf("discord replies: %w", err)
+			return nil, fmt.Errorf("discord replies: %w", err)
 		}
 		if err := json.Unmarshal([]byte(refs), &p.refs); err != nil {
-			return fmt.Errorf("discord replies: %w", err)
+			return nil, fmt.Errorf("discord replies: %w", err)
 		}
 		todo = append(todo, p)
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("discord replies: %w", err)
+		return nil, fmt.Errorf("discord replies: %w", err)
 	}
-	for _, p := range todo {
-		b.o.Log.Info().Int64("reply", p.id).Msg("discord: finishing an answer a restart interrupted")
-		go b.stream(ctx, resumedReply(ctx, b, p.id, p.channel, p.refs), p.prompt)
-	}
-	return nil
+	return todo, nil
 }
 
 // refuse tells user, at most once a day, that Mai serves only its owner.

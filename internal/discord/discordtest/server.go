@@ -89,7 +89,8 @@ func New(o Options) *Server {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/gateway/", s.gw.serve) // discordgo adds the trailing slash
 	mux.HandleFunc("/api/v"+discordgo.APIVersion+"/", s.serveREST)
-	s.http = httptest.NewServer(mux)
+	s.http = httptest.NewUnstartedServer(mux)
+	s.http.Start()
 	s.URL = s.http.URL + "/api/v" + discordgo.APIVersion
 	return s
 }
