@@ -47,6 +47,26 @@ type Bot struct {
 	mu      sync.Mutex
 	replies map[Ref]bool // the messages of streamed replies, for 🛑 🔁 🗑
 	dm      string       // the DM channel with the owner, once known
+	busy    int          // answers being generated
+	model   string       // the model of the last answer
+}
+
+// presence shows whether Mai is busy and the model it last used; delta
+// counts an answer starting (+1) or ending (-1).
+func (b *Bot) presence(delta int) {
+	b.mu.Lock()
+	b.busy += delta
+	status := "idle"
+	if b.busy > 0 {
+		status = "answering…"
+	}
+	if b.model != "" {
+		status += " · " + b.model
+	}
+	b.mu.Unlock()
+	if err := b.s.UpdateCustomStatus(status); err != nil && !errors.Is(err, discordgo.ErrWSNotFound) {
+		b.o.Log.Debug().Err(err).Msg("discord: presence")
+	}
 }
 
 // New returns a bot over session s (see NewSession), a migrated database
@@ -146,7 +166,16 @@ func (b *Bot) answer(ctx context.Context, channel, text string) {
 }
 
 func (b *Bot) stream(ctx context.Context, r *reply, text string) {
-	err := b.chat.Send(ctx, b.o.Owner, text, r.emit)
+	b.presence(1)
+	defer b.presence(-1)
+	err := b.chat.Send(ctx, b.o.Owner, text, func(e Event) {
+		if e.Kind == EventDone && e.Stats.Model != "" {
+			b.mu.Lock()
+			b.model = e.Stats.Model
+			b.mu.Unlock()
+		}
+		r.emit(e)
+	})
 	if ctx.Err() != nil {
 		return // shutting down: the reply stays unfinished, and is redone on restart
 	}

@@ -154,6 +154,10 @@ func TestStreamedReply(t *testing.T) {
 	if got := chat.sent(); len(got) != 1 || got[0] != "tell me something" {
 		t.Fatalf("chat core got %q", got)
 	}
+	waitFor(t, "the presence to show idle with the model", func() bool {
+		p := fake.Presences()
+		return len(p) == 2 && p[0] == "answering…" && p[1] == "idle · ollama:tiny"
+	})
 }
 
 func TestLongReplyContinues(t *testing.T) {

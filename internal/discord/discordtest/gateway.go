@@ -45,6 +45,8 @@ type gateway struct {
 	idents   []Identify
 	resumed  int
 	sessions map[string]*session
+	// presences are the custom statuses set with op 3, in order.
+	presences []string
 }
 
 func newGateway(s *Server, hb time.Duration) *gateway {
@@ -91,6 +93,20 @@ func (g *gateway) serve(w http.ResponseWriter, r *http.Request) {
 			}
 		case 6:
 			g.resume(c, p.D)
+		case 3:
+			var u struct {
+				Activities []struct {
+					Name  string `json:"name"`
+					State string `json:"state"`
+				} `json:"activities"`
+			}
+			json.Unmarshal(p.D, &u)
+			g.mu.Lock()
+			g.presences = append(g.presences, "")
+			if len(u.Activities) > 0 {
+				g.presences[len(g.presences)-1] = u.Activities[0].State
+			}
+			g.mu.Unlock()
 		}
 	}
 }
@@ -259,4 +275,10 @@ func mustJSON(v any) json.RawMessage {
 		panic(err)
 	}
 	return b
+}
+
+func (g *gateway) presenceLog() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return append([]string(nil), g.presences...)
 }

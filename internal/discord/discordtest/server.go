@@ -262,6 +262,9 @@ func (s *Server) Identifies() []Identify { return s.gw.identifies() }
 // Resumes returns how many RESUMEs were accepted.
 func (s *Server) Resumes() int { return s.gw.resumes() }
 
+// Presences returns the custom statuses the bot set (op 3), in order.
+func (s *Server) Presences() []string { return s.gw.presenceLog() }
+
 // Connected reports whether a gateway session is open and identified.
 func (s *Server) Connected() bool { return s.gw.connected() }
 
