@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/maicompanion/mai/internal/discord/discordtest"
+	"github.com/maicompanion/mai/internal/llm/ollama/ollamatest"
 	"github.com/maicompanion/mai/internal/store"
 )
 
@@ -22,7 +23,7 @@ func TestMain(m *testing.M) {
 	if dir := os.Getenv(crashChildEnv); dir != "" {
 		os.Exit(crashChild(dir, os.Getenv("MAI_DISCORD_TEST_URL")))
 	}
-	os.Exit(m.Run())
+	os.Exit(ollamatest.Main(m, sharedOllama))
 }
 
 func crashChild(dir, url string) int {

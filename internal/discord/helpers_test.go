@@ -10,6 +10,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/maicompanion/mai/internal/discord/discordtest"
+	"github.com/maicompanion/mai/internal/llm/ollama/ollamatest"
 	"github.com/maicompanion/mai/internal/store"
 )
 
@@ -88,3 +89,7 @@ func countRoute(calls []discordtest.Call, route string) int {
 	}
 	return n
 }
+
+// sharedOllama is the real Ollama the integration tests share, started on
+// first use and stopped after the last test.
+var sharedOllama = &ollamatest.Shared{}
