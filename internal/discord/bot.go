@@ -69,8 +69,12 @@ func (b *Bot) presence(delta int) {
 	}
 }
 
+// ChatOff is the answer to the owner's DMs while no chat core is set
+// (SetChat): approvals still work, chat does not.
+const ChatOff = "Chat is off on this Mai: no model backend is available."
+
 // New returns a bot over session s (see NewSession), a migrated database
-// and the chat core.
+// and the chat core (nil until SetChat: then DMs get ChatOff).
 func New(s *discordgo.Session, db *sql.DB, chat Chat, o Options) *Bot {
 	if o.EditInterval <= 0 {
 		o.EditInterval = 1200 * time.Millisecond
@@ -84,6 +88,9 @@ func New(s *discordgo.Session, db *sql.DB, chat Chat, o Options) *Bot {
 	s.SyncEvents = true
 	return b
 }
+
+// SetChat sets the chat core; call it before Run.
+func (b *Bot) SetChat(c Chat) { b.chat = c }
 
 // Outbox returns the bot's outbox.
 func (b *Bot) Outbox() *Outbox { return b.out }
@@ -168,6 +175,11 @@ func (b *Bot) answer(ctx context.Context, channel, text string) {
 func (b *Bot) stream(ctx context.Context, r *reply, text string) {
 	b.presence(1)
 	defer b.presence(-1)
+	if b.chat == nil {
+		r.emit(Event{Kind: EventReply, Text: ChatOff})
+		r.finish()
+		return
+	}
 	err := b.chat.Send(ctx, b.o.Owner, text, func(e Event) {
 		if e.Kind == EventDone && e.Stats.Model != "" {
 			b.mu.Lock()

@@ -259,3 +259,15 @@ func TestReplySurvivesOutageAndGatewayDrop(t *testing.T) {
 		t.Fatalf("bot messages %q", contents(m))
 	}
 }
+
+func TestWithoutChatCoreDMsSayChatIsOff(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	db := openDB(t, t.TempDir())
+	startBot(t, fake, db, nil, Options{})
+	ch := fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "hello")
+	waitFor(t, "the answer", func() bool {
+		m := botMessages(fake, ch)
+		return len(m) == 1 && m[0].Content == ChatOff
+	})
+}

@@ -135,6 +135,9 @@ func (b *Bot) runCommand(ctx context.Context, d discordgo.ApplicationCommandInte
 // chatCommand runs a typed command through the chat core and collects
 // what it says.
 func (b *Bot) chatCommand(ctx context.Context, text string) string {
+	if b.chat == nil {
+		return ChatOff
+	}
 	var out strings.Builder
 	err := b.chat.Send(ctx, b.o.Owner, text, func(e Event) {
 		switch e.Kind {
@@ -146,6 +149,9 @@ func (b *Bot) chatCommand(ctx context.Context, text string) string {
 	})
 	if err != nil && out.Len() == 0 {
 		return "⚠️ " + err.Error()
+	}
+	if out.Len() == 0 {
+		return "(done)"
 	}
 	return strings.TrimSpace(out.String())
 }
