@@ -33,7 +33,8 @@ CREATE TABLE discord_refusals (
 CREATE TABLE discord_approvals (
     approval_id    TEXT PRIMARY KEY,
     ref            INTEGER REFERENCES discord_outbox (id),  -- the send of the embed; NULL while it is being queued
-    payload_sha256 TEXT NOT NULL
+    payload_sha256 TEXT NOT NULL,
+    shown_state    TEXT NOT NULL DEFAULT 'pending'  -- the state the embed shows
 ) STRICT;
 
 -- Each answer being streamed, from the owner's DM to its final edit, so

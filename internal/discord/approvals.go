@@ -18,7 +18,12 @@ import (
 type Approvals interface {
 	Decide(ctx context.Context, id string, d approval.Decision) (approval.Request, error)
 	List(ctx context.Context, state approval.State) ([]approval.Request, error)
+	Get(ctx context.Context, id string) (approval.Request, error)
 }
+
+// syncEvery is how often requests made or decided by other processes (mai
+// sandbox run, mai approvals) are brought into the DM.
+const syncEvery = 3 * time.Second
 
 // Reactions that decide an approval request.
 const (
@@ -138,8 +143,62 @@ func (v *approvalView) Decided(ctx context.Context, r approval.Request) {
 	if err == nil {
 		err = v.b.out.Edit(ctx, ref, Message{Embeds: []*discordgo.MessageEmbed{embed(r)}})
 	}
+	if err == nil {
+		_, err = v.b.db.ExecContext(ctx, `UPDATE discord_approvals SET shown_state = ? WHERE approval_id = ?`, string(r.State), r.ID)
+	}
 	if err != nil {
 		v.b.o.Log.Error().Err(err).Msg("discord: show an approval decision")
+	}
+}
+
+// sync posts pending requests not shown yet and edits shown ones that were
+// decided elsewhere: the listener hears only this process's changes.
+func (v *approvalView) sync(ctx context.Context) error {
+	if err := v.reannounce(ctx); err != nil {
+		return err
+	}
+	rows, err := v.b.db.QueryContext(ctx, `SELECT approval_id FROM discord_approvals WHERE shown_state = 'pending' AND ref IS NOT NULL`)
+	if err != nil {
+		return fmt.Errorf("discord approvals: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("discord approvals: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	for _, id := range ids {
+		r, err := v.svc.Get(ctx, id)
+		if err != nil {
+			return fmt.Errorf("discord approvals: %w", err)
+		}
+		if r.State != approval.Pending {
+			v.Decided(ctx, r)
+		}
+	}
+	return nil
+}
+
+// syncLoop runs sync every syncEvery until ctx ends.
+func (v *approvalView) syncLoop(ctx context.Context) {
+	if v.svc == nil {
+		return
+	}
+	t := time.NewTicker(syncEvery)
+	defer t.Stop()
+	for {
+		if err := v.sync(ctx); err != nil && ctx.Err() == nil {
+			v.b.o.Log.Warn().Err(err).Msg("discord: approval requests")
+		}
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

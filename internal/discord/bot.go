@@ -134,9 +134,9 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.o.Log.Info().Int64("reply", p.id).Msg("discord: finishing an answer a restart interrupted")
 		go b.stream(ctx, resumedReply(ctx, b, p.id, p.channel, p.refs), p.prompt)
 	}
-	if err := b.approvals.reannounce(ctx); err != nil {
-		b.o.Log.Error().Err(err).Msg("discord: re-announce pending approval requests")
-	}
+	synced := make(chan struct{})
+	go func() { b.approvals.syncLoop(ctx); close(synced) }()
+	defer func() { <-synced }()
 	<-ctx.Done()
 	<-done
 	return nil
