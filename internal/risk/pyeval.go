@@ -40,9 +40,21 @@ func (a *pyAnalyzer) eval(n *pnode) pval {
 	case "binary_operator":
 		return a.binop(n)
 	case "list", "tuple", "expression_list":
-		v := pval{isList: true}
-		for _, k := range n.namedKids() {
-			v.list = append(v.list, a.eval(k))
+		v, t := pval{isList: true}, pval{}
+		for _, k := range n.kids {
+			if !k.named {
+				continue
+			}
+			e := a.eval(k)
+			if len(v.list) < maxFoldedList {
+				v.list = append(v.list, e)
+			} else {
+				t = t.withTaint(e)
+			}
+		}
+		if len(v.list) == maxFoldedList {
+			// too long to keep: only where its data came from is kept
+			return pval{}.withTaint(v, t)
 		}
 		return v
 	case "named_expression":

@@ -40,6 +40,10 @@ type pval struct {
 // long chain of concatenations stays linear.
 const maxFolded = 64 << 10
 
+// maxFoldedList bounds the elements of a list literal the analysis keeps,
+// so that memory stays proportional to what a rule can use.
+const maxFoldedList = 4096
+
 func strVal(s string) pval { return pval{str: s, isStr: true, prefix: s} }
 
 // taint returns the data-origin marks of vs combined.

@@ -1,7 +1,10 @@
 package risk
 
 import (
+	"bytes"
 	"context"
+	"regexp"
+	"unicode/utf8"
 	"strconv"
 	"strings"
 )
@@ -36,10 +39,17 @@ func analyzePython(ctx context.Context, src []byte) (*report, bool) {
 
 // judgePython analyses src into r and reports whether it parsed.
 func judgePython(ctx context.Context, r *report, src []byte, depth int) bool {
-	root, ok := parsePython(ctx, src)
+	root, ok, pruned := parsePython(ctx, src)
 	if root == nil {
-		r.addAt("input.too-large", 1, 1, "", "the code could not be parsed within the analysis limits (nesting, time)")
+		r.addAt("parse.error", 1, 1, "", "the code could not be parsed within the analysis limits (time)")
 		return false
+	}
+	if pruned {
+		r.addAt("input.too-deep", 1, 1, "", "the code is nested too deeply to analyse in full; the rest is judged, and the whole needs approval")
+	}
+	if !utf8.Valid(src) && !declaresEncoding(src) {
+		r.addAt("parse.error", 1, 1, "", "the code is not valid UTF-8, which Python 3 rejects, so it cannot be judged in full")
+		ok = false
 	}
 	a := &pyAnalyzer{ctx: ctx, src: src, r: r, env: map[string]pval{}, depth: depth, netFuncs: map[string]bool{}}
 	a.block(root)
@@ -50,6 +60,19 @@ func judgePython(ctx context.Context, r *report, src []byte, depth int) bool {
 	}
 	return ok && !a.invalid
 }
+
+// declaresEncoding reports a PEP 263 coding declaration on the first two
+// lines: Python then decodes the file with that codec, not as UTF-8.
+func declaresEncoding(src []byte) bool {
+	for i, line := range bytes.SplitN(src, []byte("\n"), 3) {
+		if i < 2 && bytes.HasPrefix(bytes.TrimSpace(line), []byte("#")) && codingDecl.Match(line) {
+			return true
+		}
+	}
+	return false
+}
+
+var codingDecl = regexp.MustCompile(`coding[:=][ \t]*[-\w.]+`)
 
 func firstError(root *pnode) *pnode {
 	var find func(n *pnode) *pnode

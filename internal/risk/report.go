@@ -44,14 +44,15 @@ func (r *report) addAt(rule string, line, col int, excerpt, reason string) {
 	if r.at != nil {
 		line, col, excerpt = r.at.Line, r.at.Column, r.at.Excerpt
 		reason = "in the code or command it runs: " + reason
-	} else if excerpt == "" {
-		excerpt = r.excerpt(line)
 	}
 	key := seenKey{rule, line}
 	if r.seen[key] {
 		return
 	}
 	r.seen[key] = true
+	if excerpt == "" {
+		excerpt = r.excerpt(line)
+	}
 	r.findings = append(r.findings, Finding{
 		Rule: rule, Level: ruleLevel(rule), Line: line, Column: col,
 		Excerpt: excerpt, Reason: reason,
@@ -78,6 +79,10 @@ func (r *report) excerpt(line int) string {
 	if i := bytes.IndexByte(text, '\n'); i >= 0 {
 		text = text[:i]
 	}
+	// only the start of a long line can be shown; copying all of it for
+	// every finding on it would make the analysis quadratic
+	text = bytes.TrimLeft(text, " \t")
+	text = text[:min(len(text), 4*maxExcerpt)]
 	s := strings.TrimSpace(string(text))
 	if len(s) > maxExcerpt {
 		cut := maxExcerpt

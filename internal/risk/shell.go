@@ -52,6 +52,9 @@ func judgeShell(ctx context.Context, r *report, src []byte, depth int) bool {
 	p := syntax.NewParser(syntax.Variant(syntax.LangBash))
 	f, err := p.Parse(bytes.NewReader(src), "")
 	if err == nil {
+		if flattenShell(f) {
+			r.addAt("input.too-deep", 1, 1, "", "the script is nested too deeply to analyse in full; the rest is judged, and the whole needs approval")
+		}
 		a := newShAnalyzer(ctx, r, depth)
 		a.collectNames(f)
 		a.list(f.Stmts)
@@ -68,6 +71,9 @@ func judgeShell(ctx context.Context, r *report, src []byte, depth int) bool {
 		lf, err := p.Parse(bytes.NewReader(l), "")
 		if err != nil || ctx.Err() != nil {
 			continue
+		}
+		if flattenShell(lf) {
+			r.addAt("input.too-deep", i+1, 1, "", "the script is nested too deeply to analyse in full; the rest is judged, and the whole needs approval")
 		}
 		sub := r.nested(nil, i+1, 1)
 		if r.at != nil {

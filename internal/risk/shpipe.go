@@ -17,30 +17,31 @@ func (a *shAnalyzer) pipeline(s *syntax.Stmt) {
 	}
 	a.inPipe = outer
 	a.pipedShell(stages)
+	// what earlier stages do is gathered as the loop goes, so a long
+	// pipeline is judged in linear time
+	var dl, dec bool
 	for i, st := range stages {
-		if i == 0 || !readsScript(stageWords(st)) {
-			continue
+		if i > 0 && readsScript(stageWords(st)) {
+			line, col := int(st.Pos().Line()), int(st.Pos().Col())
+			switch {
+			case dl:
+				a.add(line, col, "net.download-exec", "pipes a download into "+stageName(st)+": download and execute")
+			case dec:
+				a.add(line, col, "exec.dynamic", "pipes decoded data into "+stageName(st))
+			default:
+				a.add(line, col, "process.spawn", "pipes generated commands into "+stageName(st))
+				a.echoedCode(stages[i-1], st, line, col)
+			}
 		}
-		line, col := int(st.Pos().Line()), int(st.Pos().Col())
-		before := stages[:i]
-		switch {
-		case downloads(before):
-			a.add(line, col, "net.download-exec", "pipes a download into "+stageName(st)+": download and execute")
-		case decodes(before) || anyCommand(before, setOf("tr")):
-			a.add(line, col, "exec.dynamic", "pipes decoded data into "+stageName(st))
-		default:
-			a.add(line, col, "process.spawn", "pipes generated commands into "+stageName(st))
-			a.echoedCode(stages[i-1], st, line, col)
-		}
+		one := []*syntax.Stmt{st}
+		dl = dl || downloads(one)
+		dec = dec || decodes(one) || anyCommand(one, trTool)
 	}
 }
 
+// flattenPipe lists a pipeline's stages in order.
 func flattenPipe(s *syntax.Stmt, out []*syntax.Stmt) []*syntax.Stmt {
-	if b, ok := s.Cmd.(*syntax.BinaryCmd); ok && (b.Op == syntax.Pipe || b.Op == syntax.PipeAll) && len(s.Redirs) == 0 {
-		out = flattenPipe(b.X, out)
-		return flattenPipe(b.Y, out)
-	}
-	return append(out, s)
+	return append(out, chainItems(s, isPipe)...)
 }
 
 // stageWords returns the literal words of a pipeline stage's command,
@@ -181,6 +182,8 @@ func (a *shAnalyzer) heredoc(s *syntax.Stmt, rd *syntax.Redirect, line, col int)
 }
 
 var netTools = setOf("nc ncat netcat telnet socat openssl")
+
+var trTool = setOf("tr")
 
 // pipedShell notices a shell and a network tool in one pipeline, the
 // named-pipe reverse shell: sh < fifo | nc host port > fifo.
