@@ -14,6 +14,9 @@ type pcall struct {
 	args     []pval
 	argNodes []*pnode
 	kw       map[string]pval
+	// asValue marks a callable used as a value, judged as a call whose
+	// arguments may be unknown
+	asValue bool
 }
 
 // arg returns positional argument i, or keyword name when given so.
@@ -46,9 +49,19 @@ func (a *pyAnalyzer) call(n *pnode) pval {
 		c.fn = a.eval(fnNode)
 	}
 	a.callArgs(c, n.child("arguments"))
+	a.valueUses(c)
 	q := normalizeQual(c.fn.qual)
+	if c.fn.qual == "operator.methodcaller()" || c.fn.qual == "operator.attrgetter()" {
+		return a.callGetter(c)
+	}
 	if k, ok := pyCalls[q]; ok {
 		return a.dispatch(k, c)
+	}
+	if !pyCallModelled(q) {
+		a.add(n, "model.unknown", "calls "+q+", which the analyser does not model")
+	}
+	if a.forkFuncs[q] {
+		a.fork(n)
 	}
 	if a.netFuncs[q] {
 		return pval{net: true}.withTaint(c.args...)
@@ -112,6 +125,26 @@ var qualAliases = [][2]string{
 	{"urllib2.", "urllib.request."}, {"posix.", "os."}, {"nt.", "os."}, {"__builtin__.", "builtins."},
 	{"cPickle.", "pickle."}, {"_pickle.", "pickle."}, {"socket.socket().", "socket.sock."},
 	{"socket.create_connection().", "socket.sock."}, {"ssl.wrap_socket().", "socket.sock."},
+	{"asyncio.get_event_loop().", "asyncio.loop."}, {"asyncio.new_event_loop().", "asyncio.loop."},
+	{"asyncio.get_running_loop().", "asyncio.loop."},
+}
+
+// canonModule rewrites a module reached through another module to the
+// module itself: shutil.os is os, tempfile._os is os.
+func canonModule(q string) string {
+	first, rest, ok := strings.Cut(q, ".")
+	if !ok || !pyStdlib[first] {
+		return q
+	}
+	second, tail, _ := strings.Cut(rest, ".")
+	m := strings.TrimPrefix(second, "_")
+	if m == first || !dangerousModules[m] || first == "os" && m == "path" {
+		return q
+	}
+	if tail == "" {
+		return m
+	}
+	return m + "." + tail
 }
 
 // valueMethod folds the string methods used to disguise names, and carries
@@ -251,6 +284,7 @@ func (a *pyAnalyzer) chmod(c *pcall, mode int) {
 // spawn judges starting a program: cmd is a shell command line when shell
 // is true, otherwise an argv list or a program name.
 func (a *pyAnalyzer) spawn(n *pnode, cmd pval, shell bool) {
+	a.forked = true
 	if a.spawnAt == nil {
 		a.spawnAt = n
 	}
@@ -335,8 +369,17 @@ func shorten(s string) string {
 // codeExec judges eval, exec and compile.
 func (a *pyAnalyzer) codeExec(c *pcall) pval {
 	v, ok := c.arg(0, "source")
+	if !ok && c.kw["stmt"].isStr {
+		v, ok = c.kw["stmt"], true
+	}
 	if !ok {
+		if c.asValue || c.fn.qual == "code.interact" || strings.HasSuffix(c.fn.qual, ".interact") {
+			a.add(c.n, "exec.dynamic", "uses "+c.fn.qual+" so that it runs code the analysis cannot follow")
+		}
 		return pval{}
+	}
+	if strings.HasPrefix(v.qual, "local.") {
+		return pval{} // timeit and profilers also take a function of this file
 	}
 	node := c.argNode(0)
 	switch {

@@ -56,14 +56,28 @@ func (a *pyAnalyzer) eval(n *pnode) pval {
 			// too long to keep: only where its data came from is kept
 			return pval{}.withTaint(v, t)
 		}
+		a.valueUseList(n, v.list)
 		return v
+	case "pair":
+		a.eval(n.child("key"))
+		v := a.eval(n.child("value"))
+		a.valueUse(n, v, nil)
+		return pval{}.withTaint(v)
 	case "named_expression":
 		v := a.eval(n.child("value"))
 		a.env[a.text(n.child("name"))] = v
 		return v
 	case "lambda":
+		outer := a.forked
+		a.forked = false
 		a.eval(n.child("body"))
-		return pval{qual: "local.lambda"}
+		q := "local.lambda"
+		if a.forked {
+			q = "local.lambda@" + itoa64(int64(n.start))
+			a.forkFuncs[q] = true
+		}
+		a.forked = outer || a.forked
+		return pval{qual: q}
 	case "conditional_expression", "boolean_operator":
 		var vs []pval
 		for _, k := range n.namedKids() {
@@ -104,6 +118,9 @@ var pyBuiltins = map[string]bool{
 	"getattr": true, "setattr": true, "globals": true, "locals": true, "vars": true,
 	"input": true, "chr": true, "bytes": true, "bytearray": true, "str": true,
 	"execfile": true, "breakpoint": true, "memoryview": true, "reversed": true,
+	"map": true, "filter": true, "iter": true, "help": true, "isinstance": true, "issubclass": true,
+	"callable": true, "id": true, "repr": true, "print": true, "hash": true, "type": true,
+	"hasattr": true, "dir": true, "__build_class__": true,
 }
 
 func (a *pyAnalyzer) lookup(name string) pval {
@@ -202,10 +219,13 @@ func (a *pyAnalyzer) attribute(n *pnode) pval {
 	if introspection[attr] && ov.qual != "builtins" {
 		a.add(n, "dynamic.dangerous-name", "reaches "+attr+", introspection that leads to builtins and os without naming them")
 	}
+	if pyIntrospectionHigh[attr] {
+		a.add(n, "model.unknown", "reaches "+attr+", introspection of Python's internals that the analyser does not model")
+	}
 	if ov.qual == "" {
 		return pval{}.withTaint(ov)
 	}
-	q := ov.qual + "." + attr
+	q := canonModule(ov.qual + "." + attr)
 	v := pval{qual: q, computedName: ov.computedName, unresolved: ov.unresolved}.withTaint(ov)
 	switch q {
 	case "sys.argv":
@@ -224,7 +244,7 @@ func (a *pyAnalyzer) subscript(n *pnode) pval {
 	switch {
 	case vv.qual == "os.environ":
 		a.envRead(n, key)
-		return pval{input: true}
+		return envValue(key)
 	case vv.qual == "sys.argv":
 		return pval{input: true}
 	case vv.qual == "sys.modules":
@@ -400,6 +420,17 @@ func (a *pyAnalyzer) allocation(n *pnode, count pval, width int64) {
 	case count.input:
 		a.add(n, "resource.alloc", "allocates an amount taken from input")
 	}
+}
+
+// envValue is what reading an environment variable gives: input, and for
+// HOME the home directory, which the path rules know as ~.
+func envValue(key pval) pval {
+	if key.isStr && key.str == "HOME" {
+		v := strVal("~")
+		v.input = true
+		return v
+	}
+	return pval{input: true}
 }
 
 func (a *pyAnalyzer) envRead(n *pnode, key pval) {

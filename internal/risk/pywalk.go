@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"context"
 	"regexp"
-	"unicode/utf8"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // pyAnalyzer walks one Python module. Names are tracked in one flat scope:
@@ -27,6 +27,9 @@ type pyAnalyzer struct {
 	sawNet                    bool            // a network request since the flag was cleared
 	netFuncs                  map[string]bool // local functions that make network requests
 	invalid                   bool            // Python 3 would reject what tree-sitter accepted
+	forkFuncs                 map[string]bool // local functions and lambdas that start processes
+	forked                    bool            // a process was started since the flag was cleared
+	breakpointHook            bool            // the code sets PYTHONBREAKPOINT
 }
 
 // maxInlineDepth bounds how deep code strings inside code strings are judged.
@@ -51,7 +54,8 @@ func judgePython(ctx context.Context, r *report, src []byte, depth int) bool {
 		r.addAt("parse.error", 1, 1, "", "the code is not valid UTF-8, which Python 3 rejects, so it cannot be judged in full")
 		ok = false
 	}
-	a := &pyAnalyzer{ctx: ctx, src: src, r: r, env: map[string]pval{}, depth: depth, netFuncs: map[string]bool{}}
+	a := &pyAnalyzer{ctx: ctx, src: src, r: r, env: map[string]pval{}, depth: depth, netFuncs: map[string]bool{},
+		forkFuncs: map[string]bool{}}
 	a.block(root)
 	a.crossRules()
 	if !ok {
@@ -136,6 +140,12 @@ func (a *pyAnalyzer) stmt(n *pnode) {
 		a.loop(truthyConst(cond, a.text(n.child("condition"))), n.child("body"), n.child("alternative"))
 	case "function_definition":
 		a.function(n)
+	case "return_statement":
+		for _, k := range n.namedKids() {
+			a.valueUse(n, a.eval(k), nil)
+		}
+	case "class_definition":
+		a.classDef(n)
 	case "print_statement", "exec_statement":
 		// tree-sitter accepts Python 2 statements; Python 3 does not.
 		a.invalid = true
@@ -209,6 +219,11 @@ func truthyConst(v pval, text string) bool {
 func (a *pyAnalyzer) boundedIter(n *pnode, v pval) bool {
 	if n != nil && n.kind == "call" {
 		f := a.eval(n.child("function"))
+		if args := n.child("arguments").namedKids(); f.qual == "builtins.iter" && len(args) == 2 {
+			fn := args[0]
+			_, bound := a.env[a.text(fn)]
+			return !(fn.kind == "identifier" && pyNeverEnds[a.text(fn)] && !bound || fn.kind == "lambda" && constLambda(fn))
+		}
 		switch f.qual {
 		case "itertools.count", "itertools.cycle":
 			return false
@@ -217,6 +232,13 @@ func (a *pyAnalyzer) boundedIter(n *pnode, v pval) bool {
 		}
 	}
 	return true
+}
+
+// constLambda reports a lambda without parameters whose body is a literal.
+func constLambda(n *pnode) bool {
+	b := n.child("body")
+	return n.child("parameters") == nil && b != nil && (b.kind == "integer" || b.kind == "string" ||
+		b.kind == "true" || b.kind == "false" || b.kind == "none" || b.kind == "float")
 }
 
 func (a *pyAnalyzer) function(n *pnode) {
@@ -234,8 +256,8 @@ func (a *pyAnalyzer) function(n *pnode) {
 			a.env[name] = pval{}
 		}
 	}
-	outer, outerNet := a.loops, a.sawNet
-	a.loops, a.sawNet = nil, false
+	outer, outerNet, outerFork := a.loops, a.sawNet, a.forked
+	a.loops, a.sawNet, a.forked = nil, false, false
 	if b := n.child("body"); b != nil {
 		// a function that calls itself repeats its body without a bound
 		if name := n.child("name"); name != nil && a.callsItself(b, a.text(name)) {
@@ -246,7 +268,10 @@ func (a *pyAnalyzer) function(n *pnode) {
 	if name := n.child("name"); name != nil && a.sawNet {
 		a.netFuncs["local."+a.text(name)] = true
 	}
-	a.loops, a.sawNet = outer, outerNet || a.sawNet
+	if name := n.child("name"); name != nil && a.forked {
+		a.forkFuncs["local."+a.text(name)] = true
+	}
+	a.loops, a.sawNet, a.forked = outer, outerNet || a.sawNet, outerFork || a.forked
 	for name := range saved {
 		if had[name] {
 			a.env[name] = saved[name]
@@ -306,8 +331,12 @@ func (a *pyAnalyzer) assign(left *pnode, v pval, right *pnode) {
 		}
 		ov := a.eval(obj)
 		if left.kind == "subscript" {
-			a.eval(left.child("subscript"))
+			key := a.eval(left.child("subscript"))
+			if ov.qual == "os.environ" && key.isStr && key.str == "PYTHONBREAKPOINT" {
+				a.breakpointHook = true
+			}
 		}
+		a.valueUse(left, v, nil)
 		a.tamper(left, ov, a.text(left.child("attribute")))
 	default:
 		a.eval(left)
@@ -326,7 +355,7 @@ func (a *pyAnalyzer) tamper(n *pnode, obj pval, attr string) {
 	case target == "sys.path" || target == "sys.modules" || target == "sys.meta_path" ||
 		strings.HasPrefix(target, "sys.path_hooks"):
 		a.add(n, "env.tamper", "changes "+target+", which decides what code later imports run")
-	case obj.qual == "builtins" || strings.HasPrefix(target, "builtins."):
+	case obj.qual == "builtins" || strings.HasPrefix(target, "builtins.") && !strings.Contains(target, "()"):
 		a.add(n, "env.tamper", "replaces a builtin, changing what every later call does")
 	}
 }
@@ -335,6 +364,24 @@ func (a *pyAnalyzer) envWrite(n *pnode) {
 	if a.envWriteAt == nil {
 		a.envWriteAt = n
 	}
+}
+
+// classDef judges a class statement: a metaclass other than the standard
+// ones runs code of its own when the class is created.
+func (a *pyAnalyzer) classDef(n *pnode) {
+	if sup := n.child("superclasses"); sup != nil {
+		for _, k := range sup.namedKids() {
+			if k.kind != "keyword_argument" || a.text(k.child("name")) != "metaclass" {
+				continue
+			}
+			switch m := a.eval(k.child("value")); m.qual {
+			case "abc.ABCMeta", "enum.EnumMeta", "enum.EnumType":
+			default:
+				a.add(k, "model.unknown", "creates a class with a metaclass, which runs code the analyser does not model")
+			}
+		}
+	}
+	a.generic(n)
 }
 
 // crossRules fire on combinations seen across the module.
