@@ -23,6 +23,15 @@ type shAnalyzer struct {
 	bg, inPipe bool
 	tcpFD      bool // the shell holds a /dev/tcp connection open
 	stmts      int
+	// positional parameters, when known: set by `set --` or by the
+	// arguments of a function call being judged
+	pos        []shWord
+	posKnown   bool
+	funcBodies map[string]*syntax.Stmt
+	calling    map[string]bool // functions being judged at a call site
+	funcCalls  int             // call sites judged so far, bounded
+	lastCmd    string          // the base name of the last command judged
+	pipeInput  shWord          // what the previous pipeline stage lists, when it is a root outside
 }
 
 // shWord is what the analysis knows about one expanded word.
@@ -42,7 +51,8 @@ func analyzeShell(ctx context.Context, src []byte) (*report, bool) {
 
 func newShAnalyzer(ctx context.Context, r *report, depth int) *shAnalyzer {
 	return &shAnalyzer{ctx: ctx, r: r, depth: depth, vars: map[string]shWord{}, assigned: map[string]bool{},
-		funcs: map[string]bool{}, downloaded: map[string]bool{}}
+		funcs: map[string]bool{}, downloaded: map[string]bool{}, funcBodies: map[string]*syntax.Stmt{},
+		calling: map[string]bool{}}
 }
 
 // judgeShell analyses a script into r and reports whether it parsed. A
@@ -241,6 +251,7 @@ func (a *shAnalyzer) function(c *syntax.FuncDecl) {
 		name = c.Name.Value
 	}
 	a.funcs[name] = true
+	a.funcBodies[name] = c.Body
 	a.inFunc = append(a.inFunc, name)
 	outerLoops := a.loops
 	a.loops = nil

@@ -10,12 +10,16 @@ import (
 // pipeline analyses every stage, then judges what flows into a shell.
 func (a *shAnalyzer) pipeline(s *syntax.Stmt) {
 	stages := flattenPipe(s, nil)
-	outer := a.inPipe
+	outer, outerInput := a.inPipe, a.pipeInput
 	a.inPipe = true
-	for _, st := range stages {
+	names := make([]string, len(stages))
+	for i, st := range stages {
+		a.lastCmd = ""
 		a.stmt(st)
+		names[i] = a.lastCmd
+		a.pipeInput = listedRoot(st)
 	}
-	a.inPipe = outer
+	a.inPipe, a.pipeInput = outer, outerInput
 	a.pipedShell(stages)
 	// what earlier stages do is gathered as the loop goes, so a long
 	// pipeline is judged in linear time
@@ -34,12 +38,31 @@ func (a *shAnalyzer) pipeline(s *syntax.Stmt) {
 			}
 		}
 		one := []*syntax.Stmt{st}
-		dl = dl || downloads(one)
+		dl = dl || downloads(one) || downloaders[names[i]]
 		dec = dec || decodes(one) || anyCommand(one, trTool)
 	}
 }
 
 // flattenPipe lists a pipeline's stages in order.
+// listedRoot returns the directory outside the working directory whose
+// entries a pipeline stage lists (ls /, find ~), which is what a following
+// xargs rm reaches; otherwise an unknown word.
+func listedRoot(st *syntax.Stmt) shWord {
+	w := stageWords(st)
+	if len(w) < 2 || baseName(w[0]) != "ls" && baseName(w[0]) != "find" {
+		return shWord{}
+	}
+	for _, x := range w[1:] {
+		if x != "" && !strings.HasPrefix(x, "-") {
+			if !insideWorkdir(cleanPath(x)) {
+				return shWord{s: x, known: true}
+			}
+			break
+		}
+	}
+	return shWord{}
+}
+
 func flattenPipe(s *syntax.Stmt, out []*syntax.Stmt) []*syntax.Stmt {
 	return append(out, chainItems(s, isPipe)...)
 }

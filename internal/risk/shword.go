@@ -44,6 +44,13 @@ func (a *shAnalyzer) parts(parts []syntax.WordPart, b *strings.Builder, out *shW
 			a.list(p.Stmts)
 			out.net = out.net || downloads(p.Stmts)
 			out.decoded = out.decoded || decodes(p.Stmts)
+			if s, ok := foldSubst(p.Stmts); ok {
+				out.computed = true
+				if out.known {
+					b.WriteString(s)
+				}
+				continue
+			}
 			stop()
 		case *syntax.ProcSubst:
 			a.list(p.Stmts)
@@ -63,6 +70,17 @@ func (a *shAnalyzer) param(p *syntax.ParamExp, b *strings.Builder, out *shWord, 
 		return
 	}
 	name := p.Param.Value
+	if a.posKnown && !p.Excl && !p.Length && p.Slice == nil && p.Repl == nil && p.Index == nil && p.Exp == nil {
+		if v, ok := a.positional(name); ok {
+			out.computed = true
+			out.net, out.decoded, out.input = out.net || v.net, out.decoded || v.decoded, out.input || v.input
+			if out.known {
+				b.WriteString(v.s)
+			}
+			out.known = out.known && v.known
+			return
+		}
+	}
 	if p.Exp != nil && p.Exp.Word != nil {
 		a.word(p.Exp.Word, line, col)
 	}
