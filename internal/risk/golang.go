@@ -23,6 +23,7 @@ type goAnalyzer struct {
 	env     map[string]gval
 	loops   []ast.Node // enclosing for statements without a condition
 	stack   []ast.Node
+	callees map[ast.Expr]bool // the function expressions of calls seen
 	// facts for rules that need several statements
 	socketAt, shellAt, envWriteAt, spawnAt token.Pos
 }
@@ -70,7 +71,7 @@ func judgeGo(ctx context.Context, r *report, src []byte, depth int) bool {
 		return false
 	}
 	a := &goAnalyzer{ctx: ctx, r: r, fset: fset, depth: depth, imports: map[string]string{},
-		env: map[string]gval{}, netFunc: map[string]bool{}}
+		env: map[string]gval{}, netFunc: map[string]bool{}, callees: map[ast.Expr]bool{}}
 	a.importDecls(f)
 	a.findNetFuncs(f)
 	ast.Inspect(f, a.visit)
@@ -117,8 +118,10 @@ func (a *goAnalyzer) judgeImport(pos token.Pos, p string) {
 		a.add(pos, "native.code", "uses cgo to call C code")
 	case p == "unsafe" || p == "syscall" || p == "plugin" || strings.HasPrefix(p, "golang.org/x/sys/"):
 		a.add(pos, "native.code", "imports "+p+", which bypasses Go's safety checks")
-	case strings.Contains(strings.SplitN(p, "/", 2)[0], "."):
+	case strings.Contains(strings.SplitN(p, "/", 2)[0], ".") && goThirdPartyModelled(p):
 		a.add(pos, "import.third-party", "imports "+p+", a package outside the standard library")
+	case strings.Contains(strings.SplitN(p, "/", 2)[0], "."):
+		a.add(pos, "model.unknown", "imports "+p+", a package the analyser does not model")
 	}
 }
 
@@ -155,7 +158,11 @@ func (a *goAnalyzer) visit(n ast.Node) bool {
 			a.add(n.Pos(), "concurrency.bounded", "starts a goroutine")
 		}
 	case *ast.CallExpr:
+		a.callees[n.Fun] = true
 		a.call(n)
+		a.methodCall(n)
+	case *ast.SelectorExpr, *ast.Ident:
+		a.funcValue(n.(ast.Expr))
 	}
 	return true
 }
