@@ -58,11 +58,8 @@ func (a *pyAnalyzer) eval(n *pnode) pval {
 		}
 		a.valueUseList(n, v.list)
 		return v
-	case "pair":
-		a.eval(n.child("key"))
-		v := a.eval(n.child("value"))
-		a.valueUse(n, v, nil)
-		return pval{}.withTaint(v)
+	case "dictionary":
+		return a.dict(n)
 	case "named_expression":
 		v := a.eval(n.child("value"))
 		a.env[a.text(n.child("name"))] = v
@@ -89,6 +86,29 @@ func (a *pyAnalyzer) eval(n *pnode) pval {
 		return pval{}.withTaint(vs...)
 	}
 	return a.evalKids(n)
+}
+
+// dict folds a dict literal's string-keyed entries, so that a callable
+// stored in one and called through it is still seen; a callable among its
+// values counts as used.
+func (a *pyAnalyzer) dict(n *pnode) pval {
+	out := pval{dict: map[string]pval{}}
+	for _, k := range n.kids {
+		if !k.named {
+			continue
+		}
+		if k.kind != "pair" {
+			out = out.withTaint(a.eval(k))
+			continue
+		}
+		key, v := a.eval(k.child("key")), a.eval(k.child("value"))
+		a.valueUse(k, v, nil)
+		if key.isStr && len(out.dict) < maxFoldedList {
+			out.dict[key.str] = v
+		}
+		out = out.withTaint(v)
+	}
+	return out
 }
 
 // evalKids visits the children of an expression the analysis does not
@@ -256,6 +276,8 @@ func (a *pyAnalyzer) subscript(n *pnode) pval {
 			base = ""
 		}
 		return a.resolveName(n, base, key, "a global name")
+	case vv.dict != nil && key.isStr:
+		return vv.dict[key.str]
 	case vv.isList && key.isNum && key.num >= 0 && key.num < int64(len(vv.list)):
 		return vv.list[key.num]
 	case vv.isStr && subNode != nil && subNode.kind == "slice" && strings.ReplaceAll(a.text(subNode), " ", "") == "::-1":

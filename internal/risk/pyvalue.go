@@ -18,6 +18,7 @@ type pval struct {
 	qual   string // "os", "os.system", "socket.socket()" (an instance)
 	list   []pval // elements of a list or tuple literal
 	isList bool
+	dict   map[string]pval // the string-keyed entries of a dict literal
 	// folded marks a constant produced by computation (concatenation,
 	// chr, format, getattr) rather than written as one literal.
 	folded bool
