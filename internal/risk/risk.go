@@ -8,6 +8,9 @@ package risk
 import (
 	"bytes"
 	"context"
+	"go/parser"
+	"go/token"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -112,12 +115,23 @@ func (a Analyzer) analyze(parent context.Context, lang Lang, name string, src []
 		r.addAt("input.too-large", 1, 1, "", "the code is larger than the analysis limit, so it was judged in parts; what could be read is judged, and the whole needs approval")
 	}
 	parsed := len(parts) == 1
-	for _, p := range parts {
+	prelude := ""
+	for i, p := range parts {
 		if ctx.Err() != nil {
 			break
 		}
+		if p.midLine && lang == Go {
+			// a piece of a line cannot be Go; the rest of the part can
+			p.src = blankFirstLine(p.src)
+		}
+		if i > 0 {
+			// a later part is judged with the imports of the earlier ones,
+			// on its first line, so that os.system there is still os.system
+			p.src = append([]byte(prelude), p.src...)
+		}
 		ok := judgePart(ctx, r, lang, p)
 		parsed = parsed && ok
+		prelude = partPrelude(lang, prelude, parts[i].src, i == 0)
 	}
 	switch {
 	case parent.Err() != nil:
@@ -133,13 +147,15 @@ func (a Analyzer) analyze(parent context.Context, lang Lang, name string, src []
 type part struct {
 	src  []byte
 	line int
+	// midLine marks a part that starts inside a line longer than the limit
+	midLine bool
 }
 
 // splitParts cuts src into pieces of at most limit bytes, at line ends
 // where there are any.
 func splitParts(src []byte, limit int) []part {
 	var out []part
-	line := 1
+	line, mid := 1, false
 	for len(src) > limit {
 		cut := bytes.LastIndexByte(src[:limit], '\n') + 1
 		if cut <= 0 {
@@ -151,11 +167,62 @@ func splitParts(src []byte, limit int) []part {
 				cut = limit
 			}
 		}
-		out = append(out, part{src[:cut], line})
+		out = append(out, part{src[:cut], line, mid})
 		line += bytes.Count(src[:cut], []byte("\n"))
+		mid = src[cut-1] != '\n'
 		src = src[cut:]
 	}
-	return append(out, part{src, line})
+	return append(out, part{src, line, mid})
+}
+
+// blankFirstLine returns a copy of src with its first line blanked.
+func blankFirstLine(src []byte) []byte {
+	out := bytes.Clone(src)
+	for i := 0; i < len(out) && out[i] != '\n'; i++ {
+		out[i] = ' '
+	}
+	return out
+}
+
+// maxPrelude bounds the imports carried from part to part.
+const maxPrelude = 64 << 10
+
+// partPrelude returns the one-line prefix that gives a later part the
+// imports of the parts before it: Python's import statements, or Go's
+// package clause and import declarations (only the first part has them).
+func partPrelude(lang Lang, prelude string, src []byte, first bool) string {
+	switch lang {
+	case Python:
+		var b strings.Builder
+		b.WriteString(prelude)
+		for _, line := range bytes.Split(src, []byte("\n")) {
+			if (bytes.HasPrefix(line, []byte("import ")) || bytes.HasPrefix(line, []byte("from "))) &&
+				!bytes.ContainsAny(line, "(\\;") && b.Len()+len(line) < maxPrelude {
+				b.Write(bytes.TrimSpace(line))
+				b.WriteString("; ")
+			}
+		}
+		return b.String()
+	case Go:
+		if !first {
+			return prelude
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), "", src, parser.ImportsOnly)
+		if f == nil && err != nil {
+			return "package p; "
+		}
+		var b strings.Builder
+		b.WriteString("package p; import (")
+		for _, is := range f.Imports {
+			if is.Name != nil {
+				b.WriteString(is.Name.Name + " ")
+			}
+			b.WriteString(is.Path.Value + "; ")
+		}
+		b.WriteString("); ")
+		return b.String()
+	}
+	return prelude
 }
 
 // judgePart judges one part into r, its lines shifted to the whole input.
