@@ -79,7 +79,9 @@ var shapes = []struct {
 	{Python, func(n int) string { return "x = [" + strings.Repeat("1, ", n) + "]\n" }},
 	{Python, func(n int) string { return "#" + strings.Repeat("x", n) + "\n" }},
 	{Go, func(n int) string { return "package p\nvar x = " + strings.Repeat("\"a\" + ", n) + "\"a\"\n" }},
-	{Go, func(n int) string { return "package p\nvar x = " + strings.Repeat("(", n) + "1" + strings.Repeat(")", n) + "\n" }},
+	{Go, func(n int) string {
+		return "package p\nvar x = " + strings.Repeat("(", n) + "1" + strings.Repeat(")", n) + "\n"
+	}},
 }
 
 // blockedLine is a line each language's rules must block wherever it is.
