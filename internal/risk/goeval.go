@@ -10,6 +10,12 @@ import (
 
 // eval folds an expression without reporting anything.
 func (a *goAnalyzer) eval(e ast.Expr) gval {
+	if a.evalDepth >= maxTreeDepth {
+		a.tooDeep = true
+		return gval{}
+	}
+	a.evalDepth++
+	defer func() { a.evalDepth-- }()
 	switch e := e.(type) {
 	case *ast.BasicLit:
 		return goLit(e)

@@ -14,16 +14,18 @@ import (
 // goAnalyzer walks one Go file. Names are tracked in one flat scope, which
 // is enough to follow a constant or a decoded payload through a function.
 type goAnalyzer struct {
-	ctx     context.Context
-	r       *report
-	fset    *token.FileSet
-	depth   int
-	imports map[string]string // local name → import path
-	netFunc map[string]bool   // functions of this file that download
-	env     map[string]gval
-	loops   []ast.Node // enclosing for statements without a condition
-	stack   []ast.Node
-	callees map[ast.Expr]bool // the function expressions of calls seen
+	ctx       context.Context
+	r         *report
+	fset      *token.FileSet
+	depth     int
+	imports   map[string]string // local name → import path
+	netFunc   map[string]bool   // functions of this file that download
+	env       map[string]gval
+	loops     []ast.Node // enclosing for statements without a condition
+	stack     []ast.Node
+	callees   map[ast.Expr]bool // the function expressions of calls seen
+	evalDepth int               // nesting of eval, bounded by maxTreeDepth
+	tooDeep   bool              // a subtree was skipped for its depth
 	// facts for rules that need several statements
 	socketAt, shellAt, envWriteAt, spawnAt token.Pos
 }
@@ -76,6 +78,9 @@ func judgeGo(ctx context.Context, r *report, src []byte, depth int) bool {
 	a.findNetFuncs(f)
 	ast.Inspect(f, a.visit)
 	a.crossRules()
+	if a.tooDeep {
+		r.addAt("input.too-deep", 1, 1, "", "the code is nested too deeply to analyse in full; the rest is judged, and the whole needs approval")
+	}
 	return err == nil
 }
 
@@ -135,6 +140,10 @@ func (a *goAnalyzer) visit(n ast.Node) bool {
 		return false
 	}
 	if len(a.stack)&255 == 0 && a.ctx.Err() != nil {
+		return false
+	}
+	if len(a.stack) >= maxTreeDepth {
+		a.tooDeep = true
 		return false
 	}
 	a.stack = append(a.stack, n)

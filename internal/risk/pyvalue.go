@@ -38,8 +38,8 @@ type pval struct {
 }
 
 // maxFolded bounds the strings the analysis builds by folding, so that a
-// long chain of concatenations stays linear.
-const maxFolded = 64 << 10
+// long chain of concatenations stays linear: each step copies at most this.
+const maxFolded = 8 << 10
 
 // maxFoldedList bounds the elements of a list literal the analysis keeps,
 // so that memory stays proportional to what a rule can use.
