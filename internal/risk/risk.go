@@ -49,7 +49,7 @@ type Verdict struct {
 
 // DefaultBudget is how long one analysis may take before it gives up and
 // asks for approval ("analysis took too long").
-const DefaultBudget = 5 * time.Second
+const DefaultBudget = 30 * time.Second
 
 // Analyzer holds the settings of an analysis; the zero value uses the
 // built-in rules, the default size cap and the default time budget.
@@ -245,6 +245,7 @@ func judgePart(ctx context.Context, r *report, lang Lang, p part) bool {
 	case Go:
 		ok = judgeGo(ctx, sub, src, 0)
 	}
+	sub.summarize()
 	for _, f := range sub.findings {
 		f.Line += p.line - 1
 		if f.Excerpt == "" {
