@@ -172,6 +172,8 @@ func (a *goAnalyzer) visit(n ast.Node) bool {
 		a.methodCall(n)
 	case *ast.SelectorExpr, *ast.Ident:
 		a.funcValue(n.(ast.Expr))
+	case *ast.CompositeLit:
+		a.cmdLiteral(n)
 	}
 	return true
 }

@@ -131,3 +131,32 @@ func (a *goAnalyzer) syscallByNumber(pos token.Pos, v gval) {
 		a.add(pos, "escape.container", "makes a system call by number that is a container escape route")
 	}
 }
+
+// cmdLiteral judges an exec.Cmd written as a struct literal: it runs its
+// Args (or its Path) as exec.Command would.
+func (a *goAnalyzer) cmdLiteral(c *ast.CompositeLit) {
+	if a.qual(c.Type) != "os/exec.Cmd" {
+		return
+	}
+	var path, args gval
+	for _, e := range c.Elts {
+		kv, ok := e.(*ast.KeyValueExpr)
+		if !ok {
+			continue
+		}
+		switch k, _ := kv.Key.(*ast.Ident); {
+		case k == nil:
+		case k.Name == "Path":
+			path = a.eval(kv.Value)
+		case k.Name == "Args":
+			args = a.eval(kv.Value)
+		}
+	}
+	argv := args.list
+	if len(argv) > 0 && path.known {
+		argv = append([]gval{path}, argv[1:]...)
+	} else if len(argv) == 0 {
+		argv = []gval{path}
+	}
+	a.spawn(c.Pos(), argv)
+}

@@ -41,7 +41,16 @@ func (a *pyAnalyzer) call(n *pnode) pval {
 	if fnNode != nil && fnNode.kind == "attribute" {
 		c.recv = a.eval(fnNode.child("object"))
 		c.method = a.text(fnNode.child("attribute"))
-		if c.recv.qual != "" {
+		switch {
+		case introspection[c.method] && c.recv.qual != "builtins":
+			a.add(fnNode, "dynamic.dangerous-name", "reaches "+c.method+", introspection that leads to builtins and os without naming them")
+		case pyIntrospectionHigh[c.method]:
+			a.add(fnNode, "model.unknown", "reaches "+c.method+", introspection of Python's internals that the analyser does not model")
+		}
+		if v, ok := a.env[c.recv.qual+"."+c.method]; ok && strings.HasPrefix(c.recv.qual, "local.class.") {
+			c.fn, c.recv, c.method = v, pval{}, ""
+		}
+		if c.recv.qual != "" && c.method != "" {
 			c.fn = pval{qual: c.recv.qual + "." + c.method, computedName: c.recv.computedName}
 			a.dangerousReach(fnNode, c.fn)
 		}

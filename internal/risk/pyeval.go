@@ -60,6 +60,8 @@ func (a *pyAnalyzer) eval(n *pnode) pval {
 		return v
 	case "dictionary":
 		return a.dict(n)
+	case "list_comprehension", "set_comprehension", "generator_expression", "dictionary_comprehension":
+		return a.comprehension(n)
 	case "named_expression":
 		v := a.eval(n.child("value"))
 		a.env[a.text(n.child("name"))] = v
@@ -244,6 +246,9 @@ func (a *pyAnalyzer) attribute(n *pnode) pval {
 	}
 	if ov.qual == "" {
 		return pval{}.withTaint(ov)
+	}
+	if v, ok := a.env[ov.qual+"."+attr]; ok && strings.HasPrefix(ov.qual, "local.class.") {
+		return v
 	}
 	q := canonModule(ov.qual + "." + attr)
 	v := pval{qual: q, computedName: ov.computedName, unresolved: ov.unresolved}.withTaint(ov)

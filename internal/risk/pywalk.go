@@ -30,6 +30,8 @@ type pyAnalyzer struct {
 	forkFuncs                 map[string]bool // local functions and lambdas that start processes
 	forked                    bool            // a process was started since the flag was cleared
 	breakpointHook            bool            // the code sets PYTHONBREAKPOINT
+	unrolled                  int             // loops being judged element by element
+	class                     string          // the class whose body is being judged
 }
 
 // maxInlineDepth bounds how deep code strings inside code strings are judged.
@@ -132,9 +134,12 @@ func (a *pyAnalyzer) stmt(n *pnode) {
 			a.exprStmt(k)
 		}
 	case "for_statement":
-		a.eval(n.child("left"))
 		it := a.eval(n.child("right"))
-		a.loop(!a.boundedIter(n.child("right"), it), n.child("body"), n.child("alternative"))
+		unbounded := !a.boundedIter(n.child("right"), it)
+		a.forEach(n.child("left"), it, func() { a.loop(unbounded, n.child("body"), nil) })
+		if alt := n.child("alternative"); alt != nil {
+			a.stmt(alt)
+		}
 	case "while_statement":
 		cond := a.eval(n.child("condition"))
 		a.loop(truthyConst(cond, a.text(n.child("condition"))), n.child("body"), n.child("alternative"))
@@ -234,6 +239,59 @@ func (a *pyAnalyzer) boundedIter(n *pnode, v pval) bool {
 	return true
 }
 
+// maxUnroll bounds the elements of a literal list a loop is judged for,
+// one by one, and maxUnrollDepth the loops so judged inside each other.
+const (
+	maxUnroll      = 8
+	maxUnrollDepth = 2
+)
+
+// forEach runs judge with the loop target bound to each element of a short
+// literal iterable in turn (so for c in ["rm -rf /"]: os.system(c) is
+// seen), or once with the target bound to an unknown element.
+func (a *pyAnalyzer) forEach(target *pnode, it pval, judge func()) {
+	if it.isList && len(it.list) > 0 && len(it.list) <= maxUnroll && a.unrolled < maxUnrollDepth {
+		a.unrolled++
+		for _, e := range it.list {
+			a.assign(target, e, nil)
+			judge()
+		}
+		a.unrolled--
+		return
+	}
+	a.assign(target, pval{}.withTaint(it), nil)
+	judge()
+}
+
+// comprehension judges [expr for x in it if cond] with its targets bound
+// as a for loop's would be.
+func (a *pyAnalyzer) comprehension(n *pnode) pval {
+	var clauses []*pnode
+	var body []*pnode
+	for _, k := range n.namedKids() {
+		switch k.kind {
+		case "for_in_clause":
+			clauses = append(clauses, k)
+		default:
+			body = append(body, k)
+		}
+	}
+	var run func(i int)
+	run = func(i int) {
+		if i == len(clauses) {
+			for _, b := range body {
+				a.eval(b)
+			}
+			return
+		}
+		c := clauses[i]
+		it := a.eval(c.child("right"))
+		a.forEach(c.child("left"), it, func() { run(i + 1) })
+	}
+	run(0)
+	return pval{}
+}
+
 // constLambda reports a lambda without parameters whose body is a literal.
 func constLambda(n *pnode) bool {
 	b := n.child("body")
@@ -316,6 +374,10 @@ func (a *pyAnalyzer) assign(left *pnode, v pval, right *pnode) {
 	switch left.kind {
 	case "identifier":
 		a.env[a.text(left)] = v
+		if a.class != "" {
+			// a class attribute, reached later as Class.name
+			a.env[a.class+"."+a.text(left)] = v
+		}
 	case "pattern_list", "tuple_pattern", "list_pattern":
 		for i, k := range left.namedKids() {
 			var e pval
@@ -381,7 +443,12 @@ func (a *pyAnalyzer) classDef(n *pnode) {
 			}
 		}
 	}
+	name := a.text(n.child("name"))
+	outer := a.class
+	a.class = "local.class." + name
 	a.generic(n)
+	a.class = outer
+	a.env[name] = pval{qual: "local.class." + name}
 }
 
 // crossRules fire on combinations seen across the module.

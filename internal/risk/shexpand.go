@@ -171,6 +171,11 @@ func shPrintf(format string, args []string) (string, bool) {
 		used := false
 		for i := 0; i < len(format); i++ {
 			c := format[i]
+			if c == '\\' && i+1 < len(format) && format[i+1] == '\\' {
+				b.WriteByte('\\')
+				i++
+				continue
+			}
 			if c == '\\' {
 				j := i + 1
 				for j < len(format) && j < i+4 && format[j] != '\\' && format[j] != '%' {

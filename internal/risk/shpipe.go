@@ -149,6 +149,15 @@ func (a *shAnalyzer) redirect(s *syntax.Stmt, rd *syntax.Redirect) {
 		if rd.Op == syntax.RdrIn {
 			a.fileRead(line, col, t)
 		}
+		if w := stageWords(s); rd.Op == syntax.WordHdoc && readsScript(w) {
+			lang := Shell
+			if strings.HasPrefix(baseName(w[0]), "python") {
+				lang = Python
+			}
+			if shells[baseName(w[0])] || lang == Python {
+				a.codeString(line, col, lang, t) // bash <<< "code" runs the string
+			}
+		}
 	default:
 		a.fileWrite(line, col, t)
 		if w := stageWords(s); len(w) > 0 && downloaders[baseName(w[0])] {
@@ -230,37 +239,63 @@ func (a *shAnalyzer) pipedShell(stages []*syntax.Stmt) {
 // echoedCode judges literal text echoed into a shell or Python as the code
 // it is: echo "rm -rf /" | sh.
 func (a *shAnalyzer) echoedCode(src, dst *syntax.Stmt, line, col int) {
-	w := stageWords(src)
-	if len(w) < 2 || (w[0] != "echo" && w[0] != "printf") || slices.Contains(w, "") {
-		return
-	}
 	lang := Shell
 	if strings.HasPrefix(stageName(dst), "python") {
 		lang = Python
 	} else if !shells[stageName(dst)] {
 		return
 	}
-	args := w[1:]
-	for len(args) > 0 && w[0] == "echo" && strings.HasPrefix(args[0], "-") {
-		args = args[1:]
+	if code, ok := a.catHeredoc(src, line, col); ok {
+		a.codeString(line, col, lang, code)
+		return
 	}
-	a.inline(line, col, lang, strings.Join(args, " "))
+	if c, ok := src.Cmd.(*syntax.CallExpr); ok && len(src.Redirs) == 0 {
+		if text, ok := foldSubst([]*syntax.Stmt{src}); ok && len(c.Args) > 1 {
+			a.inline(line, col, lang, text)
+		}
+	}
+}
+
+// catHeredoc returns the here-document or here-string that cat passes on
+// unchanged: cat <<EOF | sh runs the document.
+func (a *shAnalyzer) catHeredoc(s *syntax.Stmt, line, col int) (shWord, bool) {
+	w := stageWords(s)
+	if len(w) != 1 || baseName(w[0]) != "cat" {
+		return shWord{}, false
+	}
+	for _, rd := range s.Redirs {
+		switch {
+		case rd.Hdoc != nil:
+			return a.word(rd.Hdoc, line, col), true
+		case rd.Op == syntax.WordHdoc && rd.Word != nil:
+			return a.word(rd.Word, line, col), true
+		}
+	}
+	return shWord{}, false
 }
 
 // literalWord returns the text of a word made only of literal and quoted
 // literal parts, and "" for any word with an expansion.
 func literalWord(w *syntax.Word) string {
 	var b strings.Builder
+	inDouble := false
 	var walk func(parts []syntax.WordPart) bool
 	walk = func(parts []syntax.WordPart) bool {
 		for _, p := range parts {
 			switch p := p.(type) {
 			case *syntax.Lit:
-				b.WriteString(p.Value)
+				if inDouble {
+					b.WriteString(dqUnescape(p.Value))
+				} else {
+					b.WriteString(unbackslash(p.Value))
+				}
 			case *syntax.SglQuoted:
 				b.WriteString(p.Value)
 			case *syntax.DblQuoted:
-				if !walk(p.Parts) {
+				inDouble = true
+				ok := walk(p.Parts)
+				inDouble = false
+				if !ok {
 					return false
 				}
 			default:
@@ -271,6 +306,22 @@ func literalWord(w *syntax.Word) string {
 	}
 	if !walk(w.Parts) {
 		return ""
+	}
+	return b.String()
+}
+
+// dqUnescape removes the backslashes bash removes inside double quotes:
+// before $, `, ", \ and a newline.
+func dqUnescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("$`\"\\\n", s[i+1]) >= 0 {
+			i++
+		}
+		b.WriteByte(s[i])
 	}
 	return b.String()
 }

@@ -37,7 +37,15 @@ func (a *shAnalyzer) parts(parts []syntax.WordPart, b *strings.Builder, out *shW
 				b.WriteString(p.Value)
 			}
 		case *syntax.DblQuoted:
-			a.parts(p.Parts, b, out, line, col)
+			for _, q := range p.Parts {
+				if l, ok := q.(*syntax.Lit); ok {
+					if out.known {
+						b.WriteString(dqUnescape(l.Value))
+					}
+					continue
+				}
+				a.parts([]syntax.WordPart{q}, b, out, line, col)
+			}
 		case *syntax.ParamExp:
 			a.param(p, b, out, line, col)
 		case *syntax.CmdSubst:
