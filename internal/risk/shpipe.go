@@ -13,19 +13,21 @@ func (a *shAnalyzer) pipeline(s *syntax.Stmt) {
 	outer, outerInput := a.inPipe, a.pipeInput
 	a.inPipe = true
 	names := make([]string, len(stages))
+	words := make([][]string, len(stages))
 	for i, st := range stages {
 		a.lastCmd = ""
 		a.stmt(st)
 		names[i] = a.lastCmd
-		a.pipeInput = listedRoot(st)
+		words[i] = stageWords(st)
+		a.pipeInput = listedRoot(words[i])
 	}
 	a.inPipe, a.pipeInput = outer, outerInput
-	a.pipedShell(stages)
+	a.pipedShell(stages, words)
 	// what earlier stages do is gathered as the loop goes, so a long
 	// pipeline is judged in linear time
 	var dl, dec bool
 	for i, st := range stages {
-		if i > 0 && readsScript(stageWords(st)) {
+		if i > 0 && readsScript(words[i]) {
 			line, col := int(st.Pos().Line()), int(st.Pos().Col())
 			switch {
 			case dl:
@@ -37,9 +39,9 @@ func (a *shAnalyzer) pipeline(s *syntax.Stmt) {
 				a.echoedCode(stages[i-1], st, line, col)
 			}
 		}
-		one := []*syntax.Stmt{st}
-		dl = dl || downloads(one) || downloaders[names[i]]
-		dec = dec || decodes(one) || anyCommand(one, trTool)
+		d, c := stageRuns(st)
+		dl = dl || d || downloaders[names[i]]
+		dec = dec || c
 	}
 }
 
@@ -47,8 +49,7 @@ func (a *shAnalyzer) pipeline(s *syntax.Stmt) {
 // listedRoot returns the directory outside the working directory whose
 // entries a pipeline stage lists (ls /, find ~), which is what a following
 // xargs rm reaches; otherwise an unknown word.
-func listedRoot(st *syntax.Stmt) shWord {
-	w := stageWords(st)
+func listedRoot(w []string) shWord {
 	if len(w) < 2 || baseName(w[0]) != "ls" && baseName(w[0]) != "find" {
 		return shWord{}
 	}
@@ -61,6 +62,20 @@ func listedRoot(st *syntax.Stmt) shWord {
 		}
 	}
 	return shWord{}
+}
+
+// stageRuns reports, in one walk, whether a stage runs a downloader, and
+// whether it runs a decoder (tr included).
+func stageRuns(st *syntax.Stmt) (download, decode bool) {
+	syntax.Walk(st, func(n syntax.Node) bool {
+		if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 {
+			b := baseName(c.Args[0].Lit())
+			download = download || downloaders[b]
+			decode = decode || decoders[b] || trTool[b]
+		}
+		return !(download && decode)
+	})
+	return download, decode
 }
 
 func flattenPipe(s *syntax.Stmt, out []*syntax.Stmt) []*syntax.Stmt {
@@ -219,10 +234,9 @@ var trTool = setOf("tr")
 
 // pipedShell notices a shell and a network tool in one pipeline, the
 // named-pipe reverse shell: sh < fifo | nc host port > fifo.
-func (a *shAnalyzer) pipedShell(stages []*syntax.Stmt) {
+func (a *shAnalyzer) pipedShell(stages []*syntax.Stmt, words [][]string) {
 	var shell, network bool
-	for _, st := range stages {
-		w := stageWords(st)
+	for _, w := range words {
 		if len(w) == 0 {
 			continue
 		}
