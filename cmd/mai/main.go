@@ -31,7 +31,7 @@ type command struct {
 // commands lists every subcommand; each is implemented in <name>.go.
 func commands() []command {
 	return []command{
-		{"serve", "run the daemon (Discord, models, memory)", true, (*Main).runServe},
+		{"serve", "run the daemon: checks the integrations, backs up and compresses memory daily, cleans up the sandbox", true, (*Main).runServe},
 		{"doctor", "check every integration and say how to fix what fails", true, (*Main).runDoctor},
 		{"config", "print the effective configuration, secrets redacted", true, (*Main).runConfig},
 		{"models", "list models, show the VRAM plan, switch or probe", true, (*Main).runModels},
@@ -41,6 +41,9 @@ func commands() []command {
 		{"version", "print version, commit, Go version and build tags", false, (*Main).runVersion},
 		{"risk", "judge code by its syntax tree: LOW, MEDIUM, HIGH or BLOCKED", false, (*Main).runRisk},
 		{"memory", "search, inspect, compress, export, import and forget memories", true, (*Main).runMemory},
+		{"approvals", "list, show, approve or deny what waits for the owner's decision", true, (*Main).runApprovals},
+		{"audit", "verify the tamper-evident audit log, or list its entries", true, (*Main).runAudit},
+		{"pin", "set or clear the PIN that deciding and state-changing commands need", true, (*Main).runPin},
 	}
 }
 

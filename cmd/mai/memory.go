@@ -13,8 +13,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/maicompanion/mai/internal/approval"
+	"github.com/maicompanion/mai/internal/audit"
+	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
-	"github.com/maicompanion/mai/internal/store"
+	"github.com/maicompanion/mai/internal/switchlog"
 )
 
 const memoryExamples = `  mai memory search "where did I put my passport" --k 5
@@ -73,13 +78,49 @@ func (m *Main) runMemory(ctx context.Context, args []string) error {
 	return fmt.Errorf("%w: unknown memory subcommand %q (see 'mai memory --help')", errUsage, sub)
 }
 
-// openMemory opens the configured database; the caller closes it.
-func (m *Main) openMemory(ctx context.Context) (*memory.Store, func(), error) {
-	db, err := store.Open(ctx, m.cfg.MemoryDBPath, store.Options{})
+// openMemory opens the configured database for access; the caller closes
+// it. With models, memory embeds queries and writes summaries with the
+// router's models, as the daemon does; a command that writes then logs to
+// the log file, a read command nowhere.
+func (m *Main) openMemory(ctx context.Context, access dbAccess, models bool) (*memory.Store, func(), error) {
+	db, err := m.openDB(ctx, access)
 	if err != nil {
 		return nil, nil, err
 	}
-	return memory.New(db, memory.Options{}), func() { db.Close() }, nil
+	closeDB := func() { db.Close() }
+	if !models {
+		return memory.New(db, memory.Options{}), closeDB, nil
+	}
+	log, closeLogs := zerolog.Nop(), func() {}
+	if access == readWrite {
+		logs, err := m.openLogs(nil)
+		if err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+		log, closeLogs = logging.Component(logs.Logger, "router"), func() { logs.Close() }
+	}
+	r, _, err := m.newRouter(ctx, log, switchlog.New(db.DB), access)
+	if err != nil {
+		closeLogs()
+		db.Close()
+		return nil, nil, err
+	}
+	opts := memory.Options{Embedder: boundedEmbedder{r, planTimeout}, Summarizer: memory.NewModelSummarizer(r)}
+	return memory.New(db, opts), func() { closeLogs(); db.Close() }, nil
+}
+
+// boundedEmbedder gives an embedding at most d: a backend that never
+// answers costs a search that long, then recall goes by words alone.
+type boundedEmbedder struct {
+	memory.Embedder
+	d time.Duration
+}
+
+func (b boundedEmbedder) Embed(ctx context.Context, inputs []string) ([][]float32, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.d)
+	defer cancel()
+	return b.Embedder.Embed(ctx, inputs)
 }
 
 // owner is the default --user: the Discord owner when configured, else the
@@ -120,7 +161,7 @@ func (m *Main) memorySearch(ctx context.Context, args []string) error {
 	if user == "" {
 		user = m.owner()
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readOnly, true)
 	if err != nil {
 		return err
 	}
@@ -131,12 +172,12 @@ func (m *Main) memorySearch(ctx context.Context, args []string) error {
 	}
 	if asJSON {
 		if mems == nil {
-			mems = []memory.Memory{}
+			mems = []memory.Recollection{}
 		}
 		return m.writeJSON(struct {
-			User    string          `json:"user"`
-			Query   string          `json:"query"`
-			Results []memory.Memory `json:"results"`
+			User    string                `json:"user"`
+			Query   string                `json:"query"`
+			Results []memory.Recollection `json:"results"`
 		}{user, query, mems})
 	}
 	if len(mems) == 0 {
@@ -171,7 +212,7 @@ func (m *Main) memoryStats(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readOnly, false)
 	if err != nil {
 		return err
 	}
@@ -189,7 +230,7 @@ func (m *Main) memoryStats(ctx context.Context, args []string) error {
 	fmt.Fprintf(tw, "conversations\t%d\n", st.Conversations)
 	fmt.Fprintf(tw, "messages\t%d\t(%d archived)\n", st.Messages, st.ArchivedMessages)
 	fmt.Fprintf(tw, "facts\t%d\n", st.Facts)
-	fmt.Fprintf(tw, "embeddings\t%d\n", st.Embeddings)
+	fmt.Fprintf(tw, "embeddings\t%d\t%s\n", st.Embeddings, embedLine(st.Embedding))
 	for _, x := range st.Summaries {
 		fmt.Fprintf(tw, "summaries (%s)\t%d\t%s\n", x.Name, x.Count, humanBytes(x.Bytes))
 	}
@@ -201,6 +242,17 @@ func (m *Main) memoryStats(ctx context.Context, args []string) error {
 		fmt.Fprintf(tw, "newest\t%s\n", st.Newest.Format(time.RFC3339))
 	}
 	return tw.Flush()
+}
+
+// embedLine says how far the daemon's background embedding has come.
+func embedLine(b memory.EmbedBacklog) string {
+	if b.Model == "" {
+		return fmt.Sprintf("(%d messages wait for an embedding model to answer 'mai serve')", b.Pending)
+	}
+	if b.Pending == 0 {
+		return "(all messages embedded with " + b.Model + ")"
+	}
+	return fmt.Sprintf("(%d messages wait for %s; 'mai serve' embeds them in the background)", b.Pending, b.Model)
 }
 
 func humanBytes(n int64) string {
@@ -223,7 +275,7 @@ func (m *Main) memoryCompress(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readWrite, true)
 	if err != nil {
 		return err
 	}
@@ -260,7 +312,7 @@ func (m *Main) memoryExport(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readOnly, false)
 	if err != nil {
 		return err
 	}
@@ -299,14 +351,22 @@ func (m *Main) memoryExport(ctx context.Context, args []string) error {
 
 func (m *Main) memoryImport(ctx context.Context, args []string) error {
 	var merge bool
-	rest, err := m.parseMemoryFlags("import", "memory import [--merge] FILE|-", args, func(f *flag.FlagSet) {
+	var pinStdin *bool
+	rest, err := m.parseMemoryFlags("import", "memory import [--merge] [--pin-stdin] FILE|-", args, func(f *flag.FlagSet) {
 		f.BoolVar(&merge, "merge", false, "add the file's history even to users who already have history (duplicates what both hold)")
+		pinStdin = pinFlag(f)
 	})
 	if err != nil {
 		return err
 	}
 	if len(rest) != 1 {
 		return fmt.Errorf("%w: import takes one FILE, or - for standard input", errUsage)
+	}
+	if *pinStdin && rest[0] == "-" {
+		return fmt.Errorf("%w: --pin-stdin and - both read standard input: give the PIN in MAI_PIN instead", errUsage)
+	}
+	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
+		return err
 	}
 	var r io.Reader = m.Stdin
 	if rest[0] != "-" {
@@ -317,7 +377,7 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 		defer f.Close()
 		r = f
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readWrite, false)
 	if err != nil {
 		return err
 	}
@@ -335,7 +395,8 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "imported %d messages, %d summaries, %d facts and %d embeddings of %d user(s)\n",
 		rep.Messages, rep.Summaries, rep.Facts, rep.Embeddings, rep.Users)
-	return nil
+	return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.import", Subject: rest[0], Details: map[string]any{
+		"merge": merge, "users": rep.Users, "messages": rep.Messages, "summaries": rep.Summaries, "facts": rep.Facts, "embeddings": rep.Embeddings}})
 }
 
 func (m *Main) memoryFacts(ctx context.Context, args []string) error {
@@ -350,7 +411,7 @@ func (m *Main) memoryFacts(ctx context.Context, args []string) error {
 	if user == "" {
 		user = m.owner()
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readOnly, false)
 	if err != nil {
 		return err
 	}
@@ -390,17 +451,22 @@ func parseDate(s string) (time.Time, error) {
 
 func (m *Main) memoryForget(ctx context.Context, args []string) error {
 	var user, before, fact string
-	if _, err := m.parseMemoryFlags("forget", "memory forget --user ID [--before DATE] | --fact ID", args, func(f *flag.FlagSet) {
+	var pinStdin *bool
+	if _, err := m.parseMemoryFlags("forget", "memory forget --user ID [--before DATE] | --fact ID [--pin-stdin]", args, func(f *flag.FlagSet) {
 		f.StringVar(&user, "user", "", "forget this user's history")
 		f.StringVar(&before, "before", "", "with --user: only what is older than DATE (YYYY-MM-DD or RFC 3339)")
 		f.StringVar(&fact, "fact", "", "forget the fact with this ID (see 'mai memory facts')")
+		pinStdin = pinFlag(f)
 	}); err != nil {
 		return err
 	}
 	if (user == "") == (fact == "") || (before != "" && user == "") {
 		return fmt.Errorf("%w: forget takes --user ID [--before DATE], or --fact ID", errUsage)
 	}
-	s, done, err := m.openMemory(ctx)
+	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
+		return err
+	}
+	s, done, err := m.openMemory(ctx, readWrite, false)
 	if err != nil {
 		return err
 	}
@@ -410,14 +476,14 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("%w: --fact %q is not a fact ID (see 'mai memory facts')", errUsage, fact)
 		}
-		if err := s.ForgetFactForReal(ctx, id); errors.Is(err, memory.ErrNotFound) {
+		if err := s.ForgetFact(ctx, id); errors.Is(err, memory.ErrNotFound) {
 			return fmt.Errorf("there is no fact %d: list them with 'mai memory facts'", id)
 		} else if err != nil {
 			return err
 		}
 		fmt.Fprintf(m.Stdout, "forgot fact %d\n", id)
 		m.warnBackups()
-		return nil
+		return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.forget", Subject: "fact:" + fact})
 	}
 	var cut time.Time
 	if before != "" {
@@ -434,14 +500,16 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "forgot %d messages, %d summaries, %d archived days and %d facts of %s\n", r.Messages, r.Summaries, r.Archives, r.Facts, user)
 	m.warnBackups()
-	return nil
+	return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.forget", Subject: user, Details: map[string]any{
+		"before": before, "messages": r.Messages, "summaries": r.Summaries, "archives": r.Archives, "facts": r.Facts}})
 }
 
 // warnBackups says which backup files still hold what was just forgotten:
 // forgetting rewrites the database, not copies of it.
 func (m *Main) warnBackups() {
 	var files []string
-	for _, pattern := range []string{filepath.Join(m.cfg.DataDir, "backups", "*.db"), m.cfg.MemoryDBPath + ".bak-*"} {
+	backups := filepath.Join(m.cfg.DataDir, "backups")
+	for _, pattern := range []string{filepath.Join(backups, "*.db"), filepath.Join(backups, memory.ManualDir, "*.db"), m.cfg.MemoryDBPath + ".bak-*"} {
 		found, _ := filepath.Glob(pattern)
 		files = append(files, found...)
 	}
@@ -459,7 +527,9 @@ func (m *Main) memoryBackup(ctx context.Context, args []string) error {
 	if len(rest) > 1 {
 		return fmt.Errorf("%w: backup takes at most one FILE", errUsage)
 	}
-	dest := filepath.Join(m.cfg.DataDir, "backups", "mai-"+time.Now().UTC().Format("20060102T150405Z")+".db")
+	// Manual copies go beside the daily ones, not among them: the daily
+	// rotation would prune them and count them as its own.
+	dest := memory.ManualBackupPath(filepath.Join(m.cfg.DataDir, "backups"), time.Now())
 	if len(rest) == 1 {
 		dest = rest[0]
 	}
@@ -469,7 +539,7 @@ func (m *Main) memoryBackup(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o700); err != nil {
 		return fmt.Errorf("create backup directory: %w", err)
 	}
-	db, err := store.Open(ctx, m.cfg.MemoryDBPath, store.Options{})
+	db, err := m.openDB(ctx, readWrite)
 	if err != nil {
 		return err
 	}
@@ -477,20 +547,21 @@ func (m *Main) memoryBackup(ctx context.Context, args []string) error {
 	if _, err := db.Backup(ctx, dest); err != nil {
 		return err
 	}
-	if err := os.Chmod(dest, 0o600); err != nil {
-		return err
-	}
 	fmt.Fprintln(m.Stdout, dest)
 	return nil
 }
 
 func (m *Main) memoryRestore(ctx context.Context, args []string) error {
-	rest, err := m.parseMemoryFlags("restore", "memory restore FILE", args, func(*flag.FlagSet) {})
+	var pinStdin *bool
+	rest, err := m.parseMemoryFlags("restore", "memory restore [--pin-stdin] FILE", args, func(f *flag.FlagSet) { pinStdin = pinFlag(f) })
 	if err != nil {
 		return err
 	}
 	if len(rest) != 1 {
 		return fmt.Errorf("%w: restore takes one FILE", errUsage)
+	}
+	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
+		return err
 	}
 	kept, err := memory.Restore(ctx, rest[0], m.cfg.MemoryDBPath, filepath.Join(m.cfg.DataDir, "mai.pid"))
 	if errors.Is(err, memory.ErrDaemonRunning) {
@@ -506,5 +577,5 @@ func (m *Main) memoryRestore(ctx context.Context, args []string) error {
 	if kept != "" {
 		fmt.Fprintf(m.Stdout, "the replaced database is kept as %s\n", kept)
 	}
-	return nil
+	return m.recordRestore(ctx, rest[0], kept)
 }

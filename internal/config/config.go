@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/joho/godotenv"
 )
@@ -55,9 +56,9 @@ type Config struct {
 	DiscordUserID   string
 	DiscordAPIURL   string
 
-	LMStudioEndpoint string
-	LMStudioAPIToken Secret
-	OllamaEndpoint   string
+	LMStudioEndpoints []Endpoint
+	LMStudioAPIToken  Secret
+	OllamaEndpoints   []Endpoint
 	// Models is the model preference list, each "backend:model".
 	Models []string
 
@@ -70,8 +71,13 @@ type Config struct {
 	CPUCores int
 	// GPUVRAMGB overrides the VRAM probe when > 0.
 	GPUVRAMGB float64
+	// VRAMHeadroom is kept free on each GPU; unset means the default.
+	VRAMHeadroom Headroom
 
 	SandboxImage string
+	// ApprovalRemind and ApprovalExpire time an unanswered approval request.
+	ApprovalRemind time.Duration
+	ApprovalExpire time.Duration
 	// PIN, when set, must accompany requests on the control socket.
 	PIN Secret
 

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // variable describes one configuration variable: its default, how it is
@@ -86,14 +87,16 @@ func vars() []variable {
 			show: func(c *Config) string { return c.DiscordUserID },
 		},
 		urlVar("DISCORD_API_URL", "Discord REST API base URL (change only for testing)", "https://discord.com/api/v9", func(c *Config) *string { return &c.DiscordAPIURL }),
-		urlVar("LMSTUDIO_ENDPOINT", "LM Studio server URL", "http://localhost:1234", func(c *Config) *string { return &c.LMStudioEndpoint }),
+		endpointsVar("LMSTUDIO_ENDPOINT", "LM Studio server URL; a comma-separated list for several, each on another machine optionally with its VRAM budget in GB (http://gpu-box:1234=24)",
+			"http://localhost:1234", func(c *Config) *[]Endpoint { return &c.LMStudioEndpoints }),
 		{
 			name: "LMSTUDIO_API_TOKEN", help: "LM Studio API token, when its server requires one", secret: true,
 			def:  constant(""),
 			set:  func(c *Config, raw string) error { c.LMStudioAPIToken = Secret(raw); return nil },
 			show: func(c *Config) string { return c.LMStudioAPIToken.String() },
 		},
-		urlVar("OLLAMA_ENDPOINT", "Ollama server URL", "http://localhost:11434", func(c *Config) *string { return &c.OllamaEndpoint }),
+		endpointsVar("OLLAMA_ENDPOINT", "Ollama server URL; a comma-separated list for several, each on another machine optionally with its VRAM budget in GB (http://gpu-box:11434=24)",
+			"http://localhost:11434", func(c *Config) *[]Endpoint { return &c.OllamaEndpoints }),
 		{
 			name: "MAI_MODELS", help: "model preference list, best first, each backend:model (e.g. ollama:qwen2.5:14b,lmstudio:qwen/qwen3-8b); empty picks by size",
 			def: constant(""),
@@ -122,7 +125,7 @@ func vars() []variable {
 		},
 		intVar("MAI_BACKUP_KEEP", "daily database backups the daemon keeps in <data dir>/backups", 7, 1, func(c *Config) *int { return &c.BackupKeep }),
 		{
-			name: "MODEL_CACHE_DIR", help: "where model metadata and probe results are cached", defDoc: "<data dir>/models",
+			name: "MODEL_CACHE_DIR", help: "model files Mai may read for planning (GGUF headers; a link to LM Studio's models folder works) and the cache of what the backends reported about each model", defDoc: "<data dir>/models",
 			def:  func(c *Config, _ LookupFunc) string { return filepath.Join(c.DataDir, "models") },
 			set:  pathVar(func(c *Config) *string { return &c.ModelCacheDir }),
 			show: func(c *Config) string { return c.ModelCacheDir },
@@ -169,6 +172,16 @@ func vars() []variable {
 			},
 		},
 		{
+			name: "GPU_VRAM_HEADROOM", help: "VRAM kept free on each GPU beside the models, in GB or as a percentage of the GPU's memory (10%)",
+			defDoc: "5% or 0.5 GB, whichever is larger", def: constant(""),
+			set: func(c *Config, raw string) error {
+				h, err := parseHeadroom(raw)
+				c.VRAMHeadroom = h
+				return err
+			},
+			show: func(c *Config) string { return c.VRAMHeadroom.String() },
+		},
+		{
 			name: "SANDBOX_DOCKER_IMAGE", help: "Docker image for code execution", defDoc: "python:3.12-slim",
 			def: constant("python:3.12-slim"),
 			set: func(c *Config, raw string) error {
@@ -180,8 +193,10 @@ func vars() []variable {
 			},
 			show: func(c *Config) string { return c.SandboxImage },
 		},
+		durationVar("APPROVAL_REMIND", "one reminder when an approval request is still unanswered after this long", "5m", func(c *Config) *time.Duration { return &c.ApprovalRemind }),
+		durationVar("APPROVAL_EXPIRE", "an unanswered approval request expires (is not approved) after this long", "24h", func(c *Config) *time.Duration { return &c.ApprovalExpire }),
 		{
-			name: "MAI_PIN", help: "optional PIN the CLI must give to the daemon's control socket", secret: true,
+			name: "MAI_PIN", help: "the PIN the CLI presents for commands that decide approvals or change state, once one is stored with 'mai pin set'", secret: true,
 			def: constant(""),
 			set: func(c *Config, raw string) error {
 				if raw != "" && len(raw) < 4 {
@@ -263,6 +278,21 @@ func intVar(name, help string, def, min int, field func(*Config) *int) variable 
 	}
 }
 
+func durationVar(name, help, def string, field func(*Config) *time.Duration) variable {
+	return variable{
+		name: name, help: help, defDoc: def, def: constant(def),
+		set: func(c *Config, raw string) error {
+			d, err := time.ParseDuration(raw)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("expected a positive duration such as %s, 90s or 2h", def)
+			}
+			*field(c) = d
+			return nil
+		},
+		show: func(c *Config) string { return field(c).String() },
+	}
+}
+
 func boolVar(name, help string, def bool, field func(*Config) *bool) variable {
 	return variable{
 		name: name, help: help, defDoc: strconv.FormatBool(def), def: constant(strconv.FormatBool(def)),
@@ -276,4 +306,40 @@ func boolVar(name, help string, def bool, field func(*Config) *bool) variable {
 		},
 		show: func(c *Config) string { return strconv.FormatBool(*field(c)) },
 	}
+}
+
+func endpointsVar(name, help, def string, field func(*Config) *[]Endpoint) variable {
+	return variable{
+		name: name, help: help, defDoc: def, def: constant(def),
+		set: func(c *Config, raw string) error {
+			eps, err := ParseEndpoints(raw)
+			if err != nil {
+				return fmt.Errorf("%w; expected URLs such as %s, or %s,http://gpu-box:11434=24", err, def, def)
+			}
+			*field(c) = eps
+			return nil
+		},
+		show: func(c *Config) string { return FormatEndpoints(*field(c)) },
+	}
+}
+
+// parseHeadroom reads GPU_VRAM_HEADROOM: "" for the default, a number of
+// GB, or a percentage.
+func parseHeadroom(raw string) (Headroom, error) {
+	if raw == "" {
+		return Headroom{}, nil
+	}
+	bad := fmt.Errorf("expected a number of gigabytes such as 1.5, or a percentage such as 10%%")
+	if pct, ok := strings.CutSuffix(raw, "%"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+		if err != nil || f < 0 || f >= 100 {
+			return Headroom{}, bad
+		}
+		return Headroom{Percent: f, Set: true}, nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSuffix(strings.ToUpper(raw), "GB"), 64)
+	if err != nil || f < 0 || f > 1024 {
+		return Headroom{}, bad
+	}
+	return Headroom{GB: f, Set: true}, nil
 }
