@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -60,7 +61,10 @@ func newShAnalyzer(ctx context.Context, r *report, depth int) *shAnalyzer {
 // command next to a syntax error is still found.
 func judgeShell(ctx context.Context, r *report, src []byte, depth int) bool {
 	p := syntax.NewParser(syntax.Variant(syntax.LangBash))
-	f, err := p.Parse(bytes.NewReader(src), "")
+	f, err := p.Parse(ctxReader{ctx, bytes.NewReader(src)}, "")
+	if ctx.Err() != nil {
+		return false // the caller reports the time budget
+	}
 	if err == nil {
 		if flattenShell(f) {
 			r.addAt("input.too-deep", 1, 1, "", "the script is nested too deeply to analyse in full; the rest is judged, and the whole needs approval")
@@ -103,6 +107,20 @@ func judgeShell(ctx context.Context, r *report, src []byte, depth int) bool {
 		}
 	}
 	return false
+}
+
+// ctxReader stops the shell parser, which reads its input in pieces, once
+// the analysis's context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // judgeArgv judges one command given as a list of words (from Python's
