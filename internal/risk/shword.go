@@ -80,12 +80,7 @@ func (a *shAnalyzer) param(p *syntax.ParamExp, b *strings.Builder, out *shWord, 
 	name := p.Param.Value
 	if a.posKnown && !p.Excl && !p.Length && p.Slice == nil && p.Repl == nil && p.Index == nil && p.Exp == nil {
 		if v, ok := a.positional(name); ok {
-			out.computed = true
-			out.net, out.decoded, out.input = out.net || v.net, out.decoded || v.decoded, out.input || v.input
-			if out.known {
-				b.WriteString(v.s)
-			}
-			out.known = out.known && v.known
+			appendValue(b, out, v)
 			return
 		}
 	}
@@ -100,12 +95,7 @@ func (a *shAnalyzer) param(p *syntax.ParamExp, b *strings.Builder, out *shWord, 
 		return
 	}
 	if v, ok := a.vars[name]; ok {
-		out.computed = true
-		out.net, out.decoded, out.input = out.net || v.net, out.decoded || v.decoded, out.input || v.input
-		if out.known {
-			b.WriteString(v.s)
-		}
-		out.known = out.known && v.known
+		appendValue(b, out, v)
 		return
 	}
 	a.paramRead(name, line, col)
@@ -115,6 +105,16 @@ func (a *shAnalyzer) param(p *syntax.ParamExp, b *strings.Builder, out *shWord, 
 		return
 	}
 	out.known, out.computed, out.input = false, true, true
+}
+
+// appendValue expands a variable's value into the word being built.
+func appendValue(b *strings.Builder, out *shWord, v shWord) {
+	out.computed = true
+	out.net, out.decoded, out.input = out.net || v.net, out.decoded || v.decoded, out.input || v.input
+	if out.known {
+		b.WriteString(v.s)
+	}
+	out.known = out.known && v.known
 }
 
 // paramRead notices a read of an environment variable.
