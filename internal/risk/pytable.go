@@ -98,16 +98,7 @@ func buildPyCalls() map[string]pyKind {
 		code.InteractiveConsole().push code.InteractiveConsole().runsource code.InteractiveConsole().runcode
 		code.InteractiveConsole().interact cProfile.Profile().run cProfile.Profile().runctx
 		profile.Profile().run profile.Profile().runctx`)
-	put(kMPContext, `multiprocessing.get_context`)
-	put(kLogFile, `logging.FileHandler logging.handlers.RotatingFileHandler logging.handlers.TimedRotatingFileHandler
-		logging.handlers.WatchedFileHandler logging.basicConfig`)
-	put(kNetrc, `netrc.netrc`)
-	put(kSQLite, `sqlite3.connect`)
-	put(kChdir, `os.chdir os.fchdir`)
-	put(kMethodCaller, `operator.methodcaller`)
-	put(kAttrGetter, `operator.attrgetter`)
-	put(kMap, `builtins.map builtins.filter`)
-	put(kBreakpoint, `builtins.breakpoint`)
+	putModelCalls(put)
 	put(kOpen, `builtins.open io.open codecs.open io.FileIO gzip.open bz2.open lzma.open tarfile.open
 		zipfile.ZipFile gzip.GzipFile`)
 	put(kOSOpen, `os.open`)
@@ -183,4 +174,19 @@ func buildPyCalls() map[string]pyKind {
 	put(kJoin, `os.path.join posixpath.join`)
 	put(kExpandUser, `os.path.expanduser os.path.abspath os.path.realpath os.path.normpath`)
 	return m
+}
+
+// putModelCalls adds the calls modelled for failing closed: contexts,
+// indirect files, directory changes, getters and the breakpoint hook.
+func putModelCalls(put func(pyKind, string)) {
+	put(kMPContext, `multiprocessing.get_context`)
+	put(kLogFile, `logging.FileHandler logging.handlers.RotatingFileHandler logging.handlers.TimedRotatingFileHandler
+		logging.handlers.WatchedFileHandler logging.basicConfig`)
+	put(kNetrc, `netrc.netrc`)
+	put(kSQLite, `sqlite3.connect`)
+	put(kChdir, `os.chdir os.fchdir`)
+	put(kMethodCaller, `operator.methodcaller`)
+	put(kAttrGetter, `operator.attrgetter`)
+	put(kMap, `builtins.map builtins.filter`)
+	put(kBreakpoint, `builtins.breakpoint`)
 }
