@@ -50,6 +50,9 @@ func (a *pyAnalyzer) call(n *pnode) pval {
 		if v, ok := a.env[c.recv.qual+"."+c.method]; ok && strings.HasPrefix(c.recv.qual, "local.class.") {
 			c.fn, c.recv, c.method = v, pval{}, ""
 		}
+		if c.method == "__call__" && c.recv.qual != "" {
+			c.fn, c.recv, c.method = c.recv, pval{}, "" // f.__call__(x) is f(x)
+		}
 		if c.recv.qual != "" && c.method != "" {
 			c.fn = pval{qual: c.recv.qual + "." + c.method, computedName: c.recv.computedName}
 			a.dangerousReach(fnNode, c.fn)

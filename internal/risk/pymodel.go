@@ -121,7 +121,10 @@ func pyCallModelled(q string) bool {
 	case pyPure[root] || pyThirdParty[root]:
 		return true
 	case root == "builtins":
-		return !pyBuiltinUnmodelled[strings.TrimPrefix(q, "builtins.")]
+		name := strings.TrimPrefix(q, "builtins.")
+		base, method, _ := strings.Cut(name, ".")
+		// a method of eval, exec, getattr and the like is not modelled
+		return !pyBuiltinUnmodelled[name] && !(method != "" && pyCodeRunners["builtins."+base])
 	case !pyModelled[root]:
 		return true // an unknown module: its import is already HIGH
 	}

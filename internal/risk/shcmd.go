@@ -198,6 +198,8 @@ func (a *shAnalyzer) judge(line, col int, base string, w []shWord) {
 		if hasFlag(args, "pCF") {
 			add("model.unknown", base+" with that option makes a name run another program or a callback: not modelled")
 		}
+	case "busybox", "toybox":
+		a.subcommand(line, col, args) // busybox rm is rm
 	case "exec", "command", "builtin", "nohup", "nice", "time", "stdbuf", "timeout", "xargs", "setsid",
 		"ionice", "chrt", "taskset", "watch", "flock":
 		a.wrapper(line, col, base, args)
