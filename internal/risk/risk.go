@@ -101,7 +101,7 @@ func (a Analyzer) analyze(parent context.Context, lang Lang, name string, src []
 	defer cancel()
 	lang = normalizeLang(lang)
 	if lang == "" {
-		lang = detect(ctx, name, src[:min(len(src), limit)])
+		lang = Detect(ctx, name, src[:min(len(src), limit)])
 	}
 	r := newReport(src)
 	switch lang {
