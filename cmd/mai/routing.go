@@ -18,6 +18,7 @@ type models struct {
 	router *router.Router
 	probe  gpu.Result
 	log    *switchlog.Log
+	db     *store.DB
 	close  func()
 }
 
@@ -53,7 +54,7 @@ func (m *Main) openModels(ctx context.Context) (*models, error) {
 		db.Close()
 		return nil, err
 	}
-	return &models{router: r, probe: probe, log: sl, close: func() { logs.Close(); db.Close() }}, nil
+	return &models{router: r, probe: probe, log: sl, db: db, close: func() { logs.Close(); db.Close() }}, nil
 }
 
 // applyPin makes the owner's pinned model active, if one is pinned.

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/maicompanion/mai/internal/config"
+	"github.com/maicompanion/mai/internal/control"
 	"github.com/maicompanion/mai/internal/doctor"
 	"github.com/maicompanion/mai/internal/lockfile"
 	"github.com/maicompanion/mai/internal/logging"
@@ -72,6 +73,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	comps := []component{
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
 		{"upkeep", memoryUpkeep(db, cfg, logging.Component(log, "upkeep"))},
+		{"control", m.controlSocket(logging.Component(log, "control"))},
 	}
 	stop := m.signals()
 	defer stop.close()
@@ -111,6 +113,33 @@ func memoryUpkeep(db *store.DB, cfg *config.Config, log zerolog.Logger) func(con
 	return func(ctx context.Context) error {
 		upkeep.Loop(ctx, log, tasks, time.Minute, nil)
 		return nil
+	}
+}
+
+// controlSocket serves the chat core on the control socket, so that `mai
+// chat` and the other CLI commands talk to this daemon. Without a chat core
+// (no backend configured) the daemon runs on without it and says why.
+func (m *Main) controlSocket(log zerolog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		cc, err := m.openChatCore(ctx, log)
+		if err != nil {
+			log.Warn().Err(err).Msg("chat is off: the chat core could not start")
+			<-ctx.Done()
+			return nil
+		}
+		defer cc.close()
+		path := m.socketPath()
+		ln, err := control.Listen(path)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(path)
+		log.Info().Str("socket", path).Str("owner", cc.owner).Msg("control socket listening")
+		// The PIN (MAI_PIN) is checked here, in srv.Authorize, once the
+		// audit issue brings it: ActionDecide always, ActionSend for
+		// commands that change state.
+		srv := &control.Server{Core: cc.core, User: cc.owner, Log: log}
+		return srv.Serve(ctx, ln, 5*time.Second)
 	}
 }
 

@@ -128,6 +128,7 @@ type session struct {
 	waiting   int                // messages queued behind it
 	userTurns int                // since the last fact extraction
 	approvals map[string]chan bool
+	maxTokens int   // of the running generation
 	last      Stats // of the last answer, for /status
 	confirm   bool  // /forget all was asked once
 }
@@ -143,25 +144,34 @@ func (c *Core) session(user string) *session {
 	return s
 }
 
-// Send handles one message from user: a command when it starts with "/",
-// otherwise a turn. Events go to emit as they happen, from the calling
+// Message is one message from a user.
+type Message struct {
+	User string `json:"user"`
+	Text string `json:"text"`
+	// MaxTokens bounds the answer; 0 takes Config.MaxTokens.
+	MaxTokens int `json:"max_tokens,omitempty"`
+}
+
+// Send handles one message: a command when it starts with "/", otherwise a
+// turn. Events go to emit as they happen, from the calling
 // goroutine or, for approvals, from the one running the code. A message
 // that arrives while the user's previous one is being answered waits for
 // it. The error returned is also emitted as an EventError.
-func (c *Core) Send(ctx context.Context, user, text string, emit func(Event)) error {
-	if strings.TrimSpace(user) == "" {
+func (c *Core) Send(ctx context.Context, m Message, emit func(Event)) error {
+	if strings.TrimSpace(m.User) == "" {
 		return errors.New("chat: no user")
 	}
-	s := c.session(user)
+	s := c.session(m.User)
+	text := m.Text
 	trimmed := strings.TrimSpace(text)
 	var err error
 	switch {
 	case trimmed == "":
 		err = fmt.Errorf("%w: type something to say, or /help", ErrEmpty)
 	case strings.HasPrefix(trimmed, "/"):
-		err = c.command(ctx, s, trimmed, emit)
+		err = c.command(ctx, s, trimmed, m.MaxTokens, emit)
 	default:
-		err = c.generate(ctx, s, emit, func(ctx context.Context) error { return c.turn(ctx, s, text, emit) })
+		err = c.generate(ctx, s, m.MaxTokens, emit, func(ctx context.Context) error { return c.turn(ctx, s, text, emit) })
 	}
 	if err != nil {
 		emit(Event{Kind: EventError, Text: err.Error()})
@@ -171,7 +181,7 @@ func (c *Core) Send(ctx context.Context, user, text string, emit func(Event)) er
 
 // generate runs fn as the user's one generation: it waits for the running
 // one (saying so), and makes fn's context the one /stop cancels.
-func (c *Core) generate(ctx context.Context, s *session, emit func(Event), fn func(context.Context) error) error {
+func (c *Core) generate(ctx context.Context, s *session, maxTokens int, emit func(Event), fn func(context.Context) error) error {
 	select {
 	case s.gen <- struct{}{}:
 	default:
@@ -196,6 +206,10 @@ func (c *Core) generate(ctx context.Context, s *session, emit func(Event), fn fu
 	defer cancel()
 	s.mu.Lock()
 	s.cancel, s.emit = cancel, emit
+	s.maxTokens = c.cfg.MaxTokens
+	if maxTokens > 0 {
+		s.maxTokens = maxTokens
+	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()

@@ -28,7 +28,7 @@ const Help = `Commands:
   /exit            leave (terminal)`
 
 // command runs a slash command.
-func (c *Core) command(ctx context.Context, s *session, line string, emit func(Event)) error {
+func (c *Core) command(ctx context.Context, s *session, line string, maxTokens int, emit func(Event)) error {
 	name, arg, _ := strings.Cut(line, " ")
 	if i := strings.IndexAny(name, "\n"); i >= 0 { // "/run\n```…"
 		name, arg = name[:i], line[i+1:]
@@ -82,9 +82,9 @@ func (c *Core) command(ctx context.Context, s *session, line string, emit func(E
 		if arg == "" {
 			return errors.New("/remember needs something to remember, e.g. /remember I am allergic to peanuts")
 		}
-		return c.generate(ctx, s, emit, func(ctx context.Context) error { return c.remember(ctx, s, arg, emit) })
+		return c.generate(ctx, s, maxTokens, emit, func(ctx context.Context) error { return c.remember(ctx, s, arg, emit) })
 	case "/run":
-		return c.generate(ctx, s, emit, func(ctx context.Context) error { return c.runCommand(ctx, s, arg, emit) })
+		return c.generate(ctx, s, maxTokens, emit, func(ctx context.Context) error { return c.runCommand(ctx, s, arg, emit) })
 	case "/pause":
 		c.mu.Lock()
 		c.paused = true

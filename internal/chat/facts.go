@@ -64,7 +64,9 @@ func (c *Core) learn(ctx context.Context, s *session, conv int64, hint string) (
 		{Role: llm.RoleSystem, Content: fmt.Sprintf(extractPrompt, list.String())},
 		{Role: llm.RoleUser, Content: convo.String()},
 	}}
-	req.Options.MaxTokens = max(c.cfg.MaxTokens, 0)
+	s.mu.Lock()
+	req.Options.MaxTokens = s.maxTokens
+	s.mu.Unlock()
 	if req.Options.MaxTokens == 0 {
 		req.Options.MaxTokens = 512
 	}

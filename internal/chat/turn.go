@@ -83,7 +83,9 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 		return err
 	}
 	req := llm.Request{Messages: append(toLLM(asm.Turns), extra...), Tools: tools}
-	req.Options.MaxTokens = c.cfg.MaxTokens
+	s.mu.Lock()
+	req.Options.MaxTokens = s.maxTokens
+	s.mu.Unlock()
 	st := Stats{ContextTokens: asm.Tokens, ContextWindow: tgt.Window}
 	loop := toolLoop{c: c, s: s, conv: conv, emit: emit}
 	for {

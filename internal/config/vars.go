@@ -180,6 +180,9 @@ func vars() []variable {
 			},
 			show: func(c *Config) string { return c.SandboxImage },
 		},
+		intVar("MAI_CHAT_MAX_TOOL_CALLS", "most tool calls (run_code, remember, recall) the model may make in one answer", 5, 1, func(c *Config) *int { return &c.Chat.MaxToolCalls }),
+		intVar("MAI_FACTS_EVERY", "learn facts about the owner every this many messages (0: only at /remember)", 6, 0, func(c *Config) *int { return &c.Chat.FactsEvery }),
+		boolVar("MAI_SHOW_THINKING", "show a reasoning model's thinking instead of one \"thinking…\" line", false, func(c *Config) *bool { return &c.Chat.ShowThinking }),
 		{
 			name: "MAI_PIN", help: "optional PIN the CLI must give to the daemon's control socket", secret: true,
 			def: constant(""),

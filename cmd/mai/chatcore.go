@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/maicompanion/mai/internal/chat"
+	"github.com/maicompanion/mai/internal/config"
+	"github.com/maicompanion/mai/internal/control"
+	"github.com/maicompanion/mai/internal/llm"
+	"github.com/maicompanion/mai/internal/logging"
+	"github.com/maicompanion/mai/internal/memory"
+	"github.com/maicompanion/mai/internal/router"
+	"github.com/maicompanion/mai/internal/sandbox"
+	"github.com/maicompanion/mai/internal/workspace"
+)
+
+// ownerID is the user the terminal and the control socket speak for: the
+// owner's Discord id when it is set, so a DM and the terminal are one
+// conversation partner; LocalUser otherwise.
+func ownerID(cfg *config.Config) string {
+	if cfg.DiscordUserID != "" {
+		return cfg.DiscordUserID
+	}
+	return memory.LocalUser
+}
+
+// chatCore is the chat core with everything it was built from.
+type chatCore struct {
+	core  *chat.Core
+	owner string
+	close func()
+}
+
+// openChatCore builds the chat core in this process: the database and
+// memory, the router, the workspace (created on first start) and, when
+// Docker answers, the sandbox behind its gate. History the terminal wrote
+// under LocalUser before an owner id was set becomes the owner's.
+func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore, error) {
+	cfg := m.cfg
+	ws, created, err := workspace.Open(ctx, cfg.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info().Str("path", ws.Dir).Msg("workspace created")
+	}
+	ms, err := m.openModels(ctx)
+	if err != nil {
+		return nil, err
+	}
+	closers := []func(){ms.close}
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	if err := ms.applyPin(ctx); err != nil {
+		log.Warn().Err(err).Msg("pinned model unavailable")
+	}
+	mem := memory.New(ms.db, memory.Options{})
+	owner := ownerID(cfg)
+	if owner != memory.LocalUser {
+		n, err := mem.MergeUser(ctx, memory.LocalUser, owner)
+		if err != nil {
+			closeAll()
+			return nil, fmt.Errorf("merge the terminal's history into the owner's: %w", err)
+		}
+		if n > 0 {
+			log.Info().Int64("messages", n).Str("owner", owner).Msg("terminal history merged into the owner's")
+		}
+	}
+	cc := &chatCore{owner: owner}
+	// The gate asks the core, which asks the owner in the turn's front end.
+	approver := approverFunc(func(ctx context.Context, req sandbox.ApprovalRequest) (sandbox.Approval, error) {
+		return cc.core.Approve(ctx, req)
+	})
+	var code chat.CodeRunner
+	if sb, err := m.openSandbox(ctx, "", approver); err != nil {
+		log.Warn().Err(err).Msg("code execution is off until Docker answers")
+	} else {
+		closers = append(closers, func() { sb.Close() })
+		code = sb
+	}
+	facts := cfg.Chat.FactsEvery
+	if facts == 0 {
+		facts = -1
+	}
+	core, err := chat.New(chat.Config{
+		Models: routerModels{ms.router}, Memory: mem, Persona: ws.Persona, Code: code,
+		MaxToolCalls: cfg.Chat.MaxToolCalls, FactsEvery: facts, ShowThinking: cfg.Chat.ShowThinking,
+		Log: logging.Component(log, "chat"),
+	})
+	if err != nil {
+		closeAll()
+		return nil, err
+	}
+	cc.core, cc.close = core, closeAll
+	return cc, nil
+}
+
+type approverFunc func(ctx context.Context, req sandbox.ApprovalRequest) (sandbox.Approval, error)
+
+func (f approverFunc) Approve(ctx context.Context, req sandbox.ApprovalRequest) (sandbox.Approval, error) {
+	return f(ctx, req)
+}
+
+// routerModels is the router as the chat core sees it.
+type routerModels struct{ r *router.Router }
+
+// Target returns the active model, or the one the router would choose, and
+// the context it is (or will be) loaded with.
+func (rm routerModels) Target(ctx context.Context, tools bool) (chat.Target, error) {
+	ctx, cancel := context.WithTimeout(ctx, planTimeout)
+	defer cancel()
+	p := rm.r.Plan(ctx)
+	ref := p.Active
+	if ref == "" {
+		for _, c := range p.Candidates {
+			if c.Fits {
+				ref = c.Ref
+				break
+			}
+		}
+	}
+	if ref == "" {
+		var why []string
+		for _, c := range p.Candidates {
+			why = append(why, c.Ref+" "+c.Reason)
+		}
+		for _, ep := range p.Endpoints {
+			if ep.Error != "" {
+				why = append(why, ep.Error)
+			}
+		}
+		return chat.Target{}, fmt.Errorf("%w: %s", router.ErrNoModel, strings.Join(why, "; "))
+	}
+	for _, ep := range p.Endpoints {
+		for _, md := range ep.Installed {
+			if ep.Backend+":"+md.Name != ref {
+				continue
+			}
+			t := chat.Target{Ref: ref, Window: min(max(md.ContextLength, 0), router.DefaultContextLength), Tools: md.Capabilities.Tools}
+			if t.Window == 0 {
+				t.Window = router.DefaultContextLength
+			}
+			for _, in := range ep.Loaded {
+				if in.Model == md.Name && in.ContextLength > 0 {
+					t.Window = in.ContextLength
+				}
+			}
+			return t, nil
+		}
+	}
+	return chat.Target{}, fmt.Errorf("%w: %s is no longer installed", router.ErrNoModel, ref)
+}
+
+func (rm routerModels) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) {
+	return rm.r.Chat(ctx, req)
+}
+
+func (rm routerModels) Switch(ctx context.Context, ref string) error { return rm.r.Switch(ctx, ref) }
+
+func (rm routerModels) Pause(ctx context.Context) (int, error) { return rm.r.UnloadOwned(ctx) }
+
+// List returns the installed chat models, the active one marked.
+func (rm routerModels) List(ctx context.Context) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, planTimeout)
+	defer cancel()
+	p := rm.r.Plan(ctx)
+	var out []string
+	for _, c := range p.Candidates {
+		mark := "  "
+		if c.Ref == p.Active {
+			mark = "* "
+		}
+		out = append(out, mark+c.Ref)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no chat model is installed; mai models list shows what each backend has")
+	}
+	return out, nil
+}
+
+// chatConn is a conversation as a front end sees it, the same whether the
+// core runs in this process or in the daemon behind the control socket.
+type chatConn interface {
+	Send(ctx context.Context, m chat.Message, emit func(chat.Event)) error
+	Decide(ctx context.Context, id string, approved bool) error
+}
+
+// localConn is the in-process core speaking for the owner.
+type localConn struct{ cc *chatCore }
+
+func (l localConn) Send(ctx context.Context, m chat.Message, emit func(chat.Event)) error {
+	m.User = l.cc.owner
+	return l.cc.core.Send(ctx, m, emit)
+}
+
+func (l localConn) Decide(_ context.Context, id string, approved bool) error {
+	return l.cc.core.Decide(l.cc.owner, id, approved)
+}
+
+// pingTimeout bounds the look for a running daemon: on this machine it
+// answers in well under a millisecond.
+const pingTimeout = 500 * time.Millisecond
+
+// socketPath is where this data directory's daemon listens.
+func (m *Main) socketPath() string {
+	rt, _ := m.Env("XDG_RUNTIME_DIR")
+	return control.SocketPath(m.cfg.DataDir, rt)
+}
+
+// connectChat returns the daemon's conversation when a daemon answers on
+// the control socket, else the core opened in this process; remote says
+// which. close releases it.
+func (m *Main) connectChat(ctx context.Context) (conn chatConn, remote bool, closeFn func(), err error) {
+	cl := control.NewClient(m.socketPath())
+	if cl.Ping(ctx, pingTimeout) == nil {
+		return cl, true, func() {}, nil
+	}
+	logs, err := m.openLogs(nil)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	cc, err := m.openChatCore(ctx, logs.Logger)
+	if err != nil {
+		logs.Close()
+		return nil, false, nil, err
+	}
+	return localConn{cc}, false, func() { cc.close(); logs.Close() }, nil
+}
