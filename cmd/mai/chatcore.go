@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -12,10 +10,8 @@ import (
 	"github.com/maicompanion/mai/internal/chat"
 	"github.com/maicompanion/mai/internal/config"
 	"github.com/maicompanion/mai/internal/control"
-	"github.com/maicompanion/mai/internal/llm"
 	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
-	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/sandbox"
 	"github.com/maicompanion/mai/internal/workspace"
 )
@@ -92,7 +88,7 @@ func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore,
 		facts = -1
 	}
 	core, err := chat.New(chat.Config{
-		Models: routerModels{ms.router}, Memory: mem, Persona: ws.Persona, Code: code,
+		Models: chat.FromRouter(ms.router), Memory: mem, Persona: ws.Persona, Code: code,
 		MaxToolCalls: cfg.Chat.MaxToolCalls, FactsEvery: facts, ShowThinking: cfg.Chat.ShowThinking,
 		Log: logging.Component(log, "chat"),
 	})
@@ -108,83 +104,6 @@ type approverFunc func(ctx context.Context, req sandbox.ApprovalRequest) (sandbo
 
 func (f approverFunc) Approve(ctx context.Context, req sandbox.ApprovalRequest) (sandbox.Approval, error) {
 	return f(ctx, req)
-}
-
-// routerModels is the router as the chat core sees it.
-type routerModels struct{ r *router.Router }
-
-// Target returns the active model, or the one the router would choose, and
-// the context it is (or will be) loaded with.
-func (rm routerModels) Target(ctx context.Context, tools bool) (chat.Target, error) {
-	ctx, cancel := context.WithTimeout(ctx, planTimeout)
-	defer cancel()
-	p := rm.r.Plan(ctx)
-	ref := p.Active
-	if ref == "" {
-		for _, c := range p.Candidates {
-			if c.Fits {
-				ref = c.Ref
-				break
-			}
-		}
-	}
-	if ref == "" {
-		var why []string
-		for _, c := range p.Candidates {
-			why = append(why, c.Ref+" "+c.Reason)
-		}
-		for _, ep := range p.Endpoints {
-			if ep.Error != "" {
-				why = append(why, ep.Error)
-			}
-		}
-		return chat.Target{}, fmt.Errorf("%w: %s", router.ErrNoModel, strings.Join(why, "; "))
-	}
-	for _, ep := range p.Endpoints {
-		for _, md := range ep.Installed {
-			if ep.Backend+":"+md.Name != ref {
-				continue
-			}
-			t := chat.Target{Ref: ref, Window: min(max(md.ContextLength, 0), router.DefaultContextLength), Tools: md.Capabilities.Tools}
-			if t.Window == 0 {
-				t.Window = router.DefaultContextLength
-			}
-			for _, in := range ep.Loaded {
-				if in.Model == md.Name && in.ContextLength > 0 {
-					t.Window = in.ContextLength
-				}
-			}
-			return t, nil
-		}
-	}
-	return chat.Target{}, fmt.Errorf("%w: %s is no longer installed", router.ErrNoModel, ref)
-}
-
-func (rm routerModels) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) {
-	return rm.r.Chat(ctx, req)
-}
-
-func (rm routerModels) Switch(ctx context.Context, ref string) error { return rm.r.Switch(ctx, ref) }
-
-func (rm routerModels) Pause(ctx context.Context) (int, error) { return rm.r.UnloadOwned(ctx) }
-
-// List returns the installed chat models, the active one marked.
-func (rm routerModels) List(ctx context.Context) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, planTimeout)
-	defer cancel()
-	p := rm.r.Plan(ctx)
-	var out []string
-	for _, c := range p.Candidates {
-		mark := "  "
-		if c.Ref == p.Active {
-			mark = "* "
-		}
-		out = append(out, mark+c.Ref)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no chat model is installed; mai models list shows what each backend has")
-	}
-	return out, nil
 }
 
 // chatConn is a conversation as a front end sees it, the same whether the

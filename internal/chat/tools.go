@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,8 @@ type toolLoop struct {
 	calls int
 	bad   bool // the model already sent malformed arguments once
 	over  bool // the limit was reached: the next answer is the last
+	// malformed lists this round's calls whose arguments were not JSON.
+	malformed []int
 }
 
 // errMalformed ends a turn whose model sent malformed tool arguments twice.
@@ -58,11 +61,23 @@ var errMalformed = errors.New("the model sent malformed tool calls twice; the tu
 // run executes res's calls, stores them and their results, and extends req
 // for the next round. It reports whether tools stay on offer.
 func (l *toolLoop) run(ctx context.Context, req *llm.Request, res streamed) (bool, error) {
+	// Malformed arguments are sent back as {} (a server would reject the
+	// request, and storing them as JSON would fail); the tool result says
+	// what was wrong.
+	for i, c := range res.calls {
+		if !json.Valid(c.Arguments) {
+			res.calls[i].Arguments = json.RawMessage("{}")
+			l.malformed = append(l.malformed, i)
+		}
+	}
 	if err := l.c.store(ctx, l.conv, 0, callJSON(res.calls), memory.TurnDetail{Kind: memory.TurnToolCall, ToolName: res.calls[0].Name, ToolCallID: res.calls[0].ID}, res.stats.Model); err != nil {
 		return false, err
 	}
 	req.Messages = append(req.Messages, llm.Message{Role: llm.RoleAssistant, Content: res.text, ToolCalls: res.calls})
-	for _, call := range res.calls {
+	for i, call := range res.calls {
+		if slices.Contains(l.malformed, i) {
+			call.Arguments = nil
+		}
 		var out string
 		if l.calls >= l.c.cfg.MaxToolCalls {
 			out = fmt.Sprintf("not run: the limit of %d tool calls a turn is reached; answer with what you have", l.c.cfg.MaxToolCalls)
@@ -86,6 +101,7 @@ func (l *toolLoop) run(ctx context.Context, req *llm.Request, res streamed) (boo
 		}
 		req.Messages = append(req.Messages, llm.Message{Role: llm.RoleTool, Content: out, ToolCallID: call.ID})
 	}
+	l.malformed = l.malformed[:0]
 	return !l.over, nil
 }
 
@@ -95,7 +111,7 @@ func (c *Core) runTool(ctx context.Context, s *session, conv int64, call llm.Too
 	var args struct {
 		Language, Code, Subject, Statement, Query string
 	}
-	if !json.Valid(call.Arguments) || json.Unmarshal(call.Arguments, &args) != nil {
+	if len(call.Arguments) == 0 || json.Unmarshal(call.Arguments, &args) != nil {
 		emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: call.Name, Status: "failed", Line: "the model sent arguments that are not a JSON object"}})
 		return "error: your arguments are not a valid JSON object; call the tool again with a JSON object matching its parameters", true
 	}
