@@ -61,7 +61,10 @@ func (s *Server) Handler() http.Handler {
 // Serve answers on ln until ctx ends, then lets running streams finish for
 // at most grace.
 func (s *Server) Serve(ctx context.Context, ln net.Listener, grace time.Duration) error {
-	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	// Requests do not inherit ctx: a running answer gets the grace period to
+	// finish; after it the connections are closed and clients report that
+	// the daemon stopped.
+	hs := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan error, 1)
 	go func() { done <- hs.Serve(ln) }()
 	select {
