@@ -65,32 +65,43 @@ type ttyChat struct {
 	stats     bool
 
 	answering atomic.Bool
-	ctrlC     atomic.Bool // the last key read was Ctrl-C
+	ctrlC     atomic.Bool // Ctrl-C was pressed during the last answer
 	mu        sync.Mutex
 	cancel    context.CancelFunc // of the answer being written
 }
 
-// filterInput copies the keyboard to the line editor, except that Ctrl-C
-// while an answer is being written stops it instead of reaching the editor.
+// interrupt is what Ctrl-C at the prompt becomes for the line editor:
+// clear the line (Ctrl-A, Ctrl-K), then an invisible separator alone on a
+// line. The editor itself turns Ctrl-C into io.EOF, like Ctrl-D, and keeps
+// the key in its buffer, so every later read would end the same way.
+const (
+	interruptMark = "\u2063"
+	interruptKeys = "\x01\x0b" + interruptMark + "\r"
+)
+
+// errInterrupt is Ctrl-C at the prompt.
+var errInterrupt = errors.New("interrupted")
+
+// filterInput copies the keyboard to the line editor, except Ctrl-C: while
+// an answer is being written it stops the answer; at the prompt it becomes
+// interruptKeys.
 func (tt *ttyChat) filterInput(in io.Reader, w *io.PipeWriter) {
 	buf := make([]byte, 4096)
 	for {
 		n, err := in.Read(buf)
 		b := buf[:n]
-		if i := bytes.IndexByte(b, 3); i >= 0 {
+		if bytes.IndexByte(b, 3) >= 0 {
+			tt.ctrlC.Store(true)
 			if tt.answering.Load() {
 				tt.mu.Lock()
 				if tt.cancel != nil {
 					tt.cancel()
 				}
 				tt.mu.Unlock()
-				tt.ctrlC.Store(true)
 				b = bytes.ReplaceAll(b, []byte{3}, nil)
 			} else {
-				tt.ctrlC.Store(true)
+				b = bytes.ReplaceAll(b, []byte{3}, []byte(interruptKeys))
 			}
-		} else if n > 0 {
-			tt.ctrlC.Store(false)
 		}
 		if len(b) > 0 {
 			if _, werr := w.Write(b); werr != nil {
@@ -108,16 +119,15 @@ func (tt *ttyChat) loop(ctx context.Context) error {
 	armed := false // a Ctrl-C was pressed since the last message
 	for {
 		text, err := tt.readMessage()
-		if errors.Is(err, io.EOF) {
-			if !tt.ctrlC.Load() || armed {
-				fmt.Fprintln(tt.out)
-				return nil
-			}
+		switch {
+		case errors.Is(err, errInterrupt) && !armed:
 			armed = true
 			fmt.Fprintf(tt.out, "%s(Ctrl-C again to exit)%s\n", dim, reset)
 			continue
-		}
-		if err != nil {
+		case errors.Is(err, errInterrupt), errors.Is(err, io.EOF): // Ctrl-D
+			fmt.Fprintln(tt.out)
+			return nil
+		case err != nil:
 			return err
 		}
 		if strings.TrimSpace(text) == "" {
@@ -132,9 +142,7 @@ func (tt *ttyChat) loop(ctx context.Context) error {
 		if err != nil && ctx.Err() != nil {
 			return err
 		}
-		if tt.ctrlC.Load() {
-			armed = true
-		}
+		armed = tt.ctrlC.Load()
 	}
 }
 
@@ -152,6 +160,8 @@ func (tt *ttyChat) readMessage() (string, error) {
 			continue
 		case err != nil:
 			return "", err
+		case strings.HasSuffix(line, interruptMark):
+			return "", errInterrupt
 		case strings.HasSuffix(line, `\`):
 			parts = append(parts, strings.TrimSuffix(line, `\`))
 			tt.t.SetPrompt(contPrompt)

@@ -243,7 +243,9 @@ func TestStopAndQueue(t *testing.T) {
 	<-started
 	second := &events{}
 	queued := make(chan error, 1)
-	go func() { queued <- c.Send(context.Background(), chat.Message{User: "u1", Text: "and then?"}, second.emit) }()
+	go func() {
+		queued <- c.Send(context.Background(), chat.Message{User: "u1", Text: "and then?"}, second.emit)
+	}()
 	waitUntil(t, func() bool { return strings.Contains(second.text(chat.EventNotice), "queued") })
 	begin := time.Now()
 	if ev, _ := send(t, c, "u1", "/stop"); slices.Contains(ev.kinds(), chat.EventError) {
@@ -261,7 +263,7 @@ func TestStopAndQueue(t *testing.T) {
 	ms, _ := stored(t, mem, c, "u1")
 	var roles []string
 	for _, m := range ms {
-		roles = append(roles, string(m.Role)+":"+strings.Fields(m.Content+" x")[0])
+		roles = append(roles, string(m.Role)+":"+strings.Fields(m.Content + " x")[0])
 	}
 	if len(ms) != 4 || ms[0].Content != "talk a lot" || !strings.HasPrefix(ms[1].Content, "word") || len(ms[1].Content) >= 5*len(long) || ms[2].Content != "and then?" || ms[3].Content != "second" {
 		t.Errorf("stored = %v", roles)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/maicompanion/mai/internal/chat"
+	"github.com/maicompanion/mai/internal/chat/chattest"
 	"github.com/maicompanion/mai/internal/llm/ollama"
 	"github.com/maicompanion/mai/internal/llm/ollama/ollamatest"
 	"github.com/maicompanion/mai/internal/memory"
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) { os.Exit(ollamatest.Main(m, shared)) }
 
 // ollamaCore is a core over the real Ollama behind a recording proxy, on
 // the database at path (reopened: a restart).
-func ollamaCore(t *testing.T, path string, proxy *recordingProxy) (*chat.Core, *memory.Store) {
+func ollamaCore(t *testing.T, path string, proxy *chattest.Proxy) (*chat.Core, *memory.Store) {
 	t.Helper()
 	be, err := ollama.New(proxy.URL, ollama.Options{})
 	if err != nil {
@@ -33,9 +34,9 @@ func ollamaCore(t *testing.T, path string, proxy *recordingProxy) (*chat.Core, *
 }
 
 // lastSystem returns the system prompt of the last chat the proxy saw.
-func lastSystem(t *testing.T, p *recordingProxy) string {
+func lastSystem(t *testing.T, p *chattest.Proxy) string {
 	t.Helper()
-	chats := p.chats()
+	chats := p.Chats()
 	if len(chats) == 0 {
 		t.Fatal("no chat reached Ollama")
 	}
@@ -56,7 +57,7 @@ func lastSystem(t *testing.T, p *recordingProxy) string {
 // words, so "recalled" means present in the context sent to Ollama.
 func TestRecallAcrossRestartRealOllama(t *testing.T) {
 	srv := shared.Server(t)
-	proxy := newRecordingProxy(t, srv.URL(), 0)
+	proxy := chattest.NewProxy(t, srv.URL(), 0)
 	path := dbPath(t)
 	c1, _ := ollamaCore(t, path, proxy)
 	for _, text := range []string{"/remember my passport is in the blue drawer", "I adopted a tortoise named Bartholomew"} {
@@ -90,7 +91,7 @@ func TestRecallAcrossRestartRealOllama(t *testing.T) {
 // Cancelling mid-stream ends the answer at once against the real server.
 func TestCancelMidStreamRealOllama(t *testing.T) {
 	srv := shared.Server(t)
-	proxy := newRecordingProxy(t, srv.URL(), 20*time.Millisecond)
+	proxy := chattest.NewProxy(t, srv.URL(), 20*time.Millisecond)
 	c, mem := ollamaCore(t, dbPath(t), proxy)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()

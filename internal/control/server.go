@@ -102,6 +102,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.User = s.User
+	s.Log.Debug().Int("bytes", len(m.Text)).Msg("control: message")
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
 	enc := json.NewEncoder(w)

@@ -1,4 +1,7 @@
-package chat_test
+// Package chattest helps tests of the chat core and its front ends: a
+// proxy in front of a real model server that records what context was sent
+// and can pace a streamed answer like a real GPU.
+package chattest
 
 import (
 	"bufio"
@@ -12,24 +15,27 @@ import (
 	"time"
 )
 
-// recordingProxy stands in front of a model server: it forwards every
+// Proxy stands in front of a model server: it forwards every
 // request, keeps the bodies of chat requests (what context Mai really
 // sent), and can pace a streamed answer to a given number of lines (tokens)
 // per second, as a real GPU would.
-type recordingProxy struct {
-	URL  string
+type Proxy struct {
+	URL  string // the base URL to give the client instead of the server's
 	mu   sync.Mutex
 	sent [][]byte
-	pace time.Duration // between streamed lines; 0 forwards at once
+	pace time.Duration
 }
 
-func newRecordingProxy(t testing.TB, target string, pace time.Duration) *recordingProxy {
+// NewProxy forwards to target (an Ollama base URL), waiting pace before
+// each streamed line of a chat answer (0: no wait). It stops when the test
+// ends.
+func NewProxy(t testing.TB, target string, pace time.Duration) *Proxy {
 	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &recordingProxy{pace: pace}
+	p := &Proxy{pace: pace}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		if r.URL.Path == "/api/chat" {
@@ -72,8 +78,8 @@ func newRecordingProxy(t testing.TB, target string, pace time.Duration) *recordi
 	return p
 }
 
-// chats returns the chat request bodies so far.
-func (p *recordingProxy) chats() [][]byte {
+// Chats returns the bodies of the chat requests so far, oldest first.
+func (p *Proxy) Chats() [][]byte {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return append([][]byte(nil), p.sent...)
