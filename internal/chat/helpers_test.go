@@ -22,7 +22,7 @@ const gib = 1 << 30
 const persona = "You are Mai, the test persona."
 
 // openMemory opens (or reopens) the database at path.
-func openMemory(t *testing.T, path string) *memory.Store {
+func openMemory(t testing.TB, path string) *memory.Store {
 	t.Helper()
 	db, err := store.Open(context.Background(), path, store.Options{})
 	if err != nil {
@@ -33,7 +33,7 @@ func openMemory(t *testing.T, path string) *memory.Store {
 }
 
 // newRouter routes to the given backends, all in one 24 GiB pool.
-func newRouter(t *testing.T, prefs []string, bes ...llm.Backend) *router.Router {
+func newRouter(t testing.TB, prefs []string, bes ...llm.Backend) *router.Router {
 	t.Helper()
 	var eps []router.Endpoint
 	kinds := map[string]bool{}

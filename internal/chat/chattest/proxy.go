@@ -20,10 +20,17 @@ import (
 // sent), and can pace a streamed answer to a given number of lines (tokens)
 // per second, as a real GPU would.
 type Proxy struct {
-	URL  string // the base URL to give the client instead of the server's
-	mu   sync.Mutex
-	sent [][]byte
-	pace time.Duration
+	URL   string // the base URL to give the client instead of the server's
+	mu    sync.Mutex
+	sent  [][]byte
+	times []Timing
+	pace  time.Duration
+}
+
+// Timing is when the proxy saw one chat request and its answer.
+type Timing struct {
+	Arrived  time.Time // the request reached the proxy
+	LastByte time.Time // the last line of the answer left the proxy
 }
 
 // NewProxy forwards to target (an Ollama base URL), waiting pace before
@@ -37,10 +44,14 @@ func NewProxy(t testing.TB, target string, pace time.Duration) *Proxy {
 	}
 	p := &Proxy{pace: pace}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived := time.Now()
 		body, _ := io.ReadAll(r.Body)
+		idx := -1
 		if r.URL.Path == "/api/chat" {
 			p.mu.Lock()
+			idx = len(p.sent)
 			p.sent = append(p.sent, body)
+			p.times = append(p.times, Timing{Arrived: arrived})
 			p.mu.Unlock()
 		}
 		out, _ := http.NewRequestWithContext(r.Context(), r.Method, u.String()+r.URL.RequestURI(), bytes.NewReader(body))
@@ -67,6 +78,11 @@ func NewProxy(t testing.TB, target string, pace time.Duration) *Proxy {
 					return
 				}
 				fl.Flush()
+				if idx >= 0 {
+					p.mu.Lock()
+					p.times[idx].LastByte = time.Now()
+					p.mu.Unlock()
+				}
 			}
 			if err != nil {
 				return
@@ -76,6 +92,14 @@ func NewProxy(t testing.TB, target string, pace time.Duration) *Proxy {
 	t.Cleanup(srv.Close)
 	p.URL = srv.URL
 	return p
+}
+
+// Timings returns when each chat request arrived and its answer ended,
+// in the order of Chats.
+func (p *Proxy) Timings() []Timing {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Timing(nil), p.times...)
 }
 
 // Chats returns the bodies of the chat requests so far, oldest first.
