@@ -43,7 +43,7 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeConn()
-	p := &printer{out: m.Stdout, errw: m.Stderr, stats: *stats}
+	p := &printer{out: &answerWriter{w: m.Stdout, live: isTerminal(m.Stdout)}, errw: m.Stderr, stats: *stats}
 	if *model != "" {
 		if err := conn.Send(ctx, chat.Message{Text: "/switch " + *model}, func(chat.Event) {}); err != nil {
 			return err
@@ -95,44 +95,43 @@ func (m *Main) pipedChat(ctx context.Context, conn chatConn, p *printer, maxToke
 
 // printer writes a turn's events for scripts: the answer on stdout as it
 // arrives, everything else on stderr on lines of its own.
+// A terminal sees the text as it arrives; when the answer restarts on
+// another model it gets a notice and the whole new answer. Anything else (a
+// pipe, a file) gets the final answer alone, once it is complete, so a
+// failover never leaves half an answer in it.
 type printer struct {
-	out, errw   io.Writer
-	stats       bool
-	decide      func(*chat.Approval)
-	atLineStart bool
-	started     bool
-	exit        bool
+	out    *answerWriter
+	errw   io.Writer
+	stats  bool
+	decide func(*chat.Approval)
+	exit   bool
 }
 
+// endLine ends the answer: what is held is written, the line ended.
 func (p *printer) endLine() {
-	if p.started && !p.atLineStart {
-		fmt.Fprintln(p.out)
-	}
-	p.started, p.atLineStart = false, true
+	p.out.end()
 }
 
 func (p *printer) side(format string, a ...any) {
-	p.endLine()
+	if p.out.live && p.out.wrote && !p.out.atLineStart {
+		fmt.Fprintln(p.out.w)
+		p.out.atLineStart = true
+	}
 	fmt.Fprintf(p.errw, format+"\n", a...)
 }
 
 func (p *printer) emit(ev chat.Event) {
 	switch ev.Kind {
 	case chat.EventText:
-		io.WriteString(p.out, ev.Text)
-		if f, ok := p.out.(interface{ Sync() error }); ok {
-			f.Sync()
-		}
-		if ev.Text != "" {
-			p.started, p.atLineStart = true, strings.HasSuffix(ev.Text, "\n")
-		}
+		p.out.text(ev.Text)
 	case chat.EventReply:
 		p.endLine()
-		fmt.Fprintln(p.out, ev.Text)
+		fmt.Fprintln(p.out.w, ev.Text)
 	case chat.EventNotice:
 		p.side("[%s]", ev.Text)
 	case chat.EventRestart:
-		p.side("[%s — the answer starts again]", ev.Text)
+		p.out.restart()
+		p.side("[%s]", ev.Text)
 	case chat.EventThinking:
 		if ev.Text != "" {
 			fmt.Fprint(p.errw, ev.Text)
@@ -163,4 +162,62 @@ func (p *printer) result(err error) error {
 		return nil
 	}
 	return err
+}
+
+// answerWriter writes an answer to a terminal as it arrives (live), or
+// holds it until the end.
+type answerWriter struct {
+	w           io.Writer
+	live        bool
+	held        strings.Builder
+	atLineStart bool
+	wrote       bool
+}
+
+func (a *answerWriter) text(t string) error {
+	if t == "" {
+		return nil
+	}
+	if !a.live {
+		a.held.WriteString(t)
+		return nil
+	}
+	if _, err := io.WriteString(a.w, t); err != nil {
+		return err
+	}
+	if f, ok := a.w.(interface{ Sync() error }); ok {
+		f.Sync()
+	}
+	a.wrote, a.atLineStart = true, t[len(t)-1] == '\n'
+	return nil
+}
+
+// restart voids the answer so far: a held one is dropped, a live one is
+// ended on its line so that the new answer starts on its own.
+func (a *answerWriter) restart() {
+	a.held.Reset()
+	if a.live && a.wrote && !a.atLineStart {
+		fmt.Fprintln(a.w)
+	}
+	a.wrote = false
+}
+
+// end writes what is held and ends the last line.
+func (a *answerWriter) end() error {
+	if !a.live {
+		t := a.held.String()
+		a.held.Reset()
+		if t == "" {
+			return nil
+		}
+		if _, err := io.WriteString(a.w, t); err != nil {
+			return err
+		}
+		a.wrote, a.atLineStart = true, t[len(t)-1] == '\n'
+	}
+	if a.wrote && !a.atLineStart {
+		_, err := fmt.Fprintln(a.w)
+		return err
+	}
+	return nil
 }

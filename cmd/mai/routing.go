@@ -36,7 +36,8 @@ func (m *Main) openModels(ctx context.Context) (*models, error) {
 		return nil, err
 	}
 	log := logging.Component(logs.Logger, "router")
-	probe, err := gpu.Probe(ctx, gpu.Options{OverrideGB: cfg.GPUVRAMGB})
+	gpuOpts := gpu.Options{OverrideGB: cfg.GPUVRAMGB}
+	probe, err := gpu.Probe(ctx, gpuOpts)
 	if err != nil {
 		log.Warn().Err(err).Msg("VRAM probe failed; planning as CPU only")
 	}
@@ -48,7 +49,18 @@ func (m *Main) openModels(ctx context.Context) (*models, error) {
 			log.Error().Err(err).Msg("could not store the model switch")
 		}
 	}
-	r, err := router.FromConfig(cfg, probe, log, record)
+	cache, err := router.OpenModelCache(cfg.ModelCacheDir)
+	if err != nil {
+		log.Warn().Err(err).Msg("model cache")
+	}
+	r, err := router.FromConfig(cfg, router.Setup{
+		Ledger:   sl,
+		Cache:    cache,
+		Probe:    probe,
+		Reprobe:  func(ctx context.Context) (gpu.Result, error) { return gpu.Probe(ctx, gpuOpts) },
+		Log:      log,
+		OnSwitch: record,
+	})
 	if err != nil {
 		logs.Close()
 		db.Close()

@@ -248,7 +248,7 @@ func (m *Main) terminalStderr() io.Writer {
 func logIntegrations(log zerolog.Logger, cfg *config.Config) {
 	discord := "off"
 	if cfg.DiscordBotToken != "" {
-		discord = "configured"
+		discord = "token set, not connected: the daemon has no Discord front end yet"
 	}
 	vram := "probe"
 	if cfg.GPUVRAMGB > 0 {
@@ -256,8 +256,8 @@ func logIntegrations(log zerolog.Logger, cfg *config.Config) {
 	}
 	log.Info().
 		Str("discord", discord).
-		Str("ollama", cfg.OllamaEndpoint).
-		Str("lmstudio", cfg.LMStudioEndpoint).
+		Strs("ollama", config.URLs(cfg.OllamaEndpoints)).
+		Strs("lmstudio", config.URLs(cfg.LMStudioEndpoints)).
 		Str("vram", vram).
 		Int("cpu_cores", cfg.CPUCores).
 		Str("sandbox_image", cfg.SandboxImage).

@@ -34,8 +34,12 @@ type Models interface {
 	// tools says the request carries tools, so a tool-capable model is
 	// preferred.
 	Target(ctx context.Context, tools bool) (Target, error)
-	// Chat streams an answer; see llm.Backend.Chat.
-	Chat(ctx context.Context, req llm.Request) (llm.Stream, error)
+	// ChatWith streams an answer from the model the router chooses. build
+	// is called with that model, loaded, before the stream starts, and
+	// again for the model a failover moves to (the stream then yields an
+	// llm.EventRestart); it returns the request, assembled for the model's
+	// context.
+	ChatWith(ctx context.Context, build func(Target) (llm.Request, error)) (llm.Stream, error)
 	// Switch makes the named model the active one.
 	Switch(ctx context.Context, ref string) error
 	// List returns the installed chat models' names, the active one marked.

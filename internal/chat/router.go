@@ -66,8 +66,10 @@ func (rm routerModels) Target(ctx context.Context, tools bool) (Target, error) {
 	return Target{}, fmt.Errorf("%w: %s is no longer installed", router.ErrNoModel, ref)
 }
 
-func (rm routerModels) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) {
-	return rm.r.Chat(ctx, req)
+func (rm routerModels) ChatWith(ctx context.Context, build func(Target) (llm.Request, error)) (llm.Stream, error) {
+	return rm.r.ChatWith(ctx, func(c router.Choice) (llm.Request, error) {
+		return build(Target{Ref: c.Ref(), Window: c.ContextLength, Tools: c.Model.Capabilities.Tools})
+	})
 }
 
 func (rm routerModels) Switch(ctx context.Context, ref string) error { return rm.r.Switch(ctx, ref) }

@@ -58,9 +58,9 @@ type toolLoop struct {
 // errMalformed ends a turn whose model sent malformed tool arguments twice.
 var errMalformed = errors.New("the model sent malformed tool calls twice; the turn ends here (try again, or another model with /switch)")
 
-// run executes res's calls, stores them and their results, and extends req
-// for the next round. It reports whether tools stay on offer.
-func (l *toolLoop) run(ctx context.Context, req *llm.Request, res streamed) (bool, error) {
+// run executes res's calls, stores them and their results, and returns
+// extra extended with them for the next round.
+func (l *toolLoop) run(ctx context.Context, extra []llm.Message, res streamed) ([]llm.Message, error) {
 	// Malformed arguments are sent back as {} (a server would reject the
 	// request, and storing them as JSON would fail); the tool result says
 	// what was wrong.
@@ -71,9 +71,9 @@ func (l *toolLoop) run(ctx context.Context, req *llm.Request, res streamed) (boo
 		}
 	}
 	if err := l.c.store(ctx, l.conv, 0, callJSON(res.calls), memory.TurnDetail{Kind: memory.TurnToolCall, ToolName: res.calls[0].Name, ToolCallID: res.calls[0].ID}, res.stats.Model); err != nil {
-		return false, err
+		return nil, err
 	}
-	req.Messages = append(req.Messages, llm.Message{Role: llm.RoleAssistant, Content: res.text, ToolCalls: res.calls})
+	extra = append(extra, llm.Message{Role: llm.RoleAssistant, Content: res.text, ToolCalls: res.calls})
 	for i, call := range res.calls {
 		if slices.Contains(l.malformed, i) {
 			call.Arguments = nil
@@ -88,21 +88,21 @@ func (l *toolLoop) run(ctx context.Context, req *llm.Request, res streamed) (boo
 			out, malformed = l.c.runTool(ctx, l.s, l.conv, call, l.emit)
 			if malformed {
 				if l.bad {
-					return false, errMalformed
+					return nil, errMalformed
 				}
 				l.bad = true
 			}
 		}
 		if ctx.Err() != nil {
-			return false, ctx.Err()
+			return nil, ctx.Err()
 		}
 		if err := l.c.store(ctx, l.conv, 0, call.Name+": "+out, memory.TurnDetail{Kind: memory.TurnToolResult, ToolName: call.Name, ToolCallID: call.ID}, ""); err != nil {
-			return false, err
+			return nil, err
 		}
-		req.Messages = append(req.Messages, llm.Message{Role: llm.RoleTool, Content: out, ToolCallID: call.ID})
+		extra = append(extra, llm.Message{Role: llm.RoleTool, Content: out, ToolCallID: call.ID})
 	}
 	l.malformed = l.malformed[:0]
-	return !l.over, nil
+	return extra, nil
 }
 
 // runTool runs one call and returns what the model is told; malformed says

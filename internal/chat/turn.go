@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -62,34 +63,49 @@ func (c *Core) limitInput(text string, emit func(Event)) string {
 	return text[:cut]
 }
 
+// defaultWindow is assumed when a backend does not say what context a
+// model is loaded with.
+const defaultWindow = 4096
+
 // answer streams the answer to the conversation's latest turn, running the
 // tools it asks for, and stores it. extra, when set, is appended to the
-// assembled context (a /run result the model should see).
+// assembled context (a /run result the model should see). The context is
+// assembled when the router has chosen the model, for the context it is
+// loaded with, and again for the model a failover moves to.
 func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extra []llm.Message, emit func(Event)) error {
 	tools := c.tools()
-	tgt, err := c.cfg.Models.Target(ctx, len(tools) > 0)
-	if err != nil {
-		return err
-	}
-	if !tgt.Tools {
-		tools = nil
-	}
 	persona, err := c.cfg.Persona()
 	if err != nil {
 		return fmt.Errorf("read the persona: %w", err)
 	}
-	asm, err := c.cfg.Memory.Assemble(ctx, memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: tgt.Window})
-	if err != nil {
-		return err
-	}
-	req := llm.Request{Messages: append(toLLM(asm.Turns), extra...), Tools: tools}
 	s.mu.Lock()
-	req.Options.MaxTokens = s.maxTokens
+	maxTokens := s.maxTokens
 	s.mu.Unlock()
-	st := Stats{ContextTokens: asm.Tokens, ContextWindow: tgt.Window}
+	var st Stats
+	var base []llm.Message
 	loop := toolLoop{c: c, s: s, conv: conv, emit: emit}
+	build := func(t Target) (llm.Request, error) {
+		if t.Window <= 0 {
+			t.Window = defaultWindow
+		}
+		// Once tool turns are stored, a new assembly would repeat them: the
+		// rounds of one answer keep the context of its first.
+		if base == nil || (t.Window != st.ContextWindow && loop.calls == 0) {
+			asm, err := c.cfg.Memory.Assemble(ctx, memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: t.Window})
+			if err != nil {
+				return llm.Request{}, err
+			}
+			base, st.ContextTokens, st.ContextWindow = toLLM(asm.Turns), asm.Tokens, t.Window
+		}
+		req := llm.Request{Messages: append(slices.Clip(base), extra...)}
+		if t.Tools && !loop.over {
+			req.Tools = tools
+		}
+		req.Options.MaxTokens = maxTokens
+		return req, nil
+	}
 	for {
-		res, err := c.stream(ctx, req, emit)
+		res, err := c.stream(ctx, build, emit)
 		st.FailedOver = st.FailedOver || len(res.partials) > 0
 		for _, p := range res.partials {
 			c.store(ctx, conv, replyTo, p.text, memory.TurnDetail{Kind: memory.TurnAnswer, FailedOver: true}, p.model)
@@ -109,12 +125,8 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 			}
 			return c.finish(ctx, s, conv, replyTo, res, st, loop.calls, emit)
 		}
-		more, err := loop.run(ctx, &req, res)
-		if err != nil {
+		if extra, err = loop.run(ctx, extra, res); err != nil {
 			return err
-		}
-		if !more {
-			req.Tools = nil // the last round answers in words
 		}
 	}
 }
@@ -192,12 +204,12 @@ type streamed struct {
 type partial struct{ text, model string }
 
 // stream relays one answer as events, keeping reasoning out of the text.
-// A notice that arrives after text means the router restarted the answer on
-// another model: the text so far is kept as a partial and the front end told
-// to discard it.
-func (c *Core) stream(ctx context.Context, req llm.Request, emit func(Event)) (streamed, error) {
+// After a restart (the backend failed and another model starts the answer
+// again) the text so far is kept as a partial and the front end told to
+// discard it.
+func (c *Core) stream(ctx context.Context, build func(Target) (llm.Request, error), emit func(Event)) (streamed, error) {
 	var res streamed
-	st, err := c.cfg.Models.Chat(ctx, req)
+	st, err := c.cfg.Models.ChatWith(ctx, build)
 	if err != nil {
 		return res, err
 	}
@@ -231,15 +243,17 @@ func (c *Core) stream(ctx context.Context, req llm.Request, emit func(Event)) (s
 			}
 		case llm.EventToolCall:
 			res.calls = append(res.calls, ev.ToolCall)
-		case llm.EventNotice:
+		case llm.EventRestart:
 			if b.Len() > 0 || len(res.calls) > 0 {
-				res.partials = append(res.partials, partial{text: b.String()})
+				res.partials = append(res.partials, partial{text: strings.TrimSpace(b.String()), model: modelName(ev.Restart.From)})
 				b.Reset()
 				res.calls = nil
-				th = thinkFilter{}
+				th, thinking = thinkFilter{}, false
 				emit(Event{Kind: EventRestart, Text: ev.Text})
 				continue
 			}
+			emit(Event{Kind: EventNotice, Text: ev.Text})
+		case llm.EventNotice:
 			emit(Event{Kind: EventNotice, Text: ev.Text})
 		case llm.EventDone:
 			res.stats = ev.Stats
@@ -251,6 +265,16 @@ func (c *Core) stream(ctx context.Context, req llm.Request, emit func(Event)) (s
 	}
 	res.text = strings.TrimSpace(b.String())
 	return res, nil
+}
+
+// modelName returns the model of a "backend:model" reference, as the
+// backends name it in their statistics.
+func modelName(ref string) string {
+	_, name, ok := strings.Cut(ref, ":")
+	if !ok {
+		return ref
+	}
+	return name
 }
 
 // callJSON renders tool calls for storage.
