@@ -59,6 +59,9 @@ type Target struct {
 // risk analyser first, HIGH ones approved, BLOCKED ones refused.
 type CodeRunner interface {
 	Run(ctx context.Context, job sandbox.Job) (sandbox.Result, error)
+	// EnsureImage pulls the sandbox's image unless the engine has it,
+	// reporting progress.
+	EnsureImage(ctx context.Context, img string, report func(sandbox.PullProgress)) error
 }
 
 // Config is what a Core works with.
@@ -92,6 +95,7 @@ type Core struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	paused   bool
+	imageOK  bool // the sandbox image is on the engine
 }
 
 // ErrEmpty is returned for a message with nothing in it.

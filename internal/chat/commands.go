@@ -18,6 +18,7 @@ const Help = `Commands:
   /models          installed models; the active one is marked
   /switch NAME     answer with that model (e.g. ollama:llama3.2:3b)
   /stop            stop the answer being written
+  /regenerate      answer the last message again, replacing the answer
   /clear           start a new conversation (the old one stays in memory)
   /forget          forget this conversation for real
   /forget fact ID  forget one fact; /forget all forgets everything (asks first)
@@ -83,6 +84,8 @@ func (c *Core) command(ctx context.Context, s *session, line string, maxTokens i
 			return errors.New("/remember needs something to remember, e.g. /remember I am allergic to peanuts")
 		}
 		return c.generate(ctx, s, maxTokens, emit, func(ctx context.Context) error { return c.remember(ctx, s, arg, emit) })
+	case "/regenerate":
+		return c.generate(ctx, s, maxTokens, emit, func(ctx context.Context) error { return c.regenerate(ctx, s, emit) })
 	case "/run":
 		return c.generate(ctx, s, maxTokens, emit, func(ctx context.Context) error { return c.runCommand(ctx, s, arg, emit) })
 	case "/pause":
@@ -270,4 +273,35 @@ func (c *Core) runCommand(ctx context.Context, s *session, arg string, emit func
 		return err
 	}
 	return c.answer(ctx, s, conv, req.ID, []llm.Message{{Role: llm.RoleUser, Content: "The code above was run; explain the result briefly."}}, emit)
+}
+
+// regenerate answers the conversation's last user message again: the
+// answer it had (with its tool turns and any broken-off partial) is deleted
+// from memory and replaced by the new one.
+func (c *Core) regenerate(ctx context.Context, s *session, emit func(Event)) error {
+	conv, err := c.conversation(ctx, s)
+	if err != nil {
+		return err
+	}
+	ms, err := c.cfg.Memory.Messages(ctx, conv, 0, 0)
+	if err != nil {
+		return err
+	}
+	last := -1
+	for i, m := range ms {
+		if m.Role == memory.RoleUser {
+			last = i
+		}
+	}
+	if last < 0 {
+		return errors.New("there is no message to answer again")
+	}
+	var old []int64
+	for _, m := range ms[last+1:] {
+		old = append(old, m.ID)
+	}
+	if err := c.cfg.Memory.DeleteMessages(ctx, conv, old); err != nil {
+		return err
+	}
+	return c.answer(ctx, s, conv, ms[last].ID, nil, emit)
 }

@@ -331,3 +331,28 @@ func TestClearAndForget(t *testing.T) {
 		t.Errorf("/forget all yes left %d messages", len(ms))
 	}
 }
+
+// /regenerate replaces the last answer in memory.
+func TestRegenerateReplacesTheAnswer(t *testing.T) {
+	srv, r := fakeLMStudio(t)
+	mem := openMemory(t, dbPath(t))
+	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem})
+	srv.Script(lmstudiotest.Reply{Chunks: []string{"first try"}}, lmstudiotest.Reply{Chunks: []string{"second try"}})
+	if _, err := send(t, c, "u1", "a question"); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := send(t, c, "u1", "/regenerate")
+	if err != nil || ev.text(chat.EventText) != "second try" {
+		t.Fatalf("/regenerate: %v %q", err, ev.text(chat.EventText))
+	}
+	ms, _ := stored(t, mem, c, "u1")
+	if len(ms) != 2 || ms[0].Content != "a question" || ms[1].Content != "second try" || ms[1].ReplyTo != ms[0].ID {
+		t.Errorf("stored = %+v", ms)
+	}
+	got, _ := mem.Recall(context.Background(), "u1", "first try", 5)
+	for _, m := range got {
+		if strings.Contains(m.Content, "first") {
+			t.Errorf("the replaced answer is still recalled: %+v", m)
+		}
+	}
+}

@@ -178,6 +178,35 @@ func TestRunCodeThroughGateAndSandbox(t *testing.T) {
 	}
 }
 
+// An image the engine lacks is pulled on first use; when that fails (no
+// registry here) the model and the owner are told, and nothing runs.
+func TestRunCodeWithoutTheImage(t *testing.T) {
+	testenv.Short(t, "talks to the real Docker engine")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	sb, err := sandbox.New(ctx, sandbox.Options{Image: "mai-test/absent:1"})
+	if err != nil {
+		testenv.Missing(t, "dockerd", err.Error(), howToFixDocker)
+	}
+	t.Cleanup(func() { sb.Close() })
+	srv, r := fakeLMStudio(t)
+	core := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: openMemory(t, dbPath(t)), Code: sb})
+	args, _ := json.Marshal(map[string]string{"language": "sh", "code": "echo hi\n"})
+	srv.Script(lmstudiotest.Reply{ToolCalls: []lmstudiotest.ToolCall{{ID: "c1", Name: "run_code", Arguments: string(args)}}}, lmstudiotest.Reply{Chunks: []string{"sorry"}})
+	ev, err := send(t, core, "owner", "run it")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.ChatRequests()
+	last := reqs[len(reqs)-1].Messages
+	if out := last[len(last)-1].Content; !strings.Contains(out, "sandbox is not ready") || !strings.Contains(out, "docker load") {
+		t.Errorf("tool result = %q", out)
+	}
+	if !strings.Contains(ev.text(chat.EventTool), "pull mai-test/absent:1") {
+		t.Errorf("the owner was not told: %q", ev.text(chat.EventTool))
+	}
+}
+
 func kindsOf(e *events) []string {
 	var out []string
 	for _, k := range e.kinds() {

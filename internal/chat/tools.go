@@ -172,6 +172,10 @@ func (c *Core) runCode(ctx context.Context, lang, code string, emit func(Event))
 		emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "run_code", Status: "refused", Line: line}})
 		return line
 	}
+	if err := c.ensureImage(ctx, emit); err != nil {
+		emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "run_code", Status: "failed", Line: capText(err.Error(), 300)}})
+		return "error: the sandbox is not ready: " + err.Error()
+	}
 	emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "run_code", Status: "running", Line: "running " + lang + " in the sandbox"}})
 	start := time.Now()
 	res, err := c.cfg.Code.Run(ctx, sandbox.Job{Language: lang, Files: map[string][]byte{entryFor(lang): []byte(code)}})
@@ -204,6 +208,31 @@ func (c *Core) runCode(ctx context.Context, lang, code string, emit func(Event))
 		b.WriteString("the program was stopped: it ran out of time\n")
 	}
 	return capText(b.String(), maxToolOutput)
+}
+
+// ensureImage pulls the sandbox image on first use, reporting progress as
+// notices (one per finished layer).
+func (c *Core) ensureImage(ctx context.Context, emit func(Event)) error {
+	c.mu.Lock()
+	ok := c.imageOK
+	c.mu.Unlock()
+	if ok {
+		return nil
+	}
+	done := -1
+	err := c.cfg.Code.EnsureImage(ctx, "", func(p sandbox.PullProgress) {
+		if p.LayersDone != done {
+			done = p.LayersDone
+			emit(Event{Kind: EventNotice, Text: fmt.Sprintf("pulling the sandbox image %s: %d of %d layers", p.Image, p.LayersDone, p.Layers)})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.imageOK = true
+	c.mu.Unlock()
+	return nil
 }
 
 func entryFor(lang string) string {
