@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
 	"net/http"
@@ -16,7 +17,9 @@ import (
 	"github.com/maicompanion/mai/internal/llm/lmstudio/lmstudiotest"
 	"github.com/maicompanion/mai/internal/memory"
 	"github.com/maicompanion/mai/internal/router"
+	"github.com/maicompanion/mai/internal/sandbox"
 	"github.com/maicompanion/mai/internal/store"
+	"github.com/maicompanion/mai/internal/testenv"
 )
 
 func TestSocketPath(t *testing.T) {
@@ -77,8 +80,14 @@ func TestListenModeAndPeer(t *testing.T) {
 
 // daemon serves a real chat core over a fake LM Studio on a socket.
 func daemon(t *testing.T, auth func(*http.Request, string) error) (*lmstudiotest.Server, *Client, context.CancelFunc, chan error) {
+	return daemonWith(t, auth, nil)
+}
+
+// daemonWith is daemon with code running through sb's gate, whose approvals
+// the core asks for.
+func daemonWith(t *testing.T, auth func(*http.Request, string) error, sb func(sandbox.Approver) chat.CodeRunner) (*lmstudiotest.Server, *Client, context.CancelFunc, chan error) {
 	t.Helper()
-	srv := lmstudiotest.New(t, lmstudiotest.Model{Key: "m", SizeBytes: 1 << 30, ParamsString: "1B"})
+	srv := lmstudiotest.New(t, lmstudiotest.Model{Key: "m", SizeBytes: 1 << 30, ParamsString: "1B", ToolUse: true})
 	r, err := router.New(router.Config{
 		Endpoints: []router.Endpoint{{Backend: lmstudio.New(lmstudio.Config{Endpoint: srv.URL}), Pool: "gpu"}},
 		Pools:     []router.Pool{{Name: "gpu", Bytes: 8 << 30}},
@@ -91,7 +100,14 @@ func daemon(t *testing.T, auth func(*http.Request, string) error) (*lmstudiotest
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	core, err := chat.New(chat.Config{Models: chat.FromRouter(r), Memory: memory.New(db, memory.Options{})})
+	var core *chat.Core
+	var code chat.CodeRunner
+	if sb != nil {
+		code = sb(approverFunc(func(ctx context.Context, req sandbox.ApprovalRequest) (sandbox.Approval, error) {
+			return core.Approve(ctx, req)
+		}))
+	}
+	core, err = chat.New(chat.Config{Models: chat.FromRouter(r), Memory: memory.New(db, memory.Options{}), Code: code})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,5 +185,53 @@ func TestDaemonStopsMidStream(t *testing.T) {
 	done <- nil // for the cleanup
 	if err := cl.Ping(ctx, time.Second); !errors.Is(err, ErrNoDaemon) {
 		t.Errorf("ping after stop = %v", err)
+	}
+}
+
+type approverFunc func(context.Context, sandbox.ApprovalRequest) (sandbox.Approval, error)
+
+func (f approverFunc) Approve(ctx context.Context, req sandbox.ApprovalRequest) (sandbox.Approval, error) {
+	return f(ctx, req)
+}
+
+// Code the gate judges HIGH, run through the daemon: the approval request
+// reaches the client as an event in the answer's stream, the client's
+// decision goes back over the socket, and the code runs.
+func TestApprovalThroughTheSocket(t *testing.T) {
+	testenv.Short(t, "runs a container in the real Docker engine")
+	image := os.Getenv("MAI_TEST_PYTHON_IMAGE")
+	if image == "" {
+		image = "mai-test/python:3-bookworm"
+	}
+	srv, cl, _, _ := daemonWith(t, nil, func(a sandbox.Approver) chat.CodeRunner {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		sb, err := sandbox.New(ctx, sandbox.Options{Image: image, Approver: a})
+		if err != nil {
+			testenv.Missing(t, "dockerd", err.Error(), "run 'eval \"$(.ci/docker.sh)\"' as root")
+		}
+		t.Cleanup(func() { sb.Close() })
+		return sb
+	})
+	args, _ := json.Marshal(map[string]string{"language": "python", "code": "import subprocess\nsubprocess.run(['echo', 'approved'])\n"})
+	srv.Script(lmstudiotest.Reply{ToolCalls: []lmstudiotest.ToolCall{{ID: "c1", Name: "run_code", Arguments: string(args)}}}, lmstudiotest.Reply{Chunks: []string{"done"}})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	asked := 0
+	err := cl.Send(ctx, chat.Message{Text: "run it"}, func(ev chat.Event) {
+		if ev.Kind == chat.EventApproval {
+			asked++
+			if err := cl.Decide(ctx, ev.Approval.ID, true); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	if err != nil || asked != 1 {
+		t.Fatalf("send: %v; asked %d times", err, asked)
+	}
+	reqs := srv.ChatRequests()
+	last := reqs[len(reqs)-1].Messages
+	if out := last[len(last)-1].Content; !strings.Contains(out, "approved") || !strings.Contains(out, "exit code 0") {
+		t.Errorf("tool result = %q", out)
 	}
 }
