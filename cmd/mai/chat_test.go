@@ -120,33 +120,37 @@ func TestChatOnceInProcessAndThroughServe(t *testing.T) {
 	}
 }
 
-// tmuxSession runs args as mai in a detached tmux session and returns a
-// function that captures its screen.
-func tmuxSession(t *testing.T, env map[string]string, args ...string) (name string, screen func() string) {
+// tmuxSession runs args as mai in a detached tmux session and returns the
+// socket of its tmux server and a function that captures its screen.
+func tmuxSession(t *testing.T, env map[string]string, args ...string) (sock string, screen func() string) {
 	t.Helper()
 	if _, err := exec.LookPath("tmux"); err != nil {
 		testenv.Missing(t, "tmux", err.Error(), "apt install tmux")
 	}
-	name = "mai-test-" + filepath.Base(t.TempDir())
+	// A server of its own per session: the default one may be in use, and
+	// one whose last session just ended may still be shutting down.
+	sock = filepath.Join(t.TempDir(), "tmux.sock")
+	const name = "mai"
 	cmdline := []string{"env", "-i", "MAI_TEST_AS_MAI=1", "TERM=xterm-256color", "PATH=" + os.Getenv("PATH")}
 	cmdline = append(cmdline, envList(env)...)
 	cmdline = append(cmdline, os.Args[0])
 	cmdline = append(cmdline, args...)
-	tmux := append([]string{"new-session", "-d", "-s", name, "-x", "160", "-y", "48"}, cmdline...)
+	tmux := append([]string{"-S", sock, "new-session", "-d", "-s", name, "-x", "160", "-y", "48"}, cmdline...)
 	if out, err := exec.Command("tmux", tmux...).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v: %s", err, out)
 	}
-	t.Cleanup(func() { exec.Command("tmux", "kill-session", "-t", name).Run() })
+	t.Cleanup(func() { exec.Command("tmux", "-S", sock, "kill-server").Run() })
 	screen = func() string {
-		out, _ := exec.Command("tmux", "capture-pane", "-p", "-t", name, "-S", "-200").Output()
+		out, _ := exec.Command("tmux", "-S", sock, "capture-pane", "-p", "-t", name, "-S", "-200").Output()
 		return string(out)
 	}
-	return name, screen
+	return sock, screen
 }
 
-func keys(t *testing.T, session string, k ...string) {
+// keys types k into the session on the tmux server at sock.
+func keys(t *testing.T, sock string, k ...string) {
 	t.Helper()
-	if out, err := exec.Command("tmux", append([]string{"send-keys", "-t", session}, k...)...).CombinedOutput(); err != nil {
+	if out, err := exec.Command("tmux", append([]string{"-S", sock, "send-keys", "-t", "mai"}, k...)...).CombinedOutput(); err != nil {
 		t.Fatalf("send-keys: %v: %s", err, out)
 	}
 }
@@ -184,10 +188,9 @@ func TestTerminalChatInTmux(t *testing.T) {
 	})
 	keys(t, session, "/status", "Enter")
 	waitScreen(t, screen, "/status", func(s string) bool { return strings.Contains(s, "model: ollama:"+ollamatest.ChatModel) })
-	session2 := session
-	keys(t, session2, "C-c")
+	keys(t, session, "C-c")
 	waitScreen(t, screen, "the exit hint", func(s string) bool { return strings.Contains(s, "Ctrl-C again to exit") })
-	exec.Command("tmux", "kill-session", "-t", session).Run()
+	exec.Command("tmux", "-S", session, "kill-server").Run()
 
 	// A long answer, stopped.
 	session, screen = tmuxSession(t, env, "chat", "--max-tokens", "2000")
@@ -208,7 +211,7 @@ func TestTerminalChatInTmux(t *testing.T) {
 	waitScreen(t, screen, "the exit hint", func(s string) bool { return strings.Contains(s, "Ctrl-C again to exit") })
 	keys(t, session, "C-c")
 	deadline := time.Now().Add(15 * time.Second)
-	for exec.Command("tmux", "has-session", "-t", session).Run() == nil {
+	for exec.Command("tmux", "-S", session, "has-session", "-t", "mai").Run() == nil {
 		if time.Now().After(deadline) {
 			t.Fatalf("a second Ctrl-C did not exit:\n%s", screen())
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/maicompanion/mai/internal/control"
 	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
+	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/sandbox"
 	"github.com/maicompanion/mai/internal/workspace"
 )
@@ -33,11 +34,33 @@ type chatCore struct {
 	close func()
 }
 
-// openChatCore builds the chat core in this process: the database and
-// memory, the router, the workspace (created on first start) and, when
-// Docker answers, the sandbox behind its gate. History the terminal wrote
-// under LocalUser before an owner id was set becomes the owner's.
+// openChatCore builds the chat core in this process, over its own router
+// and memory (embedding and summarising through the router, as the daemon
+// does); close releases them.
 func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore, error) {
+	ms, err := m.openModels(ctx, readWrite)
+	if err != nil {
+		return nil, err
+	}
+	if err := ms.applyPin(ctx); err != nil {
+		log.Warn().Err(err).Msg("pinned model unavailable")
+	}
+	mem := memory.New(ms.db, memory.Options{Embedder: ms.router, Summarizer: memory.NewModelSummarizer(ms.router)})
+	cc, err := m.newChatCore(ctx, log, ms.router, mem)
+	if err != nil {
+		ms.close()
+		return nil, err
+	}
+	closeCore := cc.close
+	cc.close = func() { closeCore(); ms.close() }
+	return cc, nil
+}
+
+// newChatCore builds the chat core over r and mem: the workspace (created
+// on first start) and, when Docker answers, the sandbox behind its gate.
+// History the terminal wrote under LocalUser before an owner id was set
+// becomes the owner's.
+func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Router, mem *memory.Store) (*chatCore, error) {
 	cfg := m.cfg
 	ws, created, err := workspace.Open(ctx, cfg.Workspace)
 	if err != nil {
@@ -46,32 +69,17 @@ func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore,
 	if created {
 		log.Info().Str("path", ws.Dir).Msg("workspace created")
 	}
-	ms, err := m.openModels(ctx)
-	if err != nil {
-		return nil, err
-	}
-	closers := []func(){ms.close}
-	closeAll := func() {
-		for i := len(closers) - 1; i >= 0; i-- {
-			closers[i]()
-		}
-	}
-	if err := ms.applyPin(ctx); err != nil {
-		log.Warn().Err(err).Msg("pinned model unavailable")
-	}
-	mem := memory.New(ms.db, memory.Options{})
 	owner := ownerID(cfg)
 	if owner != memory.LocalUser {
 		n, err := mem.MergeUser(ctx, memory.LocalUser, owner)
 		if err != nil {
-			closeAll()
 			return nil, fmt.Errorf("merge the terminal's history into the owner's: %w", err)
 		}
 		if n > 0 {
 			log.Info().Int64("messages", n).Str("owner", owner).Msg("terminal history merged into the owner's")
 		}
 	}
-	cc := &chatCore{owner: owner}
+	cc := &chatCore{owner: owner, close: func() {}}
 	// The gate asks the core, which asks the owner in the turn's front end.
 	approver := approverFunc(func(ctx context.Context, req sandbox.ApprovalRequest) (sandbox.Approval, error) {
 		return cc.core.Approve(ctx, req)
@@ -80,7 +88,7 @@ func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore,
 	if sb, err := m.openSandbox(ctx, "", approver); err != nil {
 		log.Warn().Err(err).Msg("code execution is off until Docker answers")
 	} else {
-		closers = append(closers, func() { sb.Close() })
+		cc.close = func() { sb.Close() }
 		code = sb
 	}
 	facts := cfg.Chat.FactsEvery
@@ -88,15 +96,15 @@ func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore,
 		facts = -1
 	}
 	core, err := chat.New(chat.Config{
-		Models: chat.FromRouter(ms.router), Memory: mem, Persona: ws.Persona, Code: code,
+		Models: chat.FromRouter(r), Memory: mem, Persona: ws.Persona, Code: code,
 		MaxToolCalls: cfg.Chat.MaxToolCalls, FactsEvery: facts, ShowThinking: cfg.Chat.ShowThinking,
 		Log: logging.Component(log, "chat"),
 	})
 	if err != nil {
-		closeAll()
+		cc.close()
 		return nil, err
 	}
-	cc.core, cc.close = core, closeAll
+	cc.core = core
 	return cc, nil
 }
 

@@ -36,7 +36,11 @@ func (m *Main) runModels(ctx context.Context, args []string) error {
 	if valid := (!*auto && len(rest) == 2) || (*auto && len(rest) == 1); sub == "switch" && !valid {
 		return fmt.Errorf("%w: give one model to switch to, e.g. 'mai models switch ollama:llama3.2:3b', or --auto", errUsage)
 	}
-	ms, err := m.openModels(ctx)
+	access := readOnly
+	if sub == "switch" {
+		access = readWrite
+	}
+	ms, err := m.openModels(ctx, access)
 	if err != nil {
 		return err
 	}

@@ -20,8 +20,10 @@ import (
 	"github.com/maicompanion/mai/internal/lockfile"
 	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
+	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/sandbox"
 	"github.com/maicompanion/mai/internal/store"
+	"github.com/maicompanion/mai/internal/switchlog"
 	"github.com/maicompanion/mai/internal/upkeep"
 )
 
@@ -70,22 +72,56 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logIntegrations(log, cfg)
 	startupProbes(ctx, log, cfg)
 
+	// Memory embeds and summarises with the router's choices: the first
+	// embedding model in MAI_MODELS (else the smallest installed one), and
+	// the current chat model, with extraction when none answers.
+	// The chat core on the control socket uses the same router and memory.
+	var memOpts memory.Options
+	sl := switchlog.New(db.DB)
+	r, _, err := m.newRouter(ctx, logging.Component(log, "router"), sl, readWrite)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot plan models: memory recalls by words only and summarises by extraction, and chat is off")
+		r = nil
+	} else {
+		memOpts = memory.Options{Embedder: r, Summarizer: memory.NewModelSummarizer(r)}
+	}
+	mem := memory.New(db, memOpts)
 	comps := []component{
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
-		{"upkeep", memoryUpkeep(db, cfg, logging.Component(log, "upkeep"))},
-		{"control", m.controlSocket(logging.Component(log, "control"))},
+		{"upkeep", memoryUpkeep(db, mem, cfg, logging.Component(log, "upkeep"))},
+		{"embedder", embedder(mem, logging.Component(log, "memory"))},
+		{"control", m.controlSocket(logging.Component(log, "control"), r, sl, mem)},
 	}
 	stop := m.signals()
 	defer stop.close()
 	return serveUntilSignal(ctx, log, stop.ch, *grace, comps)
 }
 
+// Embedding in the background: batches of embedBatch messages, a pass
+// every embedEvery (new and imported messages wait at most that long),
+// waits up to embedMaxWait while no embedding model answers.
+const (
+	embedBatch   = 32
+	embedEvery   = 30 * time.Second
+	embedMaxWait = 30 * time.Minute
+)
+
+// embedder embeds new and imported messages in the background until ctx
+// ends; what it stored survives a restart, which resumes the backlog.
+func embedder(mem *memory.Store, log zerolog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		upkeep.Backlog{Name: "embed", Every: embedEvery, MaxWait: embedMaxWait,
+			Run: func(ctx context.Context) (int, error) { return mem.EmbedPending(ctx, embedBatch) },
+		}.Work(ctx, log)
+		return nil
+	}
+}
+
 // memoryUpkeep backs the database up daily (keeping MAI_BACKUP_KEEP copies
 // in <data dir>/backups) and runs the memory compression pass daily, each at
 // start-up too when overdue.
-func memoryUpkeep(db *store.DB, cfg *config.Config, log zerolog.Logger) func(context.Context) error {
+func memoryUpkeep(db *store.DB, mem *memory.Store, cfg *config.Config, log zerolog.Logger) func(context.Context) error {
 	dir := filepath.Join(cfg.DataDir, "backups")
-	mem := memory.New(db, memory.Options{})
 	tasks := []upkeep.Task{
 		{
 			Name: "backup", Every: 24 * time.Hour,
@@ -116,12 +152,19 @@ func memoryUpkeep(db *store.DB, cfg *config.Config, log zerolog.Logger) func(con
 	}
 }
 
-// controlSocket serves the chat core on the control socket, so that `mai
-// chat` and the other CLI commands talk to this daemon. Without a chat core
-// (no backend configured) the daemon runs on without it and says why.
-func (m *Main) controlSocket(log zerolog.Logger) func(context.Context) error {
+// controlSocket serves the chat core, over the daemon's router and memory,
+// on the control socket, so that `mai chat` talks to this daemon. Without
+// a router (no backend configured) the daemon runs on without chat.
+func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store) func(context.Context) error {
 	return func(ctx context.Context) error {
-		cc, err := m.openChatCore(ctx, log)
+		if r == nil {
+			<-ctx.Done()
+			return nil
+		}
+		if err := (&models{router: r, log: sl}).applyPin(ctx); err != nil {
+			log.Warn().Err(err).Msg("pinned model unavailable")
+		}
+		cc, err := m.newChatCore(ctx, log, r, mem)
 		if err != nil {
 			log.Warn().Err(err).Msg("chat is off: the chat core could not start")
 			<-ctx.Done()

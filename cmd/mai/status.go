@@ -33,7 +33,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if err := m.parseFlags(fs, args); err != nil {
 		return err
 	}
-	ms, err := m.openModels(ctx)
+	ms, err := m.openModels(ctx, readOnly)
 	if err != nil {
 		return err
 	}
