@@ -135,7 +135,9 @@ func tmuxSession(t *testing.T, env map[string]string, args ...string) (sock stri
 	cmdline = append(cmdline, envList(env)...)
 	cmdline = append(cmdline, os.Args[0])
 	cmdline = append(cmdline, args...)
+	// The pane stays after mai exits, so its last words can be read.
 	tmux := append([]string{"-S", sock, "new-session", "-d", "-s", name, "-x", "160", "-y", "48"}, cmdline...)
+	tmux = append(tmux, ";", "set-option", "-t", name, "remain-on-exit", "on")
 	if out, err := exec.Command("tmux", tmux...).CombinedOutput(); err != nil {
 		t.Fatalf("tmux: %v: %s", err, out)
 	}
@@ -153,6 +155,12 @@ func keys(t *testing.T, sock string, k ...string) {
 	if out, err := exec.Command("tmux", append([]string{"-S", sock, "send-keys", "-t", "mai"}, k...)...).CombinedOutput(); err != nil {
 		t.Fatalf("send-keys: %v: %s", err, out)
 	}
+}
+
+// exited reports whether mai in the session on sock has ended.
+func exited(sock string) bool {
+	out, err := exec.Command("tmux", "-S", sock, "display-message", "-p", "-t", "mai", "#{pane_dead}").Output()
+	return err != nil || strings.TrimSpace(string(out)) == "1"
 }
 
 func waitScreen(t *testing.T, screen func() string, what string, cond func(string) bool) string {
@@ -211,7 +219,7 @@ func TestTerminalChatInTmux(t *testing.T) {
 	waitScreen(t, screen, "the exit hint", func(s string) bool { return strings.Contains(s, "Ctrl-C again to exit") })
 	keys(t, session, "C-c")
 	deadline := time.Now().Add(15 * time.Second)
-	for exec.Command("tmux", "-S", session, "has-session", "-t", "mai").Run() == nil {
+	for !exited(session) {
 		if time.Now().After(deadline) {
 			t.Fatalf("a second Ctrl-C did not exit:\n%s", screen())
 		}
@@ -259,5 +267,38 @@ func TestAnswerWriterRestart(t *testing.T) {
 				t.Errorf("wrote %q, want %q", b.String(), tt.want)
 			}
 		})
+	}
+}
+
+// The daemon dying while the terminal chat waits on an answer through it:
+// the terminal says so and ends instead of hanging.
+func TestTerminalChatWhenTheDaemonDies(t *testing.T) {
+	testenv.Short(t, "drives the terminal chat with tmux, a mai serve process and the real Ollama")
+	srv := ollamatest.Start(t)
+	proxy := chattest.NewProxy(t, srv.URL(), 25*time.Millisecond)
+	dir := t.TempDir()
+	env := chatEnv(dir, proxy)
+	cmd, out := maiProcess(t, dir, envList(env), "serve")
+	waitFor(t, func() bool { _, err := os.Stat(filepath.Join(env["MAI_DATA_DIR"], "mai.sock")); return err == nil })
+	session, screen := tmuxSession(t, env, "chat", "--max-tokens", "2000")
+	waitScreen(t, screen, "the prompt, through the daemon", func(s string) bool {
+		return strings.Contains(s, "through the running daemon") && strings.Contains(s, "you›")
+	})
+	keys(t, session, "tell me a long story", "Enter")
+	waitScreen(t, screen, "streamed text", func(s string) bool {
+		_, after, ok := strings.Cut(s, "tell me a long story")
+		return ok && len(strings.Fields(after)) > 5
+	})
+	cmd.Process.Kill()
+	cmd.Wait()
+	waitScreen(t, screen, "the daemon's end", func(s string) bool {
+		return strings.Contains(s, "the daemon stopped in the middle of the answer; run mai chat again")
+	})
+	deadline := time.Now().Add(15 * time.Second)
+	for !exited(session) {
+		if time.Now().After(deadline) {
+			t.Fatalf("mai chat did not end after the daemon died:\n%s\n%s", screen(), out)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

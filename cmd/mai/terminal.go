@@ -16,6 +16,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/maicompanion/mai/internal/chat"
+	"github.com/maicompanion/mai/internal/control"
 )
 
 const (
@@ -139,6 +140,9 @@ func (tt *ttyChat) loop(ctx context.Context) error {
 		if exit {
 			return nil
 		}
+		if errors.Is(err, control.ErrDaemonGone) || errors.Is(err, control.ErrNoDaemon) {
+			return fmt.Errorf("%w; run mai chat again to go on (in this process while no daemon runs)", err)
+		}
 		if err != nil && ctx.Err() != nil {
 			return err
 		}
@@ -201,7 +205,7 @@ func (tt *ttyChat) send(ctx context.Context, text string) (bool, error) {
 				v.show(<-events)
 			}
 			v.endLine()
-			if err != nil && !errors.Is(err, context.Canceled) {
+			if err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, control.ErrDaemonGone) && !errors.Is(err, control.ErrNoDaemon) {
 				fmt.Fprintf(tt.out, "mai: %v\n", err)
 			}
 			if errors.Is(err, context.Canceled) {
