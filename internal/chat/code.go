@@ -3,12 +3,9 @@ package chat
 import (
 	"context"
 	"strings"
-	"time"
 
 	"github.com/maicompanion/mai/internal/risk"
 )
-
-var timeZero time.Time
 
 // lastBlock returns the language tag and body of the last fenced code
 // block in text.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/maicompanion/mai/internal/llm"
 	"github.com/maicompanion/mai/internal/memory"
@@ -179,7 +180,7 @@ func (c *Core) forget(ctx context.Context, s *session, arg string, reply func(st
 		if !ok {
 			return errors.New("type /forget all first, then /forget all yes")
 		}
-		r, err := c.cfg.Memory.ForgetUser(ctx, s.user, timeZero)
+		r, err := c.cfg.Memory.ForgetUser(ctx, s.user, time.Time{})
 		if err != nil && !errors.Is(err, memory.ErrNotFound) {
 			return err
 		}

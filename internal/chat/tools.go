@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/maicompanion/mai/internal/llm"
 	"github.com/maicompanion/mai/internal/memory"
@@ -264,10 +265,13 @@ func runLanguage(tag string) (lang string, ok bool) {
 	return "", true
 }
 
-// capText cuts s to at most n bytes, saying so.
+// capText cuts s to at most n bytes, at a character boundary, saying so.
 func capText(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n] + "\n… (cut)"
 }
