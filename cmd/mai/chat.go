@@ -53,10 +53,6 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 		// Ctrl-C stops the answer and closes the request at once.
 		ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
-		p.decide = func(a *chat.Approval) {
-			fmt.Fprintf(m.Stderr, "[code needs approval (%s); --once cannot ask: run it from mai chat]\n", a.ID)
-			conn.Decide(ctx, a.ID, false)
-		}
 		err := conn.Send(ctx, chat.Message{Text: prompt, MaxTokens: *maxTokens}, p.emit)
 		p.endLine()
 		return p.result(err)
@@ -71,7 +67,6 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 func (m *Main) pipedChat(ctx context.Context, conn chatConn, p *printer, maxTokens int) error {
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	p.decide = func(a *chat.Approval) { conn.Decide(ctx, a.ID, false) }
 	sc := bufio.NewScanner(m.Stdin)
 	sc.Buffer(make([]byte, 64<<10), 2<<20)
 	for sc.Scan() {
@@ -100,11 +95,10 @@ func (m *Main) pipedChat(ctx context.Context, conn chatConn, p *printer, maxToke
 // pipe, a file) gets the final answer alone, once it is complete, so a
 // failover never leaves half an answer in it.
 type printer struct {
-	out    *answerWriter
-	errw   io.Writer
-	stats  bool
-	decide func(*chat.Approval)
-	exit   bool
+	out   *answerWriter
+	errw  io.Writer
+	stats bool
+	exit  bool
 }
 
 // endLine ends the answer: what is held is written, the line ended.
@@ -139,10 +133,10 @@ func (p *printer) emit(ev chat.Event) {
 	case chat.EventTool:
 		p.side("[%s: %s]", ev.Tool.Name, ev.Tool.Line)
 	case chat.EventApproval:
-		p.side("[approval needed for %s code %s]", ev.Approval.Language, ev.Approval.ID)
-		if p.decide != nil {
-			p.decide(ev.Approval)
-		}
+		// Nobody can be asked here: the request waits for a decision made
+		// elsewhere (Ctrl-C withdraws it).
+		p.side("[the model wants to run %s code judged HIGH risk; decide with 'mai approvals approve %s' or 'mai approvals deny %s']",
+			ev.Approval.Language, ev.Approval.ID, ev.Approval.ID)
 	case chat.EventDone:
 		if p.stats {
 			st := ev.Stats

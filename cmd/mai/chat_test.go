@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/maicompanion/mai/internal/chat/chattest"
+	"github.com/maicompanion/mai/internal/llm/lmstudio/lmstudiotest"
 	"github.com/maicompanion/mai/internal/llm/ollama/ollamatest"
 	"github.com/maicompanion/mai/internal/memory"
 	"github.com/maicompanion/mai/internal/store"
@@ -300,5 +301,100 @@ func TestTerminalChatWhenTheDaemonDies(t *testing.T) {
 			t.Fatalf("mai chat did not end after the daemon died:\n%s\n%s", screen(), out)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Code the model asks to run that the gate judges HIGH becomes a persisted
+// approval request: mai chat --once says how to decide it and waits, mai
+// approvals approve decides it, the code runs in the real sandbox and its
+// output reaches the model; the decision and the run are in the audit log.
+func TestChatRunCodeWaitsForApproval(t *testing.T) {
+	testenv.Short(t, "runs a container in the real Docker engine")
+	srv := lmstudiotest.New(t, lmstudiotest.Model{Key: "qwen/qwen3-8b", ParamsString: "8B", SizeBytes: 5 << 30, ToolUse: true})
+	dir := t.TempDir()
+	image := os.Getenv("MAI_TEST_PYTHON_IMAGE")
+	if image == "" {
+		image = "mai-test/python:3-bookworm"
+	}
+	env := map[string]string{
+		"MAI_DATA_DIR": filepath.Join(dir, "data"), "LMSTUDIO_ENDPOINT": srv.URL, "OLLAMA_ENDPOINT": "http://127.0.0.1:9",
+		"GPU_VRAM_AVAILABLE": "8", "SANDBOX_DOCKER_IMAGE": image, "MAI_FACTS_EVERY": "0", "HOME": dir,
+	}
+	if os.Getenv("DOCKER_HOST") != "" {
+		env["DOCKER_HOST"] = os.Getenv("DOCKER_HOST")
+	}
+	args, _ := json.Marshal(map[string]string{"language": "python", "code": "import subprocess\nsubprocess.run(['echo', 'approved'])\n"})
+	srv.Script(lmstudiotest.Reply{ToolCalls: []lmstudiotest.ToolCall{{ID: "c1", Name: "run_code", Arguments: string(args)}}}, lmstudiotest.Reply{Chunks: []string{"It said approved."}})
+	cmd, out := maiProcess(t, dir, envList(env), "chat", "--once", "run a command")
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	ended := func() bool {
+		select {
+		case err := <-done:
+			done <- err
+			return true
+		default:
+			return false
+		}
+	}
+	id := pendingRequest(t, dir, env, ended)
+	if r := runMai(t, dir, env, "approvals", "approve", id); r.code != 0 {
+		t.Fatalf("approve: %+v", r)
+	}
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("chat: %v\n%s", err, out)
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("chat did not finish after the approval:\n%s", out)
+	}
+	if !strings.Contains(out.String(), "mai approvals approve "+id) || !strings.Contains(out.String(), "It said approved.") {
+		t.Errorf("output:\n%s", out)
+	}
+	reqs := srv.ChatRequests()
+	last := reqs[len(reqs)-1].Messages
+	if res := last[len(last)-1].Content; !strings.Contains(res, "approved") || !strings.Contains(res, "exit code 0") {
+		t.Errorf("tool result = %q", res)
+	}
+	r := runMai(t, dir, env, "audit", "list", "--action", "approval", "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, id) {
+		t.Errorf("the decision is not in the audit log: %+v", r)
+	}
+	r = runMai(t, dir, env, "audit", "list", "--action", "sandbox.run", "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, id) {
+		t.Errorf("the run is not in the audit log: %+v", r)
+	}
+}
+
+// What the terminal said before DISCORD_USER_ID was set becomes the
+// owner's at the first start with it, once, and the audit log says so.
+func TestTerminalHistoryJoinsTheOwner(t *testing.T) {
+	srv, dir, env := lmStudioEnv(t)
+	env["MAI_FACTS_EVERY"] = "0"
+	srv.Script(lmstudiotest.Reply{Chunks: []string{"hello"}})
+	if r := runMai(t, dir, env, "chat", "--once", "my tortoise is called Bartholomew"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	env["DISCORD_USER_ID"] = "123456789"
+	srv.Script(lmstudiotest.Reply{Chunks: []string{"hi again"}})
+	if r := runMai(t, dir, env, "chat", "--once", "how is my tortoise?"); r.code != 0 {
+		t.Fatalf("%+v", r)
+	}
+	reqs := srv.ChatRequests()
+	last := reqs[len(reqs)-1].Messages
+	var sent strings.Builder
+	for _, m := range last {
+		sent.WriteString(m.Content + "\n")
+	}
+	if !strings.Contains(sent.String(), "Bartholomew") {
+		t.Errorf("the owner's context lacks what the terminal said before:\n%s", sent.String())
+	}
+	r := runMai(t, dir, env, "audit", "list", "--action", "memory.merge_user", "--json")
+	if r.code != 0 || strings.Count(r.stdout, "123456789") != 1 {
+		t.Errorf("audit: %+v", r)
+	}
+	if r := runMai(t, dir, env, "memory", "export", "--user", "local"); r.code == 0 && strings.Contains(r.stdout, "Bartholomew") {
+		t.Error("the history is still under local")
 	}
 }

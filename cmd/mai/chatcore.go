@@ -1,12 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/maicompanion/mai/internal/approval"
+	"github.com/maicompanion/mai/internal/audit"
 	"github.com/maicompanion/mai/internal/chat"
 	"github.com/maicompanion/mai/internal/config"
 	"github.com/maicompanion/mai/internal/control"
@@ -45,22 +49,30 @@ func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore,
 	if err := ms.applyPin(ctx); err != nil {
 		log.Warn().Err(err).Msg("pinned model unavailable")
 	}
-	mem := memory.New(ms.db, memory.Options{Embedder: ms.router, Summarizer: memory.NewModelSummarizer(ms.router)})
-	cc, err := m.newChatCore(ctx, log, ms.router, mem)
+	led, err := m.openLedger(ctx)
 	if err != nil {
 		ms.close()
 		return nil, err
 	}
+	mem := memory.New(ms.db, memory.Options{Embedder: ms.router, Summarizer: memory.NewModelSummarizer(ms.router)})
+	cc, err := m.newChatCore(ctx, log, ms.router, mem, led, approval.ViaTerminal)
+	if err != nil {
+		led.close()
+		ms.close()
+		return nil, err
+	}
 	closeCore := cc.close
-	cc.close = func() { closeCore(); ms.close() }
+	cc.close = func() { closeCore(); led.close(); ms.close() }
 	return cc, nil
 }
 
 // newChatCore builds the chat core over r and mem: the workspace (created
-// on first start) and, when Docker answers, the sandbox behind its gate.
-// History the terminal wrote under LocalUser before an owner id was set
-// becomes the owner's.
-func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Router, mem *memory.Store) (*chatCore, error) {
+// on first start) and, when Docker answers, the sandbox behind its gate,
+// whose HIGH-risk jobs become approval requests in led that the turn's
+// front end shows and the owner decides (via says how the decision
+// arrives). History the terminal wrote under LocalUser before an owner id
+// was set becomes the owner's, and the audit log says so.
+func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Router, mem *memory.Store, led *ledger, via approval.Via) (*chatCore, error) {
 	cfg := m.cfg
 	ws, created, err := workspace.Open(ctx, cfg.Workspace)
 	if err != nil {
@@ -77,19 +89,41 @@ func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Ro
 		}
 		if n > 0 {
 			log.Info().Int64("messages", n).Str("owner", owner).Msg("terminal history merged into the owner's")
+			rec := audit.Record{Actor: "mai", Action: "memory.merge_user", Subject: owner, Details: map[string]any{"from": memory.LocalUser, "messages": n}}
+			if _, err := led.log.Append(ctx, rec); err != nil {
+				return nil, fmt.Errorf("audit the merge of the terminal's history: %w", err)
+			}
 		}
 	}
 	cc := &chatCore{owner: owner, close: func() {}}
-	// The gate asks the core, which asks the owner in the turn's front end.
-	approver := approverFunc(func(ctx context.Context, req sandbox.ApprovalRequest) (sandbox.Approval, error) {
-		return cc.core.Approve(ctx, req)
-	})
+	// A HIGH-risk job becomes a persisted request, shown in the turn's
+	// front end; Discord and mai approvals can decide it as well.
+	approver := approval.CodeRun{Service: led.approvals, Requester: "mai", Created: func(ctx context.Context, r approval.Request) error {
+		a := chat.Approval{ID: r.ID, Code: string(r.Payload), SHA256: r.PayloadSHA256}
+		if r.Verdict != nil {
+			a.Language = string(r.Verdict.Lang)
+			for _, f := range r.Verdict.Findings {
+				a.Findings = append(a.Findings, fmt.Sprintf("%s line %d %s: %s", f.Level, f.Line, f.Rule, f.Reason))
+			}
+		}
+		if err := cc.core.Ask(ctx, a); err != nil {
+			log.Info().Str("request", r.ID).Msg("approval request waits for a decision elsewhere")
+		}
+		return nil
+	}}
+	decide := func(ctx context.Context, a chat.Approval, approved bool, pin string) error {
+		if err := m.chatPIN(ctx, pin); err != nil {
+			return err
+		}
+		_, err := led.approvals.Decide(ctx, a.ID, approval.Decision{Approve: approved, By: approval.LocalOwner, Via: via, PayloadSHA256: a.SHA256})
+		return err
+	}
 	var code chat.CodeRunner
 	if sb, err := m.openSandbox(ctx, "", approver); err != nil {
 		log.Warn().Err(err).Msg("code execution is off until Docker answers")
 	} else {
 		cc.close = func() { sb.Close() }
-		code = sb
+		code = auditedRunner{sb, m, led, log}
 	}
 	facts := cfg.Chat.FactsEvery
 	if facts == 0 {
@@ -97,7 +131,7 @@ func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Ro
 	}
 	core, err := chat.New(chat.Config{
 		Models: chat.FromRouter(r), Memory: mem, Persona: ws.Persona, Code: code,
-		MaxToolCalls: cfg.Chat.MaxToolCalls, FactsEvery: facts, ShowThinking: cfg.Chat.ShowThinking,
+		MaxToolCalls: cfg.Chat.MaxToolCalls, FactsEvery: facts, ShowThinking: cfg.Chat.ShowThinking, Decide: decide,
 		Log: logging.Component(log, "chat"),
 	})
 	if err != nil {
@@ -108,17 +142,52 @@ func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Ro
 	return cc, nil
 }
 
-type approverFunc func(ctx context.Context, req sandbox.ApprovalRequest) (sandbox.Approval, error)
+// auditedRunner records every run or refusal of the model's code in the
+// audit log, as mai sandbox run does.
+type auditedRunner struct {
+	*sandbox.Sandbox
+	m   *Main
+	led *ledger
+	log zerolog.Logger
+}
 
-func (f approverFunc) Approve(ctx context.Context, req sandbox.ApprovalRequest) (sandbox.Approval, error) {
-	return f(ctx, req)
+func (a auditedRunner) Run(ctx context.Context, job sandbox.Job) (sandbox.Result, error) {
+	res, err := a.Sandbox.Run(ctx, job)
+	id := ""
+	if res.Approval != nil {
+		id = res.Approval.ID
+	}
+	if rerr := a.m.recordRun(ctx, a.led, id, res, err); rerr != nil {
+		a.log.Error().Err(rerr).Msg("sandbox run not audited")
+	}
+	return res, err
+}
+
+// chatPIN checks the PIN a chat decision came with, when one is stored:
+// without one (and without MAI_PIN) the front end is asked for it.
+func (m *Main) chatPIN(ctx context.Context, pin string) error {
+	if stored, err := m.pinStore().Stored(); err != nil || !stored {
+		return err
+	}
+	if pin == "" {
+		pin = m.cfg.PIN.Reveal()
+	}
+	if pin == "" {
+		return chat.ErrPINRequired
+	}
+	src := m.pinInput(false)
+	src.lines = bufio.NewReader(strings.NewReader(pin + "\n"))
+	if err := m.requirePIN(ctx, src); err != nil {
+		return fmt.Errorf("%w: %v", chat.ErrPINRequired, err)
+	}
+	return nil
 }
 
 // chatConn is a conversation as a front end sees it, the same whether the
 // core runs in this process or in the daemon behind the control socket.
 type chatConn interface {
 	Send(ctx context.Context, m chat.Message, emit func(chat.Event)) error
-	Decide(ctx context.Context, id string, approved bool) error
+	Decide(ctx context.Context, id string, approved bool, pin string) error
 }
 
 // localConn is the in-process core speaking for the owner.
@@ -129,8 +198,8 @@ func (l localConn) Send(ctx context.Context, m chat.Message, emit func(chat.Even
 	return l.cc.core.Send(ctx, m, emit)
 }
 
-func (l localConn) Decide(_ context.Context, id string, approved bool) error {
-	return l.cc.core.Decide(l.cc.owner, id, approved)
+func (l localConn) Decide(ctx context.Context, id string, approved bool, pin string) error {
+	return l.cc.core.Decide(ctx, l.cc.owner, id, approved, pin)
 }
 
 // pingTimeout bounds the look for a running daemon: on this machine it

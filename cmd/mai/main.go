@@ -41,6 +41,9 @@ func commands() []command {
 		{"version", "print version, commit, Go version and build tags", false, (*Main).runVersion},
 		{"risk", "judge code by its syntax tree: LOW, MEDIUM, HIGH or BLOCKED", false, (*Main).runRisk},
 		{"memory", "search, inspect, compress, export, import and forget memories", true, (*Main).runMemory},
+		{"approvals", "list, show, approve or deny what waits for the owner's decision", true, (*Main).runApprovals},
+		{"audit", "verify the tamper-evident audit log, or list its entries", true, (*Main).runAudit},
+		{"pin", "set or clear the PIN that deciding and state-changing commands need", true, (*Main).runPin},
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/maicompanion/mai/internal/approval"
+	"github.com/maicompanion/mai/internal/audit"
 	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
 	"github.com/maicompanion/mai/internal/switchlog"
@@ -349,14 +351,22 @@ func (m *Main) memoryExport(ctx context.Context, args []string) error {
 
 func (m *Main) memoryImport(ctx context.Context, args []string) error {
 	var merge bool
-	rest, err := m.parseMemoryFlags("import", "memory import [--merge] FILE|-", args, func(f *flag.FlagSet) {
+	var pinStdin *bool
+	rest, err := m.parseMemoryFlags("import", "memory import [--merge] [--pin-stdin] FILE|-", args, func(f *flag.FlagSet) {
 		f.BoolVar(&merge, "merge", false, "add the file's history even to users who already have history (duplicates what both hold)")
+		pinStdin = pinFlag(f)
 	})
 	if err != nil {
 		return err
 	}
 	if len(rest) != 1 {
 		return fmt.Errorf("%w: import takes one FILE, or - for standard input", errUsage)
+	}
+	if *pinStdin && rest[0] == "-" {
+		return fmt.Errorf("%w: --pin-stdin and - both read standard input: give the PIN in MAI_PIN instead", errUsage)
+	}
+	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
+		return err
 	}
 	var r io.Reader = m.Stdin
 	if rest[0] != "-" {
@@ -385,7 +395,8 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "imported %d messages, %d summaries, %d facts and %d embeddings of %d user(s)\n",
 		rep.Messages, rep.Summaries, rep.Facts, rep.Embeddings, rep.Users)
-	return nil
+	return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.import", Subject: rest[0], Details: map[string]any{
+		"merge": merge, "users": rep.Users, "messages": rep.Messages, "summaries": rep.Summaries, "facts": rep.Facts, "embeddings": rep.Embeddings}})
 }
 
 func (m *Main) memoryFacts(ctx context.Context, args []string) error {
@@ -440,15 +451,20 @@ func parseDate(s string) (time.Time, error) {
 
 func (m *Main) memoryForget(ctx context.Context, args []string) error {
 	var user, before, fact string
-	if _, err := m.parseMemoryFlags("forget", "memory forget --user ID [--before DATE] | --fact ID", args, func(f *flag.FlagSet) {
+	var pinStdin *bool
+	if _, err := m.parseMemoryFlags("forget", "memory forget --user ID [--before DATE] | --fact ID [--pin-stdin]", args, func(f *flag.FlagSet) {
 		f.StringVar(&user, "user", "", "forget this user's history")
 		f.StringVar(&before, "before", "", "with --user: only what is older than DATE (YYYY-MM-DD or RFC 3339)")
 		f.StringVar(&fact, "fact", "", "forget the fact with this ID (see 'mai memory facts')")
+		pinStdin = pinFlag(f)
 	}); err != nil {
 		return err
 	}
 	if (user == "") == (fact == "") || (before != "" && user == "") {
 		return fmt.Errorf("%w: forget takes --user ID [--before DATE], or --fact ID", errUsage)
+	}
+	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
+		return err
 	}
 	s, done, err := m.openMemory(ctx, readWrite, false)
 	if err != nil {
@@ -467,7 +483,7 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(m.Stdout, "forgot fact %d\n", id)
 		m.warnBackups()
-		return nil
+		return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.forget", Subject: "fact:" + fact})
 	}
 	var cut time.Time
 	if before != "" {
@@ -484,7 +500,8 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "forgot %d messages, %d summaries, %d archived days and %d facts of %s\n", r.Messages, r.Summaries, r.Archives, r.Facts, user)
 	m.warnBackups()
-	return nil
+	return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.forget", Subject: user, Details: map[string]any{
+		"before": before, "messages": r.Messages, "summaries": r.Summaries, "archives": r.Archives, "facts": r.Facts}})
 }
 
 // warnBackups says which backup files still hold what was just forgotten:
@@ -535,12 +552,16 @@ func (m *Main) memoryBackup(ctx context.Context, args []string) error {
 }
 
 func (m *Main) memoryRestore(ctx context.Context, args []string) error {
-	rest, err := m.parseMemoryFlags("restore", "memory restore FILE", args, func(*flag.FlagSet) {})
+	var pinStdin *bool
+	rest, err := m.parseMemoryFlags("restore", "memory restore [--pin-stdin] FILE", args, func(f *flag.FlagSet) { pinStdin = pinFlag(f) })
 	if err != nil {
 		return err
 	}
 	if len(rest) != 1 {
 		return fmt.Errorf("%w: restore takes one FILE", errUsage)
+	}
+	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
+		return err
 	}
 	kept, err := memory.Restore(ctx, rest[0], m.cfg.MemoryDBPath, filepath.Join(m.cfg.DataDir, "mai.pid"))
 	if errors.Is(err, memory.ErrDaemonRunning) {
@@ -556,5 +577,5 @@ func (m *Main) memoryRestore(ctx context.Context, args []string) error {
 	if kept != "" {
 		fmt.Fprintf(m.Stdout, "the replaced database is kept as %s\n", kept)
 	}
-	return nil
+	return m.recordRestore(ctx, rest[0], kept)
 }

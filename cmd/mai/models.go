@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/maicompanion/mai/internal/approval"
+	"github.com/maicompanion/mai/internal/audit"
 	"github.com/maicompanion/mai/internal/gpu"
 	"github.com/maicompanion/mai/internal/router"
 )
@@ -209,13 +211,16 @@ func (m *Main) modelsSwitch(ctx context.Context, ms *models, ref string, asJSON 
 			return err
 		}
 		fmt.Fprintln(m.Stdout, "no model pinned: the router chooses the best model that fits")
-		return nil
+		return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "model.unpin", Subject: "model"})
 	}
 	if err := ms.router.Switch(ctx, ref); err != nil {
 		return err
 	}
 	active, _ := ms.router.Active()
 	if err := ms.log.Pin(ctx, active.Ref()); err != nil {
+		return err
+	}
+	if err := m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "model.pin", Subject: active.Ref(), Details: map[string]string{"requested": ref}}); err != nil {
 		return err
 	}
 	if asJSON {

@@ -2,28 +2,33 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/maicompanion/mai/internal/approval"
 	"github.com/maicompanion/mai/internal/risk"
 	"github.com/maicompanion/mai/internal/sandbox"
 )
 
-const sandboxSynopsis = "sandbox run [--lang python|sh] [--timeout 30s] [--memory 256m] [--image IMG] [--stdin FILE] [--yes] [--json] FILE|-\n" +
+const sandboxSynopsis = "sandbox run [--lang python|sh] [--timeout 30s] [--memory 256m] [--image IMG] [--stdin FILE] [--yes] [--wait 10m] [--json] FILE|-\n" +
 	"       mai sandbox image [pull] [--json]   (mai sandbox pull is the same as image pull)\n" +
 	"       mai sandbox ps [--json]"
 
 const sandboxExamples = "  mai sandbox run hello.py                  # risk check, then run in the hardened container\n" +
 	"  echo 'echo hi' | mai sandbox run --lang sh -\n" +
 	"  mai sandbox run --timeout 5s --memory 128m --json job.py | jq .exit_code\n" +
+	"  mai sandbox run tool.py                   # HIGH risk: waits for 'mai approvals approve ID' (or y at the prompt)\n" +
 	"  mai sandbox run --yes tool.py             # approve a HIGH-risk job without asking (recorded)\n" +
 	"  mai sandbox image pull                    # pull SANDBOX_DOCKER_IMAGE with a progress line\n" +
 	"  mai sandbox ps                            # sandbox containers on the engine"
@@ -97,7 +102,8 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 	memory := fs.String("memory", "256m", "memory limit, no swap (bytes, or with k, m, g)")
 	image := fs.String("image", "", "image to run in (default: SANDBOX_DOCKER_IMAGE)")
 	stdinFile := fs.String("stdin", "", "file fed to the program's standard input")
-	yes := fs.Bool("yes", false, "approve a HIGH-risk job without asking (recorded in the result); BLOCKED is refused anyway")
+	yes := fs.Bool("yes", false, "approve a HIGH-risk job without asking (recorded in the result and the audit log); BLOCKED is refused anyway")
+	wait := fs.Duration("wait", 10*time.Minute, "how long a HIGH-risk job waits for the owner's decision before its request is withdrawn")
 	asJSON := fs.Bool("json", false, "print the result as JSON: exit_code, stdout, stderr, timed_out, oom_killed, truncated, duration_ms, risk, …")
 	if err := m.parseFlags(fs, args); err != nil {
 		return err
@@ -109,8 +115,8 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%w: --memory: %v", errUsage, err)
 	}
-	if *timeout <= 0 {
-		return fmt.Errorf("%w: --timeout must be positive", errUsage)
+	if *timeout <= 0 || *wait <= 0 {
+		return fmt.Errorf("%w: --timeout and --wait must be positive", errUsage)
 	}
 	name, src, err := m.readSource(fs.Arg(0))
 	if err != nil {
@@ -131,8 +137,19 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 		entry = "main.sh"
 	}
 
-	approver := sandbox.TerminalApprover{In: m.Stdin, Out: m.Stderr, Interactive: isTerminal(m.Stdin) && isTerminal(m.Stderr), Yes: *yes}
-	s, err := m.openSandbox(ctx, *image, approver)
+	// Ctrl-C withdraws a pending approval request (and stops a running job).
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	led, err := m.openLedger(ctx, terminalListener{m})
+	if err != nil {
+		return err
+	}
+	defer led.close()
+	if err := m.recordPolicy(ctx, led); err != nil {
+		return fmt.Errorf("record the risk policy in the audit log: %w", err)
+	}
+	var requestID string
+	s, err := m.openSandbox(ctx, *image, m.codeRunApprover(led, *yes, *wait, &requestID))
 	if err != nil {
 		return err
 	}
@@ -144,9 +161,15 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 		Language: language, Files: map[string][]byte{entry: src}, Entry: entry, Stdin: stdin, Image: *image,
 		Limits: sandbox.Limits{WallTime: *timeout, MemoryBytes: mem},
 	})
+	if rerr := m.recordRun(ctx, led, requestID, res, err); rerr != nil {
+		fmt.Fprintf(m.Stderr, "mai: warning: %v\n", rerr)
+	}
 	_, refused := sandbox.IsRefused(err)
 	if err != nil && !refused {
 		return err
+	}
+	if refused && requestID != "" && (errors.Is(err, approval.ErrWithdrawn) || errors.Is(err, approval.ErrExpired)) {
+		err = fmt.Errorf("%w (decide it with 'mai approvals approve %s' while the command waits, or pass --yes)", err, requestID)
 	}
 	if *asJSON {
 		out := sandboxOutput{Result: res, Refused: err != nil}
@@ -175,9 +198,7 @@ func (m *Main) printRun(res sandbox.Result, err error) {
 		}
 		fmt.Fprintf(m.Stderr, "mai: %s: not run: %v\n", level, err)
 		if res.Risk != nil {
-			for _, f := range res.Risk.Findings {
-				fmt.Fprintf(m.Stderr, "  %s line %d  %s: %s\n", f.Level, f.Line, f.Rule, f.Reason)
-			}
+			printFindings(m.Stderr, res.Risk.Findings)
 		}
 		return
 	}
@@ -209,9 +230,13 @@ func (m *Main) printRun(res sandbox.Result, err error) {
 	}
 	fmt.Fprintln(m.Stderr)
 	if res.Risk != nil && res.Risk.Level.String() != "LOW" {
-		for _, f := range res.Risk.Findings {
-			fmt.Fprintf(m.Stderr, "  %s line %d  %s: %s\n", f.Level, f.Line, f.Rule, f.Reason)
-		}
+		printFindings(m.Stderr, res.Risk.Findings)
+	}
+}
+
+func printFindings(w io.Writer, findings []risk.Finding) {
+	for _, f := range findings {
+		fmt.Fprintf(w, "  %s line %d  %s: %s\n", f.Level, f.Line, f.Rule, f.Reason)
 	}
 }
 

@@ -121,8 +121,8 @@ func TestSandboxRunJSON(t *testing.T) {
 				t.Errorf("%+v", out)
 			}
 		}},
-		{"HIGH without a terminal", []string{"high.py"}, 1, func(t *testing.T, out runOutput) {
-			if !out.Refused || out.Risk.Verdict != "HIGH" || !strings.Contains(out.Error, "--yes") {
+		{"HIGH without a decision", []string{"--wait", "1s", "high.py"}, 1, func(t *testing.T, out runOutput) {
+			if !out.Refused || out.Risk.Verdict != "HIGH" || !strings.Contains(out.Error, "withdrawn") || !strings.Contains(out.Error, "mai approvals approve") {
 				t.Errorf("%+v", out)
 			}
 		}},

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/maicompanion/mai/internal/approval"
 	"github.com/maicompanion/mai/internal/config"
 	"github.com/maicompanion/mai/internal/control"
 	"github.com/maicompanion/mai/internal/doctor"
@@ -72,6 +73,18 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logIntegrations(log, cfg)
 	startupProbes(ctx, log, cfg)
 
+	// Opening the audit log catches its anchor up after a crash; the
+	// approvals component sends reminders and expires unanswered requests.
+	led, err := m.openLedger(ctx, logListener{logging.Component(log, "approvals")})
+	if err != nil {
+		log.Error().Err(err).Msg("cannot open the audit log")
+		return err
+	}
+	defer led.close()
+	if err := m.recordPolicy(ctx, led); err != nil {
+		log.Warn().Err(err).Msg("could not record the workspace's risk policy in the audit log")
+	}
+
 	// Memory embeds and summarises with the router's choices: the first
 	// embedding model in MAI_MODELS (else the smallest installed one), and
 	// the current chat model, with extraction when none answers.
@@ -90,7 +103,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
 		{"upkeep", memoryUpkeep(db, mem, cfg, logging.Component(log, "upkeep"))},
 		{"embedder", embedder(mem, logging.Component(log, "memory"))},
-		{"control", m.controlSocket(logging.Component(log, "control"), r, sl, mem)},
+		{"control", m.controlSocket(logging.Component(log, "control"), r, sl, mem, led)},
+		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
 	}
 	stop := m.signals()
 	defer stop.close()
@@ -155,7 +169,7 @@ func memoryUpkeep(db *store.DB, mem *memory.Store, cfg *config.Config, log zerol
 // controlSocket serves the chat core, over the daemon's router and memory,
 // on the control socket, so that `mai chat` talks to this daemon. Without
 // a router (no backend configured) the daemon runs on without chat.
-func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store) func(context.Context) error {
+func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store, led *ledger) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if r == nil {
 			<-ctx.Done()
@@ -164,7 +178,7 @@ func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog
 		if err := (&models{router: r, log: sl}).applyPin(ctx); err != nil {
 			log.Warn().Err(err).Msg("pinned model unavailable")
 		}
-		cc, err := m.newChatCore(ctx, log, r, mem)
+		cc, err := m.newChatCore(ctx, log, r, mem, led, approval.ViaControl)
 		if err != nil {
 			log.Warn().Err(err).Msg("chat is off: the chat core could not start")
 			<-ctx.Done()
@@ -178,9 +192,9 @@ func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog
 		}
 		defer os.Remove(path)
 		log.Info().Str("socket", path).Str("owner", cc.owner).Msg("control socket listening")
-		// The PIN (MAI_PIN) is checked here, in srv.Authorize, once the
-		// audit issue brings it: ActionDecide always, ActionSend for
-		// commands that change state.
+		// Decisions carry the PIN (checked by the core's Decide, the same
+		// way in-process); srv.Authorize is where commands that change
+		// state would ask for it too.
 		srv := &control.Server{Core: cc.core, User: cc.owner, Log: log}
 		return srv.Serve(ctx, ln, 5*time.Second)
 	}

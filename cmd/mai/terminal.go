@@ -232,8 +232,17 @@ func (tt *ttyChat) approve(ctx context.Context, v *view, a *chat.Approval) {
 	tt.t.SetPrompt(prompt)
 	tt.answering.Store(true)
 	yes := err == nil && (strings.EqualFold(strings.TrimSpace(line), "y") || strings.EqualFold(strings.TrimSpace(line), "yes"))
-	if err := tt.conn.Decide(ctx, a.ID, yes); err != nil {
-		fmt.Fprintf(tt.out, "mai: %v\n", err)
+	err = tt.conn.Decide(ctx, a.ID, yes, "")
+	if errors.Is(err, chat.ErrPINRequired) {
+		tt.answering.Store(false)
+		pin, perr := tt.t.ReadPassword("PIN: ")
+		tt.answering.Store(true)
+		if perr == nil {
+			err = tt.conn.Decide(ctx, a.ID, yes, pin)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(tt.out, "mai: %v; the request waits: 'mai approvals approve %s' or 'deny %s'\n", err, a.ID, a.ID)
 	}
 }
 

@@ -48,12 +48,50 @@ func (c *Core) Approve(ctx context.Context, req sandbox.ApprovalRequest) (sandbo
 	}
 }
 
-// Decide answers the pending approval id of user's running turn.
-func (c *Core) Decide(user, id string, approved bool) error {
+// ErrPINRequired: a PIN is stored and the decision came without it (or
+// with a wrong one); the front end asks for it and decides again.
+var ErrPINRequired = errors.New("the PIN is needed to decide")
+
+// Ask shows a persisted approval request (made by the gate's approver,
+// which waits for its decision) to the front end of the running turn in
+// ctx; the owner's answer reaches Config.Decide through Core.Decide. It
+// returns ErrNoApproval outside a turn: the request then waits for a
+// decision made elsewhere (Discord, mai approvals).
+func (c *Core) Ask(ctx context.Context, a Approval) error {
+	s, ok := ctx.Value(turnKey{}).(*session)
+	if !ok {
+		return fmt.Errorf("%w: the job is not part of a conversation", ErrNoApproval)
+	}
+	s.mu.Lock()
+	emit := s.emit
+	s.asked[a.ID] = a
+	s.mu.Unlock()
+	if emit == nil {
+		return fmt.Errorf("%w: nobody to ask", ErrNoApproval)
+	}
+	emit(Event{Kind: EventApproval, Approval: &a})
+	return nil
+}
+
+// Decide answers the pending approval id of user's running turn: a
+// request shown by Ask goes to Config.Decide with the hash of the payload
+// shown; one asked inline by Approve is answered directly. pin is passed
+// on to Config.Decide, which checks it when a PIN is stored.
+func (c *Core) Decide(ctx context.Context, user, id string, approved bool, pin string) error {
 	s := c.session(user)
 	s.mu.Lock()
 	ch := s.approvals[id]
+	asked, isAsked := s.asked[id]
 	s.mu.Unlock()
+	if isAsked && c.cfg.Decide != nil {
+		if err := c.cfg.Decide(ctx, asked, approved, pin); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		delete(s.asked, id)
+		s.mu.Unlock()
+		return nil
+	}
 	if ch == nil {
 		return fmt.Errorf("%w: %s", ErrNoApproval, id)
 	}

@@ -85,7 +85,11 @@ type Config struct {
 	MaxInputBytes int
 	// MaxTokens bounds each answer; 0 lets the model decide.
 	MaxTokens int
-	Log       zerolog.Logger
+	// Decide records the owner's decision on a persisted approval request
+	// shown with Ask (bound to the payload hash shown), checking pin when a
+	// PIN is stored. Nil when the gate's approver is Core.Approve.
+	Decide func(ctx context.Context, a Approval, approved bool, pin string) error
+	Log    zerolog.Logger
 }
 
 // Core holds every user's session. It is safe for concurrent use.
@@ -131,14 +135,15 @@ type session struct {
 
 	mu        sync.Mutex
 	conv      int64
-	cancel    context.CancelFunc // of the running generation
-	emit      func(Event)        // of the running generation, for approvals
-	waiting   int                // messages queued behind it
-	userTurns int                // since the last fact extraction
-	approvals map[string]chan bool
-	maxTokens int   // of the running generation
-	last      Stats // of the last answer, for /status
-	confirm   bool  // /forget all was asked once
+	cancel    context.CancelFunc   // of the running generation
+	emit      func(Event)          // of the running generation, for approvals
+	waiting   int                  // messages queued behind it
+	userTurns int                  // since the last fact extraction
+	approvals map[string]chan bool // asked inline by Approve
+	asked     map[string]Approval  // shown by Ask
+	maxTokens int                  // of the running generation
+	last      Stats                // of the last answer, for /status
+	confirm   bool                 // /forget all was asked once
 }
 
 func (c *Core) session(user string) *session {
@@ -146,7 +151,7 @@ func (c *Core) session(user string) *session {
 	defer c.mu.Unlock()
 	s := c.sessions[user]
 	if s == nil {
-		s = &session{user: user, gen: make(chan struct{}, 1), approvals: map[string]chan bool{}}
+		s = &session{user: user, gen: make(chan struct{}, 1), approvals: map[string]chan bool{}, asked: map[string]Approval{}}
 		c.sessions[user] = s
 	}
 	return s

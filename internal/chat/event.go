@@ -58,6 +58,9 @@ type Approval struct {
 	Language string   `json:"language"`
 	Code     string   `json:"code"`
 	Findings []string `json:"findings"`
+	// SHA256 is the hash of the payload shown, which a decision is bound
+	// to (persisted approval requests); empty for inline ones.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // Stats describe a finished turn.

@@ -132,7 +132,7 @@ func TestRunCodeThroughGateAndSandbox(t *testing.T) {
 	ev = &events{}
 	ev.on = func(e chat.Event) {
 		if e.Kind == chat.EventApproval {
-			if err := core.Decide("owner", e.Approval.ID, true); err != nil {
+			if err := core.Decide(ctx, "owner", e.Approval.ID, true, ""); err != nil {
 				t.Error(err)
 			}
 		}

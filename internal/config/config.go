@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/joho/godotenv"
 )
@@ -79,6 +80,9 @@ type Config struct {
 
 	SandboxImage string
 	Chat         ChatConfig
+	// ApprovalRemind and ApprovalExpire time an unanswered approval request.
+	ApprovalRemind time.Duration
+	ApprovalExpire time.Duration
 	// PIN, when set, must accompany requests on the control socket.
 	PIN Secret
 

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // variable describes one configuration variable: its default, how it is
@@ -195,8 +196,10 @@ func vars() []variable {
 		intVar("MAI_CHAT_MAX_TOOL_CALLS", "most tool calls (run_code, remember, recall) the model may make in one answer", 5, 1, func(c *Config) *int { return &c.Chat.MaxToolCalls }),
 		intVar("MAI_FACTS_EVERY", "learn facts about the owner every this many messages (0: only at /remember)", 6, 0, func(c *Config) *int { return &c.Chat.FactsEvery }),
 		boolVar("MAI_SHOW_THINKING", "show a reasoning model's thinking instead of one \"thinking…\" line", false, func(c *Config) *bool { return &c.Chat.ShowThinking }),
+		durationVar("APPROVAL_REMIND", "one reminder when an approval request is still unanswered after this long", "5m", func(c *Config) *time.Duration { return &c.ApprovalRemind }),
+		durationVar("APPROVAL_EXPIRE", "an unanswered approval request expires (is not approved) after this long", "24h", func(c *Config) *time.Duration { return &c.ApprovalExpire }),
 		{
-			name: "MAI_PIN", help: "optional PIN the CLI must give to the daemon's control socket", secret: true,
+			name: "MAI_PIN", help: "the PIN the CLI presents for commands that decide approvals or change state, once one is stored with 'mai pin set'", secret: true,
 			def: constant(""),
 			set: func(c *Config, raw string) error {
 				if raw != "" && len(raw) < 4 {
@@ -275,6 +278,21 @@ func intVar(name, help string, def, min int, field func(*Config) *int) variable 
 			return nil
 		},
 		show: func(c *Config) string { return strconv.Itoa(*field(c)) },
+	}
+}
+
+func durationVar(name, help, def string, field func(*Config) *time.Duration) variable {
+	return variable{
+		name: name, help: help, defDoc: def, def: constant(def),
+		set: func(c *Config, raw string) error {
+			d, err := time.ParseDuration(raw)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("expected a positive duration such as %s, 90s or 2h", def)
+			}
+			*field(c) = d
+			return nil
+		},
+		show: func(c *Config) string { return field(c).String() },
 	}
 }
 

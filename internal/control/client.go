@@ -57,7 +57,7 @@ func (c *Client) Ping(ctx context.Context, timeout time.Duration) error {
 // stops the answer in the daemon. The user is the daemon's owner whatever
 // m.User says.
 func (c *Client) Send(ctx context.Context, m chat.Message, emit func(chat.Event)) error {
-	resp, err := c.post(ctx, "/v1/send", m)
+	resp, err := c.post(ctx, "/v1/send", m, "")
 	if err != nil {
 		return err
 	}
@@ -84,9 +84,10 @@ func (c *Client) Send(ctx context.Context, m chat.Message, emit func(chat.Event)
 	return ErrDaemonGone
 }
 
-// Decide answers a pending approval.
-func (c *Client) Decide(ctx context.Context, id string, approved bool) error {
-	resp, err := c.post(ctx, "/v1/decide", decision{ID: id, Approved: approved})
+// Decide answers a pending approval, with the PIN when one is stored
+// (chat.ErrPINRequired otherwise).
+func (c *Client) Decide(ctx context.Context, id string, approved bool, pin string) error {
+	resp, err := c.post(ctx, "/v1/decide", decision{ID: id, Approved: approved}, pin)
 	if err != nil {
 		return err
 	}
@@ -95,7 +96,7 @@ func (c *Client) Decide(ctx context.Context, id string, approved bool) error {
 }
 
 // post sends v as JSON and returns a 200 response, or the daemon's error.
-func (c *Client) post(ctx context.Context, path string, v any) (*http.Response, error) {
+func (c *Client) post(ctx context.Context, path string, v any, pin string) (*http.Response, error) {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -105,6 +106,9 @@ func (c *Client) post(ctx context.Context, path string, v any) (*http.Response, 
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if pin != "" {
+		req.Header.Set(PINHeader, pin)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -116,6 +120,9 @@ func (c *Client) post(ctx context.Context, path string, v any) (*http.Response, 
 		defer resp.Body.Close()
 		var e struct{ Error string }
 		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
+		if resp.StatusCode == http.StatusUnauthorized {
+			return nil, fmt.Errorf("%w (%s)", chat.ErrPINRequired, e.Error)
+		}
 		return nil, fmt.Errorf("control: %s: %s", resp.Status, e.Error)
 	}
 	return resp, nil

@@ -152,7 +152,7 @@ func TestSendStreamsTheAnswer(t *testing.T) {
 	if err := cl.Send(ctx, chat.Message{Text: "/nonsense"}, func(chat.Event) {}); err == nil || !strings.Contains(err.Error(), "unknown command") {
 		t.Errorf("command error = %v", err)
 	}
-	if err := cl.Decide(ctx, "job", true); err == nil || !strings.Contains(err.Error(), "PIN needed") {
+	if err := cl.Decide(ctx, "job", true, ""); err == nil || !strings.Contains(err.Error(), "PIN needed") {
 		t.Errorf("decide without PIN = %v", err)
 	}
 }
@@ -221,7 +221,7 @@ func TestApprovalThroughTheSocket(t *testing.T) {
 	err := cl.Send(ctx, chat.Message{Text: "run it"}, func(ev chat.Event) {
 		if ev.Kind == chat.EventApproval {
 			asked++
-			if err := cl.Decide(ctx, ev.Approval.ID, true); err != nil {
+			if err := cl.Decide(ctx, ev.Approval.ID, true, ""); err != nil {
 				t.Error(err)
 			}
 		}

@@ -19,7 +19,7 @@ import (
 // Core is what the control API serves: the chat core.
 type Core interface {
 	Send(ctx context.Context, m chat.Message, emit func(chat.Event)) error
-	Decide(user, id string, approved bool) error
+	Decide(ctx context.Context, user, id string, approved bool, pin string) error
 }
 
 // Actions an Authorize hook is asked about.
@@ -38,6 +38,9 @@ type Server struct {
 	Authorize func(r *http.Request, action string) error
 	Log       zerolog.Logger
 }
+
+// PINHeader carries the owner's PIN with a decision.
+const PINHeader = "X-Mai-PIN"
 
 // endKind marks the last line of a send stream, so a client tells a
 // finished answer from a daemon that stopped in the middle.
@@ -134,7 +137,12 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": fmt.Sprintf("the body must be {\"id\": …, \"approved\": true|false}: %v", err)})
 		return
 	}
-	if err := s.Core.Decide(s.User, d.ID, d.Approved); err != nil {
+	err := s.Core.Decide(r.Context(), s.User, d.ID, d.Approved, r.Header.Get(PINHeader))
+	switch {
+	case errors.Is(err, chat.ErrPINRequired):
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": err.Error()})
+		return
+	case err != nil:
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 		return
 	}

@@ -13,7 +13,8 @@ import (
 )
 
 // Approver decides whether a HIGH-risk job may run. The terminal approver
-// is in this package; the Discord one comes with the approvals issue.
+// is in this package; internal/approval implements it with persisted
+// requests that the terminal, Discord and the control socket decide.
 type Approver interface {
 	// Approve returns the decision; an error means no decision was made
 	// (and the job does not run).
@@ -34,6 +35,8 @@ type Approval struct {
 	Approved bool      `json:"approved"`
 	By       string    `json:"by"` // "terminal", "--yes", "discord:<user>"
 	At       time.Time `json:"at"`
+	// ID is the approval request's id, when the approver keeps requests.
+	ID string `json:"id,omitempty"`
 }
 
 // RefusedError is returned for a job the gate would not run: BLOCKED, or
