@@ -14,9 +14,10 @@ import (
 var ErrNoApproval = errors.New("no approval is pending")
 
 // Approve asks the owner of the running turn, through its front end, whether
-// a HIGH-risk job may run, and waits for Decide. It implements the sandbox
-// gate's Approver for front ends that answer inline (the terminal); the
-// persisted approvals that Discord answers are wired in by cmd/mai.
+// a HIGH-risk job may run, and waits for Decide: the sandbox gate's
+// Approver where no approval requests are kept. Mai itself wires the
+// persisted requests instead (approval.CodeRun), whose approver shows each
+// one with Ask.
 func (c *Core) Approve(ctx context.Context, req sandbox.ApprovalRequest) (sandbox.Approval, error) {
 	s, ok := ctx.Value(turnKey{}).(*session)
 	if !ok {
