@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -75,6 +76,9 @@ func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore,
 func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Router, mem *memory.Store, led *ledger, via approval.Via) (*chatCore, error) {
 	cfg := m.cfg
 	ws, created, err := workspace.Open(ctx, cfg.Workspace)
+	if errors.Is(err, workspace.ErrNotRepository) {
+		return nil, fmt.Errorf("%w; move it away or point MAI_WORKSPACE elsewhere", err)
+	}
 	if err != nil {
 		return nil, err
 	}

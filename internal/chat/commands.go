@@ -235,7 +235,7 @@ func (c *Core) listFacts(ctx context.Context, s *session, reply func(string, ...
 // previous answer, and lets the model comment on the result.
 func (c *Core) runCommand(ctx context.Context, s *session, arg string, emit func(Event)) error {
 	if c.cfg.Code == nil {
-		return errors.New("code execution is off: Docker is not reachable (mai doctor says how to fix it)")
+		return errors.New("code execution is off: Docker is not reachable")
 	}
 	conv, err := c.conversation(ctx, s)
 	if err != nil {

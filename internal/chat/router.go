@@ -2,7 +2,6 @@ package chat
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -90,7 +89,7 @@ func (rm routerModels) List(ctx context.Context) ([]string, error) {
 		out = append(out, mark+c.Ref)
 	}
 	if len(out) == 0 {
-		return nil, errors.New("no chat model is installed; mai models list shows what each backend has")
+		return nil, fmt.Errorf("%w: no chat model is installed", router.ErrNoModel)
 	}
 	return out, nil
 }

@@ -54,6 +54,10 @@ const skillsReadme = `# Skills
 One folder per skill, each with a README saying what it does. Empty for now.
 `
 
+// ErrNotRepository: the workspace's directory holds files but is not a git
+// repository, so Mai leaves it alone.
+var ErrNotRepository = errors.New("exists but is not a git repository")
+
 // Workspace is an opened workspace.
 type Workspace struct {
 	Dir string
@@ -74,7 +78,7 @@ func Open(ctx context.Context, dir string) (w *Workspace, created bool, err erro
 	case err != nil:
 		return nil, false, fmt.Errorf("workspace %s: %w", dir, err)
 	case len(entries) > 0:
-		return nil, false, fmt.Errorf("workspace %s exists but is not a git repository; move it away or point MAI_WORKSPACE elsewhere", dir)
+		return nil, false, fmt.Errorf("workspace %s %w", dir, ErrNotRepository)
 	}
 	if err := create(ctx, dir); err != nil {
 		return nil, false, fmt.Errorf("create workspace %s: %w", dir, err)
@@ -120,7 +124,7 @@ func git(ctx context.Context, dir string, args ...string) error {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) {
-			return fmt.Errorf("git is not installed (apt install git): %w", err)
+			return fmt.Errorf("git is not installed: %w", err)
 		}
 		return fmt.Errorf("git %s: %w: %s", args[len(args)-1], err, strings.TrimSpace(out.String()))
 	}

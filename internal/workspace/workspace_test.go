@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,8 +71,8 @@ func TestOpenRefusesForeignDirectory(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "notes.txt"), []byte("mine"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := Open(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "MAI_WORKSPACE") {
-		t.Fatalf("Open = %v, want a refusal naming MAI_WORKSPACE", err)
+	if _, _, err := Open(context.Background(), dir); !errors.Is(err, ErrNotRepository) || !strings.Contains(err.Error(), dir) {
+		t.Fatalf("Open = %v, want ErrNotRepository naming the directory", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, PersonaFile)); err == nil {
 		t.Error("a persona was written into the owner's directory")
