@@ -144,6 +144,8 @@ type session struct {
 	maxTokens int                  // of the running generation
 	last      Stats                // of the last answer, for /status
 	confirm   bool                 // /forget all was asked once
+	// toldNoTools is the last model the owner was told takes no tools.
+	toldNoTools string
 }
 
 func (c *Core) session(user string) *session {

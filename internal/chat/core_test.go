@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/maicompanion/mai/internal/chat"
+	"github.com/maicompanion/mai/internal/llm/lmstudio"
 	"github.com/maicompanion/mai/internal/llm/lmstudio/lmstudiotest"
 	"github.com/maicompanion/mai/internal/memory"
 )
@@ -353,6 +354,28 @@ func TestRegenerateReplacesTheAnswer(t *testing.T) {
 	for _, m := range got {
 		if strings.Contains(m.Content, "first") {
 			t.Errorf("the replaced answer is still recalled: %+v", m)
+		}
+	}
+}
+
+// A model that takes no tools is offered none, and the owner is told once.
+func TestModelWithoutToolsIsSaid(t *testing.T) {
+	srv := lmstudiotest.New(t, lmstudiotest.Model{Key: "plain", SizeBytes: 2 * gib, ParamsString: "3B"})
+	r := newRouter(t, nil, lmstudio.New(lmstudio.Config{Endpoint: srv.URL}))
+	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: openMemory(t, dbPath(t))})
+	for i := range 2 {
+		ev, err := send(t, c, "u1", "hello")
+		if err != nil {
+			t.Fatal(err)
+		}
+		told := strings.Contains(ev.text(chat.EventNotice), "lmstudio:plain does not take tools")
+		if told != (i == 0) {
+			t.Errorf("turn %d: told %v", i, told)
+		}
+	}
+	for _, req := range srv.ChatRequests() {
+		if len(req.Tools) != 0 {
+			t.Errorf("tools offered to a model without them: %d", len(req.Tools))
 		}
 	}
 }

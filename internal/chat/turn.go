@@ -83,6 +83,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 	s.mu.Unlock()
 	var st Stats
 	var base []llm.Message
+	noTools := "" // the model that answers does not take tools
 	loop := toolLoop{c: c, s: s, conv: conv, emit: emit}
 	build := func(t Target) (llm.Request, error) {
 		if t.Window <= 0 {
@@ -101,11 +102,17 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 		if t.Tools && !loop.over {
 			req.Tools = tools
 		}
+		if !t.Tools {
+			noTools = t.Ref
+		}
 		req.Options.MaxTokens = maxTokens
 		return req, nil
 	}
 	for {
 		res, err := c.stream(ctx, build, emit)
+		if noTools != "" && len(tools) > 0 {
+			c.tellNoTools(s, noTools, emit)
+		}
 		st.FailedOver = st.FailedOver || len(res.partials) > 0
 		for _, p := range res.partials {
 			c.store(ctx, conv, replyTo, p.text, memory.TurnDetail{Kind: memory.TurnAnswer, FailedOver: true}, p.model)
@@ -128,6 +135,18 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 		if extra, err = loop.run(ctx, extra, res); err != nil {
 			return err
 		}
+	}
+}
+
+// tellNoTools says once per session and model that the model answering
+// cannot use tools, and what works instead.
+func (c *Core) tellNoTools(s *session, model string, emit func(Event)) {
+	s.mu.Lock()
+	told := s.toldNoTools == model
+	s.toldNoTools = model
+	s.mu.Unlock()
+	if !told {
+		emit(Event{Kind: EventNotice, Text: model + " does not take tools: Mai cannot run code or remember on its own with it; /run and /remember still work"})
 	}
 }
 
