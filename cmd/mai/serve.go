@@ -116,7 +116,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		{"embedder", embedder(mem, logging.Component(log, "memory"))},
 		{"control", m.controlSocket(logging.Component(log, "control"), r, sl, mem, led)},
 		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
-		{"discord", discordLoop(bot, led, mem, logging.Component(log, "discord"))},
+		{"discord", m.discordLoop(bot, r, led, mem, logging.Component(log, "discord"))},
 	}
 	stop := m.signals()
 	defer stop.close()
