@@ -5,6 +5,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -15,8 +16,10 @@ import (
 	"github.com/maicompanion/mai/internal/audit"
 	"github.com/maicompanion/mai/internal/discord"
 	"github.com/maicompanion/mai/internal/discord/discordtest"
+	"github.com/maicompanion/mai/internal/llm/lmstudio/lmstudiotest"
 	"github.com/maicompanion/mai/internal/risk"
 	"github.com/maicompanion/mai/internal/store"
+	"github.com/maicompanion/mai/internal/testenv"
 )
 
 func botMessages(fake *discordtest.Server, ch string) []discordgo.Message {
@@ -103,5 +106,158 @@ func TestServeProcessDiscord(t *testing.T) {
 	}
 	if !bytes.Contains(logs, []byte(stranger)) || bytes.Contains(logs, []byte("who are you?")) {
 		t.Fatalf("the stranger should be logged by id only:\n%s", logs)
+	}
+}
+
+// discordServe runs `mai serve` as a process over LM Studio's fake, the
+// real Docker sandbox and discordtest; it returns the fake, the owner's DM
+// channel and the environment.
+func discordServe(t *testing.T) (*discordtest.Server, *lmstudiotest.Server, string, string, map[string]string) {
+	t.Helper()
+	testenv.Short(t, "runs mai serve with the real Docker sandbox")
+	sbEnv, _ := sandboxEnv(t)
+	lms, dir, env := lmStudioEnv(t)
+	fake := discordtest.New(discordtest.Options{})
+	t.Cleanup(fake.Close)
+	for k, v := range sbEnv {
+		env[k] = v
+	}
+	env["DISCORD_BOT_TOKEN"], env["DISCORD_USER_ID"], env["DISCORD_API_URL"] = discordtest.Token, discordOwner, fake.URL
+	env["MAI_FACTS_EVERY"] = "0"
+	if os.Getenv("DOCKER_HOST") != "" {
+		env["DOCKER_HOST"] = os.Getenv("DOCKER_HOST")
+	}
+	cmd, out := maiProcess(t, dir, envList(env), "serve")
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("mai serve:\n%s", out)
+		}
+	})
+	waitFor(t, fake.Connected)
+	return fake, lms, fake.DMChannel(discordOwner), dir, env
+}
+
+// modelSaw reports whether any chat request to the model contained s.
+func modelSaw(lms *lmstudiotest.Server, s string) bool {
+	for _, r := range lms.ChatRequests() {
+		for _, m := range r.Messages {
+			if strings.Contains(m.Content, s) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+const discordOwner = "100000000000000001"
+
+// waitLong is waitFor with room for a container run.
+func waitLong(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// approvalEmbed waits for the n-th approval embed with 👍 and 👎 in ch.
+func approvalEmbed(t *testing.T, fake *discordtest.Server, ch string, n int) string {
+	t.Helper()
+	var id string
+	waitLong(t, "the approval embed", func() bool {
+		k := 0
+		for _, m := range botMessages(fake, ch) {
+			if len(m.Embeds) == 1 && len(m.Reactions) == 2 {
+				if k++; k == n {
+					id = m.ID
+				}
+			}
+		}
+		return id != ""
+	})
+	return id
+}
+
+// replyContaining waits for a bot message in ch whose text has want.
+func replyContaining(t *testing.T, fake *discordtest.Server, ch, want string) string {
+	t.Helper()
+	var got string
+	defer func() {
+		if got == "" {
+			for _, m := range botMessages(fake, ch) {
+				t.Logf("bot message: %q", m.Content)
+			}
+		}
+	}()
+	waitLong(t, "a reply with "+want, func() bool {
+		for _, m := range botMessages(fake, ch) {
+			if strings.Contains(m.Content, want) {
+				got = m.Content
+				return true
+			}
+		}
+		return false
+	})
+	return got
+}
+
+// highRun prints a marker; the tool result the model gets has it after
+// "stdout:" only when the code ran.
+const highRun = "/run\n```python\nimport subprocess\nsubprocess.run(['echo', 'ran-after' + '-approval'])\n```"
+
+// The owner's 👍 on a HIGH /run runs it in the sandbox and the result
+// comes back in the DM (the run's line, and the model's explanation of its
+// output); another user's 👍 does nothing (and is audited).
+func TestDiscordRunApprovedByOwner(t *testing.T) {
+	fake, lms, ch, dir, env := discordServe(t)
+	fake.SendDM(discordOwner, highRun)
+	embed := approvalEmbed(t, fake, ch, 1)
+	stranger := "200000000000000002"
+	fake.React(stranger, ch, embed, discord.EmojiApprove)
+	waitLong(t, "the stranger's reaction in the audit log", func() bool {
+		r := runMai(t, dir, env, "audit", "list", "--action", "approval.refuse", "--json")
+		return r.code == 0 && strings.Contains(r.stdout, "discord:"+stranger)
+	})
+	for _, m := range botMessages(fake, ch) {
+		if strings.Contains(m.Content, "ran python") {
+			t.Fatalf("the code ran on a stranger's 👍: %q", m.Content)
+		}
+	}
+	fake.React(discordOwner, ch, embed, discord.EmojiApprove)
+	replyContaining(t, fake, ch, "ran python: exit 0")
+	if !modelSaw(lms, "exit code 0\nstdout:\nran-after-approval") {
+		t.Fatal("the sandbox's output did not reach the model")
+	}
+}
+
+// The owner's 👎 denies the run: nothing runs and the DM says so.
+func TestDiscordRunDeniedByOwner(t *testing.T) {
+	fake, lms, ch, dir, env := discordServe(t)
+	fake.SendDM(discordOwner, highRun)
+	embed := approvalEmbed(t, fake, ch, 1)
+	fake.React(discordOwner, ch, embed, discord.EmojiDeny)
+	waitLong(t, "the embed to show the denial", func() bool {
+		for _, m := range botMessages(fake, ch) {
+			if m.ID == embed && strings.HasPrefix(m.Embeds[0].Title, "❌ Denied") {
+				return true
+			}
+		}
+		return false
+	})
+	r := runMai(t, dir, env, "audit", "list", "--action", "sandbox.run", "--json")
+	if strings.Contains(r.stdout, "ran-after-approval") {
+		t.Fatalf("a denied run ran: %s", r.stdout)
+	}
+	replyContaining(t, fake, ch, "approval was denied by discord:"+discordOwner)
+	for _, m := range botMessages(fake, ch) {
+		if strings.Contains(m.Content, "ran python") {
+			t.Fatalf("a denied run ran: %q", m.Content)
+		}
+	}
+	if modelSaw(lms, "stdout:\nran-after-approval") {
+		t.Fatal("a denied run's output reached the model")
 	}
 }
