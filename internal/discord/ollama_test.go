@@ -99,3 +99,31 @@ func TestStreamedReplyRealOllama(t *testing.T) {
 		t.Fatalf("%d 429s", fake.RateLimited())
 	}
 }
+
+// A 10-second REST outage and a gateway drop in the middle of a real
+// answer: the outbox waits, then the answer is finished in the same
+// message, nothing sent twice, and the gateway resumes.
+func TestOutageMidAnswerRealOllama(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	db := openDB(t, t.TempDir())
+	core, mem := ollamaCore(t, db, 60*time.Millisecond)
+	b := startBot(t, fake, db, FromCore(core), Options{EditInterval: 300 * time.Millisecond})
+	ch := fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "tell me about tortoises")
+	waitFor(t, "the first text", func() bool { return len(botMessages(fake, ch)) == 1 })
+	fake.DropGateway()
+	fake.SetDown(true)
+	time.Sleep(10 * time.Second)
+	fake.SetDown(false)
+	waitFor(t, "the finished reply", func() bool { return replyDone(db) })
+	flush(t, b.Outbox(), 60*time.Second)
+	answer := lastAnswer(t, mem)
+	msgs := botMessages(fake, ch)
+	if want := Split(answer.Content, MaxMessage); strings.Join(contents(msgs), "") != strings.Join(want, "") || len(msgs) != len(want) {
+		t.Fatalf("Discord shows %q\nthe model produced %q", contents(msgs), answer.Content)
+	}
+	waitFor(t, "the gateway to resume", func() bool { return fake.Connected() && fake.Resumes() >= 1 })
+	if fake.RateLimited() != 0 {
+		t.Fatalf("%d 429s", fake.RateLimited())
+	}
+}
