@@ -60,7 +60,7 @@ func words(n int) ([]Event, string) {
 }
 
 // startBot runs a bot against fake until the test ends.
-func startBot(t *testing.T, fake *discordtest.Server, db *store.DB, chat Chat, o Options) *Bot {
+func startBot(t testing.TB, fake *discordtest.Server, db *store.DB, chat Chat, o Options) *Bot {
 	t.Helper()
 	s, err := NewSession(discordtest.Token, fake.URL)
 	if err != nil {
@@ -78,7 +78,7 @@ func startBot(t *testing.T, fake *discordtest.Server, db *store.DB, chat Chat, o
 	return b
 }
 
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cond() {

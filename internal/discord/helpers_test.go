@@ -16,7 +16,7 @@ import (
 
 const ownerID = "100000000000000001"
 
-func newFake(t *testing.T, o discordtest.Options) *discordtest.Server {
+func newFake(t testing.TB, o discordtest.Options) *discordtest.Server {
 	t.Helper()
 	fake := discordtest.New(o)
 	t.Cleanup(fake.Close)
@@ -24,7 +24,7 @@ func newFake(t *testing.T, o discordtest.Options) *discordtest.Server {
 }
 
 // openSession connects a real discordgo session to fake.
-func openSession(t *testing.T, fake *discordtest.Server) *discordgo.Session {
+func openSession(t testing.TB, fake *discordtest.Server) *discordgo.Session {
 	t.Helper()
 	s, err := NewSession(discordtest.Token, fake.URL)
 	if err != nil {
@@ -38,7 +38,7 @@ func openSession(t *testing.T, fake *discordtest.Server) *discordgo.Session {
 	return s
 }
 
-func openDB(t *testing.T, dir string) *store.DB {
+func openDB(t testing.TB, dir string) *store.DB {
 	t.Helper()
 	db, err := store.Open(context.Background(), filepath.Join(dir, "mai.db"), store.Options{})
 	if err != nil {
@@ -48,12 +48,12 @@ func openDB(t *testing.T, dir string) *store.DB {
 	return db
 }
 
-func testLog(t *testing.T) zerolog.Logger {
+func testLog(t testing.TB) zerolog.Logger {
 	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.InfoLevel)
 }
 
 // runOutbox starts an outbox over db sending with s, stopped at cleanup.
-func runOutbox(t *testing.T, db *store.DB, s *discordgo.Session) *Outbox {
+func runOutbox(t testing.TB, db *store.DB, s *discordgo.Session) *Outbox {
 	t.Helper()
 	o := NewOutbox(db.DB, s, func() string { return s.State.User.ID }, testLog(t))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -63,7 +63,7 @@ func runOutbox(t *testing.T, db *store.DB, s *discordgo.Session) *Outbox {
 	return o
 }
 
-func flush(t *testing.T, o *Outbox, within time.Duration) {
+func flush(t testing.TB, o *Outbox, within time.Duration) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()

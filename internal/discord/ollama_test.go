@@ -18,7 +18,7 @@ import (
 
 // ollamaCore is the real chat core over the real tiny Ollama model, behind
 // a proxy that paces the streamed answer like a GPU (pace per token).
-func ollamaCore(t *testing.T, db *store.DB, pace time.Duration) (*chat.Core, *memory.Store) {
+func ollamaCore(t testing.TB, db *store.DB, pace time.Duration) (*chat.Core, *memory.Store) {
 	t.Helper()
 	srv := sharedOllama.Server(t)
 	proxy := chattest.NewProxy(t, srv.URL(), pace)
@@ -44,7 +44,7 @@ func ollamaCore(t *testing.T, db *store.DB, pace time.Duration) (*chat.Core, *me
 }
 
 // lastAnswer is the assistant message the chat core stored for the owner.
-func lastAnswer(t *testing.T, mem *memory.Store) memory.Message {
+func lastAnswer(t testing.TB, mem *memory.Store) memory.Message {
 	t.Helper()
 	ctx := context.Background()
 	conv, err := mem.LatestConversation(ctx, ownerID)
