@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
-
 	"github.com/maicompanion/mai/internal/approval"
 	"github.com/maicompanion/mai/internal/audit"
 	"github.com/maicompanion/mai/internal/discord"
@@ -21,16 +19,6 @@ import (
 	"github.com/maicompanion/mai/internal/store"
 	"github.com/maicompanion/mai/internal/testenv"
 )
-
-func botMessages(fake *discordtest.Server, ch string) []discordgo.Message {
-	var out []discordgo.Message
-	for _, m := range fake.Messages(ch) {
-		if m.Author != nil && m.Author.ID == discordtest.BotID {
-			out = append(out, m)
-		}
-	}
-	return out
-}
 
 // The real binary, as a separate process, serves Discord through
 // DISCORD_API_URL: it answers the owner, refuses a stranger, shows an
@@ -46,10 +34,10 @@ func TestServeProcessDiscord(t *testing.T) {
 	waitFor(t, fake.Connected)
 	ch := fake.DMChannel(owner)
 	fake.SendDM(owner, "hello")
-	waitFor(t, func() bool { return len(botMessages(fake, ch)) == 1 && botMessages(fake, ch)[0].Content != "" })
+	waitFor(t, func() bool { return len(fake.BotMessages(ch)) == 1 && fake.BotMessages(ch)[0].Content != "" })
 	fake.SendDM(stranger, "who are you?")
 	waitFor(t, func() bool {
-		m := botMessages(fake, fake.DMChannel(stranger))
+		m := fake.BotMessages(fake.DMChannel(stranger))
 		return len(m) == 1 && m[0].Content == discord.Refusal
 	})
 
@@ -73,7 +61,7 @@ func TestServeProcessDiscord(t *testing.T) {
 	}
 	var embedID string
 	waitFor(t, func() bool {
-		for _, m := range botMessages(fake, ch) {
+		for _, m := range fake.BotMessages(ch) {
 			if len(m.Embeds) == 1 && len(m.Reactions) == 2 {
 				embedID = m.ID
 			}
@@ -87,19 +75,7 @@ func TestServeProcessDiscord(t *testing.T) {
 		t.Fatalf("request %+v, %v; want approved by the owner on Discord", got, err)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, out)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not stop on SIGINT")
-	}
+	interrupt(t, cmd, out, 20*time.Second)
 	logs, _ := os.ReadFile(filepath.Join(data, ".logs", "mai.log"))
 	if bytes.Contains(logs, []byte(discordtest.Token)) || bytes.Contains(out.Bytes(), []byte(discordtest.Token)) {
 		t.Fatal("the bot token appears in the log or output")
@@ -169,7 +145,7 @@ func approvalEmbed(t *testing.T, fake *discordtest.Server, ch string, n int) str
 	var id string
 	waitLong(t, "the approval embed", func() bool {
 		k := 0
-		for _, m := range botMessages(fake, ch) {
+		for _, m := range fake.BotMessages(ch) {
 			if len(m.Embeds) == 1 && len(m.Reactions) == 2 {
 				if k++; k == n {
 					id = m.ID
@@ -187,13 +163,13 @@ func replyContaining(t *testing.T, fake *discordtest.Server, ch, want string) st
 	var got string
 	defer func() {
 		if got == "" {
-			for _, m := range botMessages(fake, ch) {
+			for _, m := range fake.BotMessages(ch) {
 				t.Logf("bot message: %q", m.Content)
 			}
 		}
 	}()
 	waitLong(t, "a reply with "+want, func() bool {
-		for _, m := range botMessages(fake, ch) {
+		for _, m := range fake.BotMessages(ch) {
 			if strings.Contains(m.Content, want) {
 				got = m.Content
 				return true
@@ -221,7 +197,7 @@ func TestDiscordRunApprovedByOwner(t *testing.T) {
 		r := runMai(t, dir, env, "audit", "list", "--action", "approval.refuse", "--json")
 		return r.code == 0 && strings.Contains(r.stdout, "discord:"+stranger)
 	})
-	for _, m := range botMessages(fake, ch) {
+	for _, m := range fake.BotMessages(ch) {
 		if strings.Contains(m.Content, "ran python") {
 			t.Fatalf("the code ran on a stranger's 👍: %q", m.Content)
 		}
@@ -240,7 +216,7 @@ func TestDiscordRunDeniedByOwner(t *testing.T) {
 	embed := approvalEmbed(t, fake, ch, 1)
 	fake.React(discordOwner, ch, embed, discord.EmojiDeny)
 	waitLong(t, "the embed to show the denial", func() bool {
-		for _, m := range botMessages(fake, ch) {
+		for _, m := range fake.BotMessages(ch) {
 			if m.ID == embed && strings.HasPrefix(m.Embeds[0].Title, "❌ Denied") {
 				return true
 			}
@@ -252,7 +228,7 @@ func TestDiscordRunDeniedByOwner(t *testing.T) {
 		t.Fatalf("a denied run ran: %s", r.stdout)
 	}
 	replyContaining(t, fake, ch, "approval was denied by discord:"+discordOwner)
-	for _, m := range botMessages(fake, ch) {
+	for _, m := range fake.BotMessages(ch) {
 		if strings.Contains(m.Content, "ran python") {
 			t.Fatalf("a denied run ran: %q", m.Content)
 		}

@@ -59,10 +59,10 @@ func TestApprovalEmbedAndOwnerReaction(t *testing.T) {
 	}
 	ch := fake.DMChannel(ownerID)
 	waitFor(t, "the embed with 👍 and 👎", func() bool {
-		m := botMessages(fake, ch)
+		m := fake.BotMessages(ch)
 		return len(m) == 1 && len(m[0].Reactions) == 2
 	})
-	m := botMessages(fake, ch)[0]
+	m := fake.BotMessages(ch)[0]
 	e := m.Embeds[0]
 	if !strings.Contains(e.Title, "Approval needed") || e.Color != 0xe67e22 || !strings.Contains(e.Description, "shutil.rmtree") {
 		t.Fatalf("embed %+v", e)
@@ -106,7 +106,7 @@ func TestApprovalEmbedAndOwnerReaction(t *testing.T) {
 		t.Fatalf("request %+v, %v; want approved by the owner", got, err)
 	}
 	waitFor(t, "the embed to show the decision", func() bool {
-		m := botMessages(fake, ch)
+		m := fake.BotMessages(ch)
 		return strings.HasPrefix(m[0].Embeds[0].Title, "✅ Approved")
 	})
 }
@@ -120,8 +120,8 @@ func TestApprovalDeniedByThumbsDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch := fake.DMChannel(ownerID)
-	waitFor(t, "the embed", func() bool { m := botMessages(fake, ch); return len(m) == 1 && len(m[0].Reactions) == 2 })
-	fake.React(ownerID, ch, botMessages(fake, ch)[0].ID, EmojiDeny)
+	waitFor(t, "the embed", func() bool { m := fake.BotMessages(ch); return len(m) == 1 && len(m[0].Reactions) == 2 })
+	fake.React(ownerID, ch, fake.BotMessages(ch)[0].ID, EmojiDeny)
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	got, err := svc.Wait(wctx, req.ID)
@@ -147,8 +147,8 @@ func TestPendingApprovalsReannouncedAfterRestart(t *testing.T) {
 	db.Close()
 	_, svc := approvalBot(t, fake, dir)
 	ch := fake.DMChannel(ownerID)
-	waitFor(t, "the re-announced request", func() bool { m := botMessages(fake, ch); return len(m) == 1 && len(m[0].Reactions) == 2 })
-	fake.React(ownerID, ch, botMessages(fake, ch)[0].ID, EmojiApprove)
+	waitFor(t, "the re-announced request", func() bool { m := fake.BotMessages(ch); return len(m) == 1 && len(m[0].Reactions) == 2 })
+	fake.React(ownerID, ch, fake.BotMessages(ch)[0].ID, EmojiApprove)
 	got, err := svc.Wait(context.Background(), req.ID)
 	if err != nil || got.State != approval.Approved {
 		t.Fatalf("request %+v, %v", got, err)

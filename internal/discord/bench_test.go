@@ -43,12 +43,12 @@ func BenchmarkFirstVisibleText(b *testing.B) {
 		return first
 	}
 	viaDiscord := func() time.Duration {
-		n := len(botMessages(fake, ch))
+		n := len(fake.BotMessages(ch))
 		start := time.Now()
 		fake.SendDM(ownerID, benchPrompt)
-		waitFor(b, "the reply", func() bool { return len(botMessages(fake, ch)) > n && replyDone(db) })
+		waitFor(b, "the reply", func() bool { return len(fake.BotMessages(ch)) > n && replyDone(db) })
 		flush(b, bot.Outbox(), 30*time.Second)
-		return botMessages(fake, ch)[n].Timestamp.Sub(start)
+		return fake.BotMessages(ch)[n].Timestamp.Sub(start)
 	}
 	direct()
 	viaDiscord() // warm both paths: the model is loaded once
@@ -84,10 +84,10 @@ func BenchmarkEditsPerSecond(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		before := countRoute(fake.Calls(), "PATCH /channels/{id}/messages/{m}")
-		n := len(botMessages(fake, ch))
+		n := len(fake.BotMessages(ch))
 		start := time.Now()
 		fake.SendDM(ownerID, benchPrompt)
-		waitFor(b, "the reply", func() bool { return len(botMessages(fake, ch)) > n && replyDone(db) })
+		waitFor(b, "the reply", func() bool { return len(fake.BotMessages(ch)) > n && replyDone(db) })
 		flush(b, bot.Outbox(), 30*time.Second)
 		spent += time.Since(start)
 		edits += countRoute(fake.Calls(), "PATCH /channels/{id}/messages/{m}") - before

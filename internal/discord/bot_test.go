@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/bwmarrin/discordgo"
-
 	"github.com/maicompanion/mai/internal/discord/discordtest"
 	"github.com/maicompanion/mai/internal/store"
 )
@@ -88,17 +86,6 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Fatalf("timed out waiting for %s", what)
 }
 
-// botMessages returns the bot's messages in ch.
-func botMessages(fake *discordtest.Server, ch string) []discordgo.Message {
-	var out []discordgo.Message
-	for _, m := range fake.Messages(ch) {
-		if m.Author != nil && m.Author.ID == discordtest.BotID {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
 func TestStreamedReply(t *testing.T) {
 	fake := newFake(t, discordtest.Options{})
 	db := openDB(t, t.TempDir())
@@ -111,7 +98,7 @@ func TestStreamedReply(t *testing.T) {
 	fake.SendDM(ownerID, "tell me something")
 	footer := "\n-# ollama:tiny · 12.5 tok/s · context 100/2048"
 	waitFor(t, "the final edit", func() bool {
-		m := botMessages(fake, ch)
+		m := fake.BotMessages(ch)
 		return len(m) == 1 && m[0].Content == want+footer
 	})
 	flush(t, b.Outbox(), 10*time.Second)
@@ -171,10 +158,10 @@ func TestLongReplyContinues(t *testing.T) {
 	fake.SendDM(ownerID, "long please")
 	want := Split(answer, MaxMessage)
 	waitFor(t, "every part", func() bool {
-		m := botMessages(fake, ch)
+		m := fake.BotMessages(ch)
 		return len(m) == len(want) && m[len(m)-1].Content == want[len(want)-1]
 	})
-	for i, m := range botMessages(fake, ch) {
+	for i, m := range fake.BotMessages(ch) {
 		if m.Content != want[i] {
 			t.Fatalf("message %d = %.60q…, want %.60q…", i, m.Content, want[i])
 		}
@@ -197,7 +184,7 @@ func TestRestartDiscardsTheAnswerSoFar(t *testing.T) {
 	fake.SendDM(ownerID, "hi")
 	want := "-# ↻ a failed; starting the answer again with b\nwhole answer"
 	waitFor(t, "the restarted answer", func() bool {
-		m := botMessages(fake, ch)
+		m := fake.BotMessages(ch)
 		return len(m) == 1 && m[0].Content == want
 	})
 }
@@ -214,9 +201,9 @@ func TestOthersAreRefusedOnceADay(t *testing.T) {
 		fake.SendDM(stranger, "hello again?")
 		// The owner's DM after them is answered, so the stranger's were handled.
 		fake.SendDM(ownerID, "me")
-		waitFor(t, "the owner's answer", func() bool { return len(botMessages(fake, fake.DMChannel(ownerID))) == 1 })
+		waitFor(t, "the owner's answer", func() bool { return len(fake.BotMessages(fake.DMChannel(ownerID))) == 1 })
 		flush(t, b.Outbox(), 10*time.Second)
-		got := contents(botMessages(fake, ch))
+		got := contents(fake.BotMessages(ch))
 		want := []string(nil)
 		if refuse {
 			want = []string{Refusal}
@@ -239,23 +226,23 @@ func TestReplySurvivesOutageAndGatewayDrop(t *testing.T) {
 	b := startBot(t, fake, db, chat, Options{EditInterval: 300 * time.Millisecond})
 	ch := fake.DMChannel(ownerID)
 	fake.SendDM(ownerID, "go")
-	waitFor(t, "the first message", func() bool { return len(botMessages(fake, ch)) == 1 })
+	waitFor(t, "the first message", func() bool { return len(fake.BotMessages(ch)) == 1 })
 	fake.DropGateway()
 	fake.SetDown(true)
 	time.Sleep(2 * time.Second)
 	fake.SetDown(false)
 	waitFor(t, "the complete answer", func() bool {
-		m := botMessages(fake, ch)
+		m := fake.BotMessages(ch)
 		return len(m) == 1 && m[0].Content == want
 	})
 	waitFor(t, "the gateway to come back", fake.Connected)
 	fake.SendDM(ownerID, "again")
 	waitFor(t, "the answer after the resume", func() bool {
-		m := botMessages(fake, ch)
+		m := fake.BotMessages(ch)
 		return len(m) == 2 && m[1].Content == want
 	})
 	flush(t, b.Outbox(), 10*time.Second)
-	if m := botMessages(fake, ch); len(m) != 2 || m[0].Content != want {
+	if m := fake.BotMessages(ch); len(m) != 2 || m[0].Content != want {
 		t.Fatalf("bot messages %q", contents(m))
 	}
 }
@@ -267,7 +254,7 @@ func TestWithoutChatCoreDMsSayChatIsOff(t *testing.T) {
 	ch := fake.DMChannel(ownerID)
 	fake.SendDM(ownerID, "hello")
 	waitFor(t, "the answer", func() bool {
-		m := botMessages(fake, ch)
+		m := fake.BotMessages(ch)
 		return len(m) == 1 && m[0].Content == ChatOff
 	})
 }

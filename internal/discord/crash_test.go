@@ -66,14 +66,14 @@ func TestCrashMidAnswer(t *testing.T) {
 	ch := fake.DMChannel(ownerID)
 	fake.SendDM(ownerID, "tell me a long story")
 	waitFor(t, "a partly streamed answer", func() bool {
-		m := botMessages(fake, ch)
+		m := fake.BotMessages(ch)
 		return len(m) == 1 && m[0].EditedTimestamp != nil && len(m[0].Content) > 40
 	})
 	if err := child.Process.Kill(); err != nil { // SIGKILL: no cleanup at all
 		t.Fatal(err)
 	}
 	child.Wait()
-	partial := botMessages(fake, ch)[0]
+	partial := fake.BotMessages(ch)[0]
 	if strings.Count(partial.Content, "word") >= 200 {
 		t.Fatalf("the answer was complete before the kill; the test needs it interrupted")
 	}
@@ -85,11 +85,11 @@ func TestCrashMidAnswer(t *testing.T) {
 	startBot(t, fake, db, chat, Options{EditInterval: 200 * time.Millisecond})
 	final := "-# ↻ regenerated after a restart\n" + want
 	waitFor(t, "the answer finished in the same message", func() bool {
-		m := botMessages(fake, ch)
+		m := fake.BotMessages(ch)
 		return len(m) >= 1 && m[0].Content == final
 	})
 	time.Sleep(500 * time.Millisecond) // anything sent twice would show by now
-	m := botMessages(fake, ch)
+	m := fake.BotMessages(ch)
 	if len(m) != 1 || m[0].ID != partial.ID {
 		t.Fatalf("after the restart the channel holds %d bot messages (%q), want the one message %s", len(m), contents(m), partial.ID)
 	}

@@ -64,6 +64,33 @@ func lastAnswer(t testing.TB, mem *memory.Store) memory.Message {
 	return memory.Message{}
 }
 
+// askRealOllama runs a bot over the real chat core and tiny model, paced
+// at 60 ms a token and edited every 300 ms, and sends it the owner's DM.
+func askRealOllama(t testing.TB) (*discordtest.Server, *store.DB, *Bot, *memory.Store, string) {
+	t.Helper()
+	fake := newFake(t, discordtest.Options{})
+	db := openDB(t, t.TempDir())
+	core, mem := ollamaCore(t, db, 60*time.Millisecond)
+	b := startBot(t, fake, db, FromCore(core), Options{EditInterval: 300 * time.Millisecond})
+	ch := fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "tell me about tortoises")
+	return fake, db, b, mem, ch
+}
+
+// finished waits for the reply to end and the outbox to flush, and checks
+// that Discord shows exactly the answer the chat core stored.
+func finished(t testing.TB, fake *discordtest.Server, db *store.DB, b *Bot, mem *memory.Store, ch string) memory.Message {
+	t.Helper()
+	waitFor(t, "the finished reply", func() bool { return replyDone(db) })
+	flush(t, b.Outbox(), 60*time.Second)
+	answer := lastAnswer(t, mem)
+	msgs := fake.BotMessages(ch)
+	if want := Split(answer.Content, MaxMessage); strings.Join(contents(msgs), "") != strings.Join(want, "") || len(msgs) != len(want) {
+		t.Fatalf("Discord shows %q\nthe model produced %q", contents(msgs), answer.Content)
+	}
+	return answer
+}
+
 // replyDone reports whether every reply was finished.
 func replyDone(db *store.DB) bool {
 	var n, open int
@@ -72,23 +99,8 @@ func replyDone(db *store.DB) bool {
 }
 
 func TestStreamedReplyRealOllama(t *testing.T) {
-	fake := newFake(t, discordtest.Options{})
-	db := openDB(t, t.TempDir())
-	core, mem := ollamaCore(t, db, 60*time.Millisecond)
-	b := startBot(t, fake, db, FromCore(core), Options{EditInterval: 300 * time.Millisecond})
-	ch := fake.DMChannel(ownerID)
-	fake.SendDM(ownerID, "tell me about tortoises")
-	waitFor(t, "the finished reply", func() bool { return replyDone(db) })
-	flush(t, b.Outbox(), 20*time.Second)
-	answer := lastAnswer(t, mem)
-	msgs := botMessages(fake, ch)
-	var shown strings.Builder
-	for _, m := range msgs {
-		shown.WriteString(m.Content)
-	}
-	if want := strings.Join(Split(answer.Content, MaxMessage), ""); shown.String() != want {
-		t.Fatalf("Discord shows %q\nthe model produced %q", shown.String(), answer.Content)
-	}
+	fake, db, b, mem, ch := askRealOllama(t)
+	answer := finished(t, fake, db, b, mem, ch)
 	if answer.Model != ollamatest.ChatModel || answer.Tokens < 15 {
 		t.Fatalf("answer by %q with %d tokens; the test needs a long enough answer of the real model", answer.Model, answer.Tokens)
 	}
@@ -104,24 +116,13 @@ func TestStreamedReplyRealOllama(t *testing.T) {
 // answer: the outbox waits, then the answer is finished in the same
 // message, nothing sent twice, and the gateway resumes.
 func TestOutageMidAnswerRealOllama(t *testing.T) {
-	fake := newFake(t, discordtest.Options{})
-	db := openDB(t, t.TempDir())
-	core, mem := ollamaCore(t, db, 60*time.Millisecond)
-	b := startBot(t, fake, db, FromCore(core), Options{EditInterval: 300 * time.Millisecond})
-	ch := fake.DMChannel(ownerID)
-	fake.SendDM(ownerID, "tell me about tortoises")
-	waitFor(t, "the first text", func() bool { return len(botMessages(fake, ch)) == 1 })
+	fake, db, b, mem, ch := askRealOllama(t)
+	waitFor(t, "the first text", func() bool { return len(fake.BotMessages(ch)) == 1 })
 	fake.DropGateway()
 	fake.SetDown(true)
 	time.Sleep(10 * time.Second)
 	fake.SetDown(false)
-	waitFor(t, "the finished reply", func() bool { return replyDone(db) })
-	flush(t, b.Outbox(), 60*time.Second)
-	answer := lastAnswer(t, mem)
-	msgs := botMessages(fake, ch)
-	if want := Split(answer.Content, MaxMessage); strings.Join(contents(msgs), "") != strings.Join(want, "") || len(msgs) != len(want) {
-		t.Fatalf("Discord shows %q\nthe model produced %q", contents(msgs), answer.Content)
-	}
+	finished(t, fake, db, b, mem, ch)
 	waitFor(t, "the gateway to resume", func() bool { return fake.Connected() && fake.Resumes() >= 1 })
 	if fake.RateLimited() != 0 {
 		t.Fatalf("%d 429s", fake.RateLimited())

@@ -46,7 +46,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	}()
 	switch {
 	case err != nil:
-		writeJSON(rec, http.StatusBadRequest, &formError{Code: 50109, Message: "The request body contains invalid JSON."})
+		writeJSON(rec, http.StatusBadRequest, &formError{Code: 50109, Message: "The request body contains invalid multipart form."})
 		return
 	case parts[0] != "gateway" && r.Header.Get("Authorization") != "Bot "+Token:
 		writeJSON(rec, http.StatusUnauthorized, &formError{Code: 0, Message: "401: Unauthorized"})
@@ -107,6 +107,24 @@ func (s *Server) handle(w http.ResponseWriter, r *http.Request, parts []string, 
 	}
 }
 
+// decode reads a JSON body into v, answering 400 (code 50109) when it is
+// not JSON.
+func decode(w http.ResponseWriter, body []byte, v any) bool {
+	if err := json.Unmarshal(body, v); err != nil {
+		writeJSON(w, http.StatusBadRequest, &formError{Code: 50109, Message: "The request body contains invalid JSON."})
+		return false
+	}
+	return true
+}
+
+// deref returns *p, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
 func (s *Server) createDM(w http.ResponseWriter, body []byte) {
 	var req struct {
 		RecipientID string `json:"recipient_id"`
@@ -134,8 +152,7 @@ func (s *Server) knownChannel(ch string) bool {
 
 func (s *Server) createMessage(w http.ResponseWriter, ch string, body []byte, files map[string][]byte) {
 	var req discordgo.MessageSend
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeJSON(w, http.StatusBadRequest, &formError{Code: 50109, Message: "The request body contains invalid JSON."})
+	if !decode(w, body, &req) {
 		return
 	}
 	if ferr := validateMessage(req.Content, req.Embeds, len(files), true); ferr != nil {
@@ -173,14 +190,10 @@ func (s *Server) findLocked(ch, id string) (*discordgo.Message, int) {
 
 func (s *Server) editMessage(w http.ResponseWriter, ch, id string, body []byte) {
 	var req discordgo.MessageEdit
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeJSON(w, http.StatusBadRequest, &formError{Code: 50109, Message: "The request body contains invalid JSON."})
+	if !decode(w, body, &req) {
 		return
 	}
-	content := ""
-	if req.Content != nil {
-		content = *req.Content
-	}
+	content := deref(req.Content)
 	var embeds []*discordgo.MessageEmbed
 	if req.Embeds != nil {
 		embeds = *req.Embeds
@@ -283,8 +296,7 @@ func (s *Server) addReaction(w http.ResponseWriter, ch, id, emoji string) {
 
 func (s *Server) overwriteCommands(w http.ResponseWriter, body []byte) {
 	var cmds []*discordgo.ApplicationCommand
-	if err := json.Unmarshal(body, &cmds); err != nil {
-		writeJSON(w, http.StatusBadRequest, &formError{Code: 50109, Message: "The request body contains invalid JSON."})
+	if !decode(w, body, &cmds) {
 		return
 	}
 	s.mu.Lock()
@@ -319,14 +331,10 @@ func (s *Server) interactionCallback(w http.ResponseWriter, body []byte) {
 
 func (s *Server) interactionEdit(w http.ResponseWriter, body []byte) {
 	var req discordgo.WebhookEdit
-	if err := json.Unmarshal(body, &req); err != nil {
-		writeJSON(w, http.StatusBadRequest, &formError{Code: 50109, Message: "The request body contains invalid JSON."})
+	if !decode(w, body, &req) {
 		return
 	}
-	content := ""
-	if req.Content != nil {
-		content = *req.Content
-	}
+	content := deref(req.Content)
 	if ferr := validateMessage(content, nil, 0, false); ferr != nil {
 		writeJSON(w, http.StatusBadRequest, ferr)
 		return

@@ -145,6 +145,17 @@ func (s *Server) Messages(channelID string) []discordgo.Message {
 	return out
 }
 
+// BotMessages returns the bot's messages in a channel, in order.
+func (s *Server) BotMessages(channelID string) []discordgo.Message {
+	var out []discordgo.Message
+	for _, m := range s.Messages(channelID) {
+		if m.Author != nil && m.Author.ID == BotID {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // Commands returns the application commands registered last.
 func (s *Server) Commands() []*discordgo.ApplicationCommand {
 	s.mu.Lock()
