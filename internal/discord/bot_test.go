@@ -20,6 +20,7 @@ type scriptChat struct {
 	mu    sync.Mutex
 	users []string
 	texts []string
+	stops []string
 }
 
 func (c *scriptChat) Send(ctx context.Context, user, text string, emit func(Event)) error {
@@ -38,7 +39,12 @@ func (c *scriptChat) Send(ctx context.Context, user, text string, emit func(Even
 	return nil
 }
 
-func (c *scriptChat) Stop(string) bool { return false }
+func (c *scriptChat) Stop(user string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stops = append(c.stops, user)
+	return true
+}
 
 func (c *scriptChat) sent() []string {
 	c.mu.Lock()
@@ -257,4 +263,32 @@ func TestWithoutChatCoreDMsSayChatIsOff(t *testing.T) {
 		m := fake.BotMessages(ch)
 		return len(m) == 1 && m[0].Content == ChatOff
 	})
+}
+
+// The owner's 🛑 stops the generation, 🔁 regenerates, 🗑️ forgets; a
+// stranger's reactions do nothing.
+func TestReactionsOnAReply(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	db := openDB(t, t.TempDir())
+	chat := &scriptChat{events: []Event{{Kind: EventText, Text: "an answer"}, {Kind: EventDone}}}
+	startBot(t, fake, db, chat, Options{EditInterval: 100 * time.Millisecond})
+	ch := fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "question")
+	waitFor(t, "the reply", func() bool { return len(fake.BotMessages(ch)) == 1 })
+	reply := fake.BotMessages(ch)[0].ID
+	stranger := "200000000000000002"
+	for _, e := range []string{EmojiStop, EmojiRegenerate, EmojiForget} {
+		fake.React(stranger, ch, reply, e)
+	}
+	fake.React(ownerID, ch, reply, EmojiStop)
+	fake.React(ownerID, ch, reply, EmojiRegenerate)
+	waitFor(t, "the regeneration", func() bool { return len(chat.sent()) == 2 })
+	fake.React(ownerID, ch, reply, "🗑")
+	waitFor(t, "the forgetting", func() bool { return len(chat.sent()) == 3 })
+	chat.mu.Lock()
+	stops := append([]string(nil), chat.stops...)
+	chat.mu.Unlock()
+	if got := chat.sent(); strings.Join(got, "|") != "question|/regenerate|/forget" || len(stops) != 1 || stops[0] != ownerID {
+		t.Fatalf("chat core got %q and stops %q", got, stops)
+	}
 }
