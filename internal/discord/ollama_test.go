@@ -14,6 +14,7 @@ import (
 	"github.com/maicompanion/mai/internal/memory"
 	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/store"
+	"github.com/maicompanion/mai/internal/testenv"
 )
 
 // ollamaCore is the real chat core over the real tiny Ollama model, behind
@@ -116,6 +117,7 @@ func TestStreamedReplyRealOllama(t *testing.T) {
 // answer: the outbox waits, then the answer is finished in the same
 // message, nothing sent twice, and the gateway resumes.
 func TestOutageMidAnswerRealOllama(t *testing.T) {
+	testenv.Short(t, "waits out a 10-second Discord outage")
 	fake, db, b, mem, ch := askRealOllama(t)
 	waitFor(t, "the first text", func() bool { return len(fake.BotMessages(ch)) == 1 })
 	fake.DropGateway()
