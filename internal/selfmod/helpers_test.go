@@ -74,7 +74,7 @@ func newEnv(t *testing.T, withSandbox bool) *env {
 
 // open opens the database, audit log and approvals, as a (re)started
 // process does.
-func (e *env) open(t *testing.T) {
+func (e *env) open(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	db, err := store.Open(ctx, filepath.Join(e.dir, "mai.db"), store.Options{})
@@ -130,7 +130,7 @@ func testSandbox(t *testing.T) *sandbox.Sandbox {
 }
 
 // initRepo makes a git repository on branch main with one commit.
-func initRepo(t *testing.T, dir string, files map[string]string) {
+func initRepo(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	run(t, "", "git", "init", "-q", "-b", "main", dir)
 	for name, content := range files {
@@ -145,7 +145,7 @@ func initRepo(t *testing.T, dir string, files map[string]string) {
 }
 
 // run runs a command and returns its trimmed output.
-func run(t *testing.T, dir string, name string, args ...string) string {
+func run(t testing.TB, dir string, name string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Dir = dir

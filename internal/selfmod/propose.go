@@ -129,14 +129,14 @@ func (s *Service) materialize(ctx context.Context, r *Record, wt string, p Propo
 	} else if err := writeChanges(wt, p.Changes); err != nil {
 		return err
 	}
-	diff, err := stagedDiff(ctx, wt, r.Base)
+	tree, diff, err := stagedDiff(ctx, wt, r.Base)
 	if err != nil {
 		return err
 	}
 	if strings.TrimSpace(diff) == "" {
 		return ErrEmpty
 	}
-	r.Diff, r.DiffSHA256 = diff, hashOf(diff)
+	r.Tree, r.Diff, r.DiffSHA256 = tree, diff, hashOf(diff)
 	if p.Revert != "" {
 		names, err := changedFiles(ctx, wt, r.Base)
 		if err != nil {

@@ -29,7 +29,7 @@ func (s *Service) rebaseApproved(ctx context.Context, r *Record, wt, head string
 // superseded and returns errSuperseded.
 func (s *Service) rebase(ctx context.Context, r *Record, wt, head string) (changed bool, err error) {
 	s.step(r.ID, "rebase")
-	diff, aerr := applyDiff(ctx, wt, head, r.Diff)
+	tree, diff, aerr := applyDiff(ctx, wt, head, r.Diff)
 	if aerr != nil {
 		r.State, r.Reason = Superseded, "the branch moved and the change no longer applies"
 		err := errors.Join(s.save(ctx, r), s.record(ctx, "mai", "selfmod.supersede", r, map[string]any{"head": head, "error": aerr.Error()}))
@@ -41,7 +41,7 @@ func (s *Service) rebase(ctx context.Context, r *Record, wt, head string) (chang
 	old := r.Base
 	r.Base = head
 	changed = diff != r.Diff
-	r.Diff, r.DiffSHA256 = diff, hashOf(diff)
+	r.Tree, r.Diff, r.DiffSHA256 = tree, diff, hashOf(diff)
 	c := s.check(ctx, r.Repo, wt, head)
 	r.Checks = &c
 	if err := errors.Join(s.save(ctx, r), s.record(ctx, "mai", "selfmod.rebase", r, map[string]any{"from": old, "diff_changed": changed,

@@ -123,6 +123,7 @@ type Record struct {
 	State       State          `json:"state"`
 	Reason      string         `json:"reason,omitempty"`
 	Commit      string         `json:"commit,omitempty"`
+	Tree        string         `json:"tree,omitempty"` // the proposed tree's object id
 	Worktree    string         `json:"-"`
 	Created     time.Time      `json:"created"`
 	Updated     time.Time      `json:"updated"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/maicompanion/mai/internal/approval"
 )
@@ -101,29 +102,31 @@ func (s *Service) commit(ctx context.Context, r *Record, a approval.Request) err
 	if err != nil {
 		return s.fail(ctx, r, err)
 	}
-	s.step(r.ID, "commit")
-	wt := s.worktreeDir(r.ID, "commit")
-	if err := s.addWorktree(ctx, r.RepoPath, wt, head); err != nil {
-		return s.fail(ctx, r, err)
-	}
-	defer s.removeWorktree(r.RepoPath, wt)
 	if head != r.Base {
+		wt := s.worktreeDir(r.ID, "rebase")
+		if err := s.addWorktree(ctx, r.RepoPath, wt, head); err != nil {
+			return s.fail(ctx, r, err)
+		}
 		done, err := s.rebaseApproved(ctx, r, wt, head)
+		s.removeWorktree(r.RepoPath, wt)
 		if done || err != nil {
 			return err
 		}
-	} else if diff, err := applyDiff(ctx, wt, r.Base, r.Diff); err != nil || diff != r.Diff {
+	}
+	// The tree built when the change was applied must give exactly the
+	// approved diff; the commit is made from it, without a second checkout.
+	if d, err := treeDiff(ctx, r.RepoPath, r.Base, r.Tree); r.Tree == "" || err != nil || d != r.Diff {
 		return s.fail(ctx, r, errors.Join(ErrChanged, err))
 	}
 	if r.Checks != nil && r.Checks.Status == "failed" && !r.Flags.DespiteChecks {
 		return s.fail(ctx, r, fmt.Errorf("%w (exit %d); not committed without the explicit override", ErrChecksFailed, r.Checks.ExitCode))
 	}
-	if _, err := git(ctx, wt, []byte(Message(*r, a)), "commit", "--quiet", "--no-verify", "--cleanup=verbatim", "-F", "-"); err != nil {
+	s.step(r.ID, "commit")
+	out, err := git(ctx, r.RepoPath, []byte(Message(*r, a)), "commit-tree", r.Tree, "-p", r.Base, "-F", "-")
+	if err != nil {
 		return s.fail(ctx, r, err)
 	}
-	if r.Commit, err = gitLine(ctx, wt, "rev-parse", "HEAD"); err != nil {
-		return s.fail(ctx, r, err)
-	}
+	r.Commit = strings.TrimSpace(out)
 	r.State = Committing
 	if err := s.save(ctx, r); err != nil {
 		return err

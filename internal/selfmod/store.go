@@ -56,9 +56,9 @@ func (s *Service) save(ctx context.Context, r *Record) error {
 		return mustJSON(v)
 	}
 	_, err := s.o.DB.ExecContext(context.WithoutCancel(ctx), `UPDATE selfmod_proposals SET base = ?, diff = ?, diff_sha256 = ?, risk = ?,
-		review = ?, checks = ?, approval_id = ?, state = ?, reason = ?, commit_id = ?, worktree = ?, updated = ? WHERE id = ?`,
+		review = ?, checks = ?, approval_id = ?, state = ?, reason = ?, commit_id = ?, tree = ?, worktree = ?, updated = ? WHERE id = ?`,
 		r.Base, []byte(r.Diff), r.DiffSHA256, enc(r.Risk, r.Risk != nil), enc(r.Review, r.Review != nil), enc(r.Checks, r.Checks != nil),
-		r.ApprovalID, string(r.State), r.Reason, r.Commit, r.Worktree, r.Updated.Format(timeLayout), r.ID)
+		r.ApprovalID, string(r.State), r.Reason, r.Commit, r.Tree, r.Worktree, r.Updated.Format(timeLayout), r.ID)
 	if err != nil {
 		return fmt.Errorf("store proposal %s: %w", r.ID, err)
 	}
@@ -66,7 +66,7 @@ func (s *Service) save(ctx context.Context, r *Record) error {
 }
 
 const columns = `id, repo, repo_path, branch, base, subject, rationale, request, requested_in, requester, changes, diff, diff_sha256,
-	risk, review, checks, flags, approval_id, state, reason, commit_id, worktree, created, updated`
+	risk, review, checks, flags, approval_id, state, reason, commit_id, tree, worktree, created, updated`
 
 // Get returns one proposal.
 func (s *Service) Get(ctx context.Context, id string) (Record, error) {
@@ -117,7 +117,7 @@ func scan(rows *sql.Rows) (Record, error) {
 	var diff []byte
 	if err := rows.Scan(&r.ID, &r.Repo, &r.RepoPath, &r.Branch, &r.Base, &r.Subject, &r.Rationale, &r.Request, &r.RequestedIn,
 		&r.Requester, &changes, &diff, &r.DiffSHA256, &rk, &rv, &ck, &flags, &r.ApprovalID, &state, &r.Reason, &r.Commit,
-		&r.Worktree, &created, &updated); err != nil {
+		&r.Tree, &r.Worktree, &created, &updated); err != nil {
 		return r, fmt.Errorf("read proposals: %w", err)
 	}
 	r.Diff, r.State = string(diff), State(state)

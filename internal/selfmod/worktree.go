@@ -26,13 +26,25 @@ func (s *Service) removeWorktree(repo, dir string) {
 	}
 }
 
-// stagedDiff is the exact diff of the worktree's index against base: the
-// payload the owner approves.
-func stagedDiff(ctx context.Context, wt, base string) (string, error) {
+// diffArgs make a diff exact and independent of user configuration.
+var diffArgs = []string{"diff", "--binary", "--full-index", "--no-color", "--no-ext-diff", "--no-renames"}
+
+// stagedDiff stages everything in the worktree and returns the tree it
+// makes and the exact diff against base: the payload the owner approves.
+func stagedDiff(ctx context.Context, wt, base string) (tree, diff string, err error) {
 	if _, err := git(ctx, wt, nil, "add", "-A"); err != nil {
-		return "", err
+		return "", "", err
 	}
-	return git(ctx, wt, nil, "diff", "--cached", "--binary", "--full-index", "--no-color", "--no-ext-diff", "--no-renames", base)
+	if tree, err = gitLine(ctx, wt, "write-tree"); err != nil {
+		return "", "", err
+	}
+	diff, err = treeDiff(ctx, wt, base, tree)
+	return tree, diff, err
+}
+
+// treeDiff is the exact diff from base to tree.
+func treeDiff(ctx context.Context, dir, base, tree string) (string, error) {
+	return git(ctx, dir, nil, append(diffArgs, base, tree)...)
 }
 
 // writeChanges writes the proposed files into the worktree.
@@ -60,10 +72,10 @@ func writeChanges(wt string, changes []Change) error {
 }
 
 // applyDiff applies a stored diff to the worktree's index and files, and
-// returns the diff as it now stands against base.
-func applyDiff(ctx context.Context, wt, base, diff string) (string, error) {
+// returns the tree and the diff as it now stands against base.
+func applyDiff(ctx context.Context, wt, base, diff string) (tree, newDiff string, err error) {
 	if _, err := git(ctx, wt, []byte(diff), "apply", "--index", "--binary", "--whitespace=nowarn", "-"); err != nil {
-		return "", err
+		return "", "", err
 	}
 	return stagedDiff(ctx, wt, base)
 }
