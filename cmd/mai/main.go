@@ -43,6 +43,7 @@ func commands() []command {
 		{"memory", "search, inspect, compress, export, import and forget memories", true, (*Main).runMemory},
 		{"approvals", "list, show, approve or deny what waits for the owner's decision", true, (*Main).runApprovals},
 		{"audit", "verify the tamper-evident audit log, or list its entries", true, (*Main).runAudit},
+		{"selfmod", "propose, list, show or revert changes to Mai's workspace or source (review, checks, your approval, a commit)", true, (*Main).runSelfmod},
 		{"pin", "set or clear the PIN that deciding and state-changing commands need", true, (*Main).runPin},
 	}
 }

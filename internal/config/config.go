@@ -75,6 +75,15 @@ type Config struct {
 	VRAMHeadroom Headroom
 
 	SandboxImage string
+	// SandboxGoImage is a Go-capable image for checks of Mai's own source;
+	// empty leaves those checks unavailable.
+	SandboxGoImage string
+	// SourceRepo is a checkout of Mai's source that self-modification may
+	// target; empty when not configured.
+	SourceRepo string
+	// Reviewer is the second agent that reviews self-modifications:
+	// "local" (the router's model) or "none".
+	Reviewer string
 	// ApprovalRemind and ApprovalExpire time an unanswered approval request.
 	ApprovalRemind time.Duration
 	ApprovalExpire time.Duration

@@ -193,6 +193,43 @@ func vars() []variable {
 			},
 			show: func(c *Config) string { return c.SandboxImage },
 		},
+		{
+			name: "SANDBOX_GO_IMAGE", help: "Go-capable Docker image for the checks (go vet, go test) of changes to Mai's own source; unset leaves them unavailable",
+			def: constant(""),
+			set: func(c *Config, raw string) error {
+				if strings.ContainsAny(raw, " \t") || strings.HasPrefix(raw, "-") {
+					return fmt.Errorf("expected a Docker image reference such as golang:1.26")
+				}
+				c.SandboxGoImage = raw
+				return nil
+			},
+			show: func(c *Config) string { return c.SandboxGoImage },
+		},
+		{
+			name: "MAI_SOURCE_REPO", help: "a git checkout of Mai's own source that self-modification may change (with approval); unset: only the workspace",
+			def: constant(""),
+			set: func(c *Config, raw string) error {
+				if raw == "" {
+					c.SourceRepo = ""
+					return nil
+				}
+				return pathVar(func(c *Config) *string { return &c.SourceRepo })(c, raw)
+			},
+			show: func(c *Config) string { return c.SourceRepo },
+		},
+		{
+			name: "MAI_REVIEWER", help: "the second agent that reviews self-modifications: local (the router's model) or none", defDoc: "local",
+			def: constant("local"),
+			set: func(c *Config, raw string) error {
+				switch r := strings.ToLower(raw); r {
+				case "local", "none":
+					c.Reviewer = r
+					return nil
+				}
+				return fmt.Errorf("expected local or none")
+			},
+			show: func(c *Config) string { return c.Reviewer },
+		},
 		durationVar("APPROVAL_REMIND", "one reminder when an approval request is still unanswered after this long", "5m", func(c *Config) *time.Duration { return &c.ApprovalRemind }),
 		durationVar("APPROVAL_EXPIRE", "an unanswered approval request expires (is not approved) after this long", "24h", func(c *Config) *time.Duration { return &c.ApprovalExpire }),
 		{

@@ -14,7 +14,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -160,6 +159,7 @@ type Options struct {
 	CheckImage, GoImage string
 	Policy              *risk.Policy
 	// Dir holds the temporary worktrees and the lock; Recover empties it.
+	// Created when first needed; a Service that only reads needs none.
 	Dir string
 	// Step, when set, is told each step as it starts: progress for the
 	// CLI, and the place a crash test stops a child process.
@@ -172,14 +172,11 @@ type Service struct{ o Options }
 
 // New returns a Service.
 func New(o Options) (*Service, error) {
-	if o.DB == nil || o.Approvals == nil || o.Dir == "" {
-		return nil, errors.New("selfmod: a database, the approval service and a folder are needed")
+	if o.DB == nil || o.Approvals == nil {
+		return nil, errors.New("selfmod: a database and the approval service are needed")
 	}
 	if o.Now == nil {
 		o.Now = time.Now
-	}
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return nil, err
 	}
 	return &Service{o: o}, nil
 }

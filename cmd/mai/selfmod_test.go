@@ -1,0 +1,96 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+func gitT(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=Owner", "-c", "user.email=owner@example.org"}, args...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %v: %v\n%s", args, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// A persona change proposed by hand: review (none configured here), checks
+// (no Docker here: unavailable), the approval, one commit with every
+// trailer, a verified audit log, and a revert through the same pipeline.
+func TestSelfmodProposeApproveRevert(t *testing.T) {
+	dir := t.TempDir()
+	ws := filepath.Join(dir, "workspace")
+	gitT(t, dir, "init", "-q", "-b", "main", ws)
+	os.WriteFile(filepath.Join(ws, "persona.md"), []byte("You are Mai.\n"), 0o644)
+	gitT(t, ws, "add", "-A")
+	gitT(t, ws, "commit", "-qm", "start")
+	os.WriteFile(filepath.Join(dir, "new.md"), []byte("You are Mai, and warm.\n"), 0o644)
+	env := map[string]string{"MAI_WORKSPACE": ws, "MAI_REVIEWER": "none", "DOCKER_HOST": "unix://" + filepath.Join(dir, "no-docker.sock")}
+
+	res := runMai(t, dir, env, "selfmod", "propose", "--no-wait", "--message", "a warmer persona", "new.md:persona.md")
+	if res.code != 0 {
+		t.Fatalf("propose: %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	m := regexp.MustCompile(`proposal (\S+) waits for approval request (\S+):`).FindStringSubmatch(res.stdout)
+	if m == nil || !strings.Contains(res.stdout, "review (none): unavailable") || !strings.Contains(res.stdout, "checks: unavailable") {
+		t.Fatalf("propose output:\n%s", res.stdout)
+	}
+	id, req := m[1], m[2]
+	if got := gitT(t, ws, "rev-list", "--count", "main"); got != "1" {
+		t.Fatal("committed before approval")
+	}
+	res = runMai(t, dir, env, "approvals", "approve", req)
+	if res.code != 0 || !strings.Contains(res.stdout, "proposal "+id+" committed") {
+		t.Fatalf("approve: %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ws, "persona.md")); string(b) != "You are Mai, and warm.\n" {
+		t.Fatalf("persona: %q", b)
+	}
+	trailers := gitT(t, ws, "log", "-1", "--format=%(trailers:only,unfold)")
+	for _, k := range []string{"Mai-Approval-Id: " + req, "Mai-Approved-By: local (terminal)", "Mai-Risk: LOW", "Mai-Review: none-available",
+		"Mai-Change-Sha256: ", "Mai-Requested-In: cli"} {
+		if !strings.Contains(trailers, k) {
+			t.Errorf("trailer %q missing:\n%s", k, trailers)
+		}
+	}
+	res = runMai(t, dir, env, "selfmod", "list", "--json")
+	var list []struct {
+		ID, State, Commit string
+	}
+	if err := json.Unmarshal([]byte(res.stdout), &list); err != nil || len(list) != 1 || list[0].ID != id || list[0].State != "committed" {
+		t.Fatalf("list: %v %s", err, res.stdout)
+	}
+	res = runMai(t, dir, env, "selfmod", "show", id)
+	if res.code != 0 || !strings.Contains(res.stdout, "+You are Mai, and warm.") || !strings.Contains(res.stdout, "state          committed") {
+		t.Fatalf("show:\n%s", res.stdout)
+	}
+	if res = runMai(t, dir, env, "audit", "verify"); res.code != 0 {
+		t.Fatalf("audit verify: %s %s", res.stdout, res.stderr)
+	}
+
+	res = runMai(t, dir, env, "selfmod", "revert", "--no-wait", list[0].Commit)
+	m = regexp.MustCompile(`waits for approval request (\S+):`).FindStringSubmatch(res.stdout)
+	if res.code != 0 || m == nil {
+		t.Fatalf("revert: %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if res = runMai(t, dir, env, "approvals", "approve", m[1]); res.code != 0 {
+		t.Fatalf("approve revert: %s %s", res.stdout, res.stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ws, "persona.md")); string(b) != "You are Mai.\n" {
+		t.Fatalf("after revert: %q", b)
+	}
+	if got := gitT(t, ws, "rev-list", "--count", "main"); got != "3" {
+		t.Fatalf("%s commits", got)
+	}
+	for _, bad := range [][]string{{"selfmod", "propose", "--message", "x", "new.md:../out.md"}, {"selfmod", "propose", "new.md:persona.md"}} {
+		if res = runMai(t, dir, env, bad...); res.code == 0 || strings.Count(strings.TrimSpace(res.stderr), "\n") > 3 {
+			t.Fatalf("%v: %d %s", bad, res.code, res.stderr)
+		}
+	}
+}
