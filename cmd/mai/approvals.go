@@ -18,34 +18,28 @@ import (
 	"github.com/maicompanion/mai/internal/sandbox"
 )
 
-const approvalsSynopsis = "approvals list [--state S] [--json]\n" +
-	"       mai approvals show ID [--json]\n" +
-	"       mai approvals approve ID [--sha256 HEX] [--pin-stdin]\n" +
-	"       mai approvals deny ID [--reason TEXT] [--sha256 HEX] [--pin-stdin]"
-
 const approvalsExamples = "  mai approvals list --state pending     # what waits for your decision\n" +
 	"  mai approvals show k3m9q2xa            # the full payload and its SHA-256\n" +
 	"  mai approvals approve k3m9q2xa         # run it (asks for the PIN when one is stored)\n" +
 	"  mai approvals deny k3m9q2xa --reason 'not on this machine'"
 
-func (m *Main) runApprovals(ctx context.Context, args []string) error {
-	return m.runSubcommand(ctx, "approvals", approvalsSynopsis, approvalsExamples, args, []subcommand{
-		{"list", m.approvalsList}, {"show", m.approvalsShow},
-		{"approve", func(ctx context.Context, args []string) error { return m.approvalsDecide(ctx, true, args) }},
-		{"deny", func(ctx context.Context, args []string) error { return m.approvalsDecide(ctx, false, args) }},
-	})
+// approvalsCommand is the approvals group.
+func approvalsCommand() command {
+	return command{name: "approvals", summary: "list, show, approve or deny what waits for the owner's decision", config: true, examples: approvalsExamples,
+		subs: []command{
+			{name: "list", summary: "requests, newest first", run: (*Main).approvalsList},
+			{name: "show", summary: "one request with its full payload and SHA-256", run: (*Main).approvalsShow},
+			{name: "approve", summary: "approve a pending request", run: func(m *Main, ctx context.Context, args []string) error { return m.approvalsDecide(ctx, true, args) }},
+			{name: "deny", summary: "deny a pending request", run: func(m *Main, ctx context.Context, args []string) error { return m.approvalsDecide(ctx, false, args) }},
+		}}
 }
 
 func (m *Main) approvalsList(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("approvals list", approvalsSynopsis, approvalsExamples)
+	fs := m.newFlagSet("approvals list", "approvals list [--state S] [--json]", approvalsExamples)
 	state := fs.String("state", "", "only requests in this state: pending, approved, denied, expired, superseded or withdrawn")
 	asJSON := fs.Bool("json", false, "print a JSON array of requests (without payloads)")
-	rest, err := m.parseArgs(fs, args)
-	if err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("%w: unexpected argument %q (see 'mai approvals --help')", errUsage, rest[0])
 	}
 	if *state != "" && !slices.Contains(approval.States, approval.State(*state)) {
 		return fmt.Errorf("%w: --state %q: want pending, approved, denied, expired, superseded or withdrawn", errUsage, *state)
@@ -85,9 +79,9 @@ type requestOutput struct {
 }
 
 func (m *Main) approvalsShow(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("approvals show", approvalsSynopsis, approvalsExamples)
+	fs := m.newFlagSet("approvals show", "approvals show ID [--json]", approvalsExamples)
 	asJSON := fs.Bool("json", false, "print the request with its payload as JSON")
-	rest, err := m.parseArgs(fs, args)
+	rest, err := m.parse(fs, args, 1)
 	if err != nil {
 		return err
 	}
@@ -150,11 +144,11 @@ func (m *Main) openRequest(ctx context.Context, verb string, rest []string, open
 
 func (m *Main) approvalsDecide(ctx context.Context, approve bool, args []string) error {
 	verb := map[bool]string{true: "approve", false: "deny"}[approve]
-	fs := m.newFlagSet("approvals "+verb, approvalsSynopsis, approvalsExamples)
+	fs := m.newFlagSet("approvals "+verb, "approvals "+verb+" ID [--reason TEXT] [--sha256 HEX] [--pin-stdin]", approvalsExamples)
 	sha := fs.String("sha256", "", "decide only if the payload's SHA-256 is this (as 'mai approvals show' prints it)")
 	reason := fs.String("reason", "", "why (recorded with the decision)")
 	pinStdin := pinFlag(fs)
-	rest, err := m.parseArgs(fs, args)
+	rest, err := m.parse(fs, args, 1)
 	if err != nil {
 		return err
 	}

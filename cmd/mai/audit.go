@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -19,45 +18,19 @@ import (
 	"github.com/maicompanion/mai/internal/store"
 )
 
-const auditSynopsis = "audit verify [--json]\n" +
-	"       mai audit list [--since DATE] [--action A] [--limit N] [--json]\n" +
-	"       mai audit reanchor [--reason TEXT] [--pin-stdin]"
-
 const auditExamples = "  mai audit verify                       # check every entry and the anchor; exit 1 naming the first bad entry\n" +
 	"  mai audit list --limit 20              # the last 20 entries\n" +
 	"  mai audit list --action approval --since 2026-06-01 --json\n" +
 	"  mai audit reanchor --reason 'restored the data directory from a copy'"
 
-func (m *Main) runAudit(ctx context.Context, args []string) error {
-	return m.runSubcommand(ctx, "audit", auditSynopsis, auditExamples, args, []subcommand{
-		{"verify", m.auditVerify}, {"list", m.auditList}, {"reanchor", m.auditReanchor},
-	})
-}
-
-// subcommand is one verb of a command with several (mai audit verify).
-type subcommand struct {
-	name string
-	run  func(ctx context.Context, args []string) error
-}
-
-// runSubcommand runs the subcommand args name, or says which there are.
-func (m *Main) runSubcommand(ctx context.Context, cmd, synopsis, examples string, args []string, subs []subcommand) error {
-	var names []string
-	for _, s := range subs {
-		if len(args) > 0 && args[0] == s.name {
-			return s.run(ctx, args[1:])
-		}
-		names = append(names, s.name)
-	}
-	want := strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
-	rest, err := m.parseArgs(m.newFlagSet(cmd, synopsis, examples), args)
-	if err != nil {
-		return err
-	}
-	if len(rest) == 0 {
-		return fmt.Errorf("%w: name a subcommand: %s (see 'mai %s --help')", errUsage, want, cmd)
-	}
-	return fmt.Errorf("%w: unknown subcommand %q: want %s (see 'mai %s --help')", errUsage, rest[0], want, cmd)
+// auditCommand is the audit group.
+func auditCommand() command {
+	return command{name: "audit", summary: "verify the tamper-evident audit log, or list its entries", config: true, examples: auditExamples,
+		subs: []command{
+			{name: "verify", summary: "check every entry and the anchor; exit 1 naming the first bad entry", run: (*Main).auditVerify},
+			{name: "list", summary: "the entries, newest last", run: (*Main).auditList},
+			{name: "reanchor", summary: "accept a log whose newest entries were lost legitimately", run: (*Main).auditReanchor},
+		}}
 }
 
 // ledger is the database with its audit log and approval requests.
@@ -143,12 +116,10 @@ func (m *Main) record(ctx context.Context, recs ...audit.Record) error {
 }
 
 func (m *Main) auditVerify(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("audit verify", auditSynopsis, auditExamples)
+	fs := m.newFlagSet("audit verify", "audit verify [--json]", auditExamples)
 	asJSON := fs.Bool("json", false, "print the report as JSON: ok, entries, last_seq, anchor, unanchored, problem {seq, kind, message}")
-	if rest, err := m.parseArgs(fs, args); err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
-	} else if len(rest) > 0 {
-		return fmt.Errorf("%w: unexpected argument %q (see 'mai audit --help')", errUsage, rest[0])
 	}
 	db, err := m.openReadDB(ctx)
 	if err != nil {
@@ -188,17 +159,14 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 }
 
 func (m *Main) auditList(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("audit list", auditSynopsis, auditExamples)
+	fs := m.newFlagSet("audit list", "audit list [--since DATE] [--action A] [--limit N] [--json]", auditExamples)
 	since := fs.String("since", "", "only entries at or after DATE (YYYY-MM-DD or RFC 3339)")
 	action := fs.String("action", "", "only this action, or every action under a prefix (approval, sandbox.run)")
 	limit := fs.Int("limit", 0, "only the newest N entries (0: all)")
 	asJSON := fs.Bool("json", false, "print a JSON array of entries: seq, time, actor, action, subject, details, prev_hash, hash")
-	rest, err := m.parseArgs(fs, args)
+	_, err := m.parse(fs, args, 0)
 	if err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("%w: unexpected argument %q (see 'mai audit --help')", errUsage, rest[0])
 	}
 	f := audit.Filter{Action: *action, Limit: *limit}
 	if *limit < 0 {
@@ -241,15 +209,11 @@ func parseSince(s string) (time.Time, error) {
 }
 
 func (m *Main) auditReanchor(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("audit reanchor", auditSynopsis, auditExamples)
+	fs := m.newFlagSet("audit reanchor", "audit reanchor [--reason TEXT] [--pin-stdin]", auditExamples)
 	reason := fs.String("reason", "accepted by the owner", "why the log's newest entries are gone (recorded)")
 	pinStdin := pinFlag(fs)
-	rest, err := m.parseArgs(fs, args)
-	if err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("%w: unexpected argument %q (see 'mai audit --help')", errUsage, rest[0])
 	}
 	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
 		return err

@@ -17,40 +17,56 @@ import (
 	"github.com/maicompanion/mai/internal/audit"
 )
 
-const pinSynopsis = "pin set [--pin-stdin]\n       mai pin clear [--pin-stdin]"
-
 const pinExamples = "  mai pin set                            # type the new PIN twice (and the old one first, when one is stored)\n" +
 	"  printf '2468\\n' | mai pin set          # the new PIN from standard input\n" +
 	"  printf 'old\\nnew\\n' | mai pin set --pin-stdin\n" +
 	"  MAI_PIN=2468 mai pin clear"
 
-func (m *Main) runPin(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("pin", pinSynopsis, pinExamples)
+// pinCommand is the pin group.
+func pinCommand() command {
+	return command{name: "pin", summary: "set or clear the PIN that deciding and state-changing commands need", config: true, examples: pinExamples,
+		subs: []command{
+			{name: "set", summary: "store the owner's PIN (argon2id hash; asks for the old one first)", run: (*Main).pinSet},
+			{name: "clear", summary: "remove the stored PIN", run: (*Main).pinClear},
+		}}
+}
+
+// pinStart parses 'mai pin set|clear' and checks the PIN stored now.
+func (m *Main) pinStart(ctx context.Context, verb string, args []string) (*pinSource, error) {
+	fs := m.newFlagSet("pin "+verb, "pin "+verb+" [--pin-stdin]", pinExamples)
 	pinStdin := pinFlag(fs)
-	rest, err := m.parseArgs(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(rest) != 1 || (rest[0] != "set" && rest[0] != "clear") {
-		return fmt.Errorf("%w: want 'mai pin set' or 'mai pin clear' (see 'mai pin --help')", errUsage)
+	if _, err := m.parse(fs, args, 0); err != nil {
+		return nil, err
 	}
 	src := m.pinInput(*pinStdin)
 	if err := m.requirePIN(ctx, src); err != nil {
+		return nil, err
+	}
+	return src, nil
+}
+
+func (m *Main) pinClear(ctx context.Context, args []string) error {
+	if _, err := m.pinStart(ctx, "clear", args); err != nil {
+		return err
+	}
+	if err := m.pinStore().Clear(); errors.Is(err, approval.ErrNoPIN) {
+		return fmt.Errorf("no PIN is stored; nothing to clear")
+	} else if err != nil {
+		return err
+	}
+	if err := m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "pin.clear", Subject: "pin"}); err != nil {
+		return err
+	}
+	fmt.Fprintln(m.Stdout, "PIN cleared: commands that change state no longer ask for one")
+	return nil
+}
+
+func (m *Main) pinSet(ctx context.Context, args []string) error {
+	src, err := m.pinStart(ctx, "set", args)
+	if err != nil {
 		return err
 	}
 	store := m.pinStore()
-	if rest[0] == "clear" {
-		if err := store.Clear(); errors.Is(err, approval.ErrNoPIN) {
-			return fmt.Errorf("no PIN is stored; nothing to clear")
-		} else if err != nil {
-			return err
-		}
-		if err := m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "pin.clear", Subject: "pin"}); err != nil {
-			return err
-		}
-		fmt.Fprintln(m.Stdout, "PIN cleared: commands that change state no longer ask for one")
-		return nil
-	}
 	had, err := store.Stored()
 	if err != nil {
 		return err

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -21,39 +20,23 @@ import (
 	"github.com/maicompanion/mai/internal/sandbox"
 )
 
-const sandboxSynopsis = "sandbox run [--lang python|sh] [--timeout 30s] [--memory 256m] [--image IMG] [--stdin FILE] [--yes] [--wait 10m] [--json] FILE|-\n" +
-	"       mai sandbox image [pull] [--json]   (mai sandbox pull is the same as image pull)\n" +
-	"       mai sandbox ps [--json]"
-
 const sandboxExamples = "  mai sandbox run hello.py                  # risk check, then run in the hardened container\n" +
 	"  echo 'echo hi' | mai sandbox run --lang sh -\n" +
-	"  mai sandbox run --timeout 5s --memory 128m --json job.py | jq .exit_code\n" +
+	"  mai sandbox run job.py --timeout 5s --memory 128m --json | jq .exit_code\n" +
 	"  mai sandbox run tool.py                   # HIGH risk: waits for 'mai approvals approve ID' (or y at the prompt)\n" +
 	"  mai sandbox run --yes tool.py             # approve a HIGH-risk job without asking (recorded)\n" +
 	"  mai sandbox image pull                    # pull SANDBOX_DOCKER_IMAGE with a progress line\n" +
 	"  mai sandbox ps                            # sandbox containers on the engine"
 
-func (m *Main) runSandbox(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "run":
-			return m.sandboxRun(ctx, args[1:])
-		case "image":
-			return m.sandboxImage(ctx, args[1:])
-		case "pull": // the spelling of "image pull"
-			return m.sandboxImage(ctx, append([]string{"pull"}, args[1:]...))
-		case "ps":
-			return m.sandboxPS(ctx, args[1:])
-		}
-	}
-	fs := m.newFlagSet("sandbox", sandboxSynopsis, sandboxExamples)
-	if err := m.parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		return fmt.Errorf("%w: name a subcommand: run, image or ps (see 'mai sandbox --help')", errUsage)
-	}
-	return fmt.Errorf("%w: unknown subcommand %q: want run, image or ps (see 'mai sandbox --help')", errUsage, fs.Arg(0))
+// sandboxCommand is the sandbox group.
+func sandboxCommand() command {
+	return command{name: "sandbox", summary: "run code in the hardened Docker sandbox, behind the risk gate", config: true, examples: sandboxExamples,
+		subs: []command{
+			{name: "run", summary: "judge code, then run it in a fresh hardened container", run: (*Main).sandboxRun},
+			{name: "image", summary: "show the sandbox image; 'image pull' pulls it", run: (*Main).sandboxImage},
+			{name: "pull", summary: "the same as 'image pull'", run: (*Main).sandboxPull},
+			{name: "ps", summary: "sandbox containers on the engine", run: (*Main).sandboxPS},
+		}}
 }
 
 // sandboxOptions are the configured image, core bound and Docker host.
@@ -96,7 +79,7 @@ type sandboxOutput struct {
 }
 
 func (m *Main) sandboxRun(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("sandbox run", sandboxSynopsis, sandboxExamples)
+	fs := m.newFlagSet("sandbox run", "sandbox run [--lang python|sh] [--timeout 30s] [--memory 256m] [--image IMG] [--stdin FILE] [--yes] [--json] FILE|-", sandboxExamples)
 	lang := fs.String("lang", "", "python or sh (default: from the file's extension or shebang, else python)")
 	timeout := fs.Duration("timeout", 30*time.Second, "wall time before the container is killed")
 	memory := fs.String("memory", "256m", "memory limit, no swap (bytes, or with k, m, g)")
@@ -105,10 +88,11 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 	yes := fs.Bool("yes", false, "approve a HIGH-risk job without asking (recorded in the result and the audit log); BLOCKED is refused anyway")
 	wait := fs.Duration("wait", 10*time.Minute, "how long a HIGH-risk job waits for the owner's decision before its request is withdrawn")
 	asJSON := fs.Bool("json", false, "print the result as JSON: exit_code, stdout, stderr, timed_out, oom_killed, truncated, duration_ms, risk, …")
-	if err := m.parseFlags(fs, args); err != nil {
+	files, err := m.parse(fs, args, 1)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(files) != 1 {
 		return fmt.Errorf("%w: name one FILE to run, or - for standard input (see 'mai sandbox run --help')", errUsage)
 	}
 	mem, err := parseSize(*memory)
@@ -118,7 +102,7 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 	if *timeout <= 0 || *wait <= 0 {
 		return fmt.Errorf("%w: --timeout and --wait must be positive", errUsage)
 	}
-	name, src, err := m.readSource(fs.Arg(0))
+	name, src, err := m.readSource(files[0])
 	if err != nil {
 		return err
 	}
@@ -130,7 +114,7 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 	}
 	language := *lang
 	if language == "" {
-		language = guessLanguage(name, src)
+		language = runLanguage(ctx, name, src)
 	}
 	entry := "main.py"
 	if language == "sh" || language == "shell" {
@@ -241,36 +225,49 @@ func printFindings(w io.Writer, findings []risk.Finding) {
 }
 
 func (m *Main) sandboxImage(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("sandbox image", sandboxSynopsis, sandboxExamples)
+	fs := m.newFlagSet("sandbox image", "sandbox image [pull] [--image IMG] [--json]", sandboxExamples)
 	asJSON := fs.Bool("json", false, "print the image status as JSON: image, present, id, size, created")
 	image := fs.String("image", "", "image (default: SANDBOX_DOCKER_IMAGE)")
-	pull := len(args) > 0 && args[0] == "pull"
-	if pull {
-		args = args[1:]
-	}
-	if err := m.parseFlags(fs, args); err != nil {
+	rest, err := m.parse(fs, args, 1)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 1 && fs.Arg(0) == "pull" && !pull {
-		pull = true
-	} else if fs.NArg() > 0 {
-		return fmt.Errorf("%w: 'mai sandbox image' takes only 'pull' (see 'mai sandbox --help')", errUsage)
+	pull := len(rest) == 1
+	if pull && rest[0] != "pull" {
+		return fmt.Errorf("%w: unexpected argument %q: 'mai sandbox image' takes only 'pull' (see 'mai sandbox image --help')", errUsage, rest[0])
 	}
-	s, err := m.openSandbox(ctx, *image, nil)
+	return m.imageStatus(ctx, *image, pull, *asJSON)
+}
+
+// sandboxPull is 'mai sandbox image pull' by a shorter name.
+func (m *Main) sandboxPull(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("sandbox pull", "sandbox pull [--image IMG] [--json]   (the same as 'mai sandbox image pull')", sandboxExamples)
+	asJSON := fs.Bool("json", false, "print the image status after the pull as JSON: image, present, id, size, created")
+	image := fs.String("image", "", "image (default: SANDBOX_DOCKER_IMAGE)")
+	if _, err := m.parse(fs, args, 0); err != nil {
+		return err
+	}
+	return m.imageStatus(ctx, *image, true, *asJSON)
+}
+
+// imageStatus pulls the image when asked, then shows whether the engine
+// has it.
+func (m *Main) imageStatus(ctx context.Context, image string, pull, asJSON bool) error {
+	s, err := m.openSandbox(ctx, image, nil)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	if pull {
-		if err := s.Pull(ctx, *image, m.pullReporter()); err != nil {
+		if err := s.Pull(ctx, image, m.pullReporter()); err != nil {
 			return err
 		}
 	}
-	st, err := s.ImageStatus(ctx, *image)
+	st, err := s.ImageStatus(ctx, image)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return m.writeJSON(st)
 	}
 	if !st.Present {
@@ -282,13 +279,10 @@ func (m *Main) sandboxImage(ctx context.Context, args []string) error {
 }
 
 func (m *Main) sandboxPS(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("sandbox ps", sandboxSynopsis, sandboxExamples)
+	fs := m.newFlagSet("sandbox ps", "sandbox ps [--json]", sandboxExamples)
 	asJSON := fs.Bool("json", false, "print a JSON array of {job_id, container_id, role, language, image, state, created, host, pid}")
-	if err := m.parseFlags(fs, args); err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	s, err := m.openSandbox(ctx, "", nil)
 	if err != nil {
@@ -348,23 +342,16 @@ func (m *Main) readSource(arg string) (name string, src []byte, err error) {
 	return arg, src, nil
 }
 
-func (m *Main) path(p string) string {
-	if filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(m.Dir, p)
-}
-
-// guessLanguage picks sh for .sh files and shell shebangs, python otherwise.
-func guessLanguage(name string, src []byte) string {
-	switch filepath.Ext(name) {
-	case ".sh", ".bash":
+// runLanguage is the language code runs in when --lang is not given: the
+// one the risk analyser detects, so the gate judges the code as what it
+// runs as; python when it cannot tell. Go is named so that the sandbox
+// refuses it clearly instead of handing it to Python.
+func runLanguage(ctx context.Context, name string, src []byte) string {
+	switch risk.Detect(ctx, name, src) {
+	case risk.Shell:
 		return "sh"
-	case ".py":
-		return "python"
-	}
-	if first, _, _ := strings.Cut(string(src), "\n"); strings.HasPrefix(first, "#!") && !strings.Contains(first, "python") {
-		return "sh"
+	case risk.Go:
+		return "go"
 	}
 	return "python"
 }

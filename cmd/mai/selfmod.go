@@ -19,10 +19,13 @@ import (
 	"github.com/maicompanion/mai/internal/selfmod"
 )
 
-const selfmodSynopsis = "selfmod propose [--repo workspace|source] --message TEXT [--subject LINE] [--rationale TEXT] [--no-wait] [--wait 10m] [--despite-review] [--despite-checks] [--pin-stdin] SRC:DEST…\n" +
-	"       mai selfmod list [--json]\n" +
-	"       mai selfmod show ID [--json]\n" +
-	"       mai selfmod revert [--repo workspace|source] [--no-wait] [--wait 10m] [--pin-stdin] COMMIT"
+// The synopsis of each selfmod subcommand.
+const (
+	selfmodProposeSynopsis = "selfmod propose [--repo workspace|source] --message TEXT [--subject LINE] [--rationale TEXT] [--no-wait] [--wait 10m] [--despite-review] [--despite-checks] [--pin-stdin] SRC:DEST…"
+	selfmodListSynopsis    = "selfmod list [--json]"
+	selfmodShowSynopsis    = "selfmod show ID [--json]"
+	selfmodRevertSynopsis  = "selfmod revert [--repo workspace|source] [--no-wait] [--wait 10m] [--pin-stdin] COMMIT"
+)
 
 const selfmodExamples = "  mai selfmod propose --message 'a warmer persona' new-persona.md:persona.md   # review, ./check, then asks you\n" +
 	"  mai selfmod propose --no-wait --message 'add a skill' wc.sh:skills/wc.sh      # print the id; decide later\n" +
@@ -31,10 +34,14 @@ const selfmodExamples = "  mai selfmod propose --message 'a warmer persona' new-
 	"  mai selfmod show p3m9q2x                                                      # diff, risk, review, checks, state\n" +
 	"  mai selfmod revert 1a2b3c4                                                    # undo a commit, through the same pipeline"
 
-func (m *Main) runSelfmod(ctx context.Context, args []string) error {
-	return m.runSubcommand(ctx, "selfmod", selfmodSynopsis, selfmodExamples, args, []subcommand{
-		{"propose", m.selfmodPropose}, {"list", m.selfmodList}, {"show", m.selfmodShow}, {"revert", m.selfmodRevert},
-	})
+func selfmodCommand() command {
+	return command{name: "selfmod", summary: "propose, list, show or revert changes to Mai's workspace or source (review, checks, your approval, a commit)",
+		config: true, examples: selfmodExamples, subs: []command{
+			{name: "propose", summary: "propose a change: review, checks, then your approval and a commit", run: (*Main).selfmodPropose},
+			{name: "list", summary: "proposals, newest first", run: (*Main).selfmodList},
+			{name: "show", summary: "one proposal: diff, risk, review, checks, state", run: (*Main).selfmodShow},
+			{name: "revert", summary: "propose to undo a commit, through the same pipeline", run: (*Main).selfmodRevert},
+		}}
 }
 
 // selfmodTarget is the repository --repo names, from the configuration.
@@ -103,7 +110,7 @@ func (m *Main) openSelfmod(ctx context.Context, reviewing bool) (*selfmod.Servic
 }
 
 func (m *Main) selfmodPropose(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("selfmod propose", selfmodSynopsis, selfmodExamples)
+	fs := m.newFlagSet("selfmod propose", selfmodProposeSynopsis, selfmodExamples)
 	repo := fs.String("repo", selfmod.Workspace, "the repository to change: workspace (MAI_WORKSPACE) or source (MAI_SOURCE_REPO)")
 	message := fs.String("message", "", "what you ask for (recorded in the commit)")
 	subject := fs.String("subject", "", "the commit's subject line (default: the message's first line)")
@@ -113,7 +120,7 @@ func (m *Main) selfmodPropose(ctx context.Context, args []string) error {
 	despiteReview := fs.Bool("despite-review", false, "offer the change for approval even if the reviewer rejects it")
 	despiteChecks := fs.Bool("despite-checks", false, "commit on approval even if the checks fail")
 	pinStdin := pinFlag(fs)
-	rest, err := m.parseArgs(fs, args)
+	rest, err := m.parse(fs, args, anyOperands)
 	if err != nil {
 		return err
 	}
@@ -215,12 +222,12 @@ func (m *Main) proposeAndWait(ctx context.Context, noWait bool, wait time.Durati
 }
 
 func (m *Main) selfmodRevert(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("selfmod revert", selfmodSynopsis, selfmodExamples)
+	fs := m.newFlagSet("selfmod revert", selfmodRevertSynopsis, selfmodExamples)
 	repo := fs.String("repo", selfmod.Workspace, "the repository: workspace or source")
 	noWait := fs.Bool("no-wait", false, "print the proposal id and return")
 	wait := fs.Duration("wait", 10*time.Minute, "how long to wait for the decision")
 	pinStdin := pinFlag(fs)
-	rest, err := m.parseArgs(fs, args)
+	rest, err := m.parse(fs, args, 1)
 	if err != nil {
 		return err
 	}
@@ -255,14 +262,10 @@ func (m *Main) selfmodRead(ctx context.Context) (*selfmod.Service, func(), error
 }
 
 func (m *Main) selfmodList(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("selfmod list", selfmodSynopsis, selfmodExamples)
+	fs := m.newFlagSet("selfmod list", selfmodListSynopsis, selfmodExamples)
 	asJSON := fs.Bool("json", false, "print a JSON array of proposals (without diffs)")
-	rest, err := m.parseArgs(fs, args)
-	if err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, rest[0])
 	}
 	svc, closeFn, err := m.selfmodRead(ctx)
 	if err != nil {
@@ -306,9 +309,9 @@ func stripContent(cs []selfmod.Change) []selfmod.Change {
 }
 
 func (m *Main) selfmodShow(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("selfmod show", selfmodSynopsis, selfmodExamples)
+	fs := m.newFlagSet("selfmod show", selfmodShowSynopsis, selfmodExamples)
 	asJSON := fs.Bool("json", false, "print the proposal with its diff, risk, review and checks as JSON")
-	rest, err := m.parseArgs(fs, args)
+	rest, err := m.parse(fs, args, 1)
 	if err != nil {
 		return err
 	}

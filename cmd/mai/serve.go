@@ -38,7 +38,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 			"  LOG_LEVEL=debug mai serve          # more detail in <data dir>/.logs/mai.log\n"+
 			"  mai serve --shutdown-timeout 30s   # give running work longer to finish")
 	grace := fs.Duration("shutdown-timeout", 10*time.Second, "how long to let running work finish after SIGINT/SIGTERM")
-	if err := m.parseFlags(fs, args); err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
 	}
 	cfg := m.cfg
