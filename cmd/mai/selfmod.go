@@ -81,14 +81,16 @@ func (m *Main) openSelfmod(ctx context.Context, reviewing bool) (*selfmod.Servic
 	o := selfmod.Options{DB: l.db.DB, Approvals: l.approvals, Audit: l.log, Policy: policy, GoImage: m.cfg.SandboxGoImage,
 		CheckImage: m.cfg.SandboxImage, Dir: filepath.Join(m.cfg.DataDir, "selfmod"),
 		Step: func(_, step string) { fmt.Fprintf(m.Stderr, "mai: selfmod: %s\n", step) }}
-	if reviewing && m.cfg.Reviewer == "local" {
-		ms, err := m.openModels(ctx, readWrite)
+	if reviewing {
+		model, closeModel, err := m.reviewModel(ctx)
 		if err != nil {
 			closeAll()
 			return nil, nil, nil, err
 		}
-		closers = append(closers, ms.close)
-		o.Reviewer = review.Reviewer{Model: review.Local{Chat: ms.router}}
+		closers = append(closers, closeModel)
+		if model != nil {
+			o.Reviewer = review.Reviewer{Model: model}
+		}
 	}
 	opts := m.sandboxOptions()
 	opts.Approver, opts.Policy = selfmod.CheckApprover{}, policy
@@ -397,4 +399,18 @@ func (m *Main) printSettled(done []selfmod.Record, err error) error {
 		}
 	}
 	return err
+}
+
+// reviewModel is the configured reviewer's model: the router's for local,
+// nil for none.
+func (m *Main) reviewModel(ctx context.Context) (review.Model, func(), error) {
+	if m.cfg.Reviewer != "local" {
+		model, err := m.remoteReviewer()
+		return model, func() {}, err
+	}
+	ms, err := m.openModels(ctx, readWrite)
+	if err != nil {
+		return nil, nil, err
+	}
+	return review.Local{Chat: ms.router}, ms.close, nil
 }

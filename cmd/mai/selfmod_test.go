@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,6 +93,48 @@ func TestSelfmodProposeApproveRevert(t *testing.T) {
 	for _, bad := range [][]string{{"selfmod", "propose", "--message", "x", "new.md:../out.md"}, {"selfmod", "propose", "new.md:persona.md"}} {
 		if res = runMai(t, dir, env, bad...); res.code == 0 || strings.Count(strings.TrimSpace(res.stderr), "\n") > 3 {
 			t.Fatalf("%v: %d %s", bad, res.code, res.stderr)
+		}
+	}
+}
+
+// mai doctor names the active reviewer and whether it answers.
+func TestDoctorShowsTheReviewer(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/global/health" {
+			w.Write([]byte(`{"healthy":true,"version":"1.0.0"}`))
+			return
+		}
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	for _, tt := range []struct {
+		env    map[string]string
+		status string
+		detail string
+	}{
+		{map[string]string{"MAI_REVIEWER": "opencode", "OPENCODE_URL": srv.URL}, "OK", "opencode:" + srv.URL + " answers"},
+		{map[string]string{"MAI_REVIEWER": "opencode", "OPENCODE_URL": "http://127.0.0.1:9"}, "FAIL", "does not answer"},
+		{map[string]string{"MAI_REVIEWER": "none"}, "WARN", "no review available"},
+		{map[string]string{"MAI_REVIEWER": "anthropic"}, "FAIL", "needs ANTHROPIC_API_KEY"},
+		{map[string]string{}, "OK", "local model"},
+	} {
+		tt.env["OLLAMA_ENDPOINT"], tt.env["LMSTUDIO_ENDPOINT"] = "http://127.0.0.1:9", "http://127.0.0.1:9"
+		res := runMai(t, "", tt.env, "doctor", "--json")
+		var rs []struct{ Name, Status, Detail string }
+		if err := json.Unmarshal([]byte(res.stdout), &rs); err != nil {
+			t.Fatalf("%v: %s", err, res.stdout)
+		}
+		found := false
+		for _, r := range rs {
+			if r.Name == "reviewer" {
+				found = true
+				if r.Status != tt.status || !strings.Contains(r.Detail, tt.detail) {
+					t.Errorf("%v: %s %s", tt.env, r.Status, r.Detail)
+				}
+			}
+		}
+		if !found {
+			t.Fatalf("no reviewer line: %s", res.stdout)
 		}
 	}
 }

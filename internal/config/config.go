@@ -82,8 +82,17 @@ type Config struct {
 	// target; empty when not configured.
 	SourceRepo string
 	// Reviewer is the second agent that reviews self-modifications:
-	// "local" (the router's model) or "none".
+	// local (the router's model), anthropic, opencode, openai or none.
 	Reviewer string
+	// The optional reviewers' settings.
+	AnthropicAPIKey  Secret
+	AnthropicModel   string
+	AnthropicURL     string
+	OpenCodeURL      string
+	OpenCodePassword Secret
+	ReviewEndpoint   string
+	ReviewAPIKey     Secret
+	ReviewModel      string
 	// ApprovalRemind and ApprovalExpire time an unanswered approval request.
 	ApprovalRemind time.Duration
 	ApprovalExpire time.Duration

@@ -228,18 +228,37 @@ func vars() []variable {
 			show: func(c *Config) string { return c.SourceRepo },
 		},
 		{
-			name: "MAI_REVIEWER", help: "the second agent that reviews self-modifications: local (the router's model) or none", defDoc: "local",
+			name: "MAI_REVIEWER", help: "the second agent that reviews self-modifications: local (the router's model), anthropic, opencode, openai (REVIEW_ENDPOINT) or none", defDoc: "local",
 			def: constant("local"),
 			set: func(c *Config, raw string) error {
 				switch r := strings.ToLower(raw); r {
-				case "local", "none":
+				case "local", "none", "anthropic", "opencode", "openai":
 					c.Reviewer = r
 					return nil
 				}
-				return fmt.Errorf("expected local or none")
+				return fmt.Errorf("expected local, anthropic, opencode, openai or none")
 			},
 			show: func(c *Config) string { return c.Reviewer },
 		},
+		secretVar("ANTHROPIC_API_KEY", "API key of the Anthropic reviewer (MAI_REVIEWER=anthropic)", func(c *Config) *Secret { return &c.AnthropicAPIKey }),
+		stringVar("ANTHROPIC_MODEL", "the Anthropic reviewer's model", "claude-sonnet-4-5", func(c *Config) *string { return &c.AnthropicModel }),
+		urlVar("ANTHROPIC_API_URL", "the Anthropic API's base URL (change only for testing or a proxy)", "https://api.anthropic.com", func(c *Config) *string { return &c.AnthropicURL }),
+		urlVar("OPENCODE_URL", "the OpenCode server of the opencode reviewer (opencode serve)", "http://127.0.0.1:4096", func(c *Config) *string { return &c.OpenCodeURL }),
+		secretVar("OPENCODE_SERVER_PASSWORD", "the OpenCode server's basic-auth password, when it has one", func(c *Config) *Secret { return &c.OpenCodePassword }),
+		{
+			name: "REVIEW_ENDPOINT", help: "an OpenAI-compatible API base URL for the openai reviewer (e.g. http://host:8000/v1)",
+			def: constant(""),
+			set: func(c *Config, raw string) error {
+				if raw == "" {
+					c.ReviewEndpoint = ""
+					return nil
+				}
+				return urlVar("REVIEW_ENDPOINT", "", "http://host:8000/v1", func(c *Config) *string { return &c.ReviewEndpoint }).set(c, raw)
+			},
+			show: func(c *Config) string { return c.ReviewEndpoint },
+		},
+		secretVar("REVIEW_API_KEY", "the bearer key of REVIEW_ENDPOINT, when it needs one", func(c *Config) *Secret { return &c.ReviewAPIKey }),
+		stringVar("REVIEW_MODEL", "the model the openai reviewer asks at REVIEW_ENDPOINT", "", func(c *Config) *string { return &c.ReviewModel }),
 		durationVar("APPROVAL_REMIND", "one reminder when an approval request is still unanswered after this long", "5m", func(c *Config) *time.Duration { return &c.ApprovalRemind }),
 		durationVar("APPROVAL_EXPIRE", "an unanswered approval request expires (is not approved) after this long", "24h", func(c *Config) *time.Duration { return &c.ApprovalExpire }),
 		{
@@ -389,4 +408,26 @@ func parseHeadroom(raw string) (Headroom, error) {
 		return Headroom{}, bad
 	}
 	return Headroom{GB: f, Set: true}, nil
+}
+
+func secretVar(name, help string, field func(*Config) *Secret) variable {
+	return variable{
+		name: name, help: help, def: constant(""),
+		secret: func(c *Config) Secret { return *field(c) },
+		set:    func(c *Config, raw string) error { *field(c) = Secret(raw); return nil },
+	}
+}
+
+func stringVar(name, help, def string, field func(*Config) *string) variable {
+	return variable{
+		name: name, help: help, defDoc: def, def: constant(def),
+		set: func(c *Config, raw string) error {
+			if strings.ContainsAny(raw, " \t\n") {
+				return fmt.Errorf("expected a name without spaces")
+			}
+			*field(c) = raw
+			return nil
+		},
+		show: func(c *Config) string { return *field(c) },
+	}
 }
