@@ -45,11 +45,8 @@ func checkPaths(ctx context.Context, repo, base string, changes []Change) error 
 		if total += len(c.Content); total > maxTotalBytes {
 			return fmt.Errorf("%w: more than %d bytes in all", ErrPath, maxTotalBytes)
 		}
-		if err := noSymlink(ctx, repo, base, c.Path); err != nil {
-			return err
-		}
 	}
-	return nil
+	return noSymlinks(ctx, repo, base, changes)
 }
 
 // checkPath accepts a clean, relative, slash-separated path with no .git
@@ -74,30 +71,39 @@ func checkPath(p string) error {
 	return nil
 }
 
-// noSymlink refuses p when it or a folder above it is a symbolic link (or
-// a submodule) in the base commit.
-func noSymlink(ctx context.Context, repo, base, p string) error {
-	parts := strings.Split(p, "/")
-	for i := 1; i <= len(parts); i++ {
-		prefix := strings.Join(parts[:i], "/")
-		out, err := git(ctx, repo, nil, "ls-tree", "-z", base, "--", prefix)
-		if err != nil {
-			return err
+// noSymlinks refuses a path when it or a folder above it is a symbolic
+// link (or a submodule, or a file) in the base commit; one ls-tree lists
+// every prefix of every path.
+func noSymlinks(ctx context.Context, repo, base string, changes []Change) error {
+	args := []string{"ls-tree", "-z", base, "--"}
+	want := map[string]bool{} // prefix → must be a folder
+	for _, c := range changes {
+		parts := strings.Split(c.Path, "/")
+		for i := 1; i <= len(parts); i++ {
+			prefix := strings.Join(parts[:i], "/")
+			if _, seen := want[prefix]; !seen {
+				args = append(args, prefix)
+			}
+			want[prefix] = want[prefix] || i < len(parts)
 		}
-		for _, e := range strings.Split(out, "\x00") {
-			meta, name, ok := strings.Cut(e, "\t")
-			if !ok || name != prefix {
-				continue
-			}
-			if strings.HasPrefix(meta, "120000 ") {
-				return fmt.Errorf("%w: %q is a symbolic link, which could lead out of the repository", ErrPath, prefix)
-			}
-			if strings.HasPrefix(meta, "160000 ") {
-				return fmt.Errorf("%w: %q is a submodule", ErrPath, prefix)
-			}
-			if i < len(parts) && !strings.HasPrefix(meta, "040000 ") {
-				return fmt.Errorf("%w: %q is a file, not a folder", ErrPath, prefix)
-			}
+	}
+	out, err := git(ctx, repo, nil, args...)
+	if err != nil {
+		return err
+	}
+	for _, e := range strings.Split(out, "\x00") {
+		meta, name, ok := strings.Cut(e, "\t")
+		folder, asked := want[name]
+		if !ok || !asked {
+			continue
+		}
+		switch {
+		case strings.HasPrefix(meta, "120000 "):
+			return fmt.Errorf("%w: %q is a symbolic link, which could lead out of the repository", ErrPath, name)
+		case strings.HasPrefix(meta, "160000 "):
+			return fmt.Errorf("%w: %q is a submodule", ErrPath, name)
+		case folder && !strings.HasPrefix(meta, "040000 "):
+			return fmt.Errorf("%w: %q is a file, not a folder", ErrPath, name)
 		}
 	}
 	return nil

@@ -89,7 +89,7 @@ func (s *Service) prepare(ctx context.Context, r *Record, p Proposal) error {
 		return err
 	}
 	s.step(r.ID, "risk")
-	v, err := s.analyze(ctx, wt, r.Base)
+	v, err := s.analyze(ctx, wt, r.Base, p)
 	if err != nil {
 		return err
 	}
@@ -149,12 +149,19 @@ func (s *Service) materialize(ctx context.Context, r *Record, wt string, p Propo
 	return s.save(ctx, r)
 }
 
-// analyze judges every changed code file as it is in the worktree; the
-// highest level wins and each finding names its file.
-func (s *Service) analyze(ctx context.Context, wt, base string) (risk.Verdict, error) {
-	names, err := changedFiles(ctx, wt, base)
-	if err != nil {
-		return risk.Verdict{}, err
+// analyze judges every changed code file as it is in the worktree (the
+// proposal's files, or those a revert touches); the highest level wins and
+// each finding names its file.
+func (s *Service) analyze(ctx context.Context, wt, base string, p Proposal) (risk.Verdict, error) {
+	var names []string
+	for _, c := range p.Changes {
+		names = append(names, c.Path)
+	}
+	if p.Revert != "" {
+		var err error
+		if names, err = changedFiles(ctx, wt, base); err != nil {
+			return risk.Verdict{}, err
+		}
 	}
 	a := risk.Analyzer{Policy: s.o.Policy}
 	merged := risk.Verdict{Parsed: true}

@@ -37,7 +37,7 @@ func (s *Service) recoverOne(ctx context.Context, r *Record) error {
 		r.State, r.Reason = Failed, "interrupted before the approval request; nothing was applied"
 		return errors.Join(s.save(ctx, r), s.record(ctx, "mai", "selfmod.recover", r, map[string]any{"outcome": "rolled back", "state": Preparing}))
 	}
-	head, err := gitLine(ctx, r.RepoPath, "rev-parse", "--verify", "refs/heads/"+r.Branch)
+	head, checkedOut, err := headAndCheckedOut(ctx, r.RepoPath, "refs/heads/"+r.Branch+"^{commit}")
 	if err != nil {
 		return err
 	}
@@ -45,7 +45,7 @@ func (s *Service) recoverOne(ctx context.Context, r *Record) error {
 	switch {
 	case head == r.Commit:
 	case head == r.Base && s.commitExists(ctx, r):
-		if err := s.moveBranch(ctx, r); err != nil {
+		if err := s.moveBranch(ctx, r, checkedOut); err != nil {
 			outcome = "rolled back"
 			r.State, r.Reason = Failed, fmt.Sprintf("interrupted before the commit: %v", err)
 		}

@@ -98,7 +98,7 @@ func (s *Service) commit(ctx context.Context, r *Record, a approval.Request) err
 	if a.PayloadSHA256 != r.DiffSHA256 || hashOf(r.Diff) != r.DiffSHA256 {
 		return s.fail(ctx, r, ErrChanged)
 	}
-	head, err := gitLine(ctx, r.RepoPath, "rev-parse", "--verify", "refs/heads/"+r.Branch)
+	head, checkedOut, err := headAndCheckedOut(ctx, r.RepoPath, "refs/heads/"+r.Branch+"^{commit}")
 	if err != nil {
 		return s.fail(ctx, r, err)
 	}
@@ -132,7 +132,7 @@ func (s *Service) commit(ctx context.Context, r *Record, a approval.Request) err
 		return err
 	}
 	s.step(r.ID, "move")
-	if err := s.moveBranch(ctx, r); err != nil {
+	if err := s.moveBranch(ctx, r, checkedOut); err != nil {
 		r.Commit = ""
 		return s.fail(ctx, r, err)
 	}
@@ -147,10 +147,10 @@ func (s *Service) commit(ctx context.Context, r *Record, a approval.Request) err
 
 // moveBranch makes r.Commit the branch's head, from r.Base (a
 // compare-and-swap). When the branch is checked out in the repository's
-// main worktree, a fast-forward merge moves the files with it.
-func (s *Service) moveBranch(ctx context.Context, r *Record) error {
-	cur, _ := gitLine(ctx, r.RepoPath, "symbolic-ref", "-q", "HEAD")
-	if cur == "refs/heads/"+r.Branch {
+// main worktree (checkedOut is its full name), a fast-forward merge moves
+// the files with it.
+func (s *Service) moveBranch(ctx context.Context, r *Record, checkedOut string) error {
+	if checkedOut == "refs/heads/"+r.Branch {
 		_, err := git(ctx, r.RepoPath, nil, "merge", "--ff-only", "--quiet", r.Commit)
 		if err != nil {
 			return fmt.Errorf("move %s in %s (uncommitted edits in the way?): %w", r.Branch, r.RepoPath, err)

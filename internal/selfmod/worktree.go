@@ -2,6 +2,7 @@ package selfmod
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -102,16 +103,31 @@ func resolve(ctx context.Context, t *Target) (string, error) {
 		return "", err
 	}
 	t.Path = abs
+	rev := "refs/heads/" + t.Branch + "^{commit}"
 	if t.Branch == "" {
-		if t.Branch, err = gitLine(ctx, t.Path, "symbolic-ref", "--short", "HEAD"); err != nil {
-			return "", fmt.Errorf("%s repository %s: no branch is checked out: %w", t.Name, t.Path, err)
+		rev = "HEAD"
+	}
+	head, name, err := headAndCheckedOut(ctx, t.Path, rev)
+	if err != nil {
+		return "", fmt.Errorf("%s repository %s: %w", t.Name, t.Path, err)
+	}
+	if t.Branch == "" {
+		if t.Branch = strings.TrimPrefix(name, "refs/heads/"); t.Branch == name {
+			return "", fmt.Errorf("%s repository %s: no branch is checked out", t.Name, t.Path)
 		}
 	}
-	head, err := gitLine(ctx, t.Path, "rev-parse", "--verify", "refs/heads/"+t.Branch+"^{commit}")
-	if err != nil {
-		return "", fmt.Errorf("%s repository %s: branch %s: %w", t.Name, t.Path, t.Branch, err)
-	}
 	return head, nil
+}
+
+// headAndCheckedOut returns the commit rev names and the full name of the
+// branch checked out in repo ("HEAD" when detached), with one git call.
+func headAndCheckedOut(ctx context.Context, repo, rev string) (head, checkedOut string, err error) {
+	out, err := git(ctx, repo, nil, "rev-parse", rev, "--symbolic-full-name", "HEAD")
+	lines := strings.Fields(out)
+	if err != nil || len(lines) != 2 {
+		return "", "", fmt.Errorf("%s: %w", strings.TrimSuffix(rev, "^{commit}"), errors.Join(err, errors.New("not found")))
+	}
+	return lines[0], lines[1], nil
 }
 
 // hashOf is the SHA-256 that binds the approval to the diff.
