@@ -35,12 +35,7 @@ func TestChecksRunTheTargetBranchVersion(t *testing.T) {
 	e.leftovers(t)
 
 	p.Flags.DespiteChecks = true
-	r, err = e.svc.Propose(ctx, p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.decide(t, r, true)
-	if got, err = e.svc.Wait(ctx, r.ID); err != nil || got.State != Committed {
+	if _, got, err = e.decided(t, p, true); err != nil || got.State != Committed {
 		t.Fatalf("with the override: %+v %v", got, err)
 	}
 	if body := e.git(t, "log", "-1", "--format=%b"); !strings.Contains(body, "Checks: failed (./check, exit 1)") ||

@@ -206,3 +206,15 @@ func (e *env) leftovers(t *testing.T) {
 		}
 	}
 }
+
+// decided proposes p, decides its request and waits for the outcome.
+func (e *env) decided(t *testing.T, p Proposal, approve bool) (proposed, got Record, err error) {
+	t.Helper()
+	ctx := context.Background()
+	if proposed, err = e.svc.Propose(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	e.decide(t, proposed, approve)
+	got, err = e.svc.Wait(ctx, proposed.ID)
+	return proposed, got, err
+}

@@ -79,14 +79,8 @@ func TestApproveMakesOneCommitWithEveryTrailer(t *testing.T) {
 
 func TestDenyLeavesNoCommitAndNoWorktree(t *testing.T) {
 	e := newEnv(t, false)
-	ctx := context.Background()
 	before := e.git(t, "rev-parse", "HEAD")
-	r, err := e.svc.Propose(ctx, e.proposal("You are someone else.\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.decide(t, r, false)
-	got, err := e.svc.Wait(ctx, r.ID)
+	r, got, err := e.decided(t, e.proposal("You are someone else.\n"), false)
 	if err != nil || got.State != Denied {
 		t.Fatalf("%+v %v", got, err)
 	}
@@ -200,12 +194,8 @@ func TestRejectedIsNotOfferedUnlessAsked(t *testing.T) {
 func TestRevertRoundTrip(t *testing.T) {
 	e := newEnv(t, false)
 	ctx := context.Background()
-	r, err := e.svc.Propose(ctx, e.proposal("You are Mai, and warm.\n"))
+	_, r, err := e.decided(t, e.proposal("You are Mai, and warm.\n"), true)
 	if err != nil {
-		t.Fatal(err)
-	}
-	e.decide(t, r, true)
-	if r, err = e.svc.Wait(ctx, r.ID); err != nil {
 		t.Fatal(err)
 	}
 	rv, err := e.svc.Revert(ctx, Target{Name: Workspace, Path: e.repo}, r.Commit[:10], "local")
@@ -234,12 +224,7 @@ func TestLaterProposalsAreRebasedOrSuperseded(t *testing.T) {
 	initial := "line 1\nline 2\nline 3\nline 4\nline 5\nline 6\nline 7\nline 8\n"
 	first := e.proposal(initial)
 	first.Changes = append(first.Changes, Change{Path: "notes.md", Content: []byte(initial)})
-	r0, err := e.svc.Propose(ctx, first)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.decide(t, r0, true)
-	if _, err := e.svc.Wait(ctx, r0.ID); err != nil {
+	if _, _, err := e.decided(t, first, true); err != nil {
 		t.Fatal(err)
 	}
 	change := func(subject, content string) Record {
