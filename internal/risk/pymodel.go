@@ -47,6 +47,7 @@ var pyHarmless = setOf(`os.path. os.getcwd os.getcwdb os.getpid os.getppid os.ge
 	os.getrandom os.sync os._exit os.abort os.get_exec_path os.fstat os.lseek os.fsync os.get_blocking
 	os.set_blocking os.getpgrp os.getpgid os.getsid os.nice os.get_inheritable os.set_inheritable
 	os.device_encoding os.ttyname os.terminal_size os.stat_result os.PathLike os.DirEntry os.utime
+	os.statvfs os.fstatvfs os.statvfs_result
 	os.environ.
 	sys.exit sys.getsizeof sys.getrecursionlimit sys.setrecursionlimit sys.getdefaultencoding
 	sys.getfilesystemencoding sys.exc_info sys.exception sys.intern sys.is_finalizing sys.getrefcount
