@@ -97,7 +97,7 @@ type Config struct {
 	ReviewEndpoint   string
 	ReviewAPIKey     Secret
 	ReviewModel      string
-	Chat         ChatConfig
+	Chat             ChatConfig
 	// ApprovalRemind and ApprovalExpire time an unanswered approval request.
 	ApprovalRemind time.Duration
 	ApprovalExpire time.Duration
