@@ -12,9 +12,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/maicompanion/mai/internal/approval"
+	"github.com/maicompanion/mai/internal/chat"
 	"github.com/maicompanion/mai/internal/review"
 	"github.com/maicompanion/mai/internal/risk"
+	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/sandbox"
 	"github.com/maicompanion/mai/internal/selfmod"
 )
@@ -59,9 +63,9 @@ func (m *Main) selfmodTarget(name string) (selfmod.Target, error) {
 }
 
 // openSelfmod wires the pipeline: the ledger, the configured reviewer
-// (when reviewing: settling a decision needs none), the
-// sandbox for checks (checks are "unavailable" when Docker is not), and
-// recovers what a crash left.
+// (when reviewing: settling a decision needs none), the sandbox for checks
+// (checks are "unavailable" when Docker is not), and recovers what a crash
+// left.
 func (m *Main) openSelfmod(ctx context.Context, reviewing bool) (*selfmod.Service, *ledger, func(), error) {
 	l, err := m.openLedger(ctx, terminalListener{m})
 	if err != nil {
@@ -73,33 +77,22 @@ func (m *Main) openSelfmod(ctx context.Context, reviewing bool) (*selfmod.Servic
 			closers[i]()
 		}
 	}
-	policy, err := risk.LoadWorkspacePolicy(m.cfg.Workspace)
-	if err != nil {
-		closeAll()
-		return nil, nil, nil, fmt.Errorf("risk policy: %w", err)
-	}
-	o := selfmod.Options{DB: l.db.DB, Approvals: l.approvals, Audit: l.log, Policy: policy, GoImage: m.cfg.SandboxGoImage,
-		CheckImage: m.cfg.SandboxImage, Dir: filepath.Join(m.cfg.DataDir, "selfmod"),
-		Step: func(_, step string) { fmt.Fprintf(m.Stderr, "mai: selfmod: %s\n", step) }}
+	var model review.Model
 	if reviewing {
-		model, closeModel, err := m.reviewModel(ctx)
-		if err != nil {
+		var closeModel func()
+		if model, closeModel, err = m.reviewModel(ctx); err != nil {
 			closeAll()
 			return nil, nil, nil, err
 		}
 		closers = append(closers, closeModel)
-		if model != nil {
-			o.Reviewer = review.Reviewer{Model: model}
-		}
 	}
-	opts := m.sandboxOptions()
-	opts.Approver, opts.Policy = selfmod.CheckApprover{}, policy
-	if sb, err := sandbox.New(ctx, opts); err != nil {
-		fmt.Fprintf(m.Stderr, "mai: checks will be unavailable: %v\n", err)
-	} else {
-		closers = append(closers, func() { sb.Close() })
-		o.Checker = sb
+	o, closeChecks, err := m.selfmodOptions(ctx, l, model, func(err error) { fmt.Fprintf(m.Stderr, "mai: checks will be unavailable: %v\n", err) })
+	if err != nil {
+		closeAll()
+		return nil, nil, nil, err
 	}
+	closers = append(closers, closeChecks)
+	o.Step = func(_, step string) { fmt.Fprintf(m.Stderr, "mai: selfmod: %s\n", step) }
 	svc, err := selfmod.New(o)
 	if err == nil {
 		err = svc.Recover(ctx)
@@ -413,4 +406,79 @@ func (m *Main) reviewModel(ctx context.Context) (review.Model, func(), error) {
 		return nil, nil, err
 	}
 	return review.Local{Chat: ms.router}, ms.close, nil
+}
+
+// selfmodOptions are the pipeline's parts over the ledger l: the reviewer
+// (none when model is nil), the workspace's risk policy, and a sandbox for
+// the checks whose HIGH-risk code runs isolated (see selfmod.CheckApprover);
+// without Docker, noSandbox is told and checks are unavailable.
+func (m *Main) selfmodOptions(ctx context.Context, l *ledger, model review.Model, noSandbox func(error)) (selfmod.Options, func(), error) {
+	policy, err := risk.LoadWorkspacePolicy(m.cfg.Workspace)
+	if err != nil {
+		return selfmod.Options{}, nil, fmt.Errorf("risk policy: %w", err)
+	}
+	o := selfmod.Options{DB: l.db.DB, Approvals: l.approvals, Audit: l.log, Policy: policy, GoImage: m.cfg.SandboxGoImage,
+		CheckImage: m.cfg.SandboxImage, Dir: filepath.Join(m.cfg.DataDir, "selfmod")}
+	if model != nil {
+		o.Reviewer = review.Reviewer{Model: model}
+	}
+	opts := m.sandboxOptions()
+	opts.Approver, opts.Policy = selfmod.CheckApprover{}, policy
+	sb, err := sandbox.New(ctx, opts)
+	if err != nil {
+		noSandbox(err)
+		return o, func() {}, nil
+	}
+	o.Checker = sb
+	return o, func() { sb.Close() }, nil
+}
+
+// workspaceProposer is the chat core's propose_change: the model's change
+// to the workspace goes through the pipeline and waits for the owner
+// ('mai approvals approve' commits it).
+type workspaceProposer struct {
+	svc       *selfmod.Service
+	workspace string
+}
+
+func (w workspaceProposer) ProposeChange(ctx context.Context, c chat.ChangeRequest) (string, error) {
+	p := selfmod.Proposal{Target: selfmod.Target{Name: selfmod.Workspace, Path: w.workspace}, Subject: c.Subject, Rationale: c.Rationale,
+		Request: c.Request, RequestedIn: fmt.Sprintf("message %d", c.MessageID), Requester: "mai"}
+	for _, f := range c.Files {
+		p.Changes = append(p.Changes, selfmod.Change{Path: f.Path, Content: []byte(f.Content), Delete: f.Delete})
+	}
+	r, err := w.svc.Propose(ctx, p)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("proposal %s waits for the owner's approval (request %s: %s)", r.ID, r.ApprovalID, selfmod.Summary(r)), nil
+}
+
+// chatProposer builds propose_change for the chat core over r (the local
+// reviewer's router); nil when the pipeline cannot be set up, which the
+// log says.
+func (m *Main) chatProposer(ctx context.Context, l *ledger, r *router.Router, log zerolog.Logger) (chat.ChangeProposer, func()) {
+	var model review.Model = review.Local{Chat: r}
+	if m.cfg.Reviewer != "local" {
+		var err error
+		if model, err = m.remoteReviewer(); err != nil {
+			log.Warn().Err(err).Msg("propose_change is off")
+			return nil, func() {}
+		}
+	}
+	o, closeChecks, err := m.selfmodOptions(ctx, l, model, func(err error) { log.Warn().Err(err).Msg("self-modification checks are unavailable") })
+	if err != nil {
+		log.Warn().Err(err).Msg("propose_change is off")
+		return nil, func() {}
+	}
+	svc, err := selfmod.New(o)
+	if err == nil {
+		err = svc.Recover(ctx)
+	}
+	if err != nil {
+		closeChecks()
+		log.Warn().Err(err).Msg("propose_change is off")
+		return nil, func() {}
+	}
+	return workspaceProposer{svc: svc, workspace: m.cfg.Workspace}, closeChecks
 }

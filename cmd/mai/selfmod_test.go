@@ -2,14 +2,18 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/maicompanion/mai/internal/llm/lmstudio/lmstudiotest"
 )
 
 func gitT(t *testing.T, dir string, args ...string) string {
@@ -137,4 +141,80 @@ func TestDoctorShowsTheReviewer(t *testing.T) {
 			t.Fatalf("no reviewer line: %s", res.stdout)
 		}
 	}
+}
+
+// The issue's "done when": a persona change asked for in mai chat (the
+// model's propose_change call scripted, and the local reviewer's answer
+// too, through the router) leads to a review and an approval request;
+// mai approvals approve makes one commit in the workspace with every
+// trailer; the audit log verifies; mai selfmod revert undoes it.
+func TestChatProposesAPersonaChange(t *testing.T) {
+	srv := lmstudiotest.New(t, lmstudiotest.Model{Key: "qwen/qwen3-8b", ParamsString: "8B", SizeBytes: 5 << 30, ToolUse: true})
+	dir := t.TempDir()
+	env := map[string]string{
+		"MAI_DATA_DIR": filepath.Join(dir, "data"), "LMSTUDIO_ENDPOINT": srv.URL, "OLLAMA_ENDPOINT": "http://127.0.0.1:9",
+		"GPU_VRAM_AVAILABLE": "8", "MAI_FACTS_EVERY": "0", "HOME": dir, "DOCKER_HOST": "unix://" + filepath.Join(dir, "no-docker.sock"),
+	}
+	args, _ := json.Marshal(map[string]any{"subject": "persona: warmer", "rationale": "the owner asked for warmth",
+		"files": []map[string]string{{"path": "persona.md", "content": "You are Mai, warm and kind.\n"}}})
+	srv.Script(
+		lmstudiotest.Reply{ToolCalls: []lmstudiotest.ToolCall{{ID: "c1", Name: "propose_change", Arguments: string(args)}}},
+		lmstudiotest.Reply{Chunks: []string{`{"verdict":"approve","concerns":[],"summary":"a harmless persona edit"}`}},
+		lmstudiotest.Reply{Chunks: []string{"I proposed a warmer persona."}},
+	)
+	res := runMai(t, dir, env, "chat", "--once", "please be warmer")
+	if res.code != 0 || !strings.Contains(res.stdout, "I proposed a warmer persona.") {
+		t.Fatalf("chat: %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	reqs := srv.ChatRequests()
+	last := reqs[len(reqs)-1].Messages
+	m := regexp.MustCompile(`request (\w+): change workspace: persona: warmer .*review approve`).FindStringSubmatch(last[len(last)-1].Content)
+	if m == nil {
+		t.Fatalf("tool result: %q", last[len(last)-1].Content)
+	}
+	ws := filepath.Join(dir, "data", "workspace")
+	before := gitT(t, ws, "rev-list", "--count", "HEAD")
+	if res = runMai(t, dir, env, "approvals", "approve", m[1]); res.code != 0 || !strings.Contains(res.stdout, "committed") {
+		t.Fatalf("approve: %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ws, "persona.md")); string(b) != "You are Mai, warm and kind.\n" {
+		t.Fatalf("persona: %q", b)
+	}
+	if after := gitT(t, ws, "rev-list", "--count", "HEAD"); after != fmt.Sprint(atoi(t, before)+1) {
+		t.Fatalf("%s commits before, %s after", before, after)
+	}
+	trailers := gitT(t, ws, "log", "-1", "--format=%(trailers:only,unfold)")
+	for _, k := range []string{"Mai-Approval-Id: " + m[1], "Mai-Review: approve", "Mai-Risk: LOW", "Mai-Requested-In: message "} {
+		if !strings.Contains(trailers, k) {
+			t.Errorf("trailer %q missing:\n%s", k, trailers)
+		}
+	}
+	if body := gitT(t, ws, "log", "-1", "--format=%b"); !strings.Contains(body, "Requested: please be warmer") {
+		t.Errorf("body:\n%s", body)
+	}
+	if res = runMai(t, dir, env, "audit", "verify"); res.code != 0 {
+		t.Fatalf("audit verify: %s %s", res.stdout, res.stderr)
+	}
+	head := gitT(t, ws, "rev-parse", "HEAD")
+	env["MAI_REVIEWER"] = "none"
+	res = runMai(t, dir, env, "selfmod", "revert", "--no-wait", head)
+	rm := regexp.MustCompile(`waits for approval request (\S+):`).FindStringSubmatch(res.stdout)
+	if res.code != 0 || rm == nil {
+		t.Fatalf("revert: %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	if res = runMai(t, dir, env, "approvals", "approve", rm[1]); res.code != 0 {
+		t.Fatalf("approve the revert: %s %s", res.stdout, res.stderr)
+	}
+	if b, _ := os.ReadFile(filepath.Join(ws, "persona.md")); string(b) == "You are Mai, warm and kind.\n" {
+		t.Fatal("the revert did not undo the persona change")
+	}
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
