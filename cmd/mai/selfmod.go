@@ -480,5 +480,13 @@ func (m *Main) chatProposer(ctx context.Context, l *ledger, r *router.Router, lo
 		log.Warn().Err(err).Msg("propose_change is off")
 		return nil, func() {}
 	}
+	// Proposals decided while Mai was stopped are completed now.
+	done, err := svc.Settle(ctx)
+	for _, r := range done {
+		log.Info().Str("proposal", r.ID).Str("state", string(r.State)).Str("commit", r.Commit).Msg("self-modification settled")
+	}
+	if err != nil {
+		log.Warn().Err(err).Msg("completing decided self-modifications")
+	}
 	return workspaceProposer{svc: svc, workspace: m.cfg.Workspace}, closeChecks
 }
