@@ -36,13 +36,10 @@ func maiProcess(t *testing.T, dir string, env []string, args ...string) (*exec.C
 	return cmd, &out
 }
 
-// With no .env and nothing configured, serve starts, says what is missing
-// and how to configure it, and stops cleanly on Ctrl-C (SIGINT).
-func TestServeProcessStopsOnCtrlC(t *testing.T) {
-	dir := t.TempDir()
-	cmd, out := maiProcess(t, dir, []string{"OLLAMA_ENDPOINT=http://127.0.0.1:9", "LMSTUDIO_ENDPOINT=http://127.0.0.1:9"}, "serve")
-	logPath := filepath.Join(dir, ".local", "share", "mai", ".logs", "mai.log")
-	waitFor(t, func() bool { b, _ := os.ReadFile(logPath); return bytes.Contains(b, []byte("mai is running")) })
+// interrupt sends the process SIGINT (Ctrl-C) and waits up to within for
+// it to exit cleanly.
+func interrupt(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, within time.Duration) {
+	t.Helper()
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -53,9 +50,19 @@ func TestServeProcessStopsOnCtrlC(t *testing.T) {
 		if err != nil {
 			t.Fatalf("exit: %v\n%s", err, out)
 		}
-	case <-time.After(15 * time.Second):
+	case <-time.After(within):
 		t.Fatal("serve did not stop on SIGINT")
 	}
+}
+
+// With no .env and nothing configured, serve starts, says what is missing
+// and how to configure it, and stops cleanly on Ctrl-C (SIGINT).
+func TestServeProcessStopsOnCtrlC(t *testing.T) {
+	dir := t.TempDir()
+	cmd, out := maiProcess(t, dir, []string{"OLLAMA_ENDPOINT=http://127.0.0.1:9", "LMSTUDIO_ENDPOINT=http://127.0.0.1:9"}, "serve")
+	logPath := filepath.Join(dir, ".local", "share", "mai", ".logs", "mai.log")
+	waitFor(t, func() bool { b, _ := os.ReadFile(logPath); return bytes.Contains(b, []byte("mai is running")) })
+	interrupt(t, cmd, out, 15*time.Second)
 	log, _ := os.ReadFile(logPath)
 	for _, want := range []string{"Discord is off: put DISCORD_BOT_TOKEN", "Ollama is not reachable", "stopped cleanly"} {
 		if !bytes.Contains(log, []byte(want)) {

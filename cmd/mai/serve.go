@@ -73,9 +73,20 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logIntegrations(log, cfg)
 	startupProbes(ctx, log, cfg)
 
+	// The Discord front end, when configured, shows approval requests.
+	bot, err := m.discordBot(db, logging.Component(log, "discord"))
+	if err != nil {
+		log.Error().Err(err).Msg("cannot set up Discord")
+		return err
+	}
+	listeners := []approval.Listener{logListener{logging.Component(log, "approvals")}}
+	if bot != nil {
+		listeners = append(listeners, bot.Listener())
+	}
+
 	// Opening the audit log catches its anchor up after a crash; the
 	// approvals component sends reminders and expires unanswered requests.
-	led, err := m.openLedger(ctx, logListener{logging.Component(log, "approvals")})
+	led, err := m.openLedger(ctx, listeners...)
 	if err != nil {
 		log.Error().Err(err).Msg("cannot open the audit log")
 		return err
@@ -105,6 +116,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		{"embedder", embedder(mem, logging.Component(log, "memory"))},
 		{"control", m.controlSocket(logging.Component(log, "control"), r, sl, mem, led)},
 		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
+		{"discord", m.discordLoop(bot, r, led, mem, logging.Component(log, "discord"))},
 	}
 	stop := m.signals()
 	defer stop.close()
@@ -304,8 +316,11 @@ func (m *Main) terminalStderr() io.Writer {
 // each missing integration saying how to configure it.
 func logIntegrations(log zerolog.Logger, cfg *config.Config) {
 	discord := "off"
-	if cfg.DiscordBotToken != "" {
-		discord = "token set, not connected: the daemon has no Discord front end yet"
+	switch {
+	case cfg.DiscordBotToken != "" && cfg.DiscordUserID != "":
+		discord = "on: serving the DMs of DISCORD_USER_ID"
+	case cfg.DiscordBotToken != "":
+		discord = "off until DISCORD_USER_ID is set"
 	}
 	vram := "probe"
 	if cfg.GPUVRAMGB > 0 {

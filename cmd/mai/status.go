@@ -12,7 +12,7 @@ import (
 // statusReport is `mai status --json`.
 type statusReport struct {
 	Daemon    daemonState     `json:"daemon"`
-	Discord   string          `json:"discord"` // off (no token), not-connected: live state, and the daemon has no Discord front end yet
+	Discord   string          `json:"discord"` // off (no token), not-connected: this process has no connection, and status does not yet ask the daemon for its own
 	PinnedRef string          `json:"pinned_ref"`
 	Plan      router.Plan     `json:"plan"`
 	Switches  []router.Switch `json:"last_switches"` // from the database, oldest first
@@ -64,7 +64,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if rep.Discord == "off" {
 		fmt.Fprintf(m.Stdout, "discord: off (no DISCORD_BOT_TOKEN)\n\n")
 	} else {
-		fmt.Fprintf(m.Stdout, "discord: not connected (the daemon has no Discord front end yet)\n\n")
+		fmt.Fprintf(m.Stdout, "discord: not connected here (mai status does not yet ask the daemon for its Discord connection)\n\n")
 	}
 	m.printPlan(rep.Plan, rep.PinnedRef)
 	fmt.Fprintln(m.Stdout)

@@ -59,6 +59,12 @@ type Config struct {
 	DiscordBotToken Secret
 	DiscordUserID   string
 	DiscordAPIURL   string
+	// DiscordEditInterval is the least time between two edits of a streamed reply.
+	DiscordEditInterval time.Duration
+	// DiscordRefuseOthers sends non-owners one refusal a day; false stays silent.
+	DiscordRefuseOthers bool
+	// DiscordFooter ends replies with model, tokens/s and context use.
+	DiscordFooter bool
 
 	LMStudioEndpoints []Endpoint
 	LMStudioAPIToken  Secret

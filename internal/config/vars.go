@@ -97,6 +97,9 @@ func vars() []variable {
 			show: func(c *Config) string { return c.DiscordUserID },
 		},
 		urlVar("DISCORD_API_URL", "Discord REST API base URL (change only for testing)", "https://discord.com/api/v9", func(c *Config) *string { return &c.DiscordAPIURL }),
+		durationVar("DISCORD_EDIT_INTERVAL", "least time between two edits of a streamed Discord reply (Discord rate-limits message edits)", "1.2s", func(c *Config) *time.Duration { return &c.DiscordEditInterval }),
+		boolVar("DISCORD_REFUSE_OTHERS", "answer a Discord user who is not the owner with one short refusal a day (false: stay silent)", true, func(c *Config) *bool { return &c.DiscordRefuseOthers }),
+		boolVar("DISCORD_FOOTER", "end each Discord reply with a footer: model, tokens/s and context use", true, func(c *Config) *bool { return &c.DiscordFooter }),
 		endpointsVar("LMSTUDIO_ENDPOINT", "LM Studio server URL; a comma-separated list for several, each on another machine optionally with its VRAM budget in GB (http://gpu-box:1234=24)",
 			"http://localhost:1234", func(c *Config) *[]Endpoint { return &c.LMStudioEndpoints }),
 		{

@@ -1,0 +1,301 @@
+package discord
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/rs/zerolog"
+)
+
+// Refusal is what a user who is not the owner is told, at most once a day.
+const Refusal = "I am a private assistant and answer only my owner."
+
+// refuseEvery is how often one user may be told Refusal.
+const refuseEvery = 24 * time.Hour
+
+// Options configures a Bot.
+type Options struct {
+	// Owner is the Discord user id whose DMs and reactions count.
+	Owner string
+	// EditInterval is the least time between two edits of a reply.
+	EditInterval time.Duration
+	// RefuseOthers tells other users, once a day, that Mai is private;
+	// false ignores them silently. Either way only their id is logged.
+	RefuseOthers bool
+	// Footer ends replies with model, tokens/s and context use.
+	Footer bool
+	Log    zerolog.Logger
+}
+
+// Bot is the Discord front end over one gateway session.
+type Bot struct {
+	s    *discordgo.Session
+	db   *sql.DB
+	chat Chat
+	out  *Outbox
+	o    Options
+
+	approvals *approvalView
+	memory    Memory
+
+	mu      sync.Mutex
+	replies map[Ref]bool // the messages of streamed replies, for 🛑 🔁 🗑
+	dm      string       // the DM channel with the owner, once known
+	busy    int          // answers being generated
+	model   string       // the model of the last answer
+}
+
+// presence shows whether Mai is busy and the model it last used; delta
+// counts an answer starting (+1) or ending (-1).
+func (b *Bot) presence(delta int) {
+	b.mu.Lock()
+	b.busy += delta
+	status := "idle"
+	if b.busy > 0 {
+		status = "answering…"
+	}
+	if b.model != "" {
+		status += " · " + b.model
+	}
+	b.mu.Unlock()
+	if err := b.s.UpdateCustomStatus(status); err != nil && !errors.Is(err, discordgo.ErrWSNotFound) {
+		b.o.Log.Debug().Err(err).Msg("discord: presence")
+	}
+}
+
+// ChatOff is the answer to the owner's DMs while no chat core is set
+// (SetChat): approvals still work, chat does not.
+const ChatOff = "Chat is off on this Mai: no model backend is available."
+
+// New returns a bot over session s (see NewSession), a migrated database
+// and the chat core (nil until SetChat: then DMs get ChatOff).
+func New(s *discordgo.Session, db *sql.DB, chat Chat, o Options) *Bot {
+	if o.EditInterval <= 0 {
+		o.EditInterval = 1200 * time.Millisecond
+	}
+	b := &Bot{s: s, db: db, chat: chat, o: o, replies: map[Ref]bool{}}
+	b.out = NewOutbox(db, s, b.botID, o.Log)
+	b.approvals = &approvalView{b: b}
+	s.Identify.Intents = Intents
+	// Handlers run in the gateway's order (they only queue work), so two
+	// DMs or two reactions are seen in the order they were made.
+	s.SyncEvents = true
+	return b
+}
+
+// SetChat sets the chat core; call it before Run.
+func (b *Bot) SetChat(c Chat) { b.chat = c }
+
+// Outbox returns the bot's outbox.
+func (b *Bot) Outbox() *Outbox { return b.out }
+
+func (b *Bot) botID() string {
+	if b.s.State != nil && b.s.State.User != nil {
+		return b.s.State.User.ID
+	}
+	return ""
+}
+
+// Run connects to the gateway and serves until ctx ends. discordgo
+// reconnects (and resumes) on its own after a drop; the outbox keeps what
+// is written meanwhile.
+func (b *Bot) Run(ctx context.Context) error {
+	removers := []func(){
+		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { b.onMessage(ctx, m.Message) }),
+		b.s.AddHandler(func(_ *discordgo.Session, r *discordgo.MessageReactionAdd) { b.onReaction(ctx, r.MessageReaction) }),
+		b.s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) { b.onInteraction(ctx, i) }),
+	}
+	defer func() {
+		for _, rm := range removers {
+			rm()
+		}
+	}()
+	// What a crash interrupted is read before the gateway delivers anything new.
+	interrupted, err := b.interruptedReplies(ctx)
+	if err != nil {
+		return err
+	}
+	if err := b.s.Open(); err != nil {
+		return fmt.Errorf("discord gateway: %w", err)
+	}
+	defer b.s.Close()
+	done := make(chan struct{})
+	go func() { b.out.Run(ctx); close(done) }()
+	if err := b.registerCommands(ctx); err != nil {
+		b.o.Log.Error().Err(err).Msg("discord: register slash commands")
+	}
+	for _, p := range interrupted {
+		b.o.Log.Info().Int64("reply", p.id).Msg("discord: finishing an answer a restart interrupted")
+		go b.stream(ctx, resumedReply(ctx, b, p.id, p.channel, p.refs), p.prompt)
+	}
+	synced := make(chan struct{})
+	go func() { b.approvals.syncLoop(ctx); close(synced) }()
+	defer func() { <-synced }()
+	<-ctx.Done()
+	<-done
+	return nil
+}
+
+// onMessage serves the owner's DMs and refuses everyone else's.
+func (b *Bot) onMessage(ctx context.Context, m *discordgo.Message) {
+	if m.Author == nil || m.Author.Bot || m.Author.ID == b.botID() || m.GuildID != "" {
+		return
+	}
+	if m.Author.ID != b.o.Owner {
+		b.o.Log.Info().Str("user_id", m.Author.ID).Msg("discord: a DM from someone who is not the owner; not served")
+		if b.o.RefuseOthers {
+			if err := b.refuse(ctx, m.Author.ID, m.ChannelID); err != nil {
+				b.o.Log.Error().Err(err).Msg("discord: refusal")
+			}
+		}
+		return
+	}
+	b.mu.Lock()
+	b.dm = m.ChannelID
+	b.mu.Unlock()
+	go b.answer(ctx, m.ChannelID, m.Content)
+}
+
+// answer sends text to the chat core and streams its events into a reply.
+func (b *Bot) answer(ctx context.Context, channel, text string) {
+	r, err := newReply(ctx, b, channel, text)
+	if err != nil {
+		b.o.Log.Error().Err(err).Msg("discord: start a reply")
+		return
+	}
+	b.stream(ctx, r, text)
+}
+
+func (b *Bot) stream(ctx context.Context, r *reply, text string) {
+	b.presence(1)
+	defer b.presence(-1)
+	if b.chat == nil {
+		r.emit(Event{Kind: EventReply, Text: ChatOff})
+		r.finish()
+		return
+	}
+	err := b.chat.Send(ctx, b.o.Owner, text, func(e Event) {
+		if e.Kind == EventDone && e.Stats.Model != "" {
+			b.mu.Lock()
+			b.model = e.Stats.Model
+			b.mu.Unlock()
+		}
+		r.emit(e)
+	})
+	if ctx.Err() != nil {
+		return // shutting down: the reply stays unfinished, and is redone on restart
+	}
+	if err != nil {
+		b.o.Log.Debug().Err(err).Msg("discord: the turn ended with an error")
+	}
+	r.finish()
+}
+
+// interrupted is an answer a crash or a shutdown cut short.
+type interrupted struct {
+	id              int64
+	channel, prompt string
+	refs            []Ref
+}
+
+// interruptedReplies returns the answers to generate again, each in the
+// messages it had already posted.
+func (b *Bot) interruptedReplies(ctx context.Context) ([]interrupted, error) {
+	rows, err := b.db.QueryContext(ctx, `SELECT id, channel_id, prompt, refs FROM discord_replies WHERE done = 0 ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("discord replies: %w", err)
+	}
+	defer rows.Close()
+	var todo []interrupted
+	for rows.Next() {
+		var p interrupted
+		var refs string
+		if err := rows.Scan(&p.id, &p.channel, &p.prompt, &refs); err != nil {
+			return nil, fmt.Errorf("discord replies: %w", err)
+		}
+		if err := json.Unmarshal([]byte(refs), &p.refs); err != nil {
+			return nil, fmt.Errorf("discord replies: %w", err)
+		}
+		todo = append(todo, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("discord replies: %w", err)
+	}
+	return todo, nil
+}
+
+// refuse tells user, at most once a day, that Mai serves only its owner.
+func (b *Bot) refuse(ctx context.Context, user, channel string) error {
+	var at string
+	err := b.db.QueryRowContext(ctx, `SELECT at FROM discord_refusals WHERE user_id = ?`, user).Scan(&at)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("refusals: %w", err)
+	}
+	if t, perr := time.Parse(time.RFC3339Nano, at); err == nil && perr == nil && time.Since(t) < refuseEvery {
+		return nil
+	}
+	if _, err := b.db.ExecContext(ctx, `INSERT INTO discord_refusals (user_id, at) VALUES (?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET at = excluded.at`, user, now()); err != nil {
+		return fmt.Errorf("refusals: %w", err)
+	}
+	_, err = b.out.Send(ctx, channel, Message{Content: Refusal})
+	return err
+}
+
+// track remembers a message of a streamed reply.
+func (b *Bot) track(ref Ref) {
+	b.mu.Lock()
+	b.replies[ref] = true
+	b.mu.Unlock()
+}
+
+// Reactions on a streamed reply.
+const (
+	EmojiStop       = "🛑"
+	EmojiRegenerate = "🔁"
+	EmojiForget     = "🗑️"
+)
+
+// onReaction acts on reactions to the bot's messages: on an approval
+// request it asks the approval service to decide (which refuses, and
+// audits, anyone but the owner); on a reply the owner's 🛑 stops, 🔁
+// regenerates and 🗑 forgets. The bot's own reactions are ignored.
+func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
+	if r.UserID == b.botID() {
+		return
+	}
+	ref, err := b.out.RefOf(ctx, r.MessageID)
+	if err != nil || ref == 0 {
+		return
+	}
+	if isApproval, err := b.approvals.react(ctx, ref, r); isApproval {
+		if err != nil {
+			b.o.Log.Info().Err(err).Str("user_id", r.UserID).Msg("discord: a reaction on an approval request decided nothing")
+		}
+		return
+	}
+	if r.UserID != b.o.Owner {
+		b.o.Log.Info().Str("user_id", r.UserID).Msg("discord: a reaction from someone who is not the owner; ignored")
+		return
+	}
+	b.mu.Lock()
+	isReply := b.replies[ref]
+	b.mu.Unlock()
+	if !isReply {
+		return
+	}
+	switch r.Emoji.Name {
+	case EmojiStop:
+		b.chat.Stop(b.o.Owner)
+	case EmojiRegenerate:
+		go b.answer(ctx, r.ChannelID, "/regenerate")
+	case EmojiForget, "🗑":
+		go b.answer(ctx, r.ChannelID, "/forget")
+	}
+}

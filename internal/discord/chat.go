@@ -1,0 +1,52 @@
+package discord
+
+import "context"
+
+// Chat is the chat core as the Discord front end uses it: the same core the
+// terminal uses, with no Discord types in it.
+type Chat interface {
+	// Send handles one message of user: a command when it starts with "/",
+	// otherwise a turn. Events go to emit as they happen.
+	Send(ctx context.Context, user, text string, emit func(Event)) error
+	// Stop cancels user's running generation; it reports whether one ran.
+	Stop(user string) bool
+}
+
+// EventKind says what an Event carries.
+type EventKind int
+
+// The events of a turn, as the reply shows them.
+const (
+	// EventText is the next piece of the answer.
+	EventText EventKind = iota + 1
+	// EventRestart discards the answer so far (the backend failed over);
+	// Text says so.
+	EventRestart
+	// EventTool is tool activity: Text is one short line.
+	EventTool
+	// EventNotice is a line for the owner that is not part of the answer.
+	EventNotice
+	// EventReply is the whole answer to a command.
+	EventReply
+	// EventDone ends an answer and carries Stats.
+	EventDone
+	// EventError says the turn failed, and why.
+	EventError
+)
+
+// Event is one step of a turn.
+type Event struct {
+	Kind  EventKind
+	Text  string
+	Stats Stats
+}
+
+// Stats describe a finished answer, for the footer.
+type Stats struct {
+	Model           string
+	TokensPerSecond float64
+	ContextTokens   int
+	ContextWindow   int
+	// KeptMessages > 0 says the context was cut to the last N messages.
+	KeptMessages int
+}

@@ -1,0 +1,55 @@
+package discord
+
+import (
+	"context"
+
+	"github.com/maicompanion/mai/internal/chat"
+)
+
+// FromCore adapts the chat core to Chat.
+func FromCore(c *chat.Core) Chat { return coreChat{c} }
+
+type coreChat struct{ c *chat.Core }
+
+func (cc coreChat) Send(ctx context.Context, user, text string, emit func(Event)) error {
+	return cc.c.Send(ctx, chat.Message{User: user, Text: text}, func(e chat.Event) {
+		if de, ok := fromChatEvent(e); ok {
+			emit(de)
+		}
+	})
+}
+
+func (cc coreChat) Stop(user string) bool { return cc.c.Stop(user) }
+
+// fromChatEvent translates one chat event; reasoning is not shown.
+func fromChatEvent(e chat.Event) (Event, bool) {
+	switch e.Kind {
+	case chat.EventText:
+		return Event{Kind: EventText, Text: e.Text}, true
+	case chat.EventRestart:
+		return Event{Kind: EventRestart, Text: e.Text}, true
+	case chat.EventTool:
+		if e.Tool == nil {
+			return Event{}, false
+		}
+		return Event{Kind: EventTool, Text: e.Tool.Line}, true
+	case chat.EventApproval:
+		if e.Approval == nil {
+			return Event{}, false
+		}
+		return Event{Kind: EventNotice, Text: "⏳ waiting for your 👍 or 👎 on approval request " + e.Approval.ID}, true
+	case chat.EventNotice:
+		return Event{Kind: EventNotice, Text: e.Text}, true
+	case chat.EventReply:
+		return Event{Kind: EventReply, Text: e.Text}, true
+	case chat.EventError:
+		return Event{Kind: EventError, Text: e.Text}, true
+	case chat.EventDone:
+		var st Stats
+		if e.Stats != nil {
+			st = Stats{Model: e.Stats.Model, TokensPerSecond: e.Stats.TokensPerSecond, ContextTokens: e.Stats.ContextTokens, ContextWindow: e.Stats.ContextWindow}
+		}
+		return Event{Kind: EventDone, Stats: st}, true
+	}
+	return Event{}, false
+}

@@ -1,0 +1,128 @@
+package discord
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maicompanion/mai/internal/discord/discordtest"
+)
+
+func TestOutboxFlushesInOrderAfterOutage(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	s := openSession(t, fake)
+	db := openDB(t, t.TempDir())
+	ch := fake.DMChannel(ownerID)
+	fake.SetDown(true)
+	o := runOutbox(t, db, s)
+	ctx := context.Background()
+	var want []string
+	for i := 1; i <= 6; i++ {
+		want = append(want, fmt.Sprintf("message %d", i))
+		if _, err := o.Send(ctx, ch, Message{Content: want[i-1]}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond) // the outbox tries and waits meanwhile
+	if n, _ := o.Pending(ctx); n != 6 {
+		t.Fatalf("%d rows pending during the outage, want 6", n)
+	}
+	fake.SetDown(false)
+	flush(t, o, 30*time.Second)
+	if got := contents(fake.Messages(ch)); strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("channel holds %q, want %q", got, want)
+	}
+	if fake.RateLimited() != 0 {
+		t.Fatalf("%d requests were answered 429", fake.RateLimited())
+	}
+}
+
+func TestOutboxDoesNotResendWhatReachedDiscord(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	s := openSession(t, fake)
+	db := openDB(t, t.TempDir())
+	ch := fake.DMChannel(ownerID)
+	ctx := context.Background()
+	// A previous process queued two messages, sent the first and recorded
+	// it, then sent the second and died before recording the answer.
+	o := NewOutbox(db.DB, s, func() string { return s.State.User.ID }, testLog(t))
+	first, _ := o.Send(ctx, ch, Message{Content: "same words"})
+	second, _ := o.Send(ctx, ch, Message{Content: "same words"})
+	m1, err := s.ChannelMessageSend(ch, "same words")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.ExecContext(ctx, `UPDATE discord_outbox SET state = 'sent', message_id = ?, attempts = 1 WHERE id = ?`, m1.ID, first)
+	m2, err := s.ChannelMessageSend(ch, "same words")
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.ExecContext(ctx, `UPDATE discord_outbox SET attempts = 1 WHERE id = ?`, second)
+	third, _ := o.Send(ctx, ch, Message{Content: "same words"}) // never tried: must go out
+	o = runOutbox(t, db, s)
+	flush(t, o, 10*time.Second)
+	msgs := fake.Messages(ch)
+	if len(msgs) != 3 {
+		t.Fatalf("channel holds %d messages, want 3 (no duplicate, none lost): %q", len(msgs), contents(msgs))
+	}
+	if id, _ := o.MessageID(ctx, second); id != m2.ID {
+		t.Fatalf("second row adopted %q, want the message already in the channel %q", id, m2.ID)
+	}
+	if id, _ := o.MessageID(ctx, third); id != msgs[2].ID {
+		t.Fatalf("third row sent as %q, want %q", id, msgs[2].ID)
+	}
+}
+
+func TestOutboxCoalescesEditsAndReacts(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	s := openSession(t, fake)
+	db := openDB(t, t.TempDir())
+	ch := fake.DMChannel(ownerID)
+	ctx := context.Background()
+	fake.SetDown(true)
+	o := runOutbox(t, db, s)
+	ref, _ := o.Send(ctx, ch, Message{Content: "draft"})
+	for i := 1; i <= 10; i++ {
+		if err := o.Edit(ctx, ref, Message{Content: fmt.Sprintf("draft %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o.React(ctx, ch, ref, "", "👍")
+	fake.SetDown(false)
+	flush(t, o, 30*time.Second)
+	msgs := fake.Messages(ch)
+	if len(msgs) != 1 || msgs[0].Content != "draft 10" || len(msgs[0].Reactions) != 1 {
+		t.Fatalf("channel holds %+v, want one message \"draft 10\" with a reaction", msgs)
+	}
+	if n := countRoute(fake.Calls(), "PATCH /channels/{id}/messages/{m}"); n > 2 {
+		t.Fatalf("%d edits sent for 10 queued during the outage, want at most 2", n)
+	}
+}
+
+func TestOutboxHonours429(t *testing.T) {
+	fake := newFake(t, discordtest.Options{Limits: map[string]discordtest.Limit{
+		"PATCH /channels/{id}/messages/{m}": {Requests: 1, Window: 700 * time.Millisecond},
+	}})
+	s := openSession(t, fake)
+	other := openSession(t, fake) // another client spends the bucket unseen
+	db := openDB(t, t.TempDir())
+	ch := fake.DMChannel(ownerID)
+	ctx := context.Background()
+	o := runOutbox(t, db, s)
+	ref, _ := o.Send(ctx, ch, Message{Content: "a"})
+	flush(t, o, 10*time.Second)
+	id, _ := o.MessageID(ctx, ref)
+	if _, err := other.ChannelMessageEdit(ch, id, "b"); err != nil {
+		t.Fatal(err)
+	}
+	o.Edit(ctx, ref, Message{Content: "c"})
+	flush(t, o, 10*time.Second)
+	if got := fake.Messages(ch)[0].Content; got != "c" {
+		t.Fatalf("message reads %q after the 429, want c", got)
+	}
+	if fake.RateLimited() != 1 {
+		t.Fatalf("%d 429s, want exactly the one provoked", fake.RateLimited())
+	}
+}

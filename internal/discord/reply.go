@@ -1,0 +1,240 @@
+package discord
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// typingEvery renews the typing indicator, which Discord shows for ten
+// seconds after each call.
+const typingEvery = 8 * time.Second
+
+// reply is one streamed answer: the text so far, the messages that show it,
+// and the cadence of their edits.
+type reply struct {
+	b       *Bot
+	channel string
+	ctx     context.Context
+	row     int64 // in discord_replies
+
+	mu       sync.Mutex
+	text     strings.Builder
+	notes    []string // tool activity, notices, a restart: shown above the answer
+	footer   string
+	started  bool          // text arrived: typing stops, the first message goes out
+	refs     []Ref         // the messages, in order
+	shown    []string      // what each message was last set to
+	last     time.Time     // the last render
+	timer    *time.Timer   // a render due at last+interval
+	typing   chan struct{} // closed when typing should stop
+	stopOnce sync.Once
+}
+
+// newReply starts the reply to prompt, recorded so that a crash before its
+// end is repaired on restart.
+func newReply(ctx context.Context, b *Bot, channel, prompt string) (*reply, error) {
+	res, err := b.db.ExecContext(ctx, `INSERT INTO discord_replies (channel_id, prompt, created) VALUES (?, ?, ?)`, channel, prompt, now())
+	if err != nil {
+		return nil, fmt.Errorf("discord reply: %w", err)
+	}
+	r := &reply{b: b, channel: channel, ctx: ctx, typing: make(chan struct{})}
+	if r.row, err = res.LastInsertId(); err != nil {
+		return nil, fmt.Errorf("discord reply: %w", err)
+	}
+	go r.type_()
+	return r, nil
+}
+
+// resumedReply continues an interrupted reply in its messages.
+func resumedReply(ctx context.Context, b *Bot, row int64, channel string, refs []Ref) *reply {
+	r := &reply{b: b, channel: channel, ctx: ctx, row: row, typing: make(chan struct{}), refs: refs, shown: make([]string, len(refs))}
+	r.notes = []string{"↻ regenerated after a restart"}
+	for _, ref := range refs {
+		b.track(ref)
+	}
+	go r.type_()
+	return r
+}
+
+// saveRefs records the reply's messages.
+func (r *reply) saveRefs() {
+	b, _ := json.Marshal(r.refs)
+	if _, err := r.b.db.ExecContext(r.ctx, `UPDATE discord_replies SET refs = ? WHERE id = ?`, string(b), r.row); err != nil {
+		r.b.o.Log.Error().Err(err).Msg("discord: record a reply's messages")
+	}
+}
+
+// type_ shows "Mai is typing…" until the first text or the end.
+func (r *reply) type_() {
+	t := time.NewTicker(typingEvery)
+	defer t.Stop()
+	for {
+		if err := r.b.s.ChannelTyping(r.channel); err != nil {
+			r.b.o.Log.Debug().Err(err).Msg("discord: typing indicator")
+		}
+		select {
+		case <-r.typing:
+			return
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (r *reply) stopTyping() { r.stopOnce.Do(func() { close(r.typing) }) }
+
+// emit takes one event of the turn.
+func (r *reply) emit(e Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch e.Kind {
+	case EventText:
+		r.text.WriteString(e.Text)
+	case EventReply:
+		r.text.WriteString(e.Text)
+	case EventRestart:
+		r.text.Reset()
+		r.notes = append(r.notes, "↻ "+e.Text)
+	case EventTool:
+		r.notes = append(r.notes, "🔧 "+e.Text)
+	case EventNotice:
+		r.notes = append(r.notes, e.Text)
+	case EventError:
+		r.notes = append(r.notes, "⚠️ "+e.Text)
+		r.started = true
+	case EventDone:
+		r.footer = r.b.footer(e.Stats)
+		return
+	}
+	if r.text.Len() > 0 {
+		r.started = true
+	}
+	if !r.started {
+		return
+	}
+	r.stopTyping()
+	r.schedule()
+}
+
+// schedule renders now if the last render is an interval old, else once
+// the interval has passed; so edits never come faster than the interval.
+func (r *reply) schedule() {
+	wait := r.b.o.EditInterval - time.Since(r.last)
+	if len(r.refs) == 0 || wait <= 0 {
+		r.render()
+		return
+	}
+	if r.timer == nil {
+		r.timer = time.AfterFunc(wait, func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.timer = nil
+			r.render()
+		})
+	}
+}
+
+// finish makes the final edit: the whole answer and the footer.
+func (r *reply) finish() {
+	r.stopTyping()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.timer != nil {
+		r.timer.Stop()
+		r.timer = nil
+	}
+	// Even the final edit keeps the cadence.
+	if wait := r.b.o.EditInterval - time.Since(r.last); len(r.refs) > 0 && wait > 0 {
+		r.mu.Unlock()
+		select {
+		case <-time.After(wait):
+		case <-r.ctx.Done():
+		}
+		r.mu.Lock()
+	}
+	if r.text.Len() > 0 || len(r.notes) > 0 {
+		r.render()
+	}
+	if _, err := r.b.db.ExecContext(context.WithoutCancel(r.ctx), `UPDATE discord_replies SET done = 1 WHERE id = ?`, r.row); err != nil {
+		r.b.o.Log.Error().Err(err).Msg("discord: record a finished reply")
+	}
+}
+
+// content is what the reply shows now.
+func (r *reply) content() string {
+	var b strings.Builder
+	for _, n := range r.notes {
+		fmt.Fprintf(&b, "-# %s\n", oneLine(n))
+	}
+	b.WriteString(r.text.String())
+	if r.footer != "" {
+		b.WriteString("\n-# " + r.footer)
+	}
+	return b.String()
+}
+
+// render brings the messages up to date through the outbox: edits for the
+// messages that changed, new messages for parts past 2000 characters.
+func (r *reply) render() {
+	r.last = time.Now()
+	parts := Split(r.content(), MaxMessage)
+	for i, p := range parts {
+		if i < len(r.refs) {
+			if r.shown[i] == p {
+				continue
+			}
+			if err := r.b.out.Edit(r.ctx, r.refs[i], Message{Content: p}); err != nil {
+				r.b.o.Log.Error().Err(err).Msg("discord: queue an edit")
+				return
+			}
+			r.shown[i] = p
+			continue
+		}
+		ref, err := r.b.out.Send(r.ctx, r.channel, Message{Content: p})
+		if err != nil {
+			r.b.o.Log.Error().Err(err).Msg("discord: queue a message")
+			return
+		}
+		r.refs = append(r.refs, ref)
+		r.shown = append(r.shown, p)
+		r.b.track(ref)
+		r.saveRefs()
+	}
+	for i := len(parts); i < len(r.refs); i++ { // the answer got shorter (a restart)
+		if r.shown[i] != "…" {
+			r.b.out.Edit(r.ctx, r.refs[i], Message{Content: "…"})
+			r.shown[i] = "…"
+		}
+	}
+}
+
+func oneLine(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len([]rune(s)) > 300 {
+		s = string([]rune(s)[:299]) + "…"
+	}
+	return s
+}
+
+// footer formats the stats line, or "" when footers are off.
+func (b *Bot) footer(st Stats) string {
+	if !b.o.Footer || st.Model == "" {
+		return ""
+	}
+	parts := []string{st.Model}
+	if st.TokensPerSecond > 0 {
+		parts = append(parts, fmt.Sprintf("%.1f tok/s", st.TokensPerSecond))
+	}
+	if st.ContextWindow > 0 {
+		parts = append(parts, fmt.Sprintf("context %d/%d", st.ContextTokens, st.ContextWindow))
+	}
+	if st.KeptMessages > 0 {
+		parts = append(parts, fmt.Sprintf("using the last %d messages", st.KeptMessages))
+	}
+	return strings.Join(parts, " · ")
+}
