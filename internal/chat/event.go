@@ -50,6 +50,9 @@ type ToolActivity struct {
 	Name   string `json:"name"`
 	Status string `json:"status"` // "running", "done", "refused", "failed"
 	Line   string `json:"line"`   // one short line: what ran and how it ended
+	// Output is what a finished run_code printed (stdout, then stderr),
+	// for front ends that show it; the model gets its own copy.
+	Output string `json:"output,omitempty"`
 }
 
 // Approval is a pending decision on code the risk gate judged HIGH.

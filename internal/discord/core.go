@@ -32,7 +32,7 @@ func fromChatEvent(e chat.Event) (Event, bool) {
 		if e.Tool == nil {
 			return Event{}, false
 		}
-		return Event{Kind: EventTool, Text: e.Tool.Line}, true
+		return Event{Kind: EventTool, Text: e.Tool.Line, Output: e.Tool.Output}, true
 	case chat.EventApproval:
 		if e.Approval == nil {
 			return Event{}, false

@@ -24,6 +24,7 @@ type reply struct {
 	mu       sync.Mutex
 	text     strings.Builder
 	notes    []string // tool activity, notices, a restart: shown above the answer
+	outputs  []string // what code run in the sandbox printed, capped
 	footer   string
 	started  bool          // text arrived: typing stops, the first message goes out
 	refs     []Ref         // the messages, in order
@@ -102,6 +103,9 @@ func (r *reply) emit(e Event) {
 		r.notes = append(r.notes, "↻ "+e.Text)
 	case EventTool:
 		r.notes = append(r.notes, "🔧 "+e.Text)
+		if e.Output != "" {
+			r.addOutput(e.Output)
+		}
 	case EventNotice:
 		r.notes = append(r.notes, e.Text)
 	case EventError:
@@ -171,6 +175,9 @@ func (r *reply) content() string {
 	for _, n := range r.notes {
 		fmt.Fprintf(&b, "-# %s\n", oneLine(n))
 	}
+	for _, o := range r.outputs {
+		fmt.Fprintf(&b, "```\n%s\n```\n", o)
+	}
 	b.WriteString(r.text.String())
 	if r.footer != "" {
 		b.WriteString("\n-# " + r.footer)
@@ -211,6 +218,28 @@ func (r *reply) render() {
 			r.shown[i] = "…"
 		}
 	}
+}
+
+// MaxShownOutput is how much of a program's output a reply shows; longer
+// output is shown cut and comes whole as a file attachment.
+const MaxShownOutput = 1500
+
+// OutputFile names the attachment with a program's whole output.
+const OutputFile = "output.txt"
+
+// addOutput shows out in a code block, cut to MaxShownOutput characters;
+// output longer than that is also sent whole, as a file.
+func (r *reply) addOutput(out string) {
+	// A fence inside the output would end the block early.
+	shown := strings.ReplaceAll(strings.TrimRight(out, "\n"), "```", "`\u200b``")
+	if rs := []rune(shown); len(rs) > MaxShownOutput {
+		shown = string(rs[:MaxShownOutput]) + "\n…"
+		note := fmt.Sprintf("-# the whole output, %d characters", len([]rune(out)))
+		if _, err := r.b.out.Send(r.ctx, r.channel, Message{Content: note, Files: []File{{Name: OutputFile, Data: []byte(out)}}}); err != nil {
+			r.b.o.Log.Error().Err(err).Msg("discord: queue a program's output")
+		}
+	}
+	r.outputs = append(r.outputs, shown)
 }
 
 func oneLine(s string) string {
