@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,10 +46,11 @@ type Bot struct {
 	memory    Memory
 
 	mu      sync.Mutex
-	replies map[Ref]bool // the messages of streamed replies, for 🛑 🔁 🗑
-	dm      string       // the DM channel with the owner, once known
-	busy    int          // answers being generated
-	model   string       // the model of the last answer
+	replies map[Ref]bool   // the messages of streamed replies, for 🛑 🔁 🗑
+	runs    map[Ref]string // verdicts on code files → the /run their ▶️ sends
+	dm      string         // the DM channel with the owner, once known
+	busy    int            // answers being generated
+	model   string         // the model of the last answer
 }
 
 // presence shows whether Mai is busy and the model it last used; delta
@@ -79,7 +81,7 @@ func New(s *discordgo.Session, db *sql.DB, chat Chat, o Options) *Bot {
 	if o.EditInterval <= 0 {
 		o.EditInterval = 1200 * time.Millisecond
 	}
-	b := &Bot{s: s, db: db, chat: chat, o: o, replies: map[Ref]bool{}}
+	b := &Bot{s: s, db: db, chat: chat, o: o, replies: map[Ref]bool{}, runs: map[Ref]string{}}
 	b.out = NewOutbox(db, s, b.botID, o.Log)
 	b.approvals = &approvalView{b: b}
 	s.Identify.Intents = Intents
@@ -159,6 +161,10 @@ func (b *Bot) onMessage(ctx context.Context, m *discordgo.Message) {
 	b.mu.Lock()
 	b.dm = m.ChannelID
 	b.mu.Unlock()
+	if len(m.Attachments) > 0 {
+		go b.onAttachments(ctx, m)
+		return
+	}
 	go b.answer(ctx, m.ChannelID, m.Content)
 }
 
@@ -286,7 +292,18 @@ func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
 	}
 	b.mu.Lock()
 	isReply := b.replies[ref]
+	run := b.runs[ref] // a verdict on a code file
+	if strings.TrimSuffix(r.Emoji.Name, "\ufe0f") != strings.TrimSuffix(EmojiRun, "\ufe0f") {
+		run = ""
+	}
+	if run != "" {
+		delete(b.runs, ref) // one run per ▶️; send the file again to rerun
+	}
 	b.mu.Unlock()
+	if run != "" {
+		go b.answer(ctx, r.ChannelID, run)
+		return
+	}
 	if !isReply {
 		return
 	}

@@ -66,7 +66,8 @@ type Server struct {
 	nextID   int64
 	down     bool
 	commands []*discordgo.ApplicationCommand
-	replies  map[string][]Call // interaction id → callback and follow-up calls
+	replies  map[string][]Call  // interaction id → callback and follow-up calls
+	cdn      map[string]cdnFile // attachment id → the uploaded file
 }
 
 // New starts a fake Discord; Close stops it.
@@ -84,11 +85,13 @@ func New(o Options) *Server {
 		users:    map[string]*discordgo.User{BotID: {ID: BotID, Username: "mai", Bot: true}},
 		nextID:   1_000_000_000_000_000_000,
 		replies:  map[string][]Call{},
+		cdn:      map[string]cdnFile{},
 	}
 	s.gw = newGateway(s, o.HeartbeatInterval)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/gateway/", s.gw.serve) // discordgo adds the trailing slash
 	mux.HandleFunc("/api/v"+discordgo.APIVersion+"/", s.serveREST)
+	mux.HandleFunc("/attachments/", s.serveCDN)
 	s.http = httptest.NewUnstartedServer(mux)
 	s.http.Start()
 	s.URL = s.http.URL + "/api/v" + discordgo.APIVersion
