@@ -52,6 +52,17 @@ func TestTurnStoresAnswerWithModelAndStats(t *testing.T) {
 	if d := ds[ms[1].ID]; d.Kind != memory.TurnAnswer || d.ContextWindow != 4096 || d.CompletionTokens != 2 {
 		t.Errorf("detail = %+v", d)
 	}
+	if st.RecentTurns != 1 || st.Summaries != 0 {
+		t.Errorf("first turn kept %d recent turns and %d summaries, want 1 and 0", st.RecentTurns, st.Summaries)
+	}
+	// The second turn's context holds the first exchange and the new message.
+	srv.Script(lmstudiotest.Reply{Chunks: []string{"Fine."}})
+	if ev, err = send(t, c, "u1", "how are you?"); err != nil {
+		t.Fatal(err)
+	}
+	if st := ev.done(); st == nil || st.RecentTurns != 3 {
+		t.Errorf("second turn stats = %+v, want 3 recent turns", st)
+	}
 }
 
 // An empty message is refused and stores nothing; a megabyte is cut to the

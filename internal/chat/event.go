@@ -77,4 +77,9 @@ type Stats struct {
 	ContextWindow    int           `json:"context_window"` // the model's loaded context
 	ToolCalls        int           `json:"tool_calls,omitempty"`
 	FailedOver       bool          `json:"failed_over,omitempty"`
+	// RecentTurns is how many of the conversation's latest messages the
+	// context kept word for word; Summaries > 0 says older ones were
+	// folded into summaries, so the model saw only the last RecentTurns.
+	RecentTurns int `json:"recent_turns,omitempty"`
+	Summaries   int `json:"summaries,omitempty"`
 }

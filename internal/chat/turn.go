@@ -97,6 +97,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 				return llm.Request{}, err
 			}
 			base, st.ContextTokens, st.ContextWindow = toLLM(asm.Turns), asm.Tokens, t.Window
+			st.RecentTurns, st.Summaries = asm.Recent, asm.Summaries
 		}
 		req := llm.Request{Messages: append(slices.Clip(base), extra...)}
 		if t.Tools && !loop.over {

@@ -48,6 +48,9 @@ func fromChatEvent(e chat.Event) (Event, bool) {
 		var st Stats
 		if e.Stats != nil {
 			st = Stats{Model: e.Stats.Model, TokensPerSecond: e.Stats.TokensPerSecond, ContextTokens: e.Stats.ContextTokens, ContextWindow: e.Stats.ContextWindow}
+			if e.Stats.Summaries > 0 { // older messages are only summarised
+				st.KeptMessages = e.Stats.RecentTurns
+			}
 		}
 		return Event{Kind: EventDone, Stats: st}, true
 	}

@@ -71,3 +71,14 @@ func TestToolOutputTranslated(t *testing.T) {
 		t.Fatalf("got %+v, %v", e, ok)
 	}
 }
+
+func TestKeptMessagesOnlyWhenTheContextWasCut(t *testing.T) {
+	for _, c := range []struct {
+		recent, summaries, want int
+	}{{5, 0, 0}, {5, 2, 5}} {
+		e, _ := fromChatEvent(chat.Event{Kind: chat.EventDone, Stats: &chat.Stats{Model: "m", RecentTurns: c.recent, Summaries: c.summaries}})
+		if e.Stats.KeptMessages != c.want {
+			t.Errorf("recent %d, summaries %d: kept %d, want %d", c.recent, c.summaries, e.Stats.KeptMessages, c.want)
+		}
+	}
+}
