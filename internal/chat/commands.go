@@ -280,22 +280,9 @@ func (c *Core) runCommand(ctx context.Context, s *session, arg string, emit func
 // answer it had (with its tool turns and any broken-off partial) is deleted
 // from memory and replaced by the new one.
 func (c *Core) regenerate(ctx context.Context, s *session, emit func(Event)) error {
-	conv, err := c.conversation(ctx, s)
+	conv, ms, last, err := c.lastExchange(ctx, s)
 	if err != nil {
 		return err
-	}
-	ms, err := c.cfg.Memory.Messages(ctx, conv, 0, 0)
-	if err != nil {
-		return err
-	}
-	last := -1
-	for i, m := range ms {
-		if m.Role == memory.RoleUser {
-			last = i
-		}
-	}
-	if last < 0 {
-		return errors.New("there is no message to answer again")
 	}
 	var old []int64
 	for _, m := range ms[last+1:] {

@@ -390,3 +390,29 @@ func TestModelWithoutToolsIsSaid(t *testing.T) {
 		}
 	}
 }
+
+// ForgetLast deletes the latest message and its answer, and nothing before.
+func TestForgetLastExchange(t *testing.T) {
+	srv, r := fakeLMStudio(t)
+	mem := openMemory(t, dbPath(t))
+	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem})
+	srv.Script(lmstudiotest.Reply{Chunks: []string{"one"}}, lmstudiotest.Reply{Chunks: []string{"two"}})
+	for _, q := range []string{"first", "second"} {
+		if _, err := send(t, c, "u1", q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.ForgetLast(context.Background(), "u1"); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := stored(t, mem, c, "u1")
+	if len(ms) != 2 || ms[0].Content != "first" || ms[1].Content != "one" {
+		t.Fatalf("stored = %+v", ms)
+	}
+	if err := c.ForgetLast(context.Background(), "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ForgetLast(context.Background(), "u1"); err == nil {
+		t.Fatal("forgetting an empty conversation's last exchange succeeded")
+	}
+}
