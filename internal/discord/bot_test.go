@@ -16,6 +16,9 @@ import (
 type scriptChat struct {
 	events []Event
 	pause  time.Duration
+	echo   bool // answer "re: " and the text instead of events
+
+	forgets int // ForgetLast calls
 
 	mu    sync.Mutex
 	users []string
@@ -28,6 +31,11 @@ func (c *scriptChat) Send(ctx context.Context, user, text string, emit func(Even
 	c.users = append(c.users, user)
 	c.texts = append(c.texts, text)
 	c.mu.Unlock()
+	if c.echo {
+		emit(Event{Kind: EventText, Text: "re: " + text})
+		emit(Event{Kind: EventDone})
+		return nil
+	}
 	for _, e := range c.events {
 		select {
 		case <-time.After(c.pause):
@@ -44,6 +52,19 @@ func (c *scriptChat) Stop(user string) bool {
 	defer c.mu.Unlock()
 	c.stops = append(c.stops, user)
 	return true
+}
+
+func (c *scriptChat) ForgetLast(context.Context, string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgets++
+	return nil
+}
+
+func (c *scriptChat) forgot() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.forgets
 }
 
 func (c *scriptChat) sent() []string {

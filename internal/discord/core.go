@@ -21,6 +21,10 @@ func (cc coreChat) Send(ctx context.Context, user, text string, emit func(Event)
 
 func (cc coreChat) Stop(user string) bool { return cc.c.Stop(user) }
 
+func (cc coreChat) ForgetLast(ctx context.Context, user string) error {
+	return cc.c.ForgetLast(ctx, user)
+}
+
 // fromChatEvent translates one chat event; reasoning is not shown.
 func fromChatEvent(e chat.Event) (Event, bool) {
 	switch e.Kind {

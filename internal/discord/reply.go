@@ -20,12 +20,14 @@ type reply struct {
 	channel string
 	ctx     context.Context
 	row     int64 // in discord_replies
+	prompt  string
 
 	mu       sync.Mutex
 	text     strings.Builder
 	notes    []string // tool activity, notices, a restart: shown above the answer
 	outputs  []string // what code run in the sandbox printed, capped
 	footer   string
+	done     bool          // finished
 	started  bool          // text arrived: typing stops, the first message goes out
 	refs     []Ref         // the messages, in order
 	shown    []string      // what each message was last set to
@@ -42,7 +44,7 @@ func newReply(ctx context.Context, b *Bot, channel, prompt string) (*reply, erro
 	if err != nil {
 		return nil, fmt.Errorf("discord reply: %w", err)
 	}
-	r := &reply{b: b, channel: channel, ctx: ctx, typing: make(chan struct{})}
+	r := &reply{b: b, channel: channel, ctx: ctx, prompt: prompt, typing: make(chan struct{})}
 	if r.row, err = res.LastInsertId(); err != nil {
 		return nil, fmt.Errorf("discord reply: %w", err)
 	}
@@ -51,11 +53,11 @@ func newReply(ctx context.Context, b *Bot, channel, prompt string) (*reply, erro
 }
 
 // resumedReply continues an interrupted reply in its messages.
-func resumedReply(ctx context.Context, b *Bot, row int64, channel string, refs []Ref) *reply {
-	r := &reply{b: b, channel: channel, ctx: ctx, row: row, typing: make(chan struct{}), refs: refs, shown: make([]string, len(refs))}
+func resumedReply(ctx context.Context, b *Bot, row int64, channel, prompt string, refs []Ref) *reply {
+	r := &reply{b: b, channel: channel, ctx: ctx, row: row, prompt: prompt, typing: make(chan struct{}), refs: refs, shown: make([]string, len(refs))}
 	r.notes = []string{"↻ regenerated after a restart"}
 	for _, ref := range refs {
-		b.track(ref)
+		b.track(ref, r)
 	}
 	go r.type_()
 	return r
@@ -164,6 +166,7 @@ func (r *reply) finish() {
 	if r.text.Len() > 0 || len(r.notes) > 0 {
 		r.render()
 	}
+	r.done = true
 	if _, err := r.b.db.ExecContext(context.WithoutCancel(r.ctx), `UPDATE discord_replies SET done = 1 WHERE id = ?`, r.row); err != nil {
 		r.b.o.Log.Error().Err(err).Msg("discord: record a finished reply")
 	}
@@ -182,7 +185,7 @@ func (r *reply) content() string {
 	if r.footer != "" {
 		b.WriteString("\n-# " + r.footer)
 	}
-	return b.String()
+	return strings.TrimSuffix(b.String(), "\n") // notes alone end with one
 }
 
 // render brings the messages up to date through the outbox: edits for the
@@ -209,7 +212,7 @@ func (r *reply) render() {
 		}
 		r.refs = append(r.refs, ref)
 		r.shown = append(r.shown, p)
-		r.b.track(ref)
+		r.b.track(ref, r)
 		r.saveRefs()
 	}
 	for i := len(parts); i < len(r.refs); i++ { // the answer got shorter (a restart)

@@ -375,3 +375,56 @@ func idLess(a, b string) bool {
 	}
 	return a < b
 }
+
+// ReplyDM posts content from userID as a reply to the message toID in
+// their DM, carrying the reference and the referenced message as Discord
+// does, and dispatches MESSAGE_CREATE.
+func (s *Server) ReplyDM(userID, content, toID string) *discordgo.Message {
+	s.mu.Lock()
+	ch := s.dmLocked(userID)
+	to, _ := s.findLocked(ch, toID)
+	m := &discordgo.Message{
+		ID: s.newID(), ChannelID: ch, Content: content, Author: s.users[userID],
+		Timestamp: time.Now().UTC(), Type: discordgo.MessageTypeReply,
+		MessageReference: &discordgo.MessageReference{MessageID: toID, ChannelID: ch},
+	}
+	if to != nil {
+		cp := *to
+		cp.ReferencedMessage = nil // Discord does not nest them
+		m.ReferencedMessage = &cp
+	}
+	s.messages[ch] = append(s.messages[ch], m)
+	cp := *m
+	s.mu.Unlock()
+	s.gw.dispatch("MESSAGE_CREATE", &cp)
+	return &cp
+}
+
+// EditDM changes the text of userID's message id and dispatches
+// MESSAGE_UPDATE with the whole message.
+func (s *Server) EditDM(userID, id, content string) {
+	s.mu.Lock()
+	m, _ := s.findLocked(s.dmLocked(userID), id)
+	if m == nil {
+		s.mu.Unlock()
+		return
+	}
+	m.Content = content
+	t := time.Now().UTC()
+	m.EditedTimestamp = &t
+	cp := *m
+	s.mu.Unlock()
+	s.gw.dispatch("MESSAGE_UPDATE", &cp)
+}
+
+// DeleteDM deletes userID's message id and dispatches MESSAGE_DELETE,
+// which carries only the ids.
+func (s *Server) DeleteDM(userID, id string) {
+	s.mu.Lock()
+	ch := s.dmLocked(userID)
+	if _, i := s.findLocked(ch, id); i >= 0 {
+		s.messages[ch] = append(s.messages[ch][:i], s.messages[ch][i+1:]...)
+	}
+	s.mu.Unlock()
+	s.gw.dispatch("MESSAGE_DELETE", map[string]string{"id": id, "channel_id": ch})
+}
