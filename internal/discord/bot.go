@@ -311,8 +311,8 @@ func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
 	}
 	b.mu.Lock()
 	old := b.replies[ref]
-	inPlace := old != nil && old == b.latest && old.isDone()
-	run := b.runs[ref] // a verdict on a code file
+	inPlace := old != nil && old == b.latest // redone or forgotten in its messages
+	run := b.runs[ref]                       // a verdict on a code file
 	if strings.TrimSuffix(r.Emoji.Name, "\ufe0f") != strings.TrimSuffix(EmojiRun, "\ufe0f") {
 		run = ""
 	}
@@ -337,6 +337,10 @@ func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
 		}
 		go b.answer(ctx, r.ChannelID, "/regenerate")
 	case EmojiForget, "🗑":
+		if fg, ok := b.chat.(lastExchangeForgetter); ok && inPlace {
+			go b.forget(ctx, old, fg, ForgottenByReaction)
+			return
+		}
 		go b.answer(ctx, r.ChannelID, "/forget")
 	}
 }

@@ -104,6 +104,7 @@ func startBot(t testing.TB, fake *discordtest.Server, db *store.DB, chat Chat, o
 }
 
 func waitFor(t testing.TB, what string, cond func() bool) {
+
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cond() {
@@ -286,7 +287,8 @@ func TestWithoutChatCoreDMsSayChatIsOff(t *testing.T) {
 	})
 }
 
-// The owner's 🛑 stops the generation, 🔁 regenerates, 🗑️ forgets; a
+// The owner's 🛑 stops the generation, 🔁 regenerates, 🗑️ forgets the
+// exchange; a
 // stranger's reactions do nothing.
 func TestReactionsOnAReply(t *testing.T) {
 	fake := newFake(t, discordtest.Options{})
@@ -305,11 +307,15 @@ func TestReactionsOnAReply(t *testing.T) {
 	fake.React(ownerID, ch, reply, EmojiRegenerate)
 	waitFor(t, "the regeneration", func() bool { return len(chat.sent()) == 2 })
 	fake.React(ownerID, ch, reply, "🗑")
-	waitFor(t, "the forgetting", func() bool { return len(chat.sent()) == 3 })
+	waitFor(t, "the forgetting", func() bool { return chat.forgot() == 1 })
+	waitFor(t, "the reply marked forgotten", func() bool {
+		m := fake.BotMessages(ch)
+		return len(m) == 1 && m[0].Content == "-# "+ForgottenByReaction
+	})
 	chat.mu.Lock()
 	stops := append([]string(nil), chat.stops...)
 	chat.mu.Unlock()
-	if got := chat.sent(); strings.Join(got, "|") != "question|/regenerate|/forget" || len(stops) != 1 || stops[0] != ownerID {
+	if got := chat.sent(); strings.Join(got, "|") != "question|/regenerate" || len(stops) != 1 || stops[0] != ownerID {
 		t.Fatalf("chat core got %q and stops %q", got, stops)
 	}
 }

@@ -22,15 +22,23 @@ const (
 	maxChainQuote = 800
 )
 
-func (r *reply) isDone() bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.done
+// wait waits for the reply to finish; false when ctx ended first.
+func (r *reply) wait(ctx context.Context) bool {
+	select {
+	case <-r.finished:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // redo answers text again in old's messages (🔁, an edited DM) instead of
-// posting new ones; note, when set, heads the new answer.
+// posting new ones, once old has finished; note, when set, heads the new
+// answer.
 func (b *Bot) redo(ctx context.Context, old *reply, text, note string) *reply {
+	if !old.wait(ctx) {
+		return nil
+	}
 	r, err := newReply(ctx, b, old.channel, text)
 	if err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: start a reply")
@@ -63,10 +71,10 @@ func (b *Bot) redo(ctx context.Context, old *reply, text, note string) *reply {
 	return r
 }
 
-// latestExchange returns the reply to the owner's DM id when it is the
-// latest one, finished, and the chat core can forget it; else it logs why
-// nothing is done.
-func (b *Bot) latestExchange(id, what string) (*reply, lastExchangeForgetter) {
+// latestExchange returns the reply to the owner's DM id, once finished,
+// when it is the latest one and the chat core can forget it; else it logs
+// why nothing is done.
+func (b *Bot) latestExchange(ctx context.Context, id, what string) (*reply, lastExchangeForgetter) {
 	b.mu.Lock()
 	old := b.asked[id]
 	latest := old != nil && old == b.latest
@@ -75,7 +83,7 @@ func (b *Bot) latestExchange(id, what string) (*reply, lastExchangeForgetter) {
 		return nil, nil
 	}
 	fg, ok := b.chat.(lastExchangeForgetter)
-	if !latest || !old.isDone() || !ok {
+	if !latest || !ok || !old.wait(ctx) {
 		b.o.Log.Info().Str("message", id).Msgf("discord: the owner %s a DM that is not the latest finished exchange; memory is unchanged", what)
 		return nil, nil
 	}
@@ -88,7 +96,7 @@ func (b *Bot) onEdit(ctx context.Context, m *discordgo.Message) {
 	if m == nil || m.Author == nil || m.Author.ID != b.o.Owner || m.GuildID != "" {
 		return
 	}
-	old, fg := b.latestExchange(m.ID, "edited")
+	old, fg := b.latestExchange(ctx, m.ID, "edited")
 	if old == nil || old.prompt == b.withChain(ctx, m) {
 		return // not ours to redo, or only an embed changed
 	}
@@ -99,30 +107,44 @@ func (b *Bot) onEdit(ctx context.Context, m *discordgo.Message) {
 	b.redo(ctx, old, b.withChain(ctx, m), "✏️ answered again: you edited your message")
 }
 
-// Forgotten replaces the answer to a DM the owner deleted.
-const Forgotten = "🗑️ forgotten: you deleted the message"
+// Forgotten replaces the answer to a DM the owner deleted; ForgottenByReaction
+// the answer the owner's 🗑️ took out of memory.
+const (
+	Forgotten           = "🗑️ forgotten: you deleted the message"
+	ForgottenByReaction = "🗑️ forgotten: this exchange is out of Mai's memory"
+)
 
 // onDelete forgets the exchange of a deleted DM and says so in its reply.
 func (b *Bot) onDelete(ctx context.Context, m *discordgo.Message) {
 	if m == nil || m.GuildID != "" {
 		return
 	}
-	old, fg := b.latestExchange(m.ID, "deleted")
+	old, fg := b.latestExchange(ctx, m.ID, "deleted")
 	if old == nil {
 		return
 	}
+	b.forget(ctx, old, fg, Forgotten)
+}
+
+// forget takes the latest exchange out of memory and shows note instead
+// of its answer.
+func (b *Bot) forget(ctx context.Context, old *reply, fg lastExchangeForgetter, note string) {
+	if !old.wait(ctx) {
+		return
+	}
 	if err := fg.ForgetLast(ctx, b.o.Owner); err != nil {
-		b.o.Log.Error().Err(err).Msg("discord: forget a deleted exchange")
+		b.o.Log.Error().Err(err).Msg("discord: forget the latest exchange")
 		return
 	}
 	b.mu.Lock()
-	delete(b.asked, m.ID)
-	b.latest = nil
+	if b.latest == old {
+		b.latest = nil
+	}
 	b.mu.Unlock()
 	old.mu.Lock()
 	defer old.mu.Unlock()
 	old.text.Reset()
-	old.notes, old.outputs, old.footer = []string{Forgotten}, nil, ""
+	old.notes, old.outputs, old.footer = []string{note}, nil, ""
 	old.render()
 }
 

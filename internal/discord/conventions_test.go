@@ -32,7 +32,6 @@ func ask(t *testing.T, fake *discordtest.Server, ch, text string) (sent, reply *
 		}
 		return false
 	})
-	time.Sleep(200 * time.Millisecond) // the reply is marked finished after its final edit
 	return sent, reply
 }
 

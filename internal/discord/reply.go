@@ -27,7 +27,7 @@ type reply struct {
 	notes    []string // tool activity, notices, a restart: shown above the answer
 	outputs  []string // what code run in the sandbox printed, capped
 	footer   string
-	done     bool          // finished
+	finished chan struct{} // closed by finish
 	started  bool          // text arrived: typing stops, the first message goes out
 	refs     []Ref         // the messages, in order
 	shown    []string      // what each message was last set to
@@ -44,7 +44,7 @@ func newReply(ctx context.Context, b *Bot, channel, prompt string) (*reply, erro
 	if err != nil {
 		return nil, fmt.Errorf("discord reply: %w", err)
 	}
-	r := &reply{b: b, channel: channel, ctx: ctx, prompt: prompt, typing: make(chan struct{})}
+	r := &reply{b: b, channel: channel, ctx: ctx, prompt: prompt, typing: make(chan struct{}), finished: make(chan struct{})}
 	if r.row, err = res.LastInsertId(); err != nil {
 		return nil, fmt.Errorf("discord reply: %w", err)
 	}
@@ -54,7 +54,7 @@ func newReply(ctx context.Context, b *Bot, channel, prompt string) (*reply, erro
 
 // resumedReply continues an interrupted reply in its messages.
 func resumedReply(ctx context.Context, b *Bot, row int64, channel, prompt string, refs []Ref) *reply {
-	r := &reply{b: b, channel: channel, ctx: ctx, row: row, prompt: prompt, typing: make(chan struct{}), refs: refs, shown: make([]string, len(refs))}
+	r := &reply{b: b, channel: channel, ctx: ctx, row: row, prompt: prompt, typing: make(chan struct{}), finished: make(chan struct{}), refs: refs, shown: make([]string, len(refs))}
 	r.notes = []string{"↻ regenerated after a restart"}
 	for _, ref := range refs {
 		b.track(ref, r)
@@ -166,7 +166,7 @@ func (r *reply) finish() {
 	if r.text.Len() > 0 || len(r.notes) > 0 {
 		r.render()
 	}
-	r.done = true
+	defer close(r.finished)
 	if _, err := r.b.db.ExecContext(context.WithoutCancel(r.ctx), `UPDATE discord_replies SET done = 1 WHERE id = ?`, r.row); err != nil {
 		r.b.o.Log.Error().Err(err).Msg("discord: record a finished reply")
 	}
