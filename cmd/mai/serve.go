@@ -110,13 +110,20 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		memOpts = memory.Options{Embedder: r, Summarizer: memory.NewModelSummarizer(r)}
 	}
 	mem := memory.New(db, memOpts)
+	// One chat core serves both front ends: the owner is one user with one
+	// generation at a time, whether a message comes from Discord or from
+	// mai chat, and a /stop from either stops it.
+	cc := m.sharedChatCore(ctx, log, r, sl, mem, led)
+	if cc != nil {
+		defer cc.close()
+	}
 	comps := []component{
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
 		{"upkeep", memoryUpkeep(db, mem, cfg, logging.Component(log, "upkeep"))},
 		{"embedder", embedder(mem, logging.Component(log, "memory"))},
-		{"control", m.controlSocket(logging.Component(log, "control"), r, sl, mem, led)},
+		{"control", m.controlSocket(logging.Component(log, "control"), cc)},
 		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
-		{"discord", m.discordLoop(bot, r, led, mem, logging.Component(log, "discord"))},
+		{"discord", m.discordLoop(bot, cc, led, mem, logging.Component(log, "discord"))},
 	}
 	stop := m.signals()
 	defer stop.close()
@@ -178,25 +185,34 @@ func memoryUpkeep(db *store.DB, mem *memory.Store, cfg *config.Config, log zerol
 	}
 }
 
-// controlSocket serves the chat core, over the daemon's router and memory,
-// on the control socket, so that `mai chat` talks to this daemon. Without
-// a router (no backend configured) the daemon runs on without chat.
-func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store, led *ledger) func(context.Context) error {
+// sharedChatCore builds the daemon's one chat core over its router and
+// memory, with the pinned model applied; nil, said in the log, without a
+// router (no backend configured) or when the core cannot start.
+func (m *Main) sharedChatCore(ctx context.Context, log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store, led *ledger) *chatCore {
+	if r == nil {
+		return nil
+	}
+	log = logging.Component(log, "chat")
+	if err := (&models{router: r, log: sl}).applyPin(ctx); err != nil {
+		log.Warn().Err(err).Msg("pinned model unavailable")
+	}
+	cc, err := m.newChatCore(ctx, log, r, mem, led, approval.ViaControl)
+	if err != nil {
+		log.Warn().Err(err).Msg("chat is off: the chat core could not start")
+		return nil
+	}
+	return cc
+}
+
+// controlSocket serves the daemon's chat core on the control socket, so
+// that `mai chat` talks to this daemon. Without a chat core the daemon runs
+// on without chat.
+func (m *Main) controlSocket(log zerolog.Logger, cc *chatCore) func(context.Context) error {
 	return func(ctx context.Context) error {
-		if r == nil {
+		if cc == nil {
 			<-ctx.Done()
 			return nil
 		}
-		if err := (&models{router: r, log: sl}).applyPin(ctx); err != nil {
-			log.Warn().Err(err).Msg("pinned model unavailable")
-		}
-		cc, err := m.newChatCore(ctx, log, r, mem, led, approval.ViaControl)
-		if err != nil {
-			log.Warn().Err(err).Msg("chat is off: the chat core could not start")
-			<-ctx.Done()
-			return nil
-		}
-		defer cc.close()
 		path := m.socketPath()
 		ln, err := control.Listen(path)
 		if err != nil {
