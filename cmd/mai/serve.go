@@ -79,7 +79,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		log.Error().Err(err).Msg("cannot set up Discord")
 		return err
 	}
-	listeners := []approval.Listener{logListener{logging.Component(log, "approvals")}}
+	wake := make(selfmodWaker, 1)
+	listeners := []approval.Listener{logListener{logging.Component(log, "approvals")}, wake}
 	if bot != nil {
 		listeners = append(listeners, bot.Listener())
 	}
@@ -123,6 +124,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		{"embedder", embedder(mem, logging.Component(log, "memory"))},
 		{"control", m.controlSocket(logging.Component(log, "control"), cc)},
 		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
+		{"selfmod", m.selfmodSettler(led, wake, logging.Component(log, "selfmod"))},
 		{"discord", m.discordLoop(bot, cc, led, mem, logging.Component(log, "discord"))},
 	}
 	stop := m.signals()

@@ -1,10 +1,15 @@
 package main
 
 import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/maicompanion/mai/internal/discord"
 	"github.com/maicompanion/mai/internal/discord/discordtest"
 	"github.com/maicompanion/mai/internal/llm/lmstudio/lmstudiotest"
 )
@@ -15,6 +20,14 @@ import (
 func serveWithDiscord(t *testing.T) (*discordtest.Server, *lmstudiotest.Server, string, string, map[string]string) {
 	t.Helper()
 	lms, dir, env := lmStudioEnv(t)
+	fake, ch := serveDiscordIn(t, dir, env)
+	return fake, lms, ch, dir, env
+}
+
+// serveDiscordIn runs `mai serve` in dir with env and discordtest as
+// Discord; it returns the fake and the owner's DM channel.
+func serveDiscordIn(t *testing.T, dir string, env map[string]string) (*discordtest.Server, string) {
+	t.Helper()
 	fake := discordtest.New(discordtest.Options{})
 	t.Cleanup(fake.Close)
 	env["DISCORD_BOT_TOKEN"], env["DISCORD_USER_ID"], env["DISCORD_API_URL"] = discordtest.Token, discordOwner, fake.URL
@@ -22,7 +35,7 @@ func serveWithDiscord(t *testing.T) (*discordtest.Server, *lmstudiotest.Server, 
 	cmd, out := maiProcess(t, dir, envList(env), "serve")
 	t.Cleanup(func() { interrupt(t, cmd, out, 20*time.Second) })
 	waitFor(t, fake.Connected)
-	return fake, lms, fake.DMChannel(discordOwner), dir, env
+	return fake, fake.DMChannel(discordOwner)
 }
 
 // The owner is one user across front ends: an answer running for a
@@ -44,4 +57,44 @@ func TestServeOneOwnerAcrossFrontEnds(t *testing.T) {
 		t.Fatalf("/stop through the daemon did not find the Discord answer: %+v", r)
 	}
 	waitFor(t, func() bool { return lms.Cancelled() == 1 })
+}
+
+// A self-modification the owner approves on Discord is committed by the
+// running daemon, with no mai command after it; a selfmod command run
+// afterwards finds it committed and commits nothing more.
+func TestServeCommitsADecidedSelfModification(t *testing.T) {
+	_, dir, env := lmStudioEnv(t)
+	ws := filepath.Join(dir, "workspace")
+	gitT(t, dir, "init", "-q", "-b", "main", ws)
+	os.WriteFile(filepath.Join(ws, "persona.md"), []byte("You are Mai.\n"), 0o644)
+	gitT(t, ws, "add", "-A")
+	gitT(t, ws, "commit", "-qm", "start")
+	os.WriteFile(filepath.Join(dir, "new.md"), []byte("You are Mai, and warm.\n"), 0o644)
+	env["MAI_WORKSPACE"], env["MAI_REVIEWER"], env["DOCKER_HOST"] = ws, "none", "unix://"+filepath.Join(dir, "no-docker.sock")
+	fake, ch := serveDiscordIn(t, dir, env)
+
+	res := runMai(t, dir, env, "selfmod", "propose", "--no-wait", "--message", "a warmer persona", "new.md:persona.md")
+	m := regexp.MustCompile(`proposal (\S+) waits for approval request (\S+):`).FindStringSubmatch(res.stdout)
+	if res.code != 0 || m == nil {
+		t.Fatalf("propose: %d\n%s\n%s", res.code, res.stdout, res.stderr)
+	}
+	fake.React(discordOwner, ch, approvalEmbed(t, fake, ch, 1), discord.EmojiApprove)
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(filepath.Join(ws, "persona.md"))
+		return string(b) == "You are Mai, and warm.\n"
+	})
+	if got := gitT(t, ws, "rev-list", "--count", "main"); got != "2" {
+		t.Fatalf("%s commits on main, want 2", got)
+	}
+	if trailers := gitT(t, ws, "log", "-1", "--format=%(trailers:only,unfold)"); !strings.Contains(trailers, "Mai-Approval-Id: "+m[2]) {
+		t.Fatalf("trailers:\n%s", trailers)
+	}
+	res = runMai(t, dir, env, "selfmod", "list", "--json")
+	var list []struct{ ID, State string }
+	if err := json.Unmarshal([]byte(res.stdout), &list); err != nil || len(list) != 1 || list[0].ID != m[1] || list[0].State != "committed" {
+		t.Fatalf("list: %v %s", err, res.stdout)
+	}
+	if got := gitT(t, ws, "rev-list", "--count", "main"); got != "2" {
+		t.Fatalf("%s commits on main after a selfmod command, want 2", got)
+	}
 }
