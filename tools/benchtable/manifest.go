@@ -1,0 +1,43 @@
+package main
+
+// manifest lists the rows `make bench` must print, one line each. To add a
+// row: the package (its path below the module), the benchmark's name as go
+// test prints it without "Benchmark" and the -GOMAXPROCS suffix, what the
+// baseline is, and the goal; see the package comment for the fields.
+var manifest = []expect{
+	// internal/llm
+	{Pkg: "internal/llm/ollama", Name: "StreamDecode", Sides: "mai json", Baseline: "encoding/json of each line into the same struct", Goal: "ratio <= 1"},
+	{Pkg: "internal/llm/ollama", Name: "StreamDecodeAllocs", Baseline: "none: allocations per streamed token", Goal: "allocs/token <= 1.2"},
+	{Pkg: "internal/llm/lmstudio", Name: "StreamDecode", Sides: "mai json", Baseline: "encoding/json of each SSE chunk into the same struct", Goal: "ratio <= 1"},
+	{Pkg: "internal/llm/lmstudio", Name: "StreamDecodeAllocs", Baseline: "none: allocations per streamed token", Goal: "allocs/token <= 2"},
+
+	// internal/router
+	{Pkg: "internal/router", Name: "ChatVsRaw", Sides: "mai raw", Baseline: "raw HTTP POST /api/chat to the same Ollama, lines scanned to done", Goal: "ratio <= 1.05", Needs: "ollama"},
+	{Pkg: "internal/router", Name: "ChatVsRaw/first-token", Sides: "mai raw", Baseline: "time to the first line of a raw HTTP stream from the same Ollama", Goal: "ratio <= 1.05", Needs: "ollama"},
+	{Pkg: "internal/router", Name: "ModelSwitch", Sides: "mai bare", Baseline: "the same switch as bare Ollama API calls: unload, load, first token", Goal: "ratio <= 1.1, mai-ms < 1000", Needs: "ollama"},
+	{Pkg: "internal/router", Name: "Decide", Baseline: "one listing of loaded models from a backend on loopback", Ratio: "ratio-vs-one-listing", Goal: "ns/decision < 30000"},
+	{Pkg: "internal/router", Name: "ChatTarget", Baseline: "none: what every chat pays the router once a model is loaded", Goal: "ns/op <= 10000"},
+
+	// internal/sandbox
+	{Pkg: "internal/sandbox", Name: "HelloVsDockerRun/cold", Sides: "mai moby cli", Baseline: "the same hardened container through the moby client in-process: create, attach, start, wait, remove", Goal: "ratio <= 1.2", Needs: "dockerd"},
+	{Pkg: "internal/sandbox", Name: "HelloVsDockerRun/pool", Sides: "mai moby cli", Baseline: "the same hardened container through the moby client in-process; pool refills outside the measured calls", Goal: "ratio <= 1", Needs: "dockerd"},
+	{Pkg: "internal/sandbox", Name: "Concurrent20", Baseline: "20 plain 'docker run' at once", Ratio: "ratio", Goal: "ratio >= 0.8", Needs: "dockerd"},
+
+	// internal/memory
+	{Pkg: "internal/memory", Name: "Append/batch", Baseline: "none: messages a second, 1,000 a transaction", Goal: "msgs/s >= 50000"},
+	{Pkg: "internal/memory", Name: "Append/single", Baseline: "batched appends (batch/single: how much batching buys)", Ratio: "batch/single", Goal: "msgs/s >= 1000"},
+	{Pkg: "internal/memory", Name: "Recall/messages=10000", Baseline: "a bare FTS5 MATCH query over the same messages", Ratio: "recall/fts", Goal: "recall-p50-ms < 5"},
+	{Pkg: "internal/memory", Name: "Recall/messages=100000", Baseline: "a bare FTS5 MATCH query over the same messages", Ratio: "recall/fts", Goal: "recall-p50-ms < 5"},
+	{Pkg: "internal/memory", Name: "Compress", Baseline: "none: MB of history compressed a second", Goal: "MB/s >= 1"},
+	{Pkg: "internal/memory", Name: "ContextCache", Baseline: "assembling the same context again (a cache miss)", Ratio: "miss/hit", Goal: "miss/hit >= 10"},
+	{Pkg: "internal/memory", Name: "RecallVectors", Baseline: "recall with FTS5 only", Ratio: "vectors/fts-only", Goal: "ratio <= 3"},
+
+	// internal/risk
+	{Pkg: "internal/risk", Name: "Analyze/python", Baseline: "parsing the same code alone", Ratio: "x-parse", Goal: "ms/kline < 5"},
+	{Pkg: "internal/risk", Name: "Analyze/sh", Baseline: "parsing the same code alone", Ratio: "x-parse", Goal: "ms/kline < 5"},
+	{Pkg: "internal/risk", Name: "Analyze/go", Baseline: "parsing the same code alone", Ratio: "x-parse", Goal: "ms/kline < 5"},
+
+	// cmd/mai
+	{Pkg: "cmd/mai", Name: "ServeReady", Sides: "mai floor", Baseline: "the same binary's 'mai version': process start and package init, no daemon", Goal: "mai-ms < 300"},
+	{Pkg: "cmd/mai", Name: "ServeIdleRSS", Sides: "mai floor", Unit: "MB", Baseline: "peak RSS of the same binary's 'mai version'", Goal: "mai-MB < 40"},
+}
