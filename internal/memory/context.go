@@ -33,6 +33,10 @@ type ContextRequest struct {
 	Query string
 	// Window is the model's context length in tokens.
 	Window int
+	// Model names the model the context is for, so tokens are counted as
+	// its tokenizer does (Store.Tokenizer); "" counts with the generic
+	// estimate, which holds for no model in particular.
+	Model string
 	// Reserve is kept free for the reply; 0 means a quarter of the window,
 	// at most 1024 tokens.
 	Reserve int
@@ -49,7 +53,7 @@ type Turn struct {
 // summaries, recalled memories) and the recent turns, within Budget.
 type Context struct {
 	Turns     []Turn `json:"turns"`
-	Tokens    int    `json:"tokens"` // estimated, template overhead included
+	Tokens    int    `json:"tokens"` // estimated, template overhead and the generation prompt included
 	Budget    int    `json:"budget"` // Window − Reserve
 	Facts     int    `json:"facts"`
 	Summaries int    `json:"summaries"`
@@ -79,7 +83,7 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 	if budget <= turnOverhead {
 		return Context{}, fmt.Errorf("assemble context: window %d leaves no room after reserving %d for the reply", req.Window, req.Reserve)
 	}
-	key := cacheKey{conversation: req.Conversation, user: req.User, persona: req.Persona, query: req.Query, window: req.Window, reserve: req.Reserve}
+	key := cacheKey{conversation: req.Conversation, user: req.User, persona: req.Persona, query: req.Query, model: req.Model, window: req.Window, reserve: req.Reserve}
 	if c, ok := s.cache.get(key); ok {
 		c.Cached = true
 		return c, nil
@@ -99,11 +103,14 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 
 func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (Context, error) {
 	c := Context{Budget: budget}
+	tok := s.Tokenizer(ctx, req.Model)
+	over := tok.TurnOverhead()
 	persona := strings.TrimSpace(req.Persona)
-	if s.tok.Count(persona) > budget/2 {
-		persona = truncateTokens(s.tok, persona, budget/2)
+	if tok.Count(persona) > budget/2 {
+		persona = truncateTokens(tok, persona, budget/2)
 	}
-	room := budget - s.tok.Count(persona) - turnOverhead
+	// Every message and the generation prompt after them cost over tokens.
+	room := budget - tok.Count(persona) - 2*over
 	foldEnd, err := s.lastFoldEnd(ctx, req.Conversation)
 	if err != nil {
 		return c, err
@@ -115,10 +122,10 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 			return 0
 		}
 		head := "\n\n## " + title + "\n"
-		n := s.tok.Count(head)
+		n := tok.Count(head)
 		var kept []string
 		for _, l := range lines {
-			ln := s.tok.Count(l) + 1
+			ln := tok.Count(l) + 1
 			if n+ln > limit {
 				continue
 			}
@@ -162,7 +169,7 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 	for i := len(folds) - 1; i >= 0; i-- { // newest first, so they win the room
 		lines = append(lines, folds[i])
 	}
-	c.Summaries = section("Earlier in this conversation", reverse(keepFitting(s.tok, lines, int(float64(room)*summaryShare))), int(float64(room)*summaryShare))
+	c.Summaries = section("Earlier in this conversation", reverse(keepFitting(tok, lines, int(float64(room)*summaryShare))), int(float64(room)*summaryShare))
 
 	lines = lines[:0]
 	if query != "" {
@@ -182,15 +189,15 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 				who = "summary"
 			}
 			l := fmt.Sprintf("- [%s] %s: %s", m.Time.Format("2006-01-02"), who, strings.Join(strings.Fields(m.Content), " "))
-			lines = append(lines, truncateTokens(s.tok, l, per))
+			lines = append(lines, truncateTokens(tok, l, per))
 		}
 	}
 	c.Memories = section("Memories that may be relevant", lines, int(float64(room)*memoryShare))
 
 	system := persona + strings.Join(sections, "")
-	sysTokens := s.tok.Count(system) + turnOverhead
+	sysTokens := tok.Count(system) + 2*over
 	// Recent turns get all the room the other sections left.
-	recent, _, err := s.RecentTurns(ctx, req.Conversation, foldEnd, budget-sysTokens)
+	recent, err := s.recentFitting(ctx, tok, req.Model, req.Conversation, foldEnd, budget-sysTokens, over)
 	if err != nil {
 		return c, err
 	}
@@ -198,10 +205,10 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 	// the whole-text estimate can differ by a token or two.
 	total := sysTokens
 	for _, m := range recent {
-		total += m.Tokens + turnOverhead
+		total += m.Tokens + over
 	}
 	for total > budget && len(recent) > 0 {
-		total -= recent[0].Tokens + turnOverhead
+		total -= recent[0].Tokens + over
 		recent = recent[1:]
 	}
 	if total > budget {
@@ -287,9 +294,14 @@ func (s *Store) foldIfNeeded(ctx context.Context, req ContextRequest) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	total := s.tok.Count(req.Persona) + turnOverhead
-	for _, m := range ms {
-		total += m.Tokens + turnOverhead
+	tok := s.Tokenizer(ctx, req.Model)
+	over := tok.TurnOverhead()
+	total := tok.Count(req.Persona) + over
+	for i, m := range ms {
+		if req.Model != "" {
+			ms[i].Tokens = tok.Count(m.Content)
+		}
+		total += ms[i].Tokens + over
 	}
 	if float64(total) <= FoldThreshold*float64(req.Window) {
 		return 0, nil
@@ -297,7 +309,7 @@ func (s *Store) foldIfNeeded(ctx context.Context, req ContextRequest) (int, erro
 	target := int(FoldTarget * float64(req.Window))
 	n := 0
 	for n < len(ms)-2 && total > target {
-		total -= ms[n].Tokens + turnOverhead
+		total -= ms[n].Tokens + over
 		n++
 	}
 	if n == 0 {
