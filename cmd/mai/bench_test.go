@@ -140,7 +140,7 @@ func BenchmarkServe(b *testing.B) {
 			}
 			return nil
 		}}
-	benchpair.Run(b, 5, serve, floor)
+	benchpair.Run(b, 3, serve, floor)
 	slices.Sort(rss)
 	slices.Sort(floorRSS)
 	if len(rss) == 0 || len(floorRSS) == 0 {

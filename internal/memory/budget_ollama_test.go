@@ -71,7 +71,8 @@ func (o ollamaAPI) promptTokens(ctx context.Context, model string, c Context) (i
 }
 
 // budgetStore is a store with history enough to fill any of the windows:
-// an old conversation to recall from, facts, and a long current one.
+// an old conversation to recall from, facts, and a long current one. Each
+// window gets a fresh one: assembling folds old turns for good.
 func budgetStore(t *testing.T, o Options, now time.Time) (*Store, int64) {
 	s := newStore(t, o)
 	old := seedConversation(t, s, "u", 40, now.Add(-30*24*time.Hour))
@@ -118,10 +119,12 @@ func TestAssembleNeverOverBudgetOnOllama(t *testing.T) {
 	}
 
 	t.Run("generic estimate overflows", func(t *testing.T) {
-		s, conv := budgetStore(t, Options{Now: func() time.Time { return now }}, now)
 		over := 0
 		for _, w := range windows {
-			if c, n := assemble(s, conv, w, ""); n > c.Budget {
+			s, conv := budgetStore(t, Options{Now: func() time.Time { return now }}, now)
+			c, n := assemble(s, conv, w, "")
+			t.Logf("window %d: budget %d, generic estimate %d, Ollama counted %d", w, c.Budget, c.Tokens, n)
+			if n > c.Budget {
 				over++
 			}
 		}
@@ -139,14 +142,17 @@ func TestAssembleNeverOverBudgetOnOllama(t *testing.T) {
 		{"calibrated on reported counts", noVocabulary{}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, conv := budgetStore(t, Options{Now: func() time.Time { return now }, Vocabularies: tc.src, CacheSize: -1}, now)
-			if tc.calibrate { // a few answers' worth of counts, as the chat core reports them
-				for _, w := range []int{300, 700, 1500} {
-					c, n := assemble(s, conv, w, ollamatest.ChatModel)
-					s.ObservePrompt(ctx, ollamatest.ChatModel, c, n)
-				}
-			}
 			for _, w := range windows {
+				s, conv := budgetStore(t, Options{Now: func() time.Time { return now }, Vocabularies: tc.src}, now)
+				if tc.calibrate {
+					// A few answers' worth of counts, as the chat core
+					// reports them, in another conversation.
+					other := seedConversation(t, s, "u", 60, now.Add(-2*time.Hour))
+					for _, cw := range []int{300, 700, 1500} {
+						c, n := assemble(s, other, cw, ollamatest.ChatModel)
+						s.ObservePrompt(ctx, ollamatest.ChatModel, c, n)
+					}
+				}
 				c, n := assemble(s, conv, w, ollamatest.ChatModel)
 				t.Logf("window %d: budget %d, estimated %d, Ollama counted %d (%d turns)", w, c.Budget, c.Tokens, n, len(c.Turns))
 				if n > c.Budget {

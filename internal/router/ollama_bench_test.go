@@ -139,7 +139,7 @@ func BenchmarkChatVsRaw(b *testing.B) {
 			name = "first-token"
 		}
 		b.Run(name, func(b *testing.B) {
-			benchpair.Run(b, 30,
+			benchpair.Run(b, 15,
 				benchpair.Side{Name: "mai", Call: func() error { _, err := routerChat(ctx, r, first); return err }},
 				benchpair.Side{Name: "raw", Call: func() error { _, err := rawChat(ctx, hc, srv.URL(), body, first); return err }},
 			)
@@ -253,5 +253,5 @@ func BenchmarkModelSwitch(b *testing.B) {
 		}
 		return nil
 	}
-	benchpair.Run(b, 6, benchpair.Side{Name: "mai", Call: mai, Settle: check}, benchpair.Side{Name: "bare", Call: plain, Settle: check})
+	benchpair.Run(b, 4, benchpair.Side{Name: "mai", Call: mai, Settle: check}, benchpair.Side{Name: "bare", Call: plain, Settle: check})
 }

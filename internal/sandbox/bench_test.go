@@ -22,7 +22,7 @@ const helloPy = `print("hello")`
 
 // minSamples is the fewest calls of each side per run; make bench runs
 // each benchmark 5 times.
-const minSamples = 4
+const minSamples = 3
 
 // plainDockerRun runs the same hello world with the docker CLI and nothing
 // else: the obvious alternative the sandbox is measured against.
