@@ -41,21 +41,23 @@ func benchRequest() llm.Request {
 		Options: llm.Options{MaxTokens: chatTokens, Temperature: &zero, Seed: &seed}}
 }
 
-// rawChat posts body and reads the NDJSON lines until "done":true (or,
-// with firstOnly, until the first line), returning the text.
-func rawChat(ctx context.Context, hc *http.Client, url string, body []byte, firstOnly bool) (string, error) {
+// rawChat posts body and reads the NDJSON lines until "done":true,
+// returning the text and the time to the first text.
+func rawChat(ctx context.Context, hc *http.Client, url string, body []byte) (string, time.Duration, error) {
+	start := time.Now()
+	var first time.Duration
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url+"/api/chat", bytes.NewReader(body))
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(resp.Body)
-		return "", fmt.Errorf("raw chat: %s: %s", resp.Status, b)
+		return "", 0, fmt.Errorf("raw chat: %s: %s", resp.Status, b)
 	}
 	var text bytes.Buffer
 	sc := bufio.NewScanner(resp.Body)
@@ -65,38 +67,43 @@ func rawChat(ctx context.Context, hc *http.Client, url string, body []byte, firs
 			Done    bool                     `json:"done"`
 		}
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
-			return "", err
+			return "", 0, err
+		}
+		if first == 0 && line.Message.Content != "" {
+			first = time.Since(start)
 		}
 		text.WriteString(line.Message.Content)
-		if firstOnly || line.Done {
-			return text.String(), nil
+		if line.Done {
+			return text.String(), first, nil
 		}
 	}
-	return "", fmt.Errorf("raw stream ended without done: %v", sc.Err())
+	return "", 0, fmt.Errorf("raw stream ended without done: %v", sc.Err())
 }
 
-// routerChat streams benchRequest through the router, to the end or to the
-// first text.
-func routerChat(ctx context.Context, r *router.Router, firstOnly bool) (string, error) {
+// routerChat streams benchRequest through the router to its end,
+// returning the text and the time to the first text.
+func routerChat(ctx context.Context, r *router.Router) (string, time.Duration, error) {
+	start := time.Now()
+	var first time.Duration
 	s, err := r.Chat(ctx, benchRequest())
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer s.Close()
 	var text bytes.Buffer
 	for {
 		ev, err := s.Next()
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		switch ev.Kind {
 		case llm.EventText:
-			text.WriteString(ev.Text)
-			if firstOnly {
-				return text.String(), nil
+			if first == 0 {
+				first = time.Since(start)
 			}
+			text.WriteString(ev.Text)
 		case llm.EventDone:
-			return text.String(), nil
+			return text.String(), first, nil
 		}
 	}
 }
@@ -123,26 +130,32 @@ func BenchmarkChatVsRaw(b *testing.B) {
 	// ask for the same answer.
 	var ours, raw string
 	for range 3 {
-		if ours, err = routerChat(ctx, r, false); err != nil {
+		if ours, _, err = routerChat(ctx, r); err != nil {
 			b.Fatal(err)
 		}
-		if raw, err = rawChat(ctx, hc, srv.URL(), body, false); err != nil {
+		if raw, _, err = rawChat(ctx, hc, srv.URL(), body); err != nil {
 			b.Fatal(err)
 		}
 	}
 	if ours != raw {
 		b.Fatalf("the two sides got different answers, so they do not send the same request:\nrouter %q\nraw    %q", ours, raw)
 	}
+	// Each answer is read to its end; the first-token row times the part
+	// up to the first text.
 	for _, first := range []bool{false, true} {
 		name := "total"
 		if first {
 			name = "first-token"
 		}
 		b.Run(name, func(b *testing.B) {
-			benchpair.Run(b, 15,
-				benchpair.Side{Name: "mai", Call: func() error { _, err := routerChat(ctx, r, first); return err }},
-				benchpair.Side{Name: "raw", Call: func() error { _, err := rawChat(ctx, hc, srv.URL(), body, first); return err }},
-			)
+			var maiFirst, rawFirst time.Duration
+			mai := benchpair.Side{Name: "mai", Call: func() (err error) { _, maiFirst, err = routerChat(ctx, r); return err }}
+			plain := benchpair.Side{Name: "raw", Call: func() (err error) { _, rawFirst, err = rawChat(ctx, hc, srv.URL(), body); return err }}
+			if first {
+				mai.Took = func() time.Duration { return maiFirst }
+				plain.Took = func() time.Duration { return rawFirst }
+			}
+			benchpair.Run(b, 15, mai, plain)
 		})
 	}
 }
@@ -179,7 +192,7 @@ func (o bareOllama) switchTo(ctx context.Context, from, to string) error {
 		return err
 	}
 	body := fmt.Appendf(nil, `{"model":%q,"messages":[{"role":"user","content":"hi"}],"stream":true,"options":{"num_predict":1,"num_ctx":%d}}`, to, ollamaContext)
-	_, err := rawChat(ctx, o.hc, o.url, body, true)
+	_, _, err := rawChat(ctx, o.hc, o.url, body)
 	return err
 }
 
@@ -212,7 +225,7 @@ func BenchmarkModelSwitch(b *testing.B) {
 		b.Fatal(err)
 	}
 	req := llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}, Options: llm.Options{MaxTokens: 1}}
-	bare := bareOllama{url: srv.URL(), hc: &http.Client{}}
+	bare := bareOllama{url: srv.URL(), hc: &http.Client{Timeout: time.Minute}}
 	loaded := 0 // index of the model loaded now
 	if err := r.Switch(ctx, "ollama:"+models[loaded]); err != nil {
 		b.Fatal(err)
