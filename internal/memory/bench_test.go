@@ -107,9 +107,10 @@ func BenchmarkRecall(b *testing.B) {
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	for _, n := range sizes {
 		var s *Store
+		outer := b // the corpus outlives each -count rerun of the sub-benchmark
 		b.Run(fmt.Sprintf("messages=%d", n), func(b *testing.B) {
 			if s == nil {
-				s = corpusDB(b, n, now)
+				s = corpusDB(outer, n, now)
 			}
 			ctx := context.Background()
 			c := newCorpus(99)

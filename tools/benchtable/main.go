@@ -37,14 +37,17 @@
 //
 // A manifest row with no result is printed as "not run" with the reason the
 // benchmark gave when it skipped or failed (go test prints it with -v), or
-// what stopped its package. Under MAI_TEST_REQUIRE_ALL=1 such a row, like a
-// failed package, makes benchtable exit with status 1.
+// what stopped its package. A benchmark that failed in any run, or a failed
+// package, makes benchtable exit with status 1; under MAI_TEST_REQUIRE_ALL=1
+// so does a row that did not run.
 package main
 
 import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strings"
 )
 
 // expect is one row the manifest requires.
@@ -74,6 +77,15 @@ func verdict(w io.Writer, res *results, rows []row, requireAll bool) int {
 	status := 0
 	if len(res.failedPkgs) > 0 {
 		fmt.Fprintln(w, "benchtable: some benchmark packages failed (see above)")
+		status = 1
+	}
+	if len(res.failed) > 0 {
+		var names []string
+		for k := range res.failed {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		fmt.Fprintf(w, "benchtable: benchmarks failed: %s\n", strings.Join(names, ", "))
 		status = 1
 	}
 	missing := 0

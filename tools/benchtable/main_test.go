@@ -19,6 +19,10 @@ BenchmarkStreamDecode-2   	 100	  50000 ns/op	 50000 mai-ns/op	 60000 mai-p95-ns
 BenchmarkStreamDecode-2   	 100	  40000 ns/op	 40000 mai-ns/op	 60000 mai-p95-ns/op	 800 mai-B/op	 14 mai-allocs/op	 100000 json-ns/op	 2000 json-B/op	 30 json-allocs/op
 BenchmarkStreamDecode-2   	 100	  60000 ns/op	 60000 mai-ns/op	 60000 mai-p95-ns/op	 800 mai-B/op	 14 mai-allocs/op	 50000 json-ns/op	 2000 json-B/op	 30 json-allocs/op
 BenchmarkNewThing-2   	 10	  7 ns/op	 3.5 widgets/s
+BenchmarkFlaky-2   	 10	  7 ns/op	 52300000 x-p95-ns/op	 0.0123456 ratio
+    bench_test.go:122: sql: database is closed
+--- FAIL: BenchmarkFlaky
+--- FAIL: BenchmarkFlaky-2
 PASS
 ok  	github.com/maicompanion/mai/internal/llm/ollama	3.2s
 pkg: github.com/maicompanion/mai/internal/risk
@@ -56,8 +60,8 @@ func TestTable(t *testing.T) {
 		t.Fatalf("err=%v, echo differs: %v", err, echo.String() != sample)
 	}
 	rows := build(testManifest, res)
-	if len(rows) != 7 {
-		t.Fatalf("%d rows, want the 6 expected and the one the manifest lacks", len(rows))
+	if len(rows) != 8 {
+		t.Fatalf("%d rows, want the 6 expected and the two the manifest lacks", len(rows))
 	}
 	dec := rows[0]
 	// Per-run ratios 0.5, 0.4, 1.2: median 0.5, spread 0.4–1.2; the sides'
@@ -100,16 +104,22 @@ func TestTable(t *testing.T) {
 		"internal/llm/ollama StreamDecode — baseline: encoding/json; goal: ratio <= 1 (met: yes)",
 		"HelloVsDockerRun/cold — not run: SKIP: dockerd is not available",
 		"3.5 widgets/s", "NewThing — not in the manifest",
+		"52.3ms x-p95", "0.0123 ratio",
+		"Flaky — FAILED after 1 good runs: failed: sql: database is closed",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
 	var msg bytes.Buffer
-	if verdict(&msg, res, rows, false) != 1 || !strings.Contains(msg.String(), "packages failed") {
-		t.Errorf("a failed package must fail the run: %q", msg.String())
+	if verdict(&msg, res, rows, false) != 1 || !strings.Contains(msg.String(), "packages failed") || !strings.Contains(msg.String(), "BenchmarkFlaky") && !strings.Contains(msg.String(), "Flaky") {
+		t.Errorf("a failed package and a failed benchmark must fail the run: %q", msg.String())
 	}
 	res.failedPkgs = nil
+	if verdict(&msg, res, rows, false) != 1 {
+		t.Error("a benchmark that failed in one run (go test said ok) must fail the run")
+	}
+	res.failed = nil
 	if verdict(&msg, res, rows, false) != 0 {
 		t.Error("missing rows fail the run without MAI_TEST_REQUIRE_ALL")
 	}

@@ -16,6 +16,7 @@ type results struct {
 	runs       map[string][]map[string]float64 // "pkg name" → one metric map per run
 	order      []string                        // keys in the order first seen
 	reasons    map[string]string               // "pkg name" → why it skipped or failed
+	failed     map[string]string               // "pkg name" → why it failed (go test may still say ok)
 	pkgs       map[string]string               // packages seen → "" or why they failed
 	failedPkgs []string
 	cpu        string
@@ -28,7 +29,7 @@ func key(pkg, name string) string { return pkg + " " + name }
 var logPrefix = regexp.MustCompile(`^\s*\S+\.go:\d+: `)
 
 func parse(r io.Reader, echo io.Writer) (*results, error) {
-	res := &results{runs: map[string][]map[string]float64{}, reasons: map[string]string{}, pkgs: map[string]string{}}
+	res := &results{runs: map[string][]map[string]float64{}, reasons: map[string]string{}, failed: map[string]string{}, pkgs: map[string]string{}}
 	var pkg string
 	var logs []string // lines logged by the benchmark running now
 	sc := bufio.NewScanner(r)
@@ -54,8 +55,11 @@ func parse(r io.Reader, echo io.Writer) (*results, error) {
 			why := strings.Join(logs, "; ")
 			if strings.HasPrefix(trimmed, "--- FAIL") {
 				why = "failed: " + why
+				if _, ok := res.failed[key(pkg, name)]; !ok || why != "failed: " {
+					res.failed[key(pkg, name)] = why
+				}
 			}
-			if _, ok := res.reasons[key(pkg, name)]; !ok {
+			if old, ok := res.reasons[key(pkg, name)]; !ok || old == "" || old == "failed: " {
 				res.reasons[key(pkg, name)] = why
 			}
 			logs = nil

@@ -17,6 +17,7 @@ type row struct {
 	known  bool // in the manifest
 	runs   []map[string]float64
 	notRun string
+	failed string // why a run failed, when one did
 
 	median map[string]float64 // every metric's median over the runs
 	ratio  []float64          // per run, when the row has a ratio
@@ -35,7 +36,7 @@ func build(man []expect, res *results) []row {
 		k, ok := res.find(e.Pkg, e.Name)
 		if ok {
 			used[k] = true
-			r.runs = res.runs[k]
+			r.runs, r.failed = res.runs[k], res.failed[k]
 		} else {
 			r.notRun = res.whyNot(e)
 		}
@@ -46,7 +47,7 @@ func build(man []expect, res *results) []row {
 			continue
 		}
 		pkg, name, _ := strings.Cut(k, " ")
-		r := row{exp: expect{Pkg: shortPkg(pkg), Name: name}, runs: res.runs[k]}
+		r := row{exp: expect{Pkg: shortPkg(pkg), Name: name}, runs: res.runs[k], failed: res.failed[k]}
 		rows = append(rows, r.compute())
 	}
 	return rows
@@ -264,6 +265,8 @@ func render(w io.Writer, machine string, rows []row) {
 		switch {
 		case r.notRun != "":
 			fmt.Fprintf(w, "%d. %s %s — not run: %s\n", i+1, r.exp.Pkg, r.exp.Name, r.notRun)
+		case r.failed != "":
+			fmt.Fprintf(w, "%d. %s %s — FAILED after %d good runs: %s\n", i+1, r.exp.Pkg, r.exp.Name, len(r.runs), r.failed)
 		case !r.known:
 			fmt.Fprintf(w, "%d. %s %s — not in the manifest: add it to tools/benchtable/manifest.go with its baseline and goal\n", i+1, r.exp.Pkg, r.exp.Name)
 		default:
@@ -308,21 +311,17 @@ func (r row) extra() []string {
 		}
 	}
 	var out []string
-	for u, v := range r.median {
-		if !shown[u] {
-			out = append(out, strconv.FormatFloat(round3(v), 'g', -1, 64)+" "+u)
+	for u := range r.median {
+		switch {
+		case shown[u]:
+		case strings.HasSuffix(u, "-ns/op"):
+			out = append(out, fmtNs(r.median, u)+" "+strings.TrimSuffix(u, "-ns/op"))
+		default:
+			out = append(out, fmtNum(r.median, u)+" "+u)
 		}
 	}
 	sort.Strings(out)
 	return out
-}
-
-func round3(v float64) float64 {
-	if v == 0 || math.IsNaN(v) {
-		return v
-	}
-	mag := math.Pow(10, 2-math.Floor(math.Log10(math.Abs(v))))
-	return math.Round(v*mag) / mag
 }
 
 func fmtNs(m map[string]float64, unit string) string {
@@ -346,7 +345,26 @@ func fmtNum(m map[string]float64, unit string) string {
 	if !ok {
 		return "-"
 	}
-	return strconv.FormatFloat(round3(v), 'g', -1, 64)
+	return number(v)
+}
+
+// number writes v with three significant digits, without an exponent
+// below a billion.
+func number(v float64) string {
+	a := math.Abs(v)
+	switch {
+	case v == 0 || math.IsNaN(v) || math.IsInf(v, 0):
+		return strconv.FormatFloat(v, 'g', -1, 64)
+	case a >= 1e9:
+		return strconv.FormatFloat(v, 'g', 3, 64)
+	}
+	digits := max(0, 2-int(math.Floor(math.Log10(a))))
+	mag := math.Pow(10, float64(2-int(math.Floor(math.Log10(a)))))
+	out := strconv.FormatFloat(math.Round(v*mag)/mag, 'f', digits, 64)
+	if strings.Contains(out, ".") {
+		out = strings.TrimRight(strings.TrimRight(out, "0"), ".")
+	}
+	return out
 }
 
 func dash(s string) string {
