@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/maicompanion/mai/internal/llm"
@@ -41,7 +42,7 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 	// Ctrl-C stops the answer and closes the request at once.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	ms, err := m.openModels(ctx)
+	ms, err := m.openModels(ctx, readWrite)
 	if err != nil {
 		return err
 	}
@@ -63,39 +64,30 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 	return m.printStream(s, *stats)
 }
 
-// printStream writes text as it arrives, notices on their own line on
-// stderr, and the final statistics when asked.
+// printStream writes the answer, notices on their own line on stderr, and
+// the final statistics when asked. A terminal sees the text as it arrives;
+// when the answer restarts on another model it gets a notice and the whole
+// new answer. Anything else (a pipe, a file) gets the final answer alone,
+// once it is complete, so a failover never leaves half an answer in it.
 func (m *Main) printStream(s llm.Stream, stats bool) error {
-	atLineStart := true
+	out := &answerWriter{w: m.Stdout, live: isTerminal(m.Stdout)}
 	for {
 		ev, err := s.Next()
 		if errors.Is(err, io.EOF) {
-			if !atLineStart {
-				fmt.Fprintln(m.Stdout)
-			}
-			return nil
+			return out.end()
 		}
 		if err != nil {
-			if !atLineStart {
-				fmt.Fprintln(m.Stdout)
-			}
+			out.end()
 			return err
 		}
 		switch ev.Kind {
 		case llm.EventText:
-			if _, err := io.WriteString(m.Stdout, ev.Text); err != nil {
+			if err := out.text(ev.Text); err != nil {
 				return err
 			}
-			if f, ok := m.Stdout.(interface{ Sync() error }); ok {
-				f.Sync()
-			}
-			if ev.Text != "" {
-				atLineStart = ev.Text[len(ev.Text)-1] == '\n'
-			}
-		case llm.EventNotice:
-			if !atLineStart {
-				fmt.Fprintln(m.Stdout)
-				atLineStart = true
+		case llm.EventNotice, llm.EventRestart:
+			if ev.Kind == llm.EventRestart {
+				out.restart()
 			}
 			fmt.Fprintf(m.Stderr, "[%s]\n", ev.Text)
 		case llm.EventToolCall:
@@ -108,4 +100,62 @@ func (m *Main) printStream(s llm.Stream, stats bool) error {
 			}
 		}
 	}
+}
+
+// answerWriter writes an answer to a terminal as it arrives (live), or
+// holds it until the end.
+type answerWriter struct {
+	w           io.Writer
+	live        bool
+	held        strings.Builder
+	atLineStart bool
+	wrote       bool
+}
+
+func (a *answerWriter) text(t string) error {
+	if t == "" {
+		return nil
+	}
+	if !a.live {
+		a.held.WriteString(t)
+		return nil
+	}
+	if _, err := io.WriteString(a.w, t); err != nil {
+		return err
+	}
+	if f, ok := a.w.(interface{ Sync() error }); ok {
+		f.Sync()
+	}
+	a.wrote, a.atLineStart = true, t[len(t)-1] == '\n'
+	return nil
+}
+
+// restart voids the answer so far: a held one is dropped, a live one is
+// ended on its line so that the new answer starts on its own.
+func (a *answerWriter) restart() {
+	a.held.Reset()
+	if a.live && a.wrote && !a.atLineStart {
+		fmt.Fprintln(a.w)
+	}
+	a.wrote = false
+}
+
+// end writes what is held and ends the last line.
+func (a *answerWriter) end() error {
+	if !a.live {
+		t := a.held.String()
+		a.held.Reset()
+		if t == "" {
+			return nil
+		}
+		if _, err := io.WriteString(a.w, t); err != nil {
+			return err
+		}
+		a.wrote, a.atLineStart = true, t[len(t)-1] == '\n'
+	}
+	if a.wrote && !a.atLineStart {
+		_, err := fmt.Fprintln(a.w)
+		return err
+	}
+	return nil
 }

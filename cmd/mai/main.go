@@ -31,7 +31,7 @@ type command struct {
 // commands lists every subcommand; each is implemented in <name>.go.
 func commands() []command {
 	return []command{
-		{"serve", "run the daemon (Discord, models, memory)", true, (*Main).runServe},
+		{"serve", "run the daemon: checks the integrations, backs up and compresses memory daily, cleans up the sandbox", true, (*Main).runServe},
 		{"doctor", "check every integration and say how to fix what fails", true, (*Main).runDoctor},
 		{"config", "print the effective configuration, secrets redacted", true, (*Main).runConfig},
 		{"models", "list models, show the VRAM plan, switch or probe", true, (*Main).runModels},

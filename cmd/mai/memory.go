@@ -13,8 +13,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
-	"github.com/maicompanion/mai/internal/store"
+	"github.com/maicompanion/mai/internal/switchlog"
 )
 
 const memoryExamples = `  mai memory search "where did I put my passport" --k 5
@@ -73,13 +76,49 @@ func (m *Main) runMemory(ctx context.Context, args []string) error {
 	return fmt.Errorf("%w: unknown memory subcommand %q (see 'mai memory --help')", errUsage, sub)
 }
 
-// openMemory opens the configured database; the caller closes it.
-func (m *Main) openMemory(ctx context.Context) (*memory.Store, func(), error) {
-	db, err := store.Open(ctx, m.cfg.MemoryDBPath, store.Options{})
+// openMemory opens the configured database for access; the caller closes
+// it. With models, memory embeds queries and writes summaries with the
+// router's models, as the daemon does; a command that writes then logs to
+// the log file, a read command nowhere.
+func (m *Main) openMemory(ctx context.Context, access dbAccess, models bool) (*memory.Store, func(), error) {
+	db, err := m.openDB(ctx, access)
 	if err != nil {
 		return nil, nil, err
 	}
-	return memory.New(db, memory.Options{}), func() { db.Close() }, nil
+	closeDB := func() { db.Close() }
+	if !models {
+		return memory.New(db, memory.Options{}), closeDB, nil
+	}
+	log, closeLogs := zerolog.Nop(), func() {}
+	if access == readWrite {
+		logs, err := m.openLogs(nil)
+		if err != nil {
+			db.Close()
+			return nil, nil, err
+		}
+		log, closeLogs = logging.Component(logs.Logger, "router"), func() { logs.Close() }
+	}
+	r, _, err := m.newRouter(ctx, log, switchlog.New(db.DB), access)
+	if err != nil {
+		closeLogs()
+		db.Close()
+		return nil, nil, err
+	}
+	opts := memory.Options{Embedder: boundedEmbedder{r, planTimeout}, Summarizer: memory.NewModelSummarizer(r)}
+	return memory.New(db, opts), func() { closeLogs(); db.Close() }, nil
+}
+
+// boundedEmbedder gives an embedding at most d: a backend that never
+// answers costs a search that long, then recall goes by words alone.
+type boundedEmbedder struct {
+	memory.Embedder
+	d time.Duration
+}
+
+func (b boundedEmbedder) Embed(ctx context.Context, inputs []string) ([][]float32, string, error) {
+	ctx, cancel := context.WithTimeout(ctx, b.d)
+	defer cancel()
+	return b.Embedder.Embed(ctx, inputs)
 }
 
 // owner is the default --user: the Discord owner when configured, else the
@@ -120,7 +159,7 @@ func (m *Main) memorySearch(ctx context.Context, args []string) error {
 	if user == "" {
 		user = m.owner()
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readOnly, true)
 	if err != nil {
 		return err
 	}
@@ -131,12 +170,12 @@ func (m *Main) memorySearch(ctx context.Context, args []string) error {
 	}
 	if asJSON {
 		if mems == nil {
-			mems = []memory.Memory{}
+			mems = []memory.Recollection{}
 		}
 		return m.writeJSON(struct {
-			User    string          `json:"user"`
-			Query   string          `json:"query"`
-			Results []memory.Memory `json:"results"`
+			User    string                `json:"user"`
+			Query   string                `json:"query"`
+			Results []memory.Recollection `json:"results"`
 		}{user, query, mems})
 	}
 	if len(mems) == 0 {
@@ -171,7 +210,7 @@ func (m *Main) memoryStats(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readOnly, false)
 	if err != nil {
 		return err
 	}
@@ -189,7 +228,7 @@ func (m *Main) memoryStats(ctx context.Context, args []string) error {
 	fmt.Fprintf(tw, "conversations\t%d\n", st.Conversations)
 	fmt.Fprintf(tw, "messages\t%d\t(%d archived)\n", st.Messages, st.ArchivedMessages)
 	fmt.Fprintf(tw, "facts\t%d\n", st.Facts)
-	fmt.Fprintf(tw, "embeddings\t%d\n", st.Embeddings)
+	fmt.Fprintf(tw, "embeddings\t%d\t%s\n", st.Embeddings, embedLine(st.Embedding))
 	for _, x := range st.Summaries {
 		fmt.Fprintf(tw, "summaries (%s)\t%d\t%s\n", x.Name, x.Count, humanBytes(x.Bytes))
 	}
@@ -201,6 +240,17 @@ func (m *Main) memoryStats(ctx context.Context, args []string) error {
 		fmt.Fprintf(tw, "newest\t%s\n", st.Newest.Format(time.RFC3339))
 	}
 	return tw.Flush()
+}
+
+// embedLine says how far the daemon's background embedding has come.
+func embedLine(b memory.EmbedBacklog) string {
+	if b.Model == "" {
+		return fmt.Sprintf("(%d messages wait for an embedding model to answer 'mai serve')", b.Pending)
+	}
+	if b.Pending == 0 {
+		return "(all messages embedded with " + b.Model + ")"
+	}
+	return fmt.Sprintf("(%d messages wait for %s; 'mai serve' embeds them in the background)", b.Pending, b.Model)
 }
 
 func humanBytes(n int64) string {
@@ -223,7 +273,7 @@ func (m *Main) memoryCompress(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readWrite, true)
 	if err != nil {
 		return err
 	}
@@ -260,7 +310,7 @@ func (m *Main) memoryExport(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readOnly, false)
 	if err != nil {
 		return err
 	}
@@ -317,7 +367,7 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 		defer f.Close()
 		r = f
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readWrite, false)
 	if err != nil {
 		return err
 	}
@@ -350,7 +400,7 @@ func (m *Main) memoryFacts(ctx context.Context, args []string) error {
 	if user == "" {
 		user = m.owner()
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readOnly, false)
 	if err != nil {
 		return err
 	}
@@ -400,7 +450,7 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 	if (user == "") == (fact == "") || (before != "" && user == "") {
 		return fmt.Errorf("%w: forget takes --user ID [--before DATE], or --fact ID", errUsage)
 	}
-	s, done, err := m.openMemory(ctx)
+	s, done, err := m.openMemory(ctx, readWrite, false)
 	if err != nil {
 		return err
 	}
@@ -410,7 +460,7 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 		if err != nil {
 			return fmt.Errorf("%w: --fact %q is not a fact ID (see 'mai memory facts')", errUsage, fact)
 		}
-		if err := s.ForgetFactForReal(ctx, id); errors.Is(err, memory.ErrNotFound) {
+		if err := s.ForgetFact(ctx, id); errors.Is(err, memory.ErrNotFound) {
 			return fmt.Errorf("there is no fact %d: list them with 'mai memory facts'", id)
 		} else if err != nil {
 			return err
@@ -441,7 +491,8 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 // forgetting rewrites the database, not copies of it.
 func (m *Main) warnBackups() {
 	var files []string
-	for _, pattern := range []string{filepath.Join(m.cfg.DataDir, "backups", "*.db"), m.cfg.MemoryDBPath + ".bak-*"} {
+	backups := filepath.Join(m.cfg.DataDir, "backups")
+	for _, pattern := range []string{filepath.Join(backups, "*.db"), filepath.Join(backups, memory.ManualDir, "*.db"), m.cfg.MemoryDBPath + ".bak-*"} {
 		found, _ := filepath.Glob(pattern)
 		files = append(files, found...)
 	}
@@ -459,7 +510,9 @@ func (m *Main) memoryBackup(ctx context.Context, args []string) error {
 	if len(rest) > 1 {
 		return fmt.Errorf("%w: backup takes at most one FILE", errUsage)
 	}
-	dest := filepath.Join(m.cfg.DataDir, "backups", "mai-"+time.Now().UTC().Format("20060102T150405Z")+".db")
+	// Manual copies go beside the daily ones, not among them: the daily
+	// rotation would prune them and count them as its own.
+	dest := memory.ManualBackupPath(filepath.Join(m.cfg.DataDir, "backups"), time.Now())
 	if len(rest) == 1 {
 		dest = rest[0]
 	}
@@ -469,15 +522,12 @@ func (m *Main) memoryBackup(ctx context.Context, args []string) error {
 	if err := os.MkdirAll(filepath.Dir(dest), 0o700); err != nil {
 		return fmt.Errorf("create backup directory: %w", err)
 	}
-	db, err := store.Open(ctx, m.cfg.MemoryDBPath, store.Options{})
+	db, err := m.openDB(ctx, readWrite)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 	if _, err := db.Backup(ctx, dest); err != nil {
-		return err
-	}
-	if err := os.Chmod(dest, 0o600); err != nil {
 		return err
 	}
 	fmt.Fprintln(m.Stdout, dest)

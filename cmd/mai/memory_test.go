@@ -94,8 +94,8 @@ func TestMemorySearchAndFacts(t *testing.T) {
 	// Flags after the query, FTS5 operators in it.
 	r := runMai(t, dir, nil, "memory", "search", `"blue drawer" OR (passport*`, "--user", bob, "--k", "2", "--json")
 	var out struct {
-		User    string          `json:"user"`
-		Results []memory.Memory `json:"results"`
+		User    string                `json:"user"`
+		Results []memory.Recollection `json:"results"`
 	}
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil {
 		t.Fatalf("search --json: %+v", r)
@@ -175,7 +175,7 @@ func TestMemoryBackupAndRestore(t *testing.T) {
 	if r := runMai(t, dir, nil, "memory", "backup", backup); r.code != 1 || !strings.Contains(r.stderr, "already exists") {
 		t.Fatalf("backup over an existing file: %+v", r)
 	}
-	if r := runMai(t, dir, nil, "memory", "backup"); r.code != 0 || !strings.Contains(r.stdout, filepath.Join("data", "backups", "mai-")) {
+	if r := runMai(t, dir, nil, "memory", "backup"); r.code != 0 || !strings.Contains(r.stdout, filepath.Join("data", "backups", memory.ManualDir, "mai-")) {
 		t.Fatalf("backup to the default place: %+v", r)
 	}
 	if r := runMai(t, dir, nil, "memory", "forget", "--user", bob); r.code != 0 || !strings.Contains(r.stderr, "1 backup file(s)") {

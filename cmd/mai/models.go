@@ -36,7 +36,11 @@ func (m *Main) runModels(ctx context.Context, args []string) error {
 	if valid := (!*auto && len(rest) == 2) || (*auto && len(rest) == 1); sub == "switch" && !valid {
 		return fmt.Errorf("%w: give one model to switch to, e.g. 'mai models switch ollama:llama3.2:3b', or --auto", errUsage)
 	}
-	ms, err := m.openModels(ctx)
+	access := readOnly
+	if sub == "switch" {
+		access = readWrite
+	}
+	ms, err := m.openModels(ctx, access)
 	if err != nil {
 		return err
 	}
@@ -147,15 +151,30 @@ func (m *Main) printPlan(plan router.Plan, pinned string) {
 		fmt.Fprintf(w, "pinned model: %s (mai models switch --auto unpins)\n", pinned)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "POOL\tKIND\tBUDGET\tUSED\tFREE")
+	fmt.Fprintln(tw, "POOL\tKIND\tBUDGET\tUSED\tFREE\tHEADROOM")
 	for _, p := range plan.Pools {
 		kind := "VRAM"
 		if p.CPU {
 			kind = "RAM"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Name, kind, gigabytes(p.Bytes), gigabytes(p.Used), gigabytes(p.Free))
+		if p.Unknown {
+			fmt.Fprintf(tw, "%s\t%s\tunknown (give one as URL=GB)\t%s\t-\t-\n", p.Name, kind, gigabytes(p.Used))
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", p.Name, kind, gigabytes(p.Bytes), gigabytes(p.Used), gigabytes(p.Free), gigabytes(p.Headroom))
 	}
 	tw.Flush()
+	for _, p := range plan.Pools {
+		if len(p.Devices) > 0 {
+			fmt.Fprintf(w, "%s: other programs use %s of VRAM (not Mai's to plan with)\n", p.Name, gigabytes0(p.OtherPrograms))
+		}
+		for _, d := range p.Devices {
+			fmt.Fprintf(w, "  GPU %d %s: %s free of %s\n", d.Index, d.Name, gigabytes0(d.Free), gigabytes0(d.Total))
+		}
+		if p.ProbeError != "" {
+			fmt.Fprintf(w, "%s: %s\n", p.Name, p.ProbeError)
+		}
+	}
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "BACKEND\tENDPOINT\tSTATE\tLOADED")
@@ -248,6 +267,14 @@ func gigabytes(b int64) string {
 		return "-"
 	}
 	return fmt.Sprintf("%.1f GB", float64(b)/(1<<30))
+}
+
+// gigabytes0 is gigabytes, with 0 shown as such.
+func gigabytes0(b int64) string {
+	if b == 0 {
+		return "0 GB"
+	}
+	return gigabytes(b)
 }
 
 func dash(s string) string {

@@ -56,6 +56,12 @@ func TestModelsListAndStatus(t *testing.T) {
 	if len(rep.Plan.Pools) != 1 || rep.Plan.Pools[0].Bytes != 8<<30 || len(rep.Plan.Candidates) != 2 || rep.Discord != "off" || rep.Daemon.Running {
 		t.Errorf("status = %+v", rep)
 	}
+	// A token alone connects nothing: status says what is so, not what is configured.
+	env["DISCORD_BOT_TOKEN"], env["DISCORD_USER_ID"] = "tok.en", "42"
+	st = runMai(t, dir, env, "status")
+	if !strings.Contains(st.stdout, "discord: not connected") || strings.Contains(st.stdout, "configured") {
+		t.Errorf("status with a Discord token:\n%s", st.stdout)
+	}
 }
 
 func TestModelsSwitchPinsAndChatStreams(t *testing.T) {
@@ -111,7 +117,7 @@ func TestModelsErrors(t *testing.T) {
 	// One answer cut off: the router retries once on the next model, with a notice.
 	srv.Script(lmstudiotest.Reply{Chunks: []string{"cut ", "off"}, CutAfter: 1}, lmstudiotest.Reply{Chunks: []string{"whole answer"}})
 	c := runMai(t, dir, env, "chat", "--once", "hi")
-	if c.code != 0 || !strings.Contains(c.stdout, "whole answer") || !strings.Contains(c.stderr, "stopped in the middle of the answer") {
+	if c.code != 0 || c.stdout != "whole answer\n" || !strings.Contains(c.stderr, "stopped in the middle of the answer") {
 		t.Errorf("failover: %+v", c)
 	}
 	// Both cut off: an error, not a silently short answer.

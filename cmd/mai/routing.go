@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/maicompanion/mai/internal/gpu"
 	"github.com/maicompanion/mai/internal/logging"
@@ -21,39 +24,74 @@ type models struct {
 	close  func()
 }
 
-// openModels builds the router from the configuration, recording every
-// switch in the database. Its log lines go to the log file only.
-func (m *Main) openModels(ctx context.Context) (*models, error) {
+// openModels builds the router from the configuration. With readWrite it
+// records every switch in the database and logs to the log file; read-only
+// it opens the database read-only (an empty one in memory when none exists
+// yet) and logs nowhere.
+func (m *Main) openModels(ctx context.Context, access dbAccess) (*models, error) {
 	cfg := m.cfg
-	db, err := store.Open(ctx, cfg.MemoryDBPath, store.Options{})
+	db, err := m.openDB(ctx, access)
+	if errors.Is(err, store.ErrNoDatabase) {
+		fmt.Fprintf(m.Stderr, "mai: no database at %s yet, so no model history ('mai serve' creates it)\n", cfg.MemoryDBPath)
+		db, err = store.OpenEmpty(ctx, store.Options{})
+	}
 	if err != nil {
 		return nil, err
 	}
-	logs, err := m.openLogs(nil)
+	closers := []func(){func() { db.Close() }}
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
+	sl := switchlog.New(db.DB)
+	log := zerolog.Nop()
+	if access == readWrite {
+		logs, err := m.openLogs(nil)
+		if err != nil {
+			closeAll()
+			return nil, err
+		}
+		closers = append(closers, func() { logs.Close() })
+		log = logging.Component(logs.Logger, "router")
+	}
+	r, probe, err := m.newRouter(ctx, log, sl, access)
 	if err != nil {
-		db.Close()
+		closeAll()
 		return nil, err
 	}
-	log := logging.Component(logs.Logger, "router")
-	probe, err := gpu.Probe(ctx, gpu.Options{OverrideGB: cfg.GPUVRAMGB})
+	return &models{router: r, probe: probe, log: sl, close: closeAll}, nil
+}
+
+// newRouter builds the router from the configuration, planning with the
+// GPU probe (read again at every plan), the model cache and the instances
+// sl says Mai loaded; with readWrite every switch is stored in sl too.
+func (m *Main) newRouter(ctx context.Context, log zerolog.Logger, sl *switchlog.Log, access dbAccess) (*router.Router, gpu.Result, error) {
+	gpuOpts := gpu.Options{OverrideGB: m.cfg.GPUVRAMGB}
+	probe, err := gpu.Probe(ctx, gpuOpts)
 	if err != nil {
 		log.Warn().Err(err).Msg("VRAM probe failed; planning as CPU only")
 	}
-	sl := switchlog.New(db.DB)
-	record := func(s router.Switch) {
-		// A fresh context: the switch happened and must be kept even if the
-		// request that caused it is being cancelled.
-		if err := sl.Record(context.WithoutCancel(ctx), s); err != nil {
-			log.Error().Err(err).Msg("could not store the model switch")
+	setup := router.Setup{
+		Probe:   probe,
+		Reprobe: func(ctx context.Context) (gpu.Result, error) { return gpu.Probe(ctx, gpuOpts) },
+		Log:     log,
+		Ledger:  sl,
+	}
+	if access == readWrite {
+		setup.OnSwitch = func(s router.Switch) {
+			// A fresh context: the switch happened and must be kept even if the
+			// request that caused it is being cancelled.
+			if err := sl.Record(context.WithoutCancel(ctx), s); err != nil {
+				log.Error().Err(err).Msg("could not store the model switch")
+			}
 		}
 	}
-	r, err := router.FromConfig(cfg, probe, log, record)
-	if err != nil {
-		logs.Close()
-		db.Close()
-		return nil, err
+	if setup.Cache, err = router.OpenModelCache(m.cfg.ModelCacheDir); err != nil {
+		log.Warn().Err(err).Msg("model cache")
 	}
-	return &models{router: r, probe: probe, log: sl, close: func() { logs.Close(); db.Close() }}, nil
+	r, err := router.FromConfig(m.cfg, setup)
+	return r, probe, err
 }
 
 // applyPin makes the owner's pinned model active, if one is pinned.

@@ -21,6 +21,7 @@ import (
 	"github.com/maicompanion/mai/internal/memory"
 	"github.com/maicompanion/mai/internal/sandbox"
 	"github.com/maicompanion/mai/internal/store"
+	"github.com/maicompanion/mai/internal/switchlog"
 	"github.com/maicompanion/mai/internal/upkeep"
 )
 
@@ -69,21 +70,51 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logIntegrations(log, cfg)
 	startupProbes(ctx, log, cfg)
 
+	// Memory embeds and summarises with the router's choices: the first
+	// embedding model in MAI_MODELS (else the smallest installed one), and
+	// the current chat model, with extraction when none answers.
+	var memOpts memory.Options
+	if r, _, err := m.newRouter(ctx, logging.Component(log, "router"), switchlog.New(db.DB), readWrite); err != nil {
+		log.Error().Err(err).Msg("cannot plan models: memory recalls by words only and summarises by extraction")
+	} else {
+		memOpts = memory.Options{Embedder: r, Summarizer: memory.NewModelSummarizer(r)}
+	}
+	mem := memory.New(db, memOpts)
 	comps := []component{
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
-		{"upkeep", memoryUpkeep(db, cfg, logging.Component(log, "upkeep"))},
+		{"upkeep", memoryUpkeep(db, mem, cfg, logging.Component(log, "upkeep"))},
+		{"embedder", embedder(mem, logging.Component(log, "memory"))},
 	}
 	stop := m.signals()
 	defer stop.close()
 	return serveUntilSignal(ctx, log, stop.ch, *grace, comps)
 }
 
+// Embedding in the background: batches of embedBatch messages, a pass
+// every embedEvery (new and imported messages wait at most that long),
+// waits up to embedMaxWait while no embedding model answers.
+const (
+	embedBatch   = 32
+	embedEvery   = 30 * time.Second
+	embedMaxWait = 30 * time.Minute
+)
+
+// embedder embeds new and imported messages in the background until ctx
+// ends; what it stored survives a restart, which resumes the backlog.
+func embedder(mem *memory.Store, log zerolog.Logger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		upkeep.Backlog{Name: "embed", Every: embedEvery, MaxWait: embedMaxWait,
+			Run: func(ctx context.Context) (int, error) { return mem.EmbedPending(ctx, embedBatch) },
+		}.Work(ctx, log)
+		return nil
+	}
+}
+
 // memoryUpkeep backs the database up daily (keeping MAI_BACKUP_KEEP copies
 // in <data dir>/backups) and runs the memory compression pass daily, each at
 // start-up too when overdue.
-func memoryUpkeep(db *store.DB, cfg *config.Config, log zerolog.Logger) func(context.Context) error {
+func memoryUpkeep(db *store.DB, mem *memory.Store, cfg *config.Config, log zerolog.Logger) func(context.Context) error {
 	dir := filepath.Join(cfg.DataDir, "backups")
-	mem := memory.New(db, memory.Options{})
 	tasks := []upkeep.Task{
 		{
 			Name: "backup", Every: 24 * time.Hour,
@@ -219,7 +250,7 @@ func (m *Main) terminalStderr() io.Writer {
 func logIntegrations(log zerolog.Logger, cfg *config.Config) {
 	discord := "off"
 	if cfg.DiscordBotToken != "" {
-		discord = "configured"
+		discord = "token set, not connected: the daemon has no Discord front end yet"
 	}
 	vram := "probe"
 	if cfg.GPUVRAMGB > 0 {
@@ -227,8 +258,8 @@ func logIntegrations(log zerolog.Logger, cfg *config.Config) {
 	}
 	log.Info().
 		Str("discord", discord).
-		Str("ollama", cfg.OllamaEndpoint).
-		Str("lmstudio", cfg.LMStudioEndpoint).
+		Strs("ollama", config.URLs(cfg.OllamaEndpoints)).
+		Strs("lmstudio", config.URLs(cfg.LMStudioEndpoints)).
 		Str("vram", vram).
 		Int("cpu_cores", cfg.CPUCores).
 		Str("sandbox_image", cfg.SandboxImage).

@@ -12,7 +12,7 @@ import (
 // statusReport is `mai status --json`.
 type statusReport struct {
 	Daemon    daemonState     `json:"daemon"`
-	Discord   string          `json:"discord"` // off, no-owner, configured
+	Discord   string          `json:"discord"` // off (no token), not-connected: live state, and the daemon has no Discord front end yet
 	PinnedRef string          `json:"pinned_ref"`
 	Plan      router.Plan     `json:"plan"`
 	Switches  []router.Switch `json:"last_switches"` // from the database, oldest first
@@ -33,22 +33,19 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if err := m.parseFlags(fs, args); err != nil {
 		return err
 	}
-	ms, err := m.openModels(ctx)
+	ms, err := m.openModels(ctx, readOnly)
 	if err != nil {
 		return err
 	}
 	defer ms.close()
-	rep := statusReport{Daemon: daemonState{DataDir: m.cfg.DataDir}, Discord: "configured", Plan: ms.plan(ctx)}
+	rep := statusReport{Daemon: daemonState{DataDir: m.cfg.DataDir}, Discord: "not-connected", Plan: ms.plan(ctx)}
 	lock := filepath.Join(m.cfg.DataDir, "mai.pid")
 	if lockfile.Held(lock) {
 		rep.Daemon.Running = true
 		rep.Daemon.PID, _ = lockfile.Holder(lock)
 	}
-	switch {
-	case m.cfg.DiscordBotToken == "":
+	if m.cfg.DiscordBotToken == "" {
 		rep.Discord = "off"
-	case m.cfg.DiscordUserID == "":
-		rep.Discord = "no-owner"
 	}
 	if rep.PinnedRef, err = ms.log.Pinned(ctx); err != nil {
 		return err
@@ -64,7 +61,11 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	} else {
 		fmt.Fprintf(m.Stdout, "daemon: not running (start it with 'mai serve'), data in %s\n", rep.Daemon.DataDir)
 	}
-	fmt.Fprintf(m.Stdout, "discord: %s\n\n", rep.Discord)
+	if rep.Discord == "off" {
+		fmt.Fprintf(m.Stdout, "discord: off (no DISCORD_BOT_TOKEN)\n\n")
+	} else {
+		fmt.Fprintf(m.Stdout, "discord: not connected (the daemon has no Discord front end yet)\n\n")
+	}
 	m.printPlan(rep.Plan, rep.PinnedRef)
 	fmt.Fprintln(m.Stdout)
 	if len(rep.Switches) == 0 {

@@ -55,9 +55,9 @@ type Config struct {
 	DiscordUserID   string
 	DiscordAPIURL   string
 
-	LMStudioEndpoint string
-	LMStudioAPIToken Secret
-	OllamaEndpoint   string
+	LMStudioEndpoints []Endpoint
+	LMStudioAPIToken  Secret
+	OllamaEndpoints   []Endpoint
 	// Models is the model preference list, each "backend:model".
 	Models []string
 
@@ -70,6 +70,8 @@ type Config struct {
 	CPUCores int
 	// GPUVRAMGB overrides the VRAM probe when > 0.
 	GPUVRAMGB float64
+	// VRAMHeadroom is kept free on each GPU; unset means the default.
+	VRAMHeadroom Headroom
 
 	SandboxImage string
 	// PIN, when set, must accompany requests on the control socket.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -43,8 +44,8 @@ func TestDefaults(t *testing.T) {
 	if c.MemoryDBPath != "/home/owner/.local/share/mai/mai.db" || c.ModelCacheDir != "/home/owner/.local/share/mai/models" {
 		t.Errorf("paths = %q %q", c.MemoryDBPath, c.ModelCacheDir)
 	}
-	if c.OllamaEndpoint != "http://localhost:11434" || c.LMStudioEndpoint != "http://localhost:1234" {
-		t.Errorf("endpoints = %q %q", c.OllamaEndpoint, c.LMStudioEndpoint)
+	if FormatEndpoints(c.OllamaEndpoints) != "http://localhost:11434" || FormatEndpoints(c.LMStudioEndpoints) != "http://localhost:1234" {
+		t.Errorf("endpoints = %+v %+v", c.OllamaEndpoints, c.LMStudioEndpoints)
 	}
 	if c.SandboxImage != "python:3.12-slim" || c.CPUCores < 1 || c.GPUVRAMGB != 0 || c.LogLevel != "info" {
 		t.Errorf("config = %+v", c)
@@ -69,8 +70,8 @@ func TestPrecedence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.OllamaEndpoint != "http://env:2" || entry(t, c, "OLLAMA_ENDPOINT").Source != SourceEnv {
-		t.Errorf("environment must win over .env: %q", c.OllamaEndpoint)
+	if FormatEndpoints(c.OllamaEndpoints) != "http://env:2" || entry(t, c, "OLLAMA_ENDPOINT").Source != SourceEnv {
+		t.Errorf("environment must win over .env: %+v", c.OllamaEndpoints)
 	}
 	if c.GPUVRAMGB != 8 || entry(t, c, "GPU_VRAM_AVAILABLE").Source != SourceDotenv {
 		t.Errorf("GPU from .env: %v", c.GPUVRAMGB)
@@ -90,6 +91,12 @@ func TestBadValues(t *testing.T) {
 	cases := []struct{ name, value, want string }{
 		{"OLLAMA_ENDPOINT", "notaurl", "http"},
 		{"LMSTUDIO_ENDPOINT", "ftp://x", "http"},
+		{"OLLAMA_ENDPOINT", "http://a:1,http://b:2=lots", "GB"},
+		{"OLLAMA_ENDPOINT", "http://a:1,http://a:1", "twice"},
+		{"OLLAMA_ENDPOINT", ",", "no URL"},
+		{"OLLAMA_ENDPOINT", "http://127.0.0.1:11434=8", "another machine"},
+		{"GPU_VRAM_HEADROOM", "some", "percentage"},
+		{"GPU_VRAM_HEADROOM", "120%", "percentage"},
 		{"GPU_VRAM_AVAILABLE", "lots", "gigabytes"},
 		{"GPU_VRAM_AVAILABLE", "-1", "gigabytes"},
 		{"CPU_CORES_AVAILABLE", "-3", "≥ 1"},
@@ -113,6 +120,46 @@ func TestBadValues(t *testing.T) {
 				t.Errorf("message %q should name %s, %q and %q on one line", msg, tc.name, tc.value, tc.want)
 			}
 		})
+	}
+}
+
+func TestEndpointListsAndHeadroom(t *testing.T) {
+	c, err := Load(lookupFrom(map[string]string{
+		"HOME":              "/h",
+		"OLLAMA_ENDPOINT":   "http://localhost:11434, http://gpu-box:11434/=24,https://other:443=7.5GB",
+		"GPU_VRAM_HEADROOM": "10%",
+	}), t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Endpoint{{URL: "http://localhost:11434"}, {URL: "http://gpu-box:11434", BudgetGB: 24}, {URL: "https://other:443", BudgetGB: 7.5}}
+	if !slices.Equal(c.OllamaEndpoints, want) {
+		t.Errorf("endpoints = %+v", c.OllamaEndpoints)
+	}
+	if v := entry(t, c, "OLLAMA_ENDPOINT").Value; v != "http://localhost:11434,http://gpu-box:11434=24,https://other:443=7.5" {
+		t.Errorf("shown as %q", v)
+	}
+	const gib = 1 << 30
+	// 10 % of a 24 GiB card is 2576980377 bytes (2.4 GiB).
+	if h := c.VRAMHeadroom.Bytes(24 * gib); h != 2576980377 || entry(t, c, "GPU_VRAM_HEADROOM").Value != "10%" {
+		t.Errorf("10%% of 24 GiB = %d", h)
+	}
+	// The default: 5 % of the card, but at least 512 MiB.
+	for total, want := range map[int64]int64{8 * gib: 512 << 20, 140 * gib: 7 * gib} {
+		if got := (Headroom{}).Bytes(total); got != want {
+			t.Errorf("default headroom of %d = %d, want %d", total, got, want)
+		}
+	}
+	if got := (Headroom{GB: 1.5, Set: true}).Bytes(8 * gib); got != 1610612736 {
+		t.Errorf("1.5 GB = %d", got)
+	}
+}
+
+func TestOnThisMachine(t *testing.T) {
+	for host, want := range map[string]bool{"localhost": true, "127.0.0.1": true, "[::1]": true, "192.168.1.20": false, "gpu-box": false} {
+		if got := (Endpoint{URL: "http://" + host + ":11434"}).OnThisMachine(); got != want {
+			t.Errorf("%s on this machine = %v", host, got)
+		}
 	}
 }
 

@@ -86,14 +86,16 @@ func vars() []variable {
 			show: func(c *Config) string { return c.DiscordUserID },
 		},
 		urlVar("DISCORD_API_URL", "Discord REST API base URL (change only for testing)", "https://discord.com/api/v9", func(c *Config) *string { return &c.DiscordAPIURL }),
-		urlVar("LMSTUDIO_ENDPOINT", "LM Studio server URL", "http://localhost:1234", func(c *Config) *string { return &c.LMStudioEndpoint }),
+		endpointsVar("LMSTUDIO_ENDPOINT", "LM Studio server URL; a comma-separated list for several, each on another machine optionally with its VRAM budget in GB (http://gpu-box:1234=24)",
+			"http://localhost:1234", func(c *Config) *[]Endpoint { return &c.LMStudioEndpoints }),
 		{
 			name: "LMSTUDIO_API_TOKEN", help: "LM Studio API token, when its server requires one", secret: true,
 			def:  constant(""),
 			set:  func(c *Config, raw string) error { c.LMStudioAPIToken = Secret(raw); return nil },
 			show: func(c *Config) string { return c.LMStudioAPIToken.String() },
 		},
-		urlVar("OLLAMA_ENDPOINT", "Ollama server URL", "http://localhost:11434", func(c *Config) *string { return &c.OllamaEndpoint }),
+		endpointsVar("OLLAMA_ENDPOINT", "Ollama server URL; a comma-separated list for several, each on another machine optionally with its VRAM budget in GB (http://gpu-box:11434=24)",
+			"http://localhost:11434", func(c *Config) *[]Endpoint { return &c.OllamaEndpoints }),
 		{
 			name: "MAI_MODELS", help: "model preference list, best first, each backend:model (e.g. ollama:qwen2.5:14b,lmstudio:qwen/qwen3-8b); empty picks by size",
 			def: constant(""),
@@ -122,7 +124,7 @@ func vars() []variable {
 		},
 		intVar("MAI_BACKUP_KEEP", "daily database backups the daemon keeps in <data dir>/backups", 7, 1, func(c *Config) *int { return &c.BackupKeep }),
 		{
-			name: "MODEL_CACHE_DIR", help: "where model metadata and probe results are cached", defDoc: "<data dir>/models",
+			name: "MODEL_CACHE_DIR", help: "model files Mai may read for planning (GGUF headers; a link to LM Studio's models folder works) and the cache of what the backends reported about each model", defDoc: "<data dir>/models",
 			def:  func(c *Config, _ LookupFunc) string { return filepath.Join(c.DataDir, "models") },
 			set:  pathVar(func(c *Config) *string { return &c.ModelCacheDir }),
 			show: func(c *Config) string { return c.ModelCacheDir },
@@ -167,6 +169,16 @@ func vars() []variable {
 				}
 				return strconv.FormatFloat(c.GPUVRAMGB, 'f', -1, 64)
 			},
+		},
+		{
+			name: "GPU_VRAM_HEADROOM", help: "VRAM kept free on each GPU beside the models, in GB or as a percentage of the GPU's memory (10%)",
+			defDoc: "5% or 0.5 GB, whichever is larger", def: constant(""),
+			set: func(c *Config, raw string) error {
+				h, err := parseHeadroom(raw)
+				c.VRAMHeadroom = h
+				return err
+			},
+			show: func(c *Config) string { return c.VRAMHeadroom.String() },
 		},
 		{
 			name: "SANDBOX_DOCKER_IMAGE", help: "Docker image for code execution", defDoc: "python:3.12-slim",
@@ -276,4 +288,40 @@ func boolVar(name, help string, def bool, field func(*Config) *bool) variable {
 		},
 		show: func(c *Config) string { return strconv.FormatBool(*field(c)) },
 	}
+}
+
+func endpointsVar(name, help, def string, field func(*Config) *[]Endpoint) variable {
+	return variable{
+		name: name, help: help, defDoc: def, def: constant(def),
+		set: func(c *Config, raw string) error {
+			eps, err := ParseEndpoints(raw)
+			if err != nil {
+				return fmt.Errorf("%w; expected URLs such as %s, or %s,http://gpu-box:11434=24", err, def, def)
+			}
+			*field(c) = eps
+			return nil
+		},
+		show: func(c *Config) string { return FormatEndpoints(*field(c)) },
+	}
+}
+
+// parseHeadroom reads GPU_VRAM_HEADROOM: "" for the default, a number of
+// GB, or a percentage.
+func parseHeadroom(raw string) (Headroom, error) {
+	if raw == "" {
+		return Headroom{}, nil
+	}
+	bad := fmt.Errorf("expected a number of gigabytes such as 1.5, or a percentage such as 10%%")
+	if pct, ok := strings.CutSuffix(raw, "%"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(pct), 64)
+		if err != nil || f < 0 || f >= 100 {
+			return Headroom{}, bad
+		}
+		return Headroom{Percent: f, Set: true}, nil
+	}
+	f, err := strconv.ParseFloat(strings.TrimSuffix(strings.ToUpper(raw), "GB"), 64)
+	if err != nil || f < 0 || f > 1024 {
+		return Headroom{}, bad
+	}
+	return Headroom{GB: f, Set: true}, nil
 }

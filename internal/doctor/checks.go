@@ -40,19 +40,26 @@ func Checks(cfg *config.Config, env Env) []Check {
 	if env.Docker == nil {
 		env.Docker = func() (*client.Client, error) { return client.New(client.FromEnv) }
 	}
-	return []Check{
+	checks := []Check{
 		{"config", func(context.Context) Result { return checkConfig(cfg) }},
 		{"data dir", func(context.Context) Result { return checkDataDir(cfg.DataDir) }},
 		{"database", func(ctx context.Context) Result { return checkDatabase(ctx, cfg.MemoryDBPath) }},
 		{"docker", func(ctx context.Context) Result { return checkDocker(ctx, env.Docker, cfg.SandboxImage) }},
-		{"ollama", func(ctx context.Context) Result { return checkOllama(ctx, env.HTTP, cfg.OllamaEndpoint) }},
-		{"lmstudio", func(ctx context.Context) Result {
-			return checkLMStudio(ctx, env.HTTP, cfg.LMStudioEndpoint, cfg.LMStudioAPIToken.Reveal())
-		}},
-		{"gpu", func(ctx context.Context) Result { return checkGPU(ctx, cfg.GPUVRAMGB) }},
-		{"discord", func(ctx context.Context) Result { return checkDiscord(ctx, env.HTTP, cfg) }},
-		{"git", func(ctx context.Context) Result { return checkGit(ctx, env.LookPath) }},
 	}
+	// One check per endpoint: OLLAMA_ENDPOINT and LMSTUDIO_ENDPOINT are lists.
+	for _, e := range cfg.OllamaEndpoints {
+		checks = append(checks, Check{"ollama", func(ctx context.Context) Result { return checkOllama(ctx, env.HTTP, e.URL) }})
+	}
+	for _, e := range cfg.LMStudioEndpoints {
+		checks = append(checks, Check{"lmstudio", func(ctx context.Context) Result {
+			return checkLMStudio(ctx, env.HTTP, e.URL, cfg.LMStudioAPIToken.Reveal())
+		}})
+	}
+	return append(checks,
+		Check{"gpu", func(ctx context.Context) Result { return checkGPU(ctx, cfg.GPUVRAMGB) }},
+		Check{"discord", func(ctx context.Context) Result { return checkDiscord(ctx, env.HTTP, cfg) }},
+		Check{"git", func(ctx context.Context) Result { return checkGit(ctx, env.LookPath) }},
+	)
 }
 
 // Summarize adds a "models" line that fails when no model backend answered:

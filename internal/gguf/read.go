@@ -17,6 +17,8 @@ const (
 	maxCount   = 1 << 20
 	maxTensor  = 1 << 30
 	maxDimsLen = 4
+	// maxModelTensor bounds a tensor's elements in a real model's header.
+	maxModelTensor = 1 << 40
 )
 
 // Read parses a whole GGUF v3 file, tensor data included. It is the reader
@@ -32,9 +34,10 @@ func Read(r io.Reader) (*File, error) {
 }
 
 type decoder struct {
-	r   *bufio.Reader
-	n   int64
-	buf [8]byte
+	r          *bufio.Reader
+	n          int64
+	buf        [8]byte
+	headerOnly bool // real model files: any tensor type, large tensors
 }
 
 func (d *decoder) full(p []byte) error {
@@ -81,41 +84,63 @@ func (d *decoder) str() (string, error) {
 	return string(b), nil
 }
 
+// ReadHeader parses a GGUF v3 file's metadata and tensor descriptions but
+// not the tensor data: what a planner needs from a model file of many
+// gigabytes, read in a few milliseconds. Tensor types are not checked
+// (real models are quantised) and each Tensor's Data stays nil.
+func ReadHeader(r io.Reader) (*File, error) {
+	d := &decoder{r: bufio.NewReaderSize(r, 64<<10), headerOnly: true}
+	f, _, err := d.header()
+	if err != nil {
+		return nil, fmt.Errorf("gguf: read header at byte %d: %w", d.n, err)
+	}
+	return f, nil
+}
+
 func (d *decoder) file() (*File, error) {
-	var magic [4]byte
-	if err := d.full(magic[:]); err != nil {
+	f, offsets, err := d.header()
+	if err != nil {
 		return nil, err
 	}
+	return f, d.data(f, offsets)
+}
+
+// header reads everything before the tensor data, and each tensor's offset.
+func (d *decoder) header() (*File, []uint64, error) {
+	var magic [4]byte
+	if err := d.full(magic[:]); err != nil {
+		return nil, nil, err
+	}
 	if string(magic[:]) != Magic {
-		return nil, fmt.Errorf("magic %q is not %q", magic[:], Magic)
+		return nil, nil, fmt.Errorf("magic %q is not %q", magic[:], Magic)
 	}
 	version, err := d.u32()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if version != Version {
-		return nil, fmt.Errorf("version %d is not %d", version, Version)
+		return nil, nil, fmt.Errorf("version %d is not %d", version, Version)
 	}
 	nTensors, err := d.u64()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nKV, err := d.u64()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if nTensors > maxCount || nKV > maxCount {
-		return nil, fmt.Errorf("%d tensors and %d keys is implausible", nTensors, nKV)
+		return nil, nil, fmt.Errorf("%d tensors and %d keys is implausible", nTensors, nKV)
 	}
 	f := &File{}
 	for range nKV {
 		key, err := d.str()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		v, err := d.value()
 		if err != nil {
-			return nil, fmt.Errorf("key %s: %w", key, err)
+			return nil, nil, fmt.Errorf("key %s: %w", key, err)
 		}
 		f.KV = append(f.KV, KV{Key: key, Value: v})
 	}
@@ -123,39 +148,44 @@ func (d *decoder) file() (*File, error) {
 	for range nTensors {
 		t, off, err := d.tensorInfo()
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		f.Tensors = append(f.Tensors, t)
 		offsets = append(offsets, off)
 	}
+	return f, offsets, nil
+}
+
+// data reads the tensor data that follows the header.
+func (d *decoder) data(f *File, offsets []uint64) error {
 	align, err := f.alignment()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := d.skip(alignUp(uint64(d.n), align) - uint64(d.n)); err != nil {
-		return nil, fmt.Errorf("padding before data: %w", err)
+		return fmt.Errorf("padding before data: %w", err)
 	}
 	var pos uint64
 	for i := range f.Tensors {
 		t := &f.Tensors[i]
 		if offsets[i]%align != 0 || offsets[i] < pos {
-			return nil, fmt.Errorf("tensor %s at offset %d is misaligned or overlaps the previous one (ends at %d)", t.Name, offsets[i], pos)
+			return fmt.Errorf("tensor %s at offset %d is misaligned or overlaps the previous one (ends at %d)", t.Name, offsets[i], pos)
 		}
 		if err := d.skip(offsets[i] - pos); err != nil {
-			return nil, err
+			return err
 		}
 		size, _ := t.Type.size()
 		n := t.Elements() * uint64(size)
 		if n > maxTensor {
-			return nil, fmt.Errorf("tensor %s of %d bytes is too large", t.Name, n)
+			return fmt.Errorf("tensor %s of %d bytes is too large", t.Name, n)
 		}
 		t.Data = make([]byte, n)
 		if err := d.full(t.Data); err != nil {
-			return nil, fmt.Errorf("tensor %s data: %w", t.Name, err)
+			return fmt.Errorf("tensor %s data: %w", t.Name, err)
 		}
 		pos = offsets[i] + n
 	}
-	return f, nil
+	return nil
 }
 
 func (d *decoder) skip(n uint64) error {
@@ -186,7 +216,11 @@ func (d *decoder) tensorInfo() (Tensor, uint64, error) {
 		if err != nil {
 			return t, 0, err
 		}
-		if dim == 0 || dim > maxTensor || elements > maxTensor/dim {
+		limit := uint64(maxTensor)
+		if d.headerOnly {
+			limit = maxModelTensor
+		}
+		if dim == 0 || dim > limit || elements > limit/dim {
 			return t, 0, fmt.Errorf("tensor %s has an implausible dimension %d", t.Name, dim)
 		}
 		elements *= dim
@@ -197,7 +231,7 @@ func (d *decoder) tensorInfo() (Tensor, uint64, error) {
 		return t, 0, err
 	}
 	t.Type = TensorType(typ)
-	if _, err := t.Type.size(); err != nil {
+	if _, err := t.Type.size(); err != nil && !d.headerOnly {
 		return t, 0, fmt.Errorf("tensor %s: %w", t.Name, err)
 	}
 	off, err := d.u64()

@@ -65,6 +65,19 @@ func TestCollect(t *testing.T) {
 			wantStats: llm.Stats{FinishReason: "tool_calls"},
 		},
 		{
+			name: "a restart discards the partial answer",
+			events: []llm.Event{
+				{Kind: llm.EventText, Text: "par"},
+				{Kind: llm.EventToolCall, ToolCall: call},
+				{Kind: llm.EventRestart, Text: "a failed; starting the answer again with b", Restart: llm.Restart{From: "x:a", To: "y:b", Discarded: true}},
+				{Kind: llm.EventText, Text: "whole "},
+				{Kind: llm.EventText, Text: "answer"},
+				{Kind: llm.EventDone, Stats: llm.Stats{FinishReason: "stop", FailedOver: "x:a"}},
+			},
+			wantText:  "whole answer",
+			wantStats: llm.Stats{FinishReason: "stop", FailedOver: "x:a"},
+		},
+		{
 			name:     "eof without done is truncated",
 			events:   []llm.Event{{Kind: llm.EventText, Text: "half"}},
 			wantText: "half",
@@ -136,7 +149,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestEventKindString(t *testing.T) {
-	for k, want := range map[llm.EventKind]string{llm.EventText: "text", llm.EventToolCall: "tool_call", llm.EventNotice: "notice", llm.EventDone: "done", 0: "EventKind(0)"} {
+	for k, want := range map[llm.EventKind]string{llm.EventText: "text", llm.EventToolCall: "tool_call", llm.EventNotice: "notice", llm.EventDone: "done", llm.EventRestart: "restart", 0: "EventKind(0)"} {
 		if got := k.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", k, got, want)
 		}

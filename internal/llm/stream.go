@@ -34,6 +34,11 @@ const (
 	EventNotice
 	// EventDone carries Stats and is the last event.
 	EventDone
+	// EventRestart carries Restart and Text, a one-line notice for the owner:
+	// the answer starts again, on another model. Every consumer discards
+	// the text and tool calls received so far (the terminal reprints, a
+	// Discord message is edited back, memory stores only what follows).
+	EventRestart
 )
 
 // String returns the kind's name.
@@ -47,6 +52,8 @@ func (k EventKind) String() string {
 		return "notice"
 	case EventDone:
 		return "done"
+	case EventRestart:
+		return "restart"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
@@ -55,9 +62,18 @@ func (k EventKind) String() string {
 // token allocates nothing beyond the token's text.
 type Event struct {
 	Kind     EventKind
-	Text     string   // EventText, EventNotice
+	Text     string   // EventText, EventNotice, EventRestart
 	ToolCall ToolCall // EventToolCall
 	Stats    Stats    // EventDone
+	Restart  Restart  // EventRestart
+}
+
+// Restart says why an answer starts again and where.
+type Restart struct {
+	From          string // the model that failed, as "backend:model"
+	To            string // the model that answers now
+	ContextLength int    // the context To is loaded with; 0 when unknown
+	Discarded     bool   // text or tool calls had already arrived and are void
 }
 
 // Stats describe a finished answer. Zero fields were not reported.
@@ -72,11 +88,15 @@ type Stats struct {
 	TotalDuration    time.Duration // the whole request as the server measured it
 	TimeToFirstToken time.Duration
 	TokensPerSecond  float64 // generation speed
+	// FailedOver names the model ("backend:model") that failed during this
+	// answer before Model took over; "" when the first model answered.
+	FailedOver string
 }
 
 // Collect reads s to the end and returns the assembled assistant message and
-// the final stats; notices are dropped. It closes s. A stream that ends
-// without EventDone is reported as ErrStreamTruncated.
+// the final stats; notices are dropped, and an EventRestart discards what
+// came before it, so the message is the final answer alone. It closes s. A
+// stream that ends without EventDone is reported as ErrStreamTruncated.
 func Collect(s Stream) (Message, Stats, error) {
 	defer s.Close()
 	var (
@@ -98,6 +118,9 @@ func Collect(s Stream) (Message, Stats, error) {
 			text.WriteString(ev.Text)
 		case EventToolCall:
 			msg.ToolCalls = append(msg.ToolCalls, ev.ToolCall)
+		case EventRestart:
+			text.Reset()
+			msg.ToolCalls = nil
 		case EventDone:
 			msg.Content = text.String()
 			return msg, ev.Stats, nil

@@ -84,54 +84,95 @@ func weekOf(d int64) int64 {
 // database consistent and the next pass finishes the job with nothing lost
 // or duplicated.
 func (s *Store) Compress(ctx context.Context, o CompressOptions) (CompressReport, error) {
-	r := CompressReport{DryRun: o.DryRun}
+	p := &compressPass{s: s, o: o, r: CompressReport{DryRun: o.DryRun}}
 	var err error
-	if r.HotBytesBefore, r.ArchiveBytesBefore, err = s.bytes(ctx); err != nil {
-		return r, err
+	if p.r.HotBytesBefore, p.r.ArchiveBytesBefore, err = s.bytes(ctx); err != nil {
+		return p.r, err
 	}
 	now := s.now().UTC()
 	cut := func(age time.Duration) int64 { return now.Add(-age).Unix() / 86400 } // first day number too young
-	keyCut, condCut, archCut := cut(KeyPointsAge), cut(CondenseAge), cut(ArchiveAge)
-	existing, err := s.summaryPeriods(ctx)
+	p.condCut = cut(CondenseAge)
+	if p.existing, err = s.summaryPeriods(ctx); err != nil {
+		return p.r, err
+	}
+	units, err := s.units(ctx, cut(KeyPointsAge), false)
 	if err != nil {
-		return r, err
+		return p.r, err
 	}
-	done := func(st Step) error {
-		r.Steps = append(r.Steps, st)
-		if o.AfterStep != nil {
-			return o.AfterStep(st)
-		}
-		return nil
+	if err := p.keyPoints(ctx, units); err != nil {
+		return p.r, err
 	}
-	units, err := s.units(ctx, keyCut, false)
-	if err != nil {
-		return r, err
+	if err := p.condense(ctx, units); err != nil {
+		return p.r, err
 	}
-	// Key points for days old enough whose week is not yet condensable
-	// (a condensable week's days go straight to the condensed summary).
+	if err := p.archive(ctx, cut(ArchiveAge)); err != nil {
+		return p.r, err
+	}
+	if o.DryRun {
+		// Summaries are not written in a dry run, so only the move to the
+		// archive is estimated (at the 4× gzip usually achieves).
+		p.r.HotBytesAfter = p.r.HotBytesBefore - p.movedRaw
+		p.r.ArchiveBytesAfter = p.r.ArchiveBytesBefore + p.movedRaw/4
+		return p.r, nil
+	}
+	if p.r.HotBytesAfter, p.r.ArchiveBytesAfter, err = s.bytes(ctx); err != nil {
+		return p.r, err
+	}
+	s.cache.clear()
+	return p.r, nil
+}
+
+// compressPass is one run of Compress: its options, what it found, and its
+// report so far.
+type compressPass struct {
+	s        *Store
+	o        CompressOptions
+	r        CompressReport
+	condCut  int64 // the first day number too young for a condensed week
+	existing map[periodKey]bool
+	movedRaw int64 // dry run: text bytes the archive step would move
+}
+
+// done records a committed step and lets AfterStep interrupt the pass.
+func (p *compressPass) done(st Step) error {
+	p.r.Steps = append(p.r.Steps, st)
+	if p.o.AfterStep != nil {
+		return p.o.AfterStep(st)
+	}
+	return nil
+}
+
+// keyPoints summarises days old enough whose week is not yet condensable
+// (a condensable week's days go straight to the condensed summary).
+func (p *compressPass) keyPoints(ctx context.Context, units []unit) error {
 	for _, u := range units {
 		wk := weekOf(u.day)
-		if wk+7 <= condCut || existing[periodKey{u.conversation, TierCondensed, dayString(wk)}] || existing[periodKey{u.conversation, "day", dayString(u.day)}] {
+		if wk+7 <= p.condCut || p.existing[periodKey{u.conversation, TierCondensed, dayString(wk)}] || p.existing[periodKey{u.conversation, "day", dayString(u.day)}] {
 			continue
 		}
 		st := Step{Tier: TierKeyPoints, Conversation: u.conversation, Period: dayString(u.day), Messages: u.messages}
-		if !o.DryRun {
-			if err := s.summarizeUnit(ctx, u.conversation, u.user, "day", st.Period, u.day, u.day+1, 256); err != nil {
-				return r, err
+		if !p.o.DryRun {
+			if err := p.s.summarizeUnit(ctx, u.conversation, u.user, "day", st.Period, u.day, u.day+1, 256); err != nil {
+				return err
 			}
 		}
-		r.KeyPoints++
-		if err := done(st); err != nil {
-			return r, err
+		p.r.KeyPoints++
+		if err := p.done(st); err != nil {
+			return err
 		}
 	}
-	// Condensed summaries for whole weeks older than CondenseAge.
+	return nil
+}
+
+// condense writes one condensed summary for each whole conversation-week
+// older than CondenseAge.
+func (p *compressPass) condense(ctx context.Context, units []unit) error {
 	weeks := map[[2]int64]unit{}
 	var order [][2]int64
 	for _, u := range units {
 		wk := weekOf(u.day)
 		k := [2]int64{u.conversation, wk}
-		if wk+7 > condCut || existing[periodKey{u.conversation, TierCondensed, dayString(wk)}] {
+		if wk+7 > p.condCut || p.existing[periodKey{u.conversation, TierCondensed, dayString(wk)}] {
 			continue
 		}
 		w, ok := weeks[k]
@@ -145,52 +186,45 @@ func (s *Store) Compress(ctx context.Context, o CompressOptions) (CompressReport
 	for _, k := range order {
 		w := weeks[k]
 		st := Step{Tier: TierCondensed, Conversation: w.conversation, Period: dayString(w.day), Messages: w.messages}
-		if !o.DryRun {
-			if err := s.summarizeUnit(ctx, w.conversation, w.user, TierCondensed, st.Period, w.day, w.day+7, 192); err != nil {
-				return r, err
+		if !p.o.DryRun {
+			if err := p.s.summarizeUnit(ctx, w.conversation, w.user, TierCondensed, st.Period, w.day, w.day+7, 192); err != nil {
+				return err
 			}
 		}
-		r.Condensed++
-		if err := done(st); err != nil {
-			return r, err
+		p.r.Condensed++
+		if err := p.done(st); err != nil {
+			return err
 		}
 	}
-	// Archive the originals of days older than ArchiveAge.
-	arch, err := s.units(ctx, archCut, true)
+	return nil
+}
+
+// archive moves the originals of days before archCut into the archive (a
+// dry run measures what would move).
+func (p *compressPass) archive(ctx context.Context, archCut int64) error {
+	arch, err := p.s.units(ctx, archCut, true)
 	if err != nil {
-		return r, err
+		return err
 	}
-	var movedRaw int64
 	for _, u := range arch {
 		st := Step{Tier: TierArchive, Conversation: u.conversation, Period: dayString(u.day), Messages: u.messages}
-		if o.DryRun {
+		if p.o.DryRun {
 			var raw int64
-			if err := s.db.QueryRowContext(ctx, `SELECT coalesce(sum(length(CAST(content AS BLOB))), 0) FROM messages WHERE conversation_id = ? AND archive_id IS NULL AND created_ms >= ? AND created_ms < ?`,
+			if err := p.s.db.QueryRowContext(ctx, `SELECT coalesce(sum(length(CAST(content AS BLOB))), 0) FROM messages WHERE conversation_id = ? AND archive_id IS NULL AND created_ms >= ? AND created_ms < ?`,
 				u.conversation, u.day*86400000, (u.day+1)*86400000).Scan(&raw); err != nil {
-				return r, fmt.Errorf("measure %s: %w", st.Period, err)
+				return fmt.Errorf("measure %s: %w", st.Period, err)
 			}
-			movedRaw += raw
-		} else if err := s.archiveDay(ctx, u); err != nil {
-			return r, err
+			p.movedRaw += raw
+		} else if err := p.s.archiveDay(ctx, u); err != nil {
+			return err
 		}
-		r.Archived++
-		r.ArchivedMessages += u.messages
-		if err := done(st); err != nil {
-			return r, err
+		p.r.Archived++
+		p.r.ArchivedMessages += u.messages
+		if err := p.done(st); err != nil {
+			return err
 		}
 	}
-	if o.DryRun {
-		// Summaries are not written in a dry run, so only the move to the
-		// archive is estimated (at the 4× gzip usually achieves).
-		r.HotBytesAfter = r.HotBytesBefore - movedRaw
-		r.ArchiveBytesAfter = r.ArchiveBytesBefore + movedRaw/4
-	} else {
-		if r.HotBytesAfter, r.ArchiveBytesAfter, err = s.bytes(ctx); err != nil {
-			return r, err
-		}
-		s.cache.clear()
-	}
-	return r, nil
+	return nil
 }
 
 // bytes returns the hot text bytes and the archive's compressed bytes.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maicompanion/mai/internal/llm"
 	"github.com/maicompanion/mai/internal/store"
 	"github.com/maicompanion/mai/internal/testenv"
 )
@@ -339,5 +340,36 @@ func TestCompressKilled(t *testing.T) {
 	var bad string
 	if err := db.QueryRow(`PRAGMA integrity_check`).Scan(&bad); err != nil || bad != "ok" {
 		t.Errorf("integrity_check: %s %v", bad, err)
+	}
+}
+
+// failingChat fails every request, counting them.
+type failingChat struct{ calls int }
+
+func (f *failingChat) Chat(context.Context, llm.Request) (llm.Stream, error) {
+	f.calls++
+	return nil, errors.New("connection refused")
+}
+
+// TestModelSummarizerPausesAfterFailures: three failures in a row, and the
+// model is not asked again for ten minutes.
+func TestModelSummarizerPausesAfterFailures(t *testing.T) {
+	ctx := context.Background()
+	c := &clock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	chat := &failingChat{}
+	m := NewModelSummarizer(chat)
+	m.Now = c.Now
+	req := SummaryRequest{Style: StyleKeyPoints, Messages: []Message{{Role: RoleUser, Content: "hello"}}}
+	for range 5 {
+		if _, _, err := m.Summarize(ctx, req); err == nil {
+			t.Fatal("a failing model summarised")
+		}
+	}
+	if chat.calls != 3 {
+		t.Errorf("asked %d times, want 3 before the pause", chat.calls)
+	}
+	c.t = c.t.Add(11 * time.Minute)
+	if _, _, err := m.Summarize(ctx, req); err == nil || chat.calls != 4 {
+		t.Errorf("after the pause: %v, %d calls", err, chat.calls)
 	}
 }

@@ -101,6 +101,9 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 	return c, nil
 }
 
+// assemble builds the context in its steps: the persona, the three
+// sections of the system turn (facts, earlier folds, recalled memories),
+// then as many recent turns as the rest of the budget holds.
 func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (Context, error) {
 	c := Context{Budget: budget}
 	tok := s.Tokenizer(ctx, req.Model)
@@ -109,97 +112,164 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 	if tok.Count(persona) > budget/2 {
 		persona = truncateTokens(tok, persona, budget/2)
 	}
-	// Every message and the generation prompt after them cost over tokens.
+	// Every message, and the generation prompt after them, costs over.
 	room := budget - tok.Count(persona) - 2*over
 	foldEnd, err := s.lastFoldEnd(ctx, req.Conversation)
 	if err != nil {
 		return c, err
 	}
-
-	var sections []string
-	section := func(title string, lines []string, limit int) int {
-		if len(lines) == 0 || limit <= 0 {
-			return 0
-		}
-		head := "\n\n## " + title + "\n"
-		n := tok.Count(head)
-		var kept []string
-		for _, l := range lines {
-			ln := tok.Count(l) + 1
-			if n+ln > limit {
-				continue
-			}
-			n += ln
-			kept = append(kept, l)
-		}
-		if len(kept) == 0 {
-			return 0
-		}
-		sections = append(sections, head+strings.Join(kept, "\n"))
-		return len(kept)
-	}
-
-	query := req.Query
-	if query == "" {
-		err := s.db.QueryRowContext(ctx, `SELECT content FROM messages WHERE conversation_id = ? AND id > ? AND role = 'user' ORDER BY id DESC LIMIT 1`,
-			req.Conversation, foldEnd).Scan(&query)
-		if err != nil && !errors.Is(err, sql.ErrNoRows) {
-			return c, fmt.Errorf("read the latest turn: %w", err)
-		}
-	}
-
-	facts, err := s.relevantFacts(ctx, req.User, query)
+	query, err := s.recallQuery(ctx, req, foldEnd)
 	if err != nil {
 		return c, err
+	}
+	sys := systemTurn{tok: tok}
+	usedFacts, err := s.factSection(ctx, &sys, req.User, query, int(float64(room)*factShare))
+	if err != nil {
+		return c, err
+	}
+	c.Facts = len(usedFacts)
+	if c.Summaries, err = s.foldSection(ctx, &sys, req.Conversation, int(float64(room)*summaryShare)); err != nil {
+		return c, err
+	}
+	if c.Memories, err = s.memorySection(ctx, &sys, req, query, foldEnd, int(float64(room)*memoryShare)); err != nil {
+		return c, err
+	}
+	system := persona + sys.text()
+	recent, total, err := s.recentWithin(ctx, tok, req, foldEnd, tok.Count(system)+2*over, budget)
+	if err != nil {
+		return c, err
+	}
+	c.Turns = append(c.Turns, Turn{Role: RoleSystem, Content: system})
+	for _, m := range recent {
+		c.Turns = append(c.Turns, Turn{Role: m.Role, Content: m.Content, MessageID: m.ID})
+	}
+	c.Recent, c.Tokens = len(recent), total
+	if err := s.markFactsUsed(ctx, usedFacts); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// systemTurn collects the titled sections of the system turn.
+type systemTurn struct {
+	tok      *Estimator
+	sections []string
+}
+
+// add appends a section of the lines that fit in limit tokens (title
+// included), skipping any line that does not fit, and returns the indexes
+// of the lines it kept.
+func (st *systemTurn) add(title string, lines []string, limit int) []int {
+	if len(lines) == 0 || limit <= 0 {
+		return nil
+	}
+	head := "\n\n## " + title + "\n"
+	n := st.tok.Count(head)
+	var kept []int
+	var text []string
+	for i, l := range lines {
+		ln := st.tok.Count(l) + 1
+		if n+ln > limit {
+			continue
+		}
+		n += ln
+		kept = append(kept, i)
+		text = append(text, l)
+	}
+	if len(kept) > 0 {
+		st.sections = append(st.sections, head+strings.Join(text, "\n"))
+	}
+	return kept
+}
+
+func (st *systemTurn) text() string { return strings.Join(st.sections, "") }
+
+// recallQuery is what to recall memories for: the request's query, else
+// the conversation's latest unfolded user turn.
+func (s *Store) recallQuery(ctx context.Context, req ContextRequest, foldEnd int64) (string, error) {
+	if req.Query != "" {
+		return req.Query, nil
+	}
+	var query string
+	err := s.db.QueryRowContext(ctx, `SELECT content FROM messages WHERE conversation_id = ? AND id > ? AND role = 'user' ORDER BY id DESC LIMIT 1`,
+		req.Conversation, foldEnd).Scan(&query)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("read the latest turn: %w", err)
+	}
+	return query, nil
+}
+
+// factSection adds the user's facts most relevant to query that fit in
+// limit and returns the ids of those it kept.
+func (s *Store) factSection(ctx context.Context, sys *systemTurn, user, query string, limit int) ([]int64, error) {
+	facts, err := s.relevantFacts(ctx, user, query)
+	if err != nil {
+		return nil, err
+	}
+	lines := make([]string, len(facts))
+	for i, f := range facts {
+		lines[i] = "- " + f.Statement
+		if f.Subject != "" {
+			lines[i] = "- " + f.Subject + ": " + f.Statement
+		}
+	}
+	var ids []int64
+	for _, i := range sys.add("What you know about the user", lines, limit) {
+		ids = append(ids, facts[i].ID)
+	}
+	return ids, nil
+}
+
+// foldSection adds the newest folds of the conversation that fit in limit,
+// oldest first, and returns how many.
+func (s *Store) foldSection(ctx context.Context, sys *systemTurn, conversation int64, limit int) (int, error) {
+	folds, err := s.foldSummaries(ctx, conversation)
+	if err != nil {
+		return 0, err
 	}
 	var lines []string
-	for _, f := range facts {
-		l := "- " + f.Statement
-		if f.Subject != "" {
-			l = "- " + f.Subject + ": " + f.Statement
-		}
-		lines = append(lines, l)
-	}
-	c.Facts = section("What you know about the user", lines, int(float64(room)*factShare))
-	folds, err := s.foldSummaries(ctx, req.Conversation)
-	if err != nil {
-		return c, err
-	}
-	lines = lines[:0]
 	for i := len(folds) - 1; i >= 0; i-- { // newest first, so they win the room
 		lines = append(lines, folds[i])
 	}
-	c.Summaries = section("Earlier in this conversation", reverse(keepFitting(tok, lines, int(float64(room)*summaryShare))), int(float64(room)*summaryShare))
+	return len(sys.add("Earlier in this conversation", reverse(keepFitting(sys.tok, lines, limit)), limit)), nil
+}
 
-	lines = lines[:0]
-	if query != "" {
-		mems, err := s.Recall(ctx, req.User, query, 16)
-		if err != nil {
-			return c, err
-		}
-		per := max(int(float64(room)*memoryShare)/4, 16)
-		for _, m := range mems {
-			// The conversation's unfolded turns are the recent turns' to
-			// show, and its folds are in their own section.
-			if m.ConversationID == req.Conversation && (m.Kind == KindMessage && m.ID > foldEnd || m.Kind == KindSummary && m.Tier == StyleFold) {
-				continue
-			}
-			who := string(m.Role)
-			if m.Kind == KindSummary {
-				who = "summary"
-			}
-			l := fmt.Sprintf("- [%s] %s: %s", m.Time.Format("2006-01-02"), who, strings.Join(strings.Fields(m.Content), " "))
-			lines = append(lines, truncateTokens(tok, l, per))
-		}
+// memorySection adds what Recall finds for query, leaving out what the
+// conversation shows anyway, and returns how many memories it kept.
+func (s *Store) memorySection(ctx context.Context, sys *systemTurn, req ContextRequest, query string, foldEnd int64, limit int) (int, error) {
+	if query == "" {
+		return 0, nil
 	}
-	c.Memories = section("Memories that may be relevant", lines, int(float64(room)*memoryShare))
+	mems, err := s.Recall(ctx, req.User, query, 16)
+	if err != nil {
+		return 0, err
+	}
+	per := max(limit/4, 16)
+	var lines []string
+	for _, m := range mems {
+		// The conversation's unfolded turns are the recent turns' to
+		// show, and its folds are in their own section.
+		if m.ConversationID == req.Conversation && (m.Kind == KindMessage && m.ID > foldEnd || m.Kind == KindSummary && m.Tier == StyleFold) {
+			continue
+		}
+		who := string(m.Role)
+		if m.Kind == KindSummary {
+			who = "summary"
+		}
+		l := fmt.Sprintf("- [%s] %s: %s", m.Time.Format("2006-01-02"), who, strings.Join(strings.Fields(m.Content), " "))
+		lines = append(lines, truncateTokens(sys.tok, l, per))
+	}
+	return len(sys.add("Memories that may be relevant", lines, limit)), nil
+}
 
-	system := persona + strings.Join(sections, "")
-	sysTokens := tok.Count(system) + 2*over
-	// Recent turns get all the room the other sections left.
+// recentWithin returns the newest turns after foldEnd that fit in budget
+// beside a system turn of sysTokens, counted by tok, and the total tokens
+// with them.
+func (s *Store) recentWithin(ctx context.Context, tok *Estimator, req ContextRequest, foldEnd int64, sysTokens, budget int) ([]Message, int, error) {
+	over := tok.TurnOverhead()
 	recent, err := s.recentFitting(ctx, tok, req.Model, req.Conversation, foldEnd, budget-sysTokens, over)
 	if err != nil {
-		return c, err
+		return nil, 0, err
 	}
 	// Drop the oldest recent turns until everything fits: section sums and
 	// the whole-text estimate can differ by a token or two.
@@ -212,21 +282,9 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 		recent = recent[1:]
 	}
 	if total > budget {
-		return c, fmt.Errorf("assemble context: the persona alone needs %d of %d tokens", sysTokens, budget)
+		return nil, 0, fmt.Errorf("assemble context: the persona alone needs %d of %d tokens", sysTokens, budget)
 	}
-	c.Turns = append(c.Turns, Turn{Role: RoleSystem, Content: system})
-	for _, m := range recent {
-		c.Turns = append(c.Turns, Turn{Role: m.Role, Content: m.Content, MessageID: m.ID})
-	}
-	c.Recent, c.Tokens = len(recent), total
-	var ids []int64
-	for _, f := range facts[:c.Facts] {
-		ids = append(ids, f.ID)
-	}
-	if err := s.markFactsUsed(ctx, ids); err != nil {
-		return c, err
-	}
-	return c, nil
+	return recent, total, nil
 }
 
 func keepFitting(tok *Estimator, lines []string, limit int) []string {

@@ -25,16 +25,75 @@ func (f *fixedSummarizer) Summarize(_ context.Context, req SummaryRequest) (stri
 	return fmt.Sprintf("%s summary of %d messages", req.Style, len(req.Messages)), "test-model", nil
 }
 
-func countTurns(s *Store, c Context) int {
-	n := 0
-	for i, t := range c.Turns {
-		if i == 0 {
-			n += s.tok.Count(t.Content) + turnOverhead
-			continue
+// countTurns recounts an assembled context the way a backend sees it: the
+// system turn is new text, counted by the estimator; every other turn is a
+// stored message, counted as stored (the backend's exact count when it
+// reported one), and must carry that message's text.
+func countTurns(t *testing.T, s *Store, c Context) int {
+	t.Helper()
+	if len(c.Turns) == 0 || c.Turns[0].Role != RoleSystem || c.Turns[0].MessageID != 0 {
+		t.Fatalf("the context does not start with the system turn: %+v", c.Turns)
+	}
+	n := s.tok.Count(c.Turns[0].Content) + turnOverhead
+	for _, tn := range c.Turns[1:] {
+		var content string
+		var tokens int
+		if err := s.DB().QueryRow(`SELECT content, tokens FROM messages WHERE id = ?`, tn.MessageID).Scan(&content, &tokens); err != nil {
+			t.Fatalf("turn %+v is not a stored message: %v", tn, err)
 		}
-		n += s.tok.Count(t.Content) + turnOverhead
+		if content != tn.Content {
+			t.Fatalf("turn of message %d reads %q, stored %q", tn.MessageID, tn.Content, content)
+		}
+		n += tokens + turnOverhead
 	}
 	return n
+}
+
+// TestCountTurnsUsesStoredCounts: a recent turn whose backend-reported
+// count is far above the estimate counts as reported.
+func TestCountTurnsUsesStoredCounts(t *testing.T) {
+	s := newStore(t, Options{})
+	conv := startConv(t, s, "u")
+	m := appendMsgs(t, s, conv, Message{Content: "short words", Tokens: 500, TokensExact: true})[0]
+	c := Context{Turns: []Turn{{Role: RoleSystem, Content: "You are Mai."}, {Role: RoleUser, Content: m.Content, MessageID: m.ID}}}
+	want := s.tok.Count("You are Mai.") + turnOverhead + 500 + turnOverhead
+	if got := countTurns(t, s, c); got != want {
+		t.Errorf("countTurns = %d, want %d", got, want)
+	}
+}
+
+// TestAssembleMarksTheFactsItKept: the best-ranked fact is too long for
+// the facts section and is left out, so it is not the one marked used.
+func TestAssembleMarksTheFactsItKept(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, Options{Now: func() time.Time { return now }})
+	long, err := s.Remember(ctx, Fact{User: "u", Subject: "boat", Statement: "sails a boat " + strings.Repeat("across the wide grey northern sea ", 60)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, err := s.Remember(ctx, Fact{User: "u", Subject: "cat", Statement: "has a cat called Miso", Confidence: 0.5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := startConv(t, s, "u")
+	appendMsgs(t, s, conv, Message{Content: "shall we take the boat out?"})
+	c, err := s.Assemble(ctx, ContextRequest{User: "u", Conversation: conv, Persona: "You are Mai.", Window: 2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Facts != 1 || !strings.Contains(c.Turns[0].Content, "Miso") || strings.Contains(c.Turns[0].Content, "grey northern sea") {
+		t.Fatalf("facts section (%d facts):\n%s", c.Facts, c.Turns[0].Content)
+	}
+	facts, err := s.Facts(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range facts {
+		if used := !f.LastUsed.IsZero(); used != (f.ID == short) {
+			t.Errorf("fact %d (long %v) marked used: %v", f.ID, f.ID == long, used)
+		}
+	}
 }
 
 func seedConversation(t *testing.T, s *Store, user string, turns int, at time.Time) int64 {
@@ -72,7 +131,7 @@ func TestAssembleNeverOverBudget(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := countTurns(s, c); c.Tokens > c.Budget || got > c.Budget {
+			if got := countTurns(t, s, c); c.Tokens > c.Budget || got > c.Budget {
 				t.Fatalf("context uses %d (recounted %d) of %d tokens", c.Tokens, got, c.Budget)
 			}
 			if c.Turns[0].Role != RoleSystem || !strings.HasPrefix(c.Turns[0].Content, "You are Mai") {

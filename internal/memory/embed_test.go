@@ -3,26 +3,30 @@ package memory
 import (
 	"context"
 	"errors"
-	"fmt"
 	"testing"
 	"time"
 )
 
 // tableEmbedder returns the vector listed for each text: deterministic
-// vectors, so a test can say exactly which message is nearest.
+// vectors, so a test can say exactly which message is nearest. It names
+// its model "test-embed" unless model is set.
 type tableEmbedder struct {
 	vectors map[string][]float32
+	model   string
 	err     error
 	calls   int
+	inputs  int
 }
 
-func (e *tableEmbedder) Embed(_ context.Context, model string, inputs []string) ([][]float32, error) {
+func (e *tableEmbedder) Embed(_ context.Context, inputs []string) ([][]float32, string, error) {
 	e.calls++
+	e.inputs += len(inputs)
 	if e.err != nil {
-		return nil, e.err
+		return nil, "", e.err
 	}
-	if model != "test-embed" {
-		return nil, fmt.Errorf("unknown model %q", model)
+	model := e.model
+	if model == "" {
+		model = "test-embed"
 	}
 	out := make([][]float32, len(inputs))
 	for i, in := range inputs {
@@ -32,7 +36,7 @@ func (e *tableEmbedder) Embed(_ context.Context, model string, inputs []string) 
 		}
 		out[i] = v
 	}
-	return out, nil
+	return out, model, nil
 }
 
 func TestRecallWithDeterministicVectors(t *testing.T) {
@@ -46,7 +50,7 @@ func TestRecallWithDeterministicVectors(t *testing.T) {
 		"a companion for the long walk": {0, 0, 1, 0},
 	}}
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-	s := newStore(t, Options{Now: func() time.Time { return now }, Embedder: emb, EmbedModel: "test-embed", Recall: RecallOptions{RecencyWeight: -1}})
+	s := newStore(t, Options{Now: func() time.Time { return now }, Embedder: emb, Recall: RecallOptions{RecencyWeight: -1}})
 	conv := startConv(t, s, "u")
 	var taxes Message
 	for _, text := range []string{"my cat sleeps all day", "the kitten chased a moth", "we repaired the bicycle", "taxes are due in April"} {
@@ -123,7 +127,7 @@ func TestVectorEncoding(t *testing.T) {
 func TestVectorIndexFollowsOtherWriters(t *testing.T) {
 	ctx := context.Background()
 	emb := &tableEmbedder{vectors: map[string][]float32{"north": {1, 0, 0, 0}}}
-	a := newStore(t, Options{Embedder: emb, EmbedModel: "test-embed", Recall: RecallOptions{RecencyWeight: -1}})
+	a := newStore(t, Options{Embedder: emb, Recall: RecallOptions{RecencyWeight: -1}})
 	b := New(a.DB(), Options{})
 	conv := startConv(t, a, "u")
 	ms := appendMsgs(t, a, conv, Message{Content: "alpha"}, Message{Content: "beta"}, Message{Content: "gamma"})
@@ -157,4 +161,76 @@ func TestVectorIndexFollowsOtherWriters(t *testing.T) {
 	if got := first(); got != ms[1].ID {
 		t.Fatalf("after the delete nearest = %d, want beta %d", got, ms[1].ID)
 	}
+}
+
+// TestEmbedPendingFollowsTheModel: the backlog counts what waits for the
+// embedder's model, embedding resumes where it stopped, and a new model
+// (the router chose another) embeds everything again under its own name.
+func TestEmbedPendingFollowsTheModel(t *testing.T) {
+	ctx := context.Background()
+	emb := &tableEmbedder{vectors: map[string][]float32{"north": {1, 0, 0, 0}, "north star": {0.9, 0.1, 0, 0}}}
+	s := newStore(t, Options{Embedder: emb, Recall: RecallOptions{RecencyWeight: -1}})
+	conv := startConv(t, s, "u")
+	appendMsgs(t, s, conv, Message{Content: "alpha"}, Message{Content: "beta"}, Message{Content: "north star"}, Message{Content: ""}, Message{Content: "gamma"})
+	backlog := func(model string, pending int64) {
+		t.Helper()
+		st, err := s.Stats(ctx)
+		if err != nil || st.Embedding != (EmbedBacklog{model, pending}) {
+			t.Fatalf("backlog = %+v, %v; want %s with %d pending", st.Embedding, err, model, pending)
+		}
+	}
+	backlog("", 4) // the empty message has nothing to embed
+
+	// A run cut short after its first batch keeps that batch.
+	emb.err = nil
+	stopping := &stopAfter{Embedder: emb, calls: 1}
+	s.opt.Embedder = stopping
+	if n, err := s.EmbedPending(ctx, 3); n != 3 || !errors.Is(err, errStopped) {
+		t.Fatalf("interrupted run: %d, %v", n, err)
+	}
+	backlog("test-embed", 1)
+	s.opt.Embedder = emb
+	emb.inputs = 0
+	if n, err := s.EmbedPending(ctx, 3); n != 1 || err != nil || emb.inputs != 1 {
+		t.Fatalf("resumed run: %d, %v, %d inputs sent", n, err, emb.inputs)
+	}
+	backlog("test-embed", 0)
+
+	// Appended and imported messages join the backlog.
+	appendMsgs(t, s, conv, Message{Content: "delta"})
+	backlog("test-embed", 1)
+	if n, err := s.EmbedPending(ctx, 0); n != 1 || err != nil {
+		t.Fatalf("after an append: %d, %v", n, err)
+	}
+
+	// The router moved to another embedding model: once a recall has met
+	// it, all is embedded again.
+	emb.model = "other-embed"
+	if _, err := s.Recall(ctx, "u", "north", 1); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.EmbedPending(ctx, 2); n != 5 || err != nil {
+		t.Fatalf("with a new model: %d, %v", n, err)
+	}
+	backlog("other-embed", 0)
+	got, err := s.Recall(ctx, "u", "north", 1)
+	if err != nil || len(got) != 1 || got[0].Content != "north star" {
+		t.Fatalf("recall with the new model's vectors: %+v, %v", got, err)
+	}
+}
+
+var errStopped = errors.New("stopped")
+
+// stopAfter answers calls times, then fails as a daemon shutting down would.
+type stopAfter struct {
+	Embedder
+	calls int
+}
+
+func (s *stopAfter) Embed(ctx context.Context, inputs []string) ([][]float32, string, error) {
+	if s.calls == 0 {
+		return nil, "", errStopped
+	}
+	s.calls--
+	return s.Embedder.Embed(ctx, inputs)
 }

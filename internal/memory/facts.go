@@ -121,8 +121,9 @@ FROM facts f WHERE f.user_id = ? ORDER BY f.updated_ms DESC, f.id DESC`, user)
 	return out, rows.Err()
 }
 
-// ForgetFact deletes a fact and its provenance links.
-func (s *Store) ForgetFact(ctx context.Context, id int64) error {
+// deleteFact deletes a fact and its provenance links; the text stays in
+// free pages and index segments until Purge.
+func (s *Store) deleteFact(ctx context.Context, id int64) error {
 	var user string
 	err := s.db.Tx(ctx, func(tx *sql.Tx) error {
 		err := tx.QueryRowContext(ctx, `DELETE FROM facts WHERE id = ? RETURNING user_id`, id).Scan(&user)

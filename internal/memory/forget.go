@@ -161,9 +161,10 @@ func (s *Store) Purge(ctx context.Context) error {
 	return nil
 }
 
-// ForgetFactForReal deletes a fact and purges its text from the files.
-func (s *Store) ForgetFactForReal(ctx context.Context, id int64) error {
-	if err := s.ForgetFact(ctx, id); err != nil {
+// ForgetFact deletes a fact with its provenance links and purges its text
+// from the database files, as ForgetUser does for history.
+func (s *Store) ForgetFact(ctx context.Context, id int64) error {
+	if err := s.deleteFact(ctx, id); err != nil {
 		return err
 	}
 	return s.Purge(ctx)

@@ -49,10 +49,14 @@ type Message struct {
 	Archived       bool      `json:"archived,omitempty"`
 }
 
-// Embedder turns text into vectors; llm.Backend satisfies it.
+// Embedder turns text into vectors with a model of its choosing and says
+// which; the router satisfies it. The choice belongs there, with the
+// backends and the owner's MAI_MODELS; memory only keeps each vector under
+// the model that made it, since vectors of different models do not compare.
 type Embedder interface {
-	// Embed returns one vector per input, in order.
-	Embed(ctx context.Context, model string, inputs []string) ([][]float32, error)
+	// Embed returns one vector per input, in order, and the model that made
+	// them.
+	Embed(ctx context.Context, inputs []string) (vectors [][]float32, model string, err error)
 }
 
 // Options configures a Store; the zero value works (no embeddings, the
@@ -60,9 +64,8 @@ type Embedder interface {
 type Options struct {
 	// Now is the clock; tests inject a fixed one.
 	Now func() time.Time
-	// Embedder and EmbedModel enable embedding recall when both are set.
-	Embedder   Embedder
-	EmbedModel string
+	// Embedder enables embedding recall and EmbedPending.
+	Embedder Embedder
 	// Summarizer writes summaries; nil or failing falls back to extraction.
 	Summarizer Summarizer
 	// CacheSize bounds the assembled-context cache (entries); default 64,
@@ -94,6 +97,9 @@ type Store struct {
 
 	vecMu sync.Mutex
 	vecs  map[vectorKey]*vectorIndex
+
+	embedMu        sync.Mutex
+	lastEmbedModel string // the embedder's model when it last answered
 
 	// models are the token estimators of each model (Tokenizer); tok is
 	// the generic one.

@@ -57,8 +57,8 @@ const (
 	KindSummary = "summary"
 )
 
-// Memory is one recalled message or summary.
-type Memory struct {
+// Recollection is one recalled message or summary.
+type Recollection struct {
 	Kind           string    `json:"kind"`
 	ID             int64     `json:"id"`
 	ConversationID int64     `json:"conversation_id"`
@@ -76,12 +76,12 @@ type Memory struct {
 // boosted by recency. Any text is a valid query: the user's words are
 // quoted, so FTS5 operators in it are searched for, not obeyed. A failing
 // embedder degrades recall to FTS5 alone rather than failing it.
-func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Memory, error) {
+func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Recollection, error) {
 	if k <= 0 {
 		return nil, nil
 	}
 	o := s.opt.Recall
-	vectors := s.opt.Embedder != nil && s.opt.EmbedModel != "" && strings.TrimSpace(query) != ""
+	vectors := s.opt.Embedder != nil && strings.TrimSpace(query) != ""
 	n := o.Candidates
 	if n <= 0 {
 		n = int(math.Ceil((1+o.RecencyWeight)*(o.RRFK+float64(k))-o.RRFK)) + 1
@@ -93,8 +93,8 @@ func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Memory
 		kind string
 		id   int64
 	}
-	fused := map[key]*Memory{}
-	add := func(list []Memory) {
+	fused := map[key]*Recollection{}
+	add := func(list []Recollection) {
 		for rank, m := range list {
 			kk := key{m.Kind, m.ID}
 			f := fused[kk]
@@ -126,7 +126,7 @@ func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Memory
 		}
 	}
 	now := s.now()
-	out := make([]Memory, 0, len(fused))
+	out := make([]Recollection, 0, len(fused))
 	for _, m := range fused {
 		age := max(now.Sub(m.Time), 0)
 		m.Score *= 1 + o.RecencyWeight*math.Exp2(-float64(age)/float64(o.RecencyHalfLife))
@@ -150,7 +150,7 @@ func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Memory
 // fetching the rows in a second statement measured slower (each statement
 // and each bound value costs microseconds in the driver). When other users'
 // messages crowd the user's out of the limited set, it asks again for more.
-func (s *Store) ftsMessages(ctx context.Context, user, match string, n int) ([]Memory, error) {
+func (s *Store) ftsMessages(ctx context.Context, user, match string, n int) ([]Recollection, error) {
 	for limit := n; ; limit *= 8 {
 		// LIMIT is written into the SQL, not bound: FTS5 queries with a
 		// bound LIMIT measured about 30% slower.
@@ -167,17 +167,17 @@ JOIN messages m ON m.id = f.rowid ORDER BY f.r`, limit))
 	}
 }
 
-func scanMatches(ctx context.Context, st *sql.Stmt, match, user string, n int) ([]Memory, int, error) {
+func scanMatches(ctx context.Context, st *sql.Stmt, match, user string, n int) ([]Recollection, int, error) {
 	rows, err := st.QueryContext(ctx, match, user)
 	if err != nil {
 		return nil, 0, fmt.Errorf("search messages: %w", err)
 	}
 	defer rows.Close()
-	var out []Memory
+	var out []Recollection
 	scanned := 0
 	for rows.Next() {
 		scanned++
-		m := Memory{Kind: KindMessage}
+		m := Recollection{Kind: KindMessage}
 		var mine bool
 		var role string
 		var ms int64
@@ -213,7 +213,7 @@ func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func (s *Store) ftsSummaries(ctx context.Context, user, match string, n int) ([]Memory, error) {
+func (s *Store) ftsSummaries(ctx context.Context, user, match string, n int) ([]Recollection, error) {
 	st, err := s.stmt(ctx, fmt.Sprintf(`SELECT x.id, x.conversation_id, x.tier, x.content, x.tokens, x.to_ms
 FROM summaries_fts JOIN summaries x ON x.id = summaries_fts.rowid
 WHERE summaries_fts MATCH ? AND x.user_id = ?
@@ -226,9 +226,9 @@ ORDER BY bm25(summaries_fts) LIMIT %d`, n))
 		return nil, fmt.Errorf("search summaries: %w", err)
 	}
 	defer rows.Close()
-	var out []Memory
+	var out []Recollection
 	for rows.Next() {
-		m := Memory{Kind: KindSummary}
+		m := Recollection{Kind: KindSummary}
 		var ms int64
 		if err := rows.Scan(&m.ID, &m.ConversationID, &m.Tier, &m.Content, &m.Tokens, &ms); err != nil {
 			return nil, fmt.Errorf("search summaries: %w", err)
@@ -243,19 +243,22 @@ ORDER BY bm25(summaries_fts) LIMIT %d`, n))
 }
 
 // vectorMessages ranks the user's embedded messages by cosine similarity
-// to the query. Vectors are stored unit-length, so it is a dot product,
+// to the query, among the vectors of the model that embedded it. Vectors are stored unit-length, so it is a dot product,
 // computed over an in-memory copy of the user's vectors (vectors.go):
 // reading them from SQLite for every query took 180 ms at 10,000 messages.
-func (s *Store) vectorMessages(ctx context.Context, user, query string, n int) ([]Memory, error) {
-	vs, err := s.opt.Embedder.Embed(ctx, s.opt.EmbedModel, []string{query})
+func (s *Store) vectorMessages(ctx context.Context, user, query string, n int) ([]Recollection, error) {
+	vs, model, err := s.opt.Embedder.Embed(ctx, []string{query})
 	if err != nil {
 		return nil, fmt.Errorf("embed query: %w", err)
 	}
 	if len(vs) != 1 || len(vs[0]) == 0 {
 		return nil, fmt.Errorf("embed query: got %d vectors", len(vs))
 	}
+	s.sawEmbedModel(model)
 	q := normalize(vs[0])
-	ix, err := s.vectorIndexFor(ctx, user, s.opt.EmbedModel, len(q))
+	// Vectors of different models do not compare: search only those of
+	// the model that embedded the query.
+	ix, err := s.vectorIndexFor(ctx, user, model, len(q))
 	if err != nil {
 		return nil, err
 	}
@@ -268,13 +271,13 @@ func (s *Store) vectorMessages(ctx context.Context, user, query string, n int) (
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Memory, 0, len(hits))
+	out := make([]Recollection, 0, len(hits))
 	for _, h := range hits {
 		m, ok := ms[h.id]
 		if !ok {
 			continue
 		}
-		out = append(out, Memory{Kind: KindMessage, ID: m.ID, ConversationID: m.ConversationID, Role: m.Role, Content: m.Content, Tokens: m.Tokens, Time: m.Time})
+		out = append(out, Recollection{Kind: KindMessage, ID: m.ID, ConversationID: m.ConversationID, Role: m.Role, Content: m.Content, Tokens: m.Tokens, Time: m.Time})
 	}
 	return out, nil
 }
@@ -299,51 +302,6 @@ func (s *Store) messagesByID(ctx context.Context, ids []int64) (map[int64]Messag
 		out[m.ID] = m
 	}
 	return out, nil
-}
-
-// EmbedPending embeds messages that have no vector for the configured model
-// yet, batch at a time, until none is left or ctx ends; it returns how many
-// it embedded. `mai serve` runs it in the background.
-func (s *Store) EmbedPending(ctx context.Context, batch int) (int, error) {
-	if s.opt.Embedder == nil || s.opt.EmbedModel == "" {
-		return 0, nil
-	}
-	if batch <= 0 {
-		batch = 64
-	}
-	total := 0
-	for {
-		ms, err := queryMessages(ctx, s.db, `SELECT `+messageCols+` FROM messages m WHERE archive_id IS NULL AND content != ''
-AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.message_id = m.id AND e.model = ?) ORDER BY id LIMIT ?`, s.opt.EmbedModel, batch)
-		if err != nil || len(ms) == 0 {
-			return total, err
-		}
-		texts := make([]string, len(ms))
-		for i, m := range ms {
-			texts[i] = m.Content
-		}
-		vs, err := s.opt.Embedder.Embed(ctx, s.opt.EmbedModel, texts)
-		if err != nil {
-			return total, fmt.Errorf("embed messages with %s: %w", s.opt.EmbedModel, err)
-		}
-		if len(vs) != len(ms) {
-			return total, fmt.Errorf("embed messages with %s: %d vectors for %d inputs", s.opt.EmbedModel, len(vs), len(ms))
-		}
-		for i, m := range ms {
-			if err := s.SetEmbedding(ctx, m.ID, s.opt.EmbedModel, vs[i]); err != nil {
-				return total, err
-			}
-		}
-		total += len(ms)
-	}
-}
-
-// SetEmbedding stores (or replaces) the vector of a message for model.
-func (s *Store) SetEmbedding(ctx context.Context, message int64, model string, v []float32) error {
-	if len(v) == 0 {
-		return fmt.Errorf("embedding of message %d is empty", message)
-	}
-	return s.setEmbedding(ctx, message, model, normalize(v))
 }
 
 func normalize(v []float32) []float32 {

@@ -9,8 +9,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 	"time"
 
 	"github.com/maicompanion/mai/internal/lockfile"
@@ -96,7 +94,7 @@ func Restore(ctx context.Context, src, dbPath, lockPath string) (string, error) 
 	if err := os.Rename(tmp, dbPath); err != nil {
 		return kept, fmt.Errorf("move the backup into place: %w", err)
 	}
-	return kept, syncDir(filepath.Dir(dbPath))
+	return kept, store.SyncPath(filepath.Dir(dbPath))
 }
 
 func copyFile(src, dst string) error {
@@ -118,68 +116,4 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
-
-// backupPrefix names the files BackupRotate writes and prunes; backupStamp
-// is the UTC time in their names, which sorts by time.
-const (
-	backupPrefix = "mai-"
-	backupStamp  = "20060102T150405Z"
-)
-
-// BackupRotate writes a consistent copy of db into dir as
-// mai-<UTC time>.db and deletes the oldest such copies beyond keep (7 when
-// keep <= 0). `mai serve` calls it daily. It returns the new file's path.
-func BackupRotate(ctx context.Context, db *store.DB, dir string, keep int, now time.Time) (string, error) {
-	if keep <= 0 {
-		keep = 7
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", fmt.Errorf("create backup directory: %w", err)
-	}
-	path := filepath.Join(dir, backupPrefix+now.UTC().Format(backupStamp)+".db")
-	if _, err := db.Backup(ctx, path); err != nil {
-		return "", err
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		return path, fmt.Errorf("restrict backup permissions: %w", err)
-	}
-	old, err := filepath.Glob(filepath.Join(dir, backupPrefix+"*.db"))
-	if err != nil {
-		return path, err
-	}
-	sort.Strings(old) // the timestamp format sorts by time
-	for len(old) > keep {
-		if err := os.Remove(old[0]); err != nil {
-			return path, fmt.Errorf("remove old backup: %w", err)
-		}
-		old = old[1:]
-	}
-	return path, nil
-}
-
-// LatestBackup returns the time of the newest backup BackupRotate wrote in
-// dir, or the zero time when there is none.
-func LatestBackup(dir string) (time.Time, error) {
-	files, err := filepath.Glob(filepath.Join(dir, backupPrefix+"*.db"))
-	if err != nil {
-		return time.Time{}, err
-	}
-	var latest time.Time
-	for _, f := range files {
-		stamp := strings.TrimSuffix(strings.TrimPrefix(filepath.Base(f), backupPrefix), ".db")
-		if t, err := time.Parse(backupStamp, stamp); err == nil && t.After(latest) {
-			latest = t
-		}
-	}
-	return latest, nil
 }

@@ -8,13 +8,15 @@ import (
 
 // Stats describes what memory holds.
 type Stats struct {
-	Users            int64      `json:"users"`
-	Conversations    int64      `json:"conversations"`
-	Messages         int64      `json:"messages"`
-	ArchivedMessages int64      `json:"archived_messages"`
-	Facts            int64      `json:"facts"`
-	Embeddings       int64      `json:"embeddings"`
-	Summaries        []TierStat `json:"summaries"`
+	Users            int64 `json:"users"`
+	Conversations    int64 `json:"conversations"`
+	Messages         int64 `json:"messages"`
+	ArchivedMessages int64 `json:"archived_messages"`
+	Facts            int64 `json:"facts"`
+	Embeddings       int64 `json:"embeddings"`
+	// Embedding is the background embedder's model and backlog.
+	Embedding EmbedBacklog `json:"embedding"`
+	Summaries []TierStat   `json:"summaries"`
 	// Tiers are message text bytes by age: full (<7 days), keypoints
 	// (7–30), condensed (30–90), archive (older, compressed bytes).
 	Tiers  []TierStat `json:"tiers"`
@@ -40,6 +42,9 @@ func (s *Store) Stats(ctx context.Context) (Stats, error) {
 		Scan(&st.Users, &st.Conversations, &st.Messages, &st.ArchivedMessages, &st.Facts, &st.Embeddings)
 	if err != nil {
 		return st, fmt.Errorf("count memory: %w", err)
+	}
+	if st.Embedding, err = s.Backlog(ctx); err != nil {
+		return st, err
 	}
 	err = eachRow(ctx, db, `SELECT tier, count(*), coalesce(sum(length(CAST(content AS BLOB))), 0) FROM summaries GROUP BY tier ORDER BY tier`, nil, func(r rowScanner) error {
 		var t TierStat

@@ -132,7 +132,20 @@ func eachRow(ctx context.Context, db queryer, q string, args []any, fn func(rowS
 	return rows.Err()
 }
 
+// exporter writes one user's records; conversation and message ids map
+// to the refs it has written.
+type exporter struct {
+	s     *Store
+	enc   *json.Encoder
+	rep   *ExportReport
+	user  string
+	convs map[int64]int64
+	msgs  map[int64]int64
+	texts *archiveTexts
+}
+
 func (s *Store) exportUser(ctx context.Context, enc *json.Encoder, user string, rep *ExportReport) error {
+	x := &exporter{s: s, enc: enc, rep: rep, user: user, convs: map[int64]int64{}, msgs: map[int64]int64{}, texts: newArchiveTexts(s.db)}
 	var created int64
 	if err := s.db.QueryRowContext(ctx, `SELECT created_ms FROM users WHERE id = ?`, user).Scan(&created); err != nil {
 		return err
@@ -141,25 +154,42 @@ func (s *Store) exportUser(ctx context.Context, enc *json.Encoder, user string, 
 		return err
 	}
 	rep.Users++
-	convRef := map[int64]int64{}
-	err := eachRow(ctx, s.db, `SELECT id, channel, title, started_ms FROM conversations WHERE user_id = ? ORDER BY id`, []any{user}, func(r rowScanner) error {
+	for _, step := range []struct {
+		what string
+		run  func(context.Context) error
+	}{
+		{"conversations", x.conversations},
+		{"messages", x.messages},
+		{"summaries", x.summaries},
+		{"facts", x.facts},
+		{"embeddings", x.embeddings},
+	} {
+		if err := step.run(ctx); err != nil {
+			return fmt.Errorf("%s: %w", step.what, err)
+		}
+	}
+	return nil
+}
+
+func (x *exporter) conversations(ctx context.Context) error {
+	return eachRow(ctx, x.s.db, `SELECT id, channel, title, started_ms FROM conversations WHERE user_id = ? ORDER BY id`, []any{x.user}, func(r rowScanner) error {
 		var id, ms int64
 		var rec = Record{Type: "conversation"}
 		if err := r.Scan(&id, &rec.Channel, &rec.Title, &ms); err != nil {
 			return err
 		}
-		rep.Conversations++
-		rec.Ref, rec.Time = int64(rep.Conversations), fmtMS(ms)
-		convRef[id] = rec.Ref
-		return enc.Encode(rec)
+		x.rep.Conversations++
+		rec.Ref, rec.Time = int64(x.rep.Conversations), fmtMS(ms)
+		x.convs[id] = rec.Ref
+		return x.enc.Encode(rec)
 	})
-	if err != nil {
-		return fmt.Errorf("conversations: %w", err)
-	}
-	msgRef := map[int64]int64{}
-	texts := newArchiveTexts(s.db)
-	err = eachRow(ctx, s.db, `SELECT id, conversation_id, role, content, tokens, tokens_exact, model, coalesce(reply_to, 0), created_ms, coalesce(archive_id, 0)
-FROM messages WHERE user_id = ? ORDER BY id`, []any{user}, func(r rowScanner) error {
+}
+
+// messages writes the user's messages, archived ones with their original
+// text.
+func (x *exporter) messages(ctx context.Context) error {
+	return eachRow(ctx, x.s.db, `SELECT id, conversation_id, role, content, tokens, tokens_exact, model, coalesce(reply_to, 0), created_ms, coalesce(archive_id, 0)
+FROM messages WHERE user_id = ? ORDER BY id`, []any{x.user}, func(r rowScanner) error {
 		var id, conv, reply, ms, arch int64
 		var content string
 		rec := Record{Type: "message"}
@@ -167,76 +197,76 @@ FROM messages WHERE user_id = ? ORDER BY id`, []any{user}, func(r rowScanner) er
 			return err
 		}
 		if arch != 0 {
-			if err := texts.load(ctx, []int64{arch}); err != nil {
+			if err := x.texts.load(ctx, []int64{arch}); err != nil {
 				return err
 			}
-			t, ok := texts.texts[id]
+			t, ok := x.texts.texts[id]
 			if !ok {
 				return fmt.Errorf("message %d is archived but missing from archive %d", id, arch)
 			}
 			content = t
 		}
-		rep.Messages++
-		rec.Ref, rec.Conversation, rec.ReplyTo, rec.Time, rec.Content = int64(rep.Messages), convRef[conv], msgRef[reply], fmtMS(ms), &content
-		msgRef[id] = rec.Ref
-		return enc.Encode(rec)
+		x.rep.Messages++
+		rec.Ref, rec.Conversation, rec.ReplyTo, rec.Time, rec.Content = int64(x.rep.Messages), x.convs[conv], x.msgs[reply], fmtMS(ms), &content
+		x.msgs[id] = rec.Ref
+		return x.enc.Encode(rec)
 	})
-	if err != nil {
-		return fmt.Errorf("messages: %w", err)
-	}
-	err = eachRow(ctx, s.db, `SELECT conversation_id, tier, period, first_message_id, last_message_id, from_ms, to_ms, content, tokens, model, created_ms
-FROM summaries WHERE user_id = ? ORDER BY id`, []any{user}, func(r rowScanner) error {
+}
+
+func (x *exporter) summaries(ctx context.Context) error {
+	return eachRow(ctx, x.s.db, `SELECT conversation_id, tier, period, first_message_id, last_message_id, from_ms, to_ms, content, tokens, model, created_ms
+FROM summaries WHERE user_id = ? ORDER BY id`, []any{x.user}, func(r rowScanner) error {
 		var conv, first, last, from, to, created int64
 		var content string
 		rec := Record{Type: "summary"}
 		if err := r.Scan(&conv, &rec.Tier, &rec.Period, &first, &last, &from, &to, &content, &rec.Tokens, &rec.Model, &created); err != nil {
 			return err
 		}
-		rep.Summaries++
-		rec.Conversation, rec.FirstMessage, rec.LastMessage = convRef[conv], msgRef[first], msgRef[last]
+		x.rep.Summaries++
+		rec.Conversation, rec.FirstMessage, rec.LastMessage = x.convs[conv], x.msgs[first], x.msgs[last]
 		rec.From, rec.To, rec.Time, rec.Content = fmtMS(from), fmtMS(to), fmtMS(created), &content
-		return enc.Encode(rec)
+		return x.enc.Encode(rec)
 	})
-	if err != nil {
-		return fmt.Errorf("summaries: %w", err)
-	}
-	fs, err := s.Facts(ctx, user)
+}
+
+func (x *exporter) facts(ctx context.Context) error {
+	fs, err := x.s.Facts(ctx, x.user)
 	if err != nil {
 		return err
 	}
 	for i := len(fs) - 1; i >= 0; i-- { // Facts is newest first; export by id
 		f := fs[i]
-		rep.Facts++
-		rec := Record{Type: "fact", Ref: int64(rep.Facts), Subject: f.Subject, Statement: f.Statement, Confidence: f.Confidence,
+		x.rep.Facts++
+		rec := Record{Type: "fact", Ref: int64(x.rep.Facts), Subject: f.Subject, Statement: f.Statement, Confidence: f.Confidence,
 			Time: f.Created.Format(timeLayout), Updated: f.Updated.Format(timeLayout)}
 		if !f.LastUsed.IsZero() {
 			rec.LastUsed = f.LastUsed.Format(timeLayout)
 		}
 		for _, m := range f.Sources {
-			if ref, ok := msgRef[m]; ok {
+			if ref, ok := x.msgs[m]; ok {
 				rec.Sources = append(rec.Sources, ref)
 			}
 		}
-		if err := enc.Encode(rec); err != nil {
+		if err := x.enc.Encode(rec); err != nil {
 			return err
 		}
 	}
-	err = eachRow(ctx, s.db, `SELECT e.message_id, e.model, e.dims, e.vector FROM embeddings e JOIN messages m ON m.id = e.message_id
-WHERE m.user_id = ? ORDER BY e.message_id, e.model`, []any{user}, func(r rowScanner) error {
+	return nil
+}
+
+func (x *exporter) embeddings(ctx context.Context) error {
+	return eachRow(ctx, x.s.db, `SELECT e.message_id, e.model, e.dims, e.vector FROM embeddings e JOIN messages m ON m.id = e.message_id
+WHERE m.user_id = ? ORDER BY e.message_id, e.model`, []any{x.user}, func(r rowScanner) error {
 		var id int64
 		var blob []byte
 		rec := Record{Type: "embedding"}
 		if err := r.Scan(&id, &rec.Model, &rec.Dims, &blob); err != nil {
 			return err
 		}
-		rep.Embeddings++
-		rec.Message, rec.Vector = msgRef[id], base64.StdEncoding.EncodeToString(blob)
-		return enc.Encode(rec)
+		x.rep.Embeddings++
+		rec.Message, rec.Vector = x.msgs[id], base64.StdEncoding.EncodeToString(blob)
+		return x.enc.Encode(rec)
 	})
-	if err != nil {
-		return fmt.Errorf("embeddings: %w", err)
-	}
-	return nil
 }
 
 // ImportError lists the lines of an import file that could not be used.

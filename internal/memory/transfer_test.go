@@ -204,7 +204,7 @@ func TestForgetDeletesFromTheFile(t *testing.T) {
 			_, err := s.ForgetUser(ctx, "alice", time.Date(2026, 6, 2, 0, 0, 0, 0, time.UTC))
 			return err
 		}},
-		{"fact", func(s *Store, fact int64) error { return s.ForgetFactForReal(ctx, fact) }},
+		{"fact", func(s *Store, fact int64) error { return s.ForgetFact(ctx, fact) }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

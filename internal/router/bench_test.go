@@ -72,7 +72,7 @@ func BenchmarkChatTarget(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := r.ensureLoaded(ctx, cand); err != nil {
+	if _, err := r.ensureLoaded(ctx, cand); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
@@ -80,7 +80,7 @@ func BenchmarkChatTarget(b *testing.B) {
 		if _, err := r.target(ctx, ""); err != nil {
 			b.Fatal(err)
 		}
-		if err := r.ensureLoaded(ctx, cand); err != nil {
+		if _, err := r.ensureLoaded(ctx, cand); err != nil {
 			b.Fatal(err)
 		}
 	}

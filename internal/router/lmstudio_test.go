@@ -1,8 +1,6 @@
 package router_test
 
 import (
-	"errors"
-	"io"
 	"strings"
 	"testing"
 
@@ -14,26 +12,13 @@ import (
 
 const gib = 1 << 30
 
-// collect reads a router stream to its end.
+// collect reads a router stream to its end as llm.Collect does, and
+// returns the notices of its restarts too.
 func collect(t *testing.T, s llm.Stream) (text string, notices []string, err error) {
 	t.Helper()
-	defer s.Close()
-	var b strings.Builder
-	for {
-		ev, err := s.Next()
-		if errors.Is(err, io.EOF) {
-			return b.String(), notices, nil
-		}
-		if err != nil {
-			return b.String(), notices, err
-		}
-		switch ev.Kind {
-		case llm.EventText:
-			b.WriteString(ev.Text)
-		case llm.EventNotice:
-			notices = append(notices, ev.Text)
-		}
-	}
+	rec := &router.Notices{Stream: s}
+	msg, _, err := llm.Collect(rec)
+	return msg.Content, rec.Texts, err
 }
 
 func hi() llm.Request {
@@ -92,7 +77,7 @@ func TestRouterOverLMStudio(t *testing.T) {
 		t.Fatal(err)
 	}
 	text, notices, err := collect(t, s)
-	if err != nil || !strings.HasSuffix(text, "You said: hi") || len(notices) != 1 ||
+	if err != nil || text != "You said: hi" || len(notices) != 1 ||
 		!strings.Contains(notices[0], "lmstudio:google/gemma-3-4b") {
 		t.Fatalf("failover: %q %q %v", text, notices, err)
 	}

@@ -59,8 +59,17 @@ func measure(t testing.TB, c *ollama.Client, names ...string) map[string]int64 {
 	return out
 }
 
+// kvPerToken is the KV cache one token of context costs in each tiny model,
+// from the shapes ollamatest gives them (16-bit cache, K and V, every
+// block, every KV head, each head's dimension):
+//   - ChatModel: 2 blocks, 4 KV heads, 64/4 = 16 dimensions: 2×2×4×16×2 = 512 bytes
+//   - LargeChatModel: 4 blocks, 4 KV heads, 128/4 = 32 dimensions: 2×4×4×32×2 = 2048 bytes
+var kvPerToken = map[string]int64{ollamatest.ChatModel: 512, ollamatest.LargeChatModel: 2048}
+
 // onePool returns a memory pool that holds either tiny chat model but not
-// both, from their measured sizes and the router's estimates.
+// both: room for the larger one — its weights as Ollama lists them plus
+// its KV cache at ollamaContext, or what Ollama measured loaded when that is
+// more — and half the smaller one beside it.
 func onePool(t testing.TB, c *ollama.Client, sizes map[string]int64) (router.Pool, int64) {
 	t.Helper()
 	models, err := c.Models(context.Background())
@@ -74,7 +83,7 @@ func onePool(t testing.TB, c *ollama.Client, sizes map[string]int64) (router.Poo
 		if !ok {
 			continue
 		}
-		b := max(s, router.Need(m, ollamaContext))
+		b := max(s, m.SizeBytes+kvPerToken[m.Name]*ollamaContext)
 		biggest, smallest = max(biggest, b), min(smallest, s)
 	}
 	pool := router.Pool{Name: "ram", Bytes: biggest + headroom + smallest/2, CPU: true}
@@ -110,7 +119,11 @@ func TestRouterSwitchOnRealOllama(t *testing.T) {
 		if len(loaded) != 1 || loaded[0].Model != model {
 			t.Fatalf("after switching to %s, loaded = %+v; the pool holds one model", model, loaded)
 		}
-		s, err := r.Chat(ctx, llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}, Options: llm.Options{MaxTokens: 8, Seed: new(int64(1))}})
+		var chosen router.Choice
+		s, err := r.ChatWith(ctx, func(ch router.Choice) (llm.Request, error) {
+			chosen = ch
+			return llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}, Options: llm.Options{MaxTokens: 8, Seed: new(int64(1))}}, nil
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -120,6 +133,14 @@ func TestRouterSwitchOnRealOllama(t *testing.T) {
 		}
 		if stats.Model != model || stats.CompletionTokens == 0 || msg.Content == "" {
 			t.Errorf("answer from %s: %q, %+v", model, msg.Content, stats)
+		}
+		// The caller learns the model and the context Ollama holds it with
+		// before the stream starts, and the chat keeps that context: no reload.
+		if chosen.Ref() != "ollama:"+model || chosen.ContextLength != ollamaContext {
+			t.Errorf("chosen = %s at %d tokens, want %s at %d", chosen.Ref(), chosen.ContextLength, model, ollamaContext)
+		}
+		if loaded, err := c.Loaded(ctx); err != nil || len(loaded) != 1 || loaded[0].ContextLength != ollamaContext {
+			t.Errorf("after the chat: %+v, %v", loaded, err)
 		}
 	}
 	var got []string
@@ -174,8 +195,11 @@ func TestRouterFailoverFromKilledOllama(t *testing.T) {
 			t.Fatalf("after the kill: %v (notices %q)", err, notices)
 		}
 		switch ev.Kind {
-		case llm.EventNotice:
+		case llm.EventRestart:
 			notices = append(notices, ev.Text)
+			if !ev.Restart.Discarded || ev.Restart.To != "lmstudio:qwen/qwen3-8b" {
+				t.Errorf("restart = %+v; the text before it is void", ev.Restart)
+			}
 			text.Reset()
 		case llm.EventText:
 			text.WriteString(ev.Text)

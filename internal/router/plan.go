@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/maicompanion/mai/internal/gpu"
 	"github.com/maicompanion/mai/internal/llm"
 )
 
@@ -137,6 +139,9 @@ type endpointView struct {
 	err    error           // the backend did not answer; its models are not candidates
 	owned  map[string]bool // instance ids Mai loaded
 	seen   map[string]seenSize
+	split  bool                 // the backend spreads a model over several GPUs
+	noFit  map[string]time.Time // models whose load failed on a pool of unknown size
+	gone   []string             // instances Mai loaded that are no longer loaded
 }
 
 // seenSize is the memory a model was measured to take, loaded with a context.
@@ -146,10 +151,54 @@ type seenSize struct {
 }
 
 type poolView struct {
-	name  string
-	bytes int64 // what models may use in total
-	cpu   bool  // RAM, not VRAM
-	cores int   // CPU cores to answer with, on a RAM pool; 0 for no limit
+	name     string
+	bytes    int64 // what models may use in total: the memory less other programs' share
+	cpu      bool  // RAM, not VRAM
+	cores    int   // CPU cores to answer with, on a RAM pool; 0 for no limit
+	headroom int64 // kept free beside the models; negative for none
+	unknown  bool  // the size is not known: models are tried
+	// Measured by a GPU probe at this look; zero without one.
+	devices  []gpu.Device
+	foreign  int64  // memory other programs use
+	probeErr string // why the probe failed; the last reading is used
+}
+
+// measure sets pool p's budget from its GPUs as read now: what is free plus
+// what the pool's model servers hold, which is the memory less what other
+// programs use. The servers' figures and the driver's are read a moment
+// apart, so other programs' share is never taken as negative.
+func (v *view) measure(p int, devs []gpu.Device) {
+	var total, used, models int64
+	for _, d := range devs {
+		total += max(d.Total, 0)
+		used += max(d.Used, 0)
+	}
+	for e, ep := range v.endpoints {
+		if ep.pool != p {
+			continue
+		}
+		for _, in := range ep.loaded {
+			models += v.instanceBytes(e, in)
+		}
+	}
+	pv := &v.pools[p]
+	pv.devices, pv.foreign = devs, max(used-models, 0)
+	pv.bytes = total - pv.foreign
+}
+
+// oneCard returns the most a model that cannot be split may take in pool
+// p: on the GPU with the most free memory, plus what Mai may evict, but
+// never more than that card holds. 0 when the pool is not several GPUs.
+func (v *view) oneCard(p int, evictable int64) int64 {
+	pv := v.pools[p]
+	if len(pv.devices) < 2 {
+		return 0
+	}
+	var best int64
+	for _, d := range pv.devices {
+		best = max(best, min(max(d.Free, 0)+evictable, d.Total))
+	}
+	return best
 }
 
 // cpuParamsPerCore bounds the model size a RAM pool is planned with: on the
@@ -214,7 +263,10 @@ type fit struct {
 	free      int64 // bytes free in its pool now
 	evictable int64
 	cpu       bool
-	slowCPU   int // > 0: too big for that many CPU cores
+	slowCPU   int   // > 0: too big for that many CPU cores
+	oneCard   int64 // > 0: the model cannot be split, and one GPU offers only this
+	unknown   bool  // the pool's size is unknown: the model is tried
+	failed    bool  // loading it there failed not long ago
 }
 
 // reason says in words why the candidate fits or not; it is built only
@@ -223,6 +275,12 @@ func (f fit) reason() string {
 	switch {
 	case f.loaded:
 		return "loaded"
+	case f.failed:
+		return "failed to load on that server not long ago (taken as not fitting there)"
+	case f.unknown:
+		return "may fit: that server's memory is unknown, so it is tried"
+	case f.oneCard > 0 && !f.ok:
+		return fmt.Sprintf("needs %s on one GPU, at most %s there (the backend cannot split a model across GPUs)", gb(f.need), gb(f.oneCard))
 	case f.slowCPU > 0:
 		return fmt.Sprintf("is too big to answer in time on %d CPU cores", f.slowCPU)
 	case f.ok && f.need <= f.free:
@@ -247,9 +305,21 @@ func (v *view) fit(c Candidate, ctxLen int, headroom int64) fit {
 	if s, ok := v.endpoints[c.Endpoint].seen[c.Model.Name]; ok && (s.context == 0 || s.context == contextFor(c.Model, ctxLen)) {
 		need = max(need, s.bytes)
 	}
-	f := fit{need: need + headroom, free: v.pools[p].bytes - used, evictable: evictable, cpu: v.pools[p].cpu}
+	pl := v.pools[p]
+	if pl.headroom != 0 {
+		headroom = max(pl.headroom, 0)
+	}
+	f := fit{need: need + headroom, free: pl.bytes - used, evictable: evictable, cpu: pl.cpu}
 	f.ok = f.need <= f.free+f.evictable
-	if pl := v.pools[p]; pl.cpu && pl.cores > 0 && float64(params(c.Model)) > float64(pl.cores)*cpuParamsPerCore {
+	if pl.unknown {
+		_, f.failed = v.endpoints[c.Endpoint].noFit[c.Model.Name]
+		f.ok, f.unknown = !f.failed, true
+	}
+	if one := v.oneCard(p, evictable); one > 0 && !v.endpoints[c.Endpoint].split {
+		f.oneCard = one
+		f.ok = f.ok && f.need <= one
+	}
+	if pl.cpu && pl.cores > 0 && float64(params(c.Model)) > float64(pl.cores)*cpuParamsPerCore {
 		f.ok, f.slowCPU = false, pl.cores
 	}
 	return f

@@ -5,7 +5,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/maicompanion/mai/internal/gpu"
 	"github.com/maicompanion/mai/internal/llm"
 )
 
@@ -121,25 +123,88 @@ func TestFit(t *testing.T) {
 }
 
 func TestNeed(t *testing.T) {
-	m := chatModel("llama3.1:8b", 8, 4.6)
-	if got := kvPerToken(m); got != 48<<10+80<<10 {
-		t.Errorf("kv per token of an 8B model = %d KiB, want 128", got>>10)
+	// Llama 3.1 8B as published: 32 layers, 8 KV heads of 128 dimensions,
+	// so a 16-bit KV cache costs 2 (K and V) × 32 × 8 × 128 × 2 bytes =
+	// 131072 bytes a token; the estimate from 8 billion parameters gives the
+	// same: 48 KiB + 8 × 10 KiB = 128 KiB.
+	m := chatModel("llama3.1:8b", 8, 4.6) // 4.6 GiB = 4939212390 bytes of weights
+	if got := kvPerToken(m); got != 131072 {
+		t.Errorf("kv per token of an 8B model = %d, want 131072", got)
 	}
-	if a, b := Need(m, 4096), Need(m, 32768); b-a != kvPerToken(m)*(32768-4096) {
-		t.Errorf("KV cache does not grow with the context: %d → %d", a, b)
-	}
-	if a, b := Need(m, 32768), Need(m, 1<<20); a != b {
-		t.Errorf("context beyond the model's maximum counted: %d vs %d", a, b)
+	for _, tt := range []struct {
+		ctx  int
+		want int64
+	}{
+		{4096, 4939212390 + 131072*4096},     // 5476083302
+		{32768, 4939212390 + 131072*32768},   // 9234179686
+		{1 << 20, 4939212390 + 131072*32768}, // capped at the model's 32768
+	} {
+		if got := Need(m, tt.ctx); got != tt.want {
+			t.Errorf("Need(8B, %d) = %d, want %d", tt.ctx, got, tt.want)
+		}
 	}
 	m.KVBytesPerToken = 1000
-	if got := Need(m, 1000); got != m.SizeBytes+1000*1000 {
-		t.Errorf("reported KV size ignored: %d", got)
+	if got := Need(m, 1000); got != 4940212390 {
+		t.Errorf("reported KV size ignored: %d, want 4939212390 + 1000×1000", got)
 	}
-	noParams := llm.Model{SizeBytes: 9 * gib}
-	if p := params(noParams); p < 15e9 || p > 20e9 {
+	// 9 GiB at 4.5 bits a weight: 9×2^30×8/4.5 = 17179869184 parameters.
+	if p := params(llm.Model{SizeBytes: 9 * gib}); p != 17179869184 {
 		t.Errorf("parameters from size = %d", p)
 	}
-	if kvPerToken(llm.Model{}) != kvUnknownParams || kvPerToken(chatModel("x", 400, 200)) != kvMaxPerToken {
-		t.Error("KV estimate bounds")
+	if got := kvPerToken(llm.Model{}); got != 128<<10 {
+		t.Errorf("unknown model: %d bytes a token, want 128 KiB", got)
+	}
+	if got := kvPerToken(chatModel("x", 400, 200)); got != 384<<10 {
+		t.Errorf("400B model: %d bytes a token, want the 384 KiB cap", got)
+	}
+}
+
+// The budget of a probed GPU is what is free now plus what the model
+// servers hold; a model that cannot be split must fit on one card; on a
+// server of unknown size a model is tried, and one that failed to load
+// there does not fit.
+func TestFitMeasuredPools(t *testing.T) {
+	big := chatModel("big", 14, 9) // 9 GiB + 188 KiB × 8192 of KV + 512 MiB headroom ≈ 11 GiB
+	small := chatModel("small", 3, 2)
+	mine := llm.Instance{Model: "small", ID: "small", SizeBytes: 2 * gib, VRAMBytes: 2 * gib}
+	card := func(totalGiB, usedGiB int64) gpu.Device {
+		return gpu.Device{Name: "GPU", Total: totalGiB * gib, Used: usedGiB * gib, Free: (totalGiB - usedGiB) * gib}
+	}
+	tests := []struct {
+		name        string
+		devices     []gpu.Device
+		split       bool
+		unknown     bool
+		failed      bool
+		wantOK      bool
+		wantForeign int64
+		wantReason  string
+	}{
+		{name: "only Mai's model on the card", devices: []gpu.Device{card(24, 2)}, wantOK: true, wantReason: "fits"},
+		{name: "another program holds 18 GiB", devices: []gpu.Device{card(24, 20)}, wantForeign: 18 * gib, wantReason: "needs 11.0 GB of VRAM, 6.0 GB free"},
+		{name: "two cards, split", devices: []gpu.Device{card(8, 2), card(8, 0)}, split: true, wantOK: true, wantReason: "fits"},
+		{name: "two cards, not split", devices: []gpu.Device{card(8, 2), card(8, 0)}, wantReason: "needs 11.0 GB on one GPU, at most 8.0 GB there"},
+		{name: "unknown size", unknown: true, wantOK: true, wantReason: "may fit"},
+		{name: "unknown size, failed load", unknown: true, failed: true, wantReason: "failed to load"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ev := endpointView{kind: "ollama", models: []llm.Model{big, small}, loaded: []llm.Instance{mine},
+				owned: map[string]bool{"small": true}, split: tt.split, noFit: map[string]time.Time{}}
+			if tt.failed {
+				ev.noFit["big"] = time.Now()
+			}
+			v := view{pools: []poolView{{name: "gpu", unknown: tt.unknown}}, endpoints: []endpointView{ev}}
+			if tt.devices != nil {
+				v.measure(0, tt.devices)
+			}
+			if v.pools[0].foreign != tt.wantForeign {
+				t.Errorf("other programs = %d, want %d", v.pools[0].foreign, tt.wantForeign)
+			}
+			f := v.fit(Candidate{Backend: "ollama", Model: big}, 8192, 512<<20)
+			if f.ok != tt.wantOK || !strings.HasPrefix(f.reason(), tt.wantReason) {
+				t.Errorf("fit = %v (%s), want %v (%s…)", f.ok, f.reason(), tt.wantOK, tt.wantReason)
+			}
+		})
 	}
 }

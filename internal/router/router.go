@@ -8,6 +8,7 @@
 package router
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -37,6 +39,9 @@ const (
 	residentTTL = 15 * time.Second
 	// maxSwitches bounds the in-memory switch history.
 	maxSwitches = 100
+	// noFitTTL is how long a model whose load failed on a pool of unknown
+	// size counts as not fitting there; the server's load may change.
+	noFitTTL = 10 * time.Minute
 )
 
 // ErrNoModel means no installed chat model fits or answers.
@@ -48,14 +53,32 @@ var ErrNoModel = errors.New("no model available")
 type Endpoint struct {
 	Backend llm.Backend
 	Pool    string // a Pool's Name
+	// SplitsGPUs says the backend can spread one model over several GPUs
+	// (llama.cpp's layer split); without it a model must fit on one card.
+	SplitsGPUs bool
 }
 
-// Pool is memory that models share: one GPU's VRAM or, without a GPU, RAM.
+// Pool is memory that models share: one machine's GPUs, its RAM without
+// a GPU, or a server on another machine.
 type Pool struct {
-	Name  string
-	Bytes int64 // what models may use in total
-	CPU   bool  // the pool is RAM
-	Cores int   // on a RAM pool, the cores to answer with (CPU_CORES_AVAILABLE); 0 for no limit
+	Name string
+	// Bytes is what models may use in total: the RAM, GPU_VRAM_AVAILABLE, a
+	// remote server's budget. With Probe set it is the fallback for a probe
+	// that fails.
+	Bytes int64
+	CPU   bool // the pool is RAM
+	Cores int  // on a RAM pool, the cores to answer with (CPU_CORES_AVAILABLE); 0 for no limit
+	// Probe, when set, reads the pool's GPUs afresh at every plan. The
+	// budget is then what is free now plus what the pool's model servers
+	// hold: memory other programs use is not Mai's to plan with.
+	Probe func(context.Context) ([]gpu.Device, error)
+	// Headroom is kept free beside the models; Config.Headroom when 0,
+	// none when negative.
+	Headroom int64
+	// Unknown means the pool's size is not known (a server on another
+	// machine without a budget): Mai plans with what it reports loaded,
+	// tries a model, and takes a failed load as "does not fit there".
+	Unknown bool
 }
 
 // PoolFromProbe returns the pool of this machine: the probed (or
@@ -82,6 +105,8 @@ type Config struct {
 	Now      func() time.Time // time.Now when nil; tests inject a clock
 	Log      zerolog.Logger   // where switches are logged
 	OnSwitch func(Switch)     // called after every switch, e.g. to store it; may be nil
+	Ledger   Ledger           // keeps the instances Mai loaded across restarts; may be nil
+	Cache    *ModelCache      // MODEL_CACHE_DIR: model shapes and measured sizes; may be nil
 }
 
 // Switch is one change of the active model.
@@ -101,13 +126,18 @@ type Router struct {
 
 	selectMu sync.Mutex // one selection at a time, so two requests agree
 
+	restoreMu sync.Mutex
+	restored  bool // the ledger has been read
+
+	cacheWarned atomic.Bool // a failure to write the model cache was logged
+
 	mu       sync.Mutex
 	active   *Candidate
 	track    tracker
 	switches []Switch
 	running  map[runKey]int
 	lastUse  map[runKey]time.Time
-	resident map[runKey]time.Time // when a model was last seen loaded
+	resident map[runKey]residence // when a model was last seen loaded, and with which context
 	idle     chan struct{}        // closed and replaced whenever an answer ends
 	// downgrade is the reason for a downgrade decided after an answer,
 	// applied at the next chat.
@@ -116,19 +146,25 @@ type Router struct {
 }
 
 type endpoint struct {
-	be   llm.Backend
-	pool int
+	be    llm.Backend
+	pool  int
+	split bool
+	cache *ModelCache // may be nil
 
 	mu       sync.Mutex // guards the fields below
 	models   []llm.Model
 	modelsAt time.Time
-	owned    map[string]bool     // instance ids Mai loaded
-	seen     map[string]seenSize // model → memory measured while loaded
+	owned    map[string]bool      // instance ids Mai loaded
+	seen     map[string]seenSize  // model → memory measured while loaded
+	noFit    map[string]time.Time // model → when loading it failed, on a pool of unknown size
 }
 
 type pool struct {
 	Pool
 	mu sync.Mutex // loads and evictions in the pool happen one at a time
+
+	probeMu  sync.Mutex
+	lastDevs []gpu.Device // the last devices Probe read, for when it fails
 }
 
 type runKey struct {
@@ -160,7 +196,7 @@ func New(cfg Config) (*Router, error) {
 		track:    tracker{p: cfg.Policy},
 		running:  map[runKey]int{},
 		lastUse:  map[runKey]time.Time{},
-		resident: map[runKey]time.Time{},
+		resident: map[runKey]residence{},
 		idle:     make(chan struct{}),
 	}
 	for _, p := range cfg.Pools {
@@ -171,24 +207,91 @@ func New(cfg Config) (*Router, error) {
 		if i < 0 {
 			return nil, fmt.Errorf("router: %s at %s uses memory pool %q, which is not configured", e.Backend.Name(), e.Backend.Endpoint(), e.Pool)
 		}
-		r.eps = append(r.eps, &endpoint{be: e.Backend, pool: i, owned: map[string]bool{}, seen: map[string]seenSize{}})
+		ep := &endpoint{be: e.Backend, pool: i, split: e.SplitsGPUs, cache: cfg.Cache,
+			owned: map[string]bool{}, seen: map[string]seenSize{}, noFit: map[string]time.Time{}}
+		if cfg.Cache != nil {
+			ep.seen = cfg.Cache.seen(e.Backend)
+		}
+		r.eps = append(r.eps, ep)
 	}
 	return r, nil
 }
 
-// look asks every backend what it has and what is loaded, concurrently.
+// look asks every backend what it has and what is loaded, and every GPU
+// how much memory is free, concurrently, and keeps what it learned in the
+// model cache and the ledger.
 func (r *Router) look(ctx context.Context) view {
-	v := view{endpoints: make([]endpointView, len(r.eps)), pools: make([]poolView, len(r.pools))}
-	for i, p := range r.pools {
-		v.pools[i] = poolView{name: p.Name, bytes: p.Bytes, cpu: p.CPU, cores: p.Cores}
+	v := r.see(ctx, true)
+	r.persist(ctx, v)
+	return v
+}
+
+// persist keeps what a look learned: the instances Mai loaded that are
+// gone, and what the backends reported.
+func (r *Router) persist(ctx context.Context, v view) {
+	for i, ev := range v.endpoints {
+		for _, id := range ev.gone {
+			r.recordOwned(ctx, r.eps[i], id, "", false)
+		}
+		if r.cfg.Cache != nil && ev.err == nil {
+			if err := r.cfg.Cache.remember(r.eps[i].be, ev.models, ev.seen); err != nil && !r.cacheWarned.Swap(true) {
+				r.cfg.Log.Warn().Err(err).Msg("could not write the model cache; a restart will plan with estimates")
+			}
+		}
 	}
+}
+
+// peek is look without writing anything down, for reports.
+func (r *Router) peek(ctx context.Context) view { return r.see(ctx, false) }
+
+// see gathers the view; with forget, instances Mai loaded that are gone
+// are forgotten, and listed in the view for the ledger.
+func (r *Router) see(ctx context.Context, forget bool) view {
+	r.restoreOwned(ctx)
+	v := view{endpoints: make([]endpointView, len(r.eps)), pools: make([]poolView, len(r.pools))}
+	devs := make([][]gpu.Device, len(r.pools))
+	probeErrs := make([]error, len(r.pools))
 	var wg sync.WaitGroup
+	for i, p := range r.pools {
+		v.pools[i] = poolView{name: p.Name, bytes: p.Bytes, cpu: p.CPU, cores: p.Cores, unknown: p.Unknown,
+			headroom: cmp.Or(p.Headroom, r.cfg.Headroom)}
+		if p.Probe != nil {
+			wg.Go(func() { devs[i], probeErrs[i] = p.probe(ctx) })
+		}
+	}
 	for i, ep := range r.eps {
-		wg.Go(func() { v.endpoints[i] = ep.look(ctx, r.cfg.Now()) })
+		wg.Go(func() { v.endpoints[i] = ep.look(ctx, r.cfg.Now(), forget) })
 	}
 	wg.Wait()
 	r.learn(&v)
+	for i := range v.pools {
+		if devs[i] != nil {
+			v.measure(i, devs[i])
+		}
+		if probeErrs[i] != nil {
+			v.pools[i].probeErr = probeErrs[i].Error()
+		}
+	}
 	return v
+}
+
+// probe reads the pool's GPUs; when that fails it returns the last devices
+// read, with the error.
+func (p *pool) probe(ctx context.Context) ([]gpu.Device, error) {
+	devs, err := p.Probe(ctx)
+	p.probeMu.Lock()
+	defer p.probeMu.Unlock()
+	if err == nil && len(devs) > 0 {
+		p.lastDevs = devs
+		return devs, nil
+	}
+	if err == nil {
+		err = errors.New("the GPU probe found no GPU")
+	}
+	if len(p.lastDevs) == 0 {
+		p.lastDevs = devs // what the probe offers instead, if anything
+	}
+	return p.lastDevs, fmt.Errorf("VRAM probe: %w; planning with the last reading", err)
 }
 
 // learn records the memory each loaded model really takes and gives the
@@ -208,7 +311,7 @@ func (r *Router) learn(v *view) {
 	}
 }
 
-func (ep *endpoint) look(ctx context.Context, now time.Time) endpointView {
+func (ep *endpoint) look(ctx context.Context, now time.Time, forget bool) endpointView {
 	ev := endpointView{kind: ep.be.Name(), pool: ep.pool}
 	ep.mu.Lock()
 	models, fresh := ep.models, now.Sub(ep.modelsAt) < modelsTTL && ep.models != nil
@@ -219,6 +322,9 @@ func (ep *endpoint) look(ctx context.Context, now time.Time) endpointView {
 			ev.err = err
 			return ev
 		}
+		if ep.cache != nil {
+			models = ep.cache.complete(ep.be, models)
+		}
 		ep.mu.Lock()
 		ep.models, ep.modelsAt = models, now
 		ep.mu.Unlock()
@@ -228,8 +334,14 @@ func (ep *endpoint) look(ctx context.Context, now time.Time) endpointView {
 		ev.err = err
 		return ev
 	}
-	ev.models, ev.loaded = models, loaded
+	ev.models, ev.loaded, ev.split = models, loaded, ep.split
 	ep.mu.Lock()
+	for m, at := range ep.noFit {
+		if now.Sub(at) >= noFitTTL {
+			delete(ep.noFit, m)
+		}
+	}
+	ev.noFit = maps.Clone(ep.noFit)
 	ev.owned = make(map[string]bool, len(ep.owned))
 	for _, in := range loaded {
 		if ep.owned[in.ID] {
@@ -239,8 +351,9 @@ func (ep *endpoint) look(ctx context.Context, now time.Time) endpointView {
 	// Forget instances that are gone: unloaded by the backend's keep-alive
 	// or by the owner.
 	for id := range ep.owned {
-		if !ev.owned[id] {
+		if forget && !ev.owned[id] {
 			delete(ep.owned, id)
+			ev.gone = append(ev.gone, id)
 		}
 	}
 	ep.mu.Unlock()
@@ -398,38 +511,45 @@ func (r *Router) Switch(ctx context.Context, ref string) error {
 	if f := v.fit(c, r.cfg.ContextLength, r.cfg.Headroom); !f.ok {
 		return fmt.Errorf("switch to %s: it %s; unload something or lower its context", c.Ref(), f.reason())
 	}
-	if err := r.ensureLoaded(ctx, c); err != nil {
+	if _, err := r.ensureLoaded(ctx, c); err != nil {
 		return fmt.Errorf("switch to %s: %w", c.Ref(), err)
 	}
 	r.setActive(c, CauseRequest, "the owner asked for it")
 	return nil
 }
 
-// ensureLoaded makes c resident, unless it is: it unloads what Mai loaded
-// in the same pool, least recently used first and after its running answers
-// finish, until c fits. Loads in a pool happen one at a time.
-func (r *Router) ensureLoaded(ctx context.Context, c Candidate) error {
+// residence is a model seen loaded: when, and the context it holds.
+type residence struct {
+	at      time.Time
+	context int
+}
+
+// ensureLoaded makes c resident, unless it is, and returns the context
+// length it is loaded with: it unloads what Mai loaded in the same pool,
+// least recently used first and after its running answers finish, until c
+// fits. Loads in a pool happen one at a time.
+func (r *Router) ensureLoaded(ctx context.Context, c Candidate) (int, error) {
 	key := runKey{c.Endpoint, c.Model.Name}
 	r.mu.Lock()
-	seen := r.resident[key]
+	seen, ok := r.resident[key]
 	r.mu.Unlock()
-	if !seen.IsZero() && r.cfg.Now().Sub(seen) < residentTTL {
-		return nil
+	if ok && r.cfg.Now().Sub(seen.at) < residentTTL {
+		return seen.context, nil
 	}
 	p := r.pools[r.eps[c.Endpoint].pool]
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	v := r.look(ctx)
 	if err := v.endpoints[c.Endpoint].err; err != nil {
-		return err
+		return 0, err
 	}
-	if _, ok := v.resident(c.Endpoint, c.Model.Name); ok {
-		r.markResident(key)
-		return nil
+	want := contextFor(c.Model, r.cfg.ContextLength)
+	if in, ok := v.resident(c.Endpoint, c.Model.Name); ok {
+		return r.markResident(key, cmp.Or(in.ContextLength, want)), nil
 	}
 	f := v.fit(c, r.cfg.ContextLength, r.cfg.Headroom)
 	if !f.ok {
-		return fmt.Errorf("%w: %s %s", ErrNoModel, c.Ref(), f.reason())
+		return 0, fmt.Errorf("%w: %s %s", ErrNoModel, c.Ref(), f.reason())
 	}
 	free := f.free
 	for _, victim := range r.victims(v, c) {
@@ -437,27 +557,36 @@ func (r *Router) ensureLoaded(ctx context.Context, c Candidate) error {
 			break
 		}
 		if err := r.evict(ctx, victim); err != nil {
-			return err
+			return 0, err
 		}
 		free += victim.bytes
 	}
 	ep := r.eps[c.Endpoint]
-	in, err := ep.be.Load(ctx, c.Model.Name, llm.LoadOptions{ContextLength: contextFor(c.Model, r.cfg.ContextLength), KeepAlive: r.cfg.KeepAlive})
+	in, err := ep.be.Load(ctx, c.Model.Name, llm.LoadOptions{ContextLength: want, KeepAlive: r.cfg.KeepAlive})
 	if err != nil {
-		return err
+		if v.pools[ep.pool].unknown && ctx.Err() == nil && !errors.Is(err, llm.ErrUnreachable) {
+			ep.mu.Lock()
+			ep.noFit[c.Model.Name] = r.cfg.Now()
+			ep.mu.Unlock()
+			r.cfg.Log.Warn().Str("model", c.Ref()).Err(err).Msg("could not load the model on a server of unknown memory; taking it as not fitting there")
+			return 0, fmt.Errorf("%w: %w", errNoFitThere, err)
+		}
+		return 0, err
 	}
 	ep.mu.Lock()
 	ep.owned[in.ID] = true
 	ep.mu.Unlock()
-	r.markResident(key)
+	r.recordOwned(ctx, ep, in.ID, in.Model, true)
 	r.cfg.Log.Info().Str("model", c.Ref()).Str("instance", in.ID).Int("context", in.ContextLength).Msg("model loaded")
-	return nil
+	return r.markResident(key, cmp.Or(in.ContextLength, want)), nil
 }
 
-func (r *Router) markResident(k runKey) {
+// markResident notes that k is loaded with a context of ctxLen, and returns ctxLen.
+func (r *Router) markResident(k runKey, ctxLen int) int {
 	r.mu.Lock()
-	r.resident[k] = r.cfg.Now()
+	r.resident[k] = residence{at: r.cfg.Now(), context: ctxLen}
 	r.mu.Unlock()
+	return ctxLen
 }
 
 type victim struct {
@@ -520,6 +649,7 @@ func (r *Router) evict(ctx context.Context, vi victim) error {
 	ep.mu.Lock()
 	delete(ep.owned, vi.inst.ID)
 	ep.mu.Unlock()
+	r.recordOwned(ctx, ep, vi.inst.ID, "", false)
 	r.mu.Lock()
 	delete(r.resident, runKey{vi.endpoint, vi.inst.Model})
 	r.mu.Unlock()
@@ -547,11 +677,30 @@ func (r *Router) end(c Candidate) {
 	r.idle = make(chan struct{})
 }
 
-// Chat streams an answer from the active model (choosing one on first use),
-// failing over once to the next model that fits when the backend fails,
-// with an llm.EventNotice saying so. req.Model is replaced by the router's
-// choice.
+// Choice is the model an answer comes from, loaded, and the context
+// length it is loaded with (what a prompt must fit in).
+type Choice struct {
+	Candidate
+	ContextLength int
+}
+
+// Chat streams an answer to req from the active model (choosing one on
+// first use), failing over once to the next model that fits when the
+// backend fails; see ChatWith. req.Model is replaced by the router's choice.
 func (r *Router) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) {
+	return r.ChatWith(ctx, func(Choice) (llm.Request, error) { return req, nil })
+}
+
+// ChatWith streams an answer from the active model (choosing one on first
+// use). build is called with the chosen model, once it is loaded and before
+// the stream starts, and returns the request to send: a caller assembles
+// its prompt for that model's context length there. When the backend fails
+// before a tool call was asked for, the answer fails over once to the next
+// model that fits: build is called again for it, and the stream yields an
+// llm.EventRestart saying so, after which the answer starts afresh. A
+// request's Model is replaced by the choice, and its context length, when
+// unset, is the one the model is loaded with.
+func (r *Router) ChatWith(ctx context.Context, build func(Choice) (llm.Request, error)) (llm.Stream, error) {
 	r.mu.Lock()
 	downgrade := r.pendingDowngrade()
 	r.mu.Unlock()
@@ -559,13 +708,13 @@ func (r *Router) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) 
 	if err != nil {
 		return nil, err
 	}
-	s := &stream{r: r, ctx: ctx, req: req}
-	inner, err := r.start(ctx, c, req)
+	s := &stream{r: r, ctx: ctx, build: build}
+	inner, _, err := r.start(ctx, c, build)
 	if err == nil {
 		s.attach(c, inner)
 		return s, nil
 	}
-	if ctx.Err() != nil {
+	if ctx.Err() != nil || errors.Is(err, errBuild) {
 		return nil, err
 	}
 	if ferr := s.failover(c, err); ferr != nil {
@@ -574,22 +723,41 @@ func (r *Router) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) 
 	return s, nil
 }
 
-// start loads c if needed and starts the backend's stream.
-func (r *Router) start(ctx context.Context, c Candidate, req llm.Request) (llm.Stream, error) {
-	if err := r.ensureLoaded(ctx, c); err != nil {
-		return nil, err
+// errNoFitThere marks a load that failed on a server whose memory is not
+// known: the model is taken as not fitting there.
+var errNoFitThere = fmt.Errorf("%w: it could not be loaded on a server of unknown memory", ErrNoModel)
+
+// errBuild marks a failure of the caller's build function: not the
+// backend's fault, so no reason to fail over.
+var errBuild = errors.New("build the request")
+
+// start loads c if needed, builds the request for it and starts the
+// backend's stream; it returns the context length c is loaded with.
+func (r *Router) start(ctx context.Context, c Candidate, build func(Choice) (llm.Request, error)) (llm.Stream, int, error) {
+	ctxLen, err := r.ensureLoaded(ctx, c)
+	if err != nil {
+		return nil, 0, err
+	}
+	req, err := build(Choice{Candidate: c, ContextLength: ctxLen})
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w for %s: %w", errBuild, c.Ref(), err)
 	}
 	req.Model = c.Model.Name
 	if req.KeepAlive == 0 {
 		req.KeepAlive = r.cfg.KeepAlive
 	}
+	if req.Options.ContextLength == 0 {
+		// Ollama reloads a model asked for with another context than it
+		// holds; asking for the loaded one keeps it.
+		req.Options.ContextLength = ctxLen
+	}
 	r.begin(c)
 	s, err := r.eps[c.Endpoint].be.Chat(ctx, req)
 	if err != nil {
 		r.end(c)
-		return nil, err
+		return nil, 0, err
 	}
-	return s, nil
+	return s, ctxLen, nil
 }
 
 // pendingDowngrade returns and clears the reason for a downgrade decided
@@ -620,6 +788,10 @@ func (r *Router) failed(c Candidate, err error) (away bool, reason string) {
 	delete(r.resident, runKey{c.Endpoint, c.Model.Name})
 	if r.active == nil || r.active.Endpoint != c.Endpoint || r.active.Model.Name != c.Model.Name {
 		return false, ""
+	}
+	if errors.Is(err, errNoFitThere) {
+		// Not a failure of the model but of its place: move at once.
+		return true, err.Error()
 	}
 	return r.track.failed(r.cfg.Now(), errors.Is(err, llm.ErrUnreachable), err)
 }

@@ -58,6 +58,8 @@ type fakeBackend struct {
 	loads   []string
 	unloads []string
 	chats   []string
+	reqs    []llm.Request
+	loadErr map[string]error // Load fails for these models
 }
 
 func newFake(name string, c *clock, models ...llm.Model) *fakeBackend {
@@ -99,6 +101,9 @@ func (f *fakeBackend) Load(ctx context.Context, model string, opts llm.LoadOptio
 		if in.Model == model {
 			return in, nil
 		}
+	}
+	if err := f.loadErr[model]; err != nil {
+		return llm.Instance{}, err
 	}
 	for _, m := range f.models {
 		if m.Name == model {
@@ -147,6 +152,7 @@ func (f *fakeBackend) Chat(ctx context.Context, req llm.Request) (llm.Stream, er
 		return nil, f.unreachable()
 	}
 	f.chats = append(f.chats, req.Model)
+	f.reqs = append(f.reqs, req)
 	r := reply{text: []string{"answer from " + req.Model}}
 	if len(f.script) > 0 {
 		r, f.script = f.script[0], f.script[1:]
@@ -255,30 +261,32 @@ func newSetup(t *testing.T, poolGiB float64, prefs []string, fakes ...*fakeBacke
 	return s
 }
 
-// chat runs one chat to its end and returns the text and notices.
+// chat runs one chat to its end and returns the answer as llm.Collect
+// assembles it, and the notices of every restart.
 func (s *setup) chat() (text string, notices []string, err error) {
 	s.t.Helper()
 	st, err := s.r.Chat(s.t.Context(), llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}})
 	if err != nil {
 		return "", nil, err
 	}
-	defer st.Close()
-	var b strings.Builder
-	for {
-		ev, err := st.Next()
-		if errors.Is(err, io.EOF) {
-			return b.String(), notices, nil
-		}
-		if err != nil {
-			return b.String(), notices, err
-		}
-		switch ev.Kind {
-		case llm.EventText:
-			b.WriteString(ev.Text)
-		case llm.EventNotice:
-			notices = append(notices, ev.Text)
-		}
+	rec := &Notices{Stream: st}
+	msg, _, err := llm.Collect(rec)
+	return msg.Content, rec.Texts, err
+}
+
+// Notices passes a stream's events on and keeps the text of its notices
+// and restarts. It is exported for the tests of package router_test.
+type Notices struct {
+	llm.Stream
+	Texts []string
+}
+
+func (r *Notices) Next() (llm.Event, error) {
+	ev, err := r.Stream.Next()
+	if err == nil && (ev.Kind == llm.EventRestart || ev.Kind == llm.EventNotice) {
+		r.Texts = append(r.Texts, ev.Text)
 	}
+	return ev, err
 }
 
 func (s *setup) mustChat(wantModel string) {
@@ -501,7 +509,7 @@ func TestFailover(t *testing.T) {
 				if err != nil {
 					t.Fatalf("chat %d: %v", i, err)
 				}
-				if !strings.HasSuffix(text, "answer from qwen/qwen3-8b") || len(notices) != 1 || !strings.HasPrefix(notices[0], tt.wantNotice) {
+				if text != "answer from qwen/qwen3-8b" || len(notices) != 1 || !strings.HasPrefix(notices[0], tt.wantNotice) {
 					t.Fatalf("chat %d: text %q, notices %q", i, text, notices)
 				}
 				c.Add(time.Second)
@@ -513,6 +521,126 @@ func TestFailover(t *testing.T) {
 				t.Errorf("switches = %v, want %v", got, tt.wantCauses)
 			}
 		})
+	}
+}
+
+// The caller builds its request for the model chosen, before the stream
+// starts and again for the model a failover moves to; the consumer is told
+// to discard the partial answer, and the final stats say it failed over.
+func TestChatWithBuildsPerModel(t *testing.T) {
+	c := newClock()
+	ollama := newFake("ollama", c, chatModel("qwen2.5:14b", 14, 9))
+	small := chatModel("qwen/qwen3-8b", 8, 5)
+	small.ContextLength = 2048 // below the configured 4096: loaded with 2048
+	lms := newFake("lmstudio", c, small)
+	s := newSetup(t, 24, []string{"ollama:qwen2.5:14b"}, ollama, lms)
+	ollama.queue(reply{text: []string{"par", "tial"}, midErr: &llm.Error{Kind: llm.ErrStreamTruncated, Msg: "cut"}})
+	var built []string
+	st, err := s.r.ChatWith(t.Context(), func(ch Choice) (llm.Request, error) {
+		built = append(built, fmt.Sprintf("%s %d", ch.Ref(), ch.ContextLength))
+		return llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "for " + ch.Ref()}}}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if want := []string{"ollama:qwen2.5:14b 4096"}; !slices.Equal(built, want) {
+		t.Fatalf("built before the stream = %v, want %v", built, want)
+	}
+	var kinds []string
+	var restart llm.Restart
+	var stats llm.Stats
+	for {
+		ev, err := st.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, ev.Kind.String()+" "+ev.Text)
+		switch ev.Kind {
+		case llm.EventRestart:
+			restart = ev.Restart
+		case llm.EventDone:
+			stats = ev.Stats
+		}
+	}
+	want := []string{
+		"text par", "text tial",
+		"restart ollama:qwen2.5:14b stopped in the middle of the answer; starting the answer again with lmstudio:qwen/qwen3-8b.",
+		"text answer from qwen/qwen3-8b", "done ",
+	}
+	if !slices.Equal(kinds, want) {
+		t.Errorf("events = %q\nwant %q", kinds, want)
+	}
+	if restart != (llm.Restart{From: "ollama:qwen2.5:14b", To: "lmstudio:qwen/qwen3-8b", ContextLength: 2048, Discarded: true}) {
+		t.Errorf("restart = %+v", restart)
+	}
+	if stats.FailedOver != "ollama:qwen2.5:14b" || stats.Model != "qwen/qwen3-8b" {
+		t.Errorf("final stats = %+v", stats)
+	}
+	if want := []string{"ollama:qwen2.5:14b 4096", "lmstudio:qwen/qwen3-8b 2048"}; !slices.Equal(built, want) {
+		t.Errorf("built = %v, want %v", built, want)
+	}
+	for _, f := range []*fakeBackend{ollama, lms} {
+		f.mu.Lock()
+		req := f.reqs[0]
+		f.mu.Unlock()
+		if req.Messages[0].Content != "for "+f.name+":"+req.Model || req.Options.ContextLength == 0 {
+			t.Errorf("%s got %+v: the request built for it, at its loaded context", f.name, req)
+		}
+	}
+
+	// A build that fails is the caller's error: no failover.
+	boom := errors.New("no room for the prompt")
+	_, err = s.r.ChatWith(t.Context(), func(Choice) (llm.Request, error) { return llm.Request{}, boom })
+	if !errors.Is(err, boom) {
+		t.Errorf("build error = %v", err)
+	}
+	if _, _, chats := lms.record(); len(chats) != 1 {
+		t.Errorf("lmstudio chats = %v after a failed build", chats)
+	}
+}
+
+// On a server of unknown memory a model is tried; a load that fails there
+// makes it "does not fit there": the answer moves on at once, and the plan
+// says why.
+func TestUnknownPoolFailedLoad(t *testing.T) {
+	c := newClock()
+	lan := newFake("ollama", c, chatModel("qwen2.5:72b", 72, 40))
+	lan.loadErr = map[string]error{"qwen2.5:72b": &llm.Error{Kind: llm.ErrBadResponse, Msg: "model requires more system memory (42 GiB) than is available"}}
+	local := newFake("lmstudio", c, chatModel("qwen/qwen3-8b", 8, 5))
+	r, err := New(Config{
+		Endpoints:   []Endpoint{{Backend: lan, Pool: "lan"}, {Backend: local, Pool: "gpu"}},
+		Pools:       []Pool{{Name: "lan", Unknown: true}, {Name: "gpu", Bytes: 12 * gib}},
+		Preferences: []Preference{{Backend: "ollama", Model: "qwen2.5:72b"}},
+		Now:         c.Now, ContextLength: 4096,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := r.Plan(t.Context()); !p.Candidates[0].Fits || !strings.HasPrefix(p.Candidates[0].Reason, "may fit") || !p.Pools[0].Unknown {
+		t.Fatalf("before trying: %+v %+v", p.Candidates[0], p.Pools[0])
+	}
+	st, err := r.Chat(t.Context(), llm.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _, err := llm.Collect(st)
+	if err != nil || msg.Content != "answer from qwen/qwen3-8b" {
+		t.Fatalf("answer %q, %v", msg.Content, err)
+	}
+	sw := r.Switches()
+	if len(sw) != 2 || sw[1].Cause != CauseFailure || sw[1].To != "lmstudio:qwen/qwen3-8b" {
+		t.Errorf("switches = %+v", sw)
+	}
+	if p := r.Plan(t.Context()); p.Candidates[0].Fits || !strings.HasPrefix(p.Candidates[0].Reason, "failed to load") {
+		t.Errorf("after the failed load: %+v", p.Candidates[0])
+	}
+	c.Add(noFitTTL)
+	if p := r.Plan(t.Context()); !p.Candidates[0].Fits {
+		t.Errorf("tried again after %s: %+v", noFitTTL, p.Candidates[0])
 	}
 }
 

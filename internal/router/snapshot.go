@@ -3,6 +3,7 @@ package router
 import (
 	"context"
 
+	"github.com/maicompanion/mai/internal/gpu"
 	"github.com/maicompanion/mai/internal/llm"
 )
 
@@ -38,11 +39,17 @@ type InstancePlan struct {
 
 // PoolPlan is one memory pool's budget.
 type PoolPlan struct {
-	Name  string `json:"name"`
-	CPU   bool   `json:"cpu"`
-	Bytes int64  `json:"bytes"` // what models may use
-	Used  int64  `json:"used"`  // by loaded models, Mai's or not
-	Free  int64  `json:"free"`
+	Name          string `json:"name"`
+	CPU           bool   `json:"cpu"`
+	Unknown       bool   `json:"unknown,omitempty"` // a server on another machine without a budget: models are tried
+	Bytes         int64  `json:"bytes"`             // what models may use: the memory less other programs' share
+	Used          int64  `json:"used"`              // by loaded models, Mai's or not
+	Free          int64  `json:"free"`
+	OtherPrograms int64  `json:"other_programs"` // memory used by other programs, measured now; 0 without a GPU probe
+	Headroom      int64  `json:"headroom"`       // kept free beside the models
+	// Devices are the pool's GPUs as read for this plan.
+	Devices    []gpu.Device `json:"devices,omitempty"`
+	ProbeError string       `json:"probe_error,omitempty"`
 }
 
 // CandidatePlan is a model the router could answer with.
@@ -55,9 +62,10 @@ type CandidatePlan struct {
 }
 
 // Plan asks every backend for its state and returns the router's view.
-// Backends that do not answer are reported, not returned as an error.
+// Backends that do not answer are reported, not returned as an error. It
+// writes nothing down (no model cache, no ledger): a report is a read.
 func (r *Router) Plan(ctx context.Context) Plan {
-	v := r.look(ctx)
+	v := r.peek(ctx)
 	ranked := v.rank(r.cfg.Preferences)
 	var p Plan
 	r.mu.Lock()
@@ -73,7 +81,8 @@ func (r *Router) Plan(ctx context.Context) Plan {
 	r.mu.Unlock()
 	for i, pl := range v.pools {
 		used, _ := v.usage(i, Candidate{Endpoint: -1})
-		p.Pools = append(p.Pools, PoolPlan{Name: pl.name, CPU: pl.cpu, Bytes: pl.bytes, Used: used, Free: pl.bytes - used})
+		p.Pools = append(p.Pools, PoolPlan{Name: pl.name, CPU: pl.cpu, Unknown: pl.unknown, Bytes: pl.bytes, Used: used,
+			Free: pl.bytes - used, OtherPrograms: pl.foreign, Headroom: max(pl.headroom, 0), Devices: pl.devices, ProbeError: pl.probeErr})
 	}
 	for i, ev := range v.endpoints {
 		ep := EndpointPlan{

@@ -13,20 +13,21 @@ import (
 // stream is a chat answer that may move to another model once, when its
 // backend fails before the answer asked for a tool.
 type stream struct {
-	r   *Router
-	ctx context.Context
-	req llm.Request
+	r     *Router
+	ctx   context.Context
+	build func(Choice) (llm.Request, error)
 
-	cur     Candidate
-	inner   llm.Stream
-	running bool // cur is counted in r.running
-	start   time.Time
-	ttft    time.Duration
-	sawText bool
-	sawCall bool
-	retried bool
-	notice  string
-	err     error // sticky end: io.EOF or the failure
+	cur        Candidate
+	inner      llm.Stream
+	running    bool // cur is counted in r.running
+	start      time.Time
+	ttft       time.Duration
+	sawText    bool
+	sawCall    bool
+	retried    bool
+	restart    *llm.Event // queued for the consumer
+	failedOver string     // the ref of the model that failed, once it has
+	err        error      // sticky end: io.EOF or the failure
 }
 
 // attach makes inner, an answer of c, the stream's source.
@@ -36,10 +37,10 @@ func (s *stream) attach(c Candidate, inner llm.Stream) {
 
 // Next returns the next event; see llm.Stream.
 func (s *stream) Next() (llm.Event, error) {
-	if s.notice != "" {
-		n := s.notice
-		s.notice = ""
-		return llm.Event{Kind: llm.EventNotice, Text: n}, nil
+	if s.restart != nil {
+		ev := *s.restart
+		s.restart = nil
+		return ev, nil
 	}
 	if s.err != nil {
 		return llm.Event{}, s.err
@@ -60,6 +61,7 @@ func (s *stream) Next() (llm.Event, error) {
 			}
 			// A model loaded by this request is slow once, not slow.
 			s.r.answered(s.cur, s.ttft-ev.Stats.LoadDuration)
+			ev.Stats.FailedOver = s.failedOver
 		}
 		return ev, nil
 	}
@@ -76,28 +78,36 @@ func (s *stream) Next() (llm.Event, error) {
 }
 
 // failover records the failure of failed and restarts the answer on the
-// next model, queueing a notice for the owner. It returns the error to
-// report when no other model can take over.
+// next model, queueing an llm.EventRestart for the consumer. It returns the
+// error to report when no other model can take over.
 func (s *stream) failover(failed Candidate, err error) error {
 	s.retried = true
 	away, reason := s.r.failed(failed, err)
 	next, ferr := s.r.fallback(s.ctx, failed, err)
 	if ferr != nil {
-		return fmt.Errorf("%w; no other model could take over: %v", err, ferr)
+		return fmt.Errorf("%w; no other model could take over: %w", err, ferr)
 	}
-	inner, serr := s.r.start(s.ctx, next, s.req)
+	inner, ctxLen, serr := s.r.start(s.ctx, next, s.build)
 	if serr != nil {
-		return fmt.Errorf("%w; %s could not take over either: %v", err, next.Ref(), serr)
+		return fmt.Errorf("%w; %s could not take over either: %w", err, next.Ref(), serr)
 	}
 	if away {
 		s.r.setActive(next, CauseFailure, reason)
 	}
 	s.r.cfg.Log.Warn().Str("from", failed.Ref()).Str("to", next.Ref()).Err(err).Msg("answer moved to another model")
 	how := "continuing with"
-	if s.sawText {
+	if s.sawText || s.sawCall {
 		how = "starting the answer again with"
 	}
-	s.notice = fmt.Sprintf("%s %s; %s %s.", failed.Ref(), shortReason(err), how, next.Ref())
+	s.restart = &llm.Event{
+		Kind: llm.EventRestart,
+		Text: fmt.Sprintf("%s %s; %s %s.", failed.Ref(), shortReason(err), how, next.Ref()),
+		Restart: llm.Restart{
+			From: failed.Ref(), To: next.Ref(), ContextLength: ctxLen, Discarded: s.sawText || s.sawCall,
+		},
+	}
+	s.failedOver = failed.Ref()
+	s.sawText, s.sawCall = false, false
 	s.attach(next, inner)
 	return nil
 }

@@ -165,16 +165,3 @@ func (db *DB) migrate(ctx context.Context, fsys fs.FS) (string, error) {
 	}
 	return backup, nil
 }
-
-// Backup writes a consistent copy of the database with VACUUM INTO (safe
-// while other connections write) to dest, or, when dest is "", to
-// <path>.bak-<UTC timestamp> next to it. It returns the path written.
-func (db *DB) Backup(ctx context.Context, dest string) (string, error) {
-	if dest == "" {
-		dest = db.path + ".bak-" + time.Now().UTC().Format("20060102T150405.000Z")
-	}
-	if _, err := db.ExecContext(ctx, `VACUUM INTO ?`, dest); err != nil {
-		return "", fmt.Errorf("back up %s to %s: %w", db.path, dest, err)
-	}
-	return dest, nil
-}

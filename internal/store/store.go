@@ -40,6 +40,12 @@ type Options struct {
 // written by a newer Mai and one whose applied migrations have changed.
 func Open(ctx context.Context, path string, o Options) (*DB, error) {
 	db, err := openRaw(ctx, path, o)
+	return migrated(ctx, db, err, o)
+}
+
+// migrated applies the pending migrations to db, just opened with err; on
+// failure it closes db.
+func migrated(ctx context.Context, db *DB, err error, o Options) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -152,13 +158,26 @@ func (db *DB) Tx(ctx context.Context, fn func(*sql.Tx) error) (err error) {
 }
 
 func sqlOpenRO(path string) (*sql.DB, error) {
-	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro&_busy_timeout=2000"
 	if path == ":memory:" {
-		dsn = ":memory:"
+		return sqlOpenMemory()
 	}
+	dsn := "file:" + (&url.URL{Path: path}).EscapedPath() + "?mode=ro&_busy_timeout=2000"
 	db, err := sql.Open("sqlite3", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
+	return db, nil
+}
+
+// sqlOpenMemory opens a private in-memory database on one connection (each
+// connection to ":memory:" would be a database of its own).
+func sqlOpenMemory() (*sql.DB, error) {
+	db, err := sql.Open("sqlite3", ":memory:?_foreign_keys=on")
+	if err != nil {
+		return nil, fmt.Errorf("open a database in memory: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetMaxIdleConns(1)
 	return db, nil
 }

@@ -1,6 +1,7 @@
-// Package switchlog keeps the router's model switches and the owner's
-// pinned model in the database, so `mai status` can show the last switches
-// after a restart and a pinned model survives one.
+// Package switchlog keeps the router's state in the database: its model
+// switches, so `mai status` shows the last ones after a restart; the
+// owner's pinned model, which survives one; and the instances the router
+// loaded, which a restarted Mai may still unload.
 package switchlog
 
 import (
@@ -13,7 +14,8 @@ import (
 	"github.com/maicompanion/mai/internal/router"
 )
 
-// Log reads and writes the model_switches and model_pin tables.
+// Log reads and writes the model_switches, model_pin and router_instances
+// tables. It is the router's Ledger.
 type Log struct{ db *sql.DB }
 
 // New returns a Log over a migrated database.
@@ -77,4 +79,43 @@ func (l *Log) Pinned(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("read pinned model: %w", err)
 	}
 	return ref, nil
+}
+
+// Instances returns the model instances the router recorded as its own.
+func (l *Log) Instances(ctx context.Context) ([]router.OwnedInstance, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT backend, endpoint, instance_id, model, loaded_at FROM router_instances ORDER BY loaded_at`)
+	if err != nil {
+		return nil, fmt.Errorf("read the router's instances: %w", err)
+	}
+	defer rows.Close()
+	var out []router.OwnedInstance
+	for rows.Next() {
+		var in router.OwnedInstance
+		var at string
+		if err := rows.Scan(&in.Backend, &in.Endpoint, &in.ID, &in.Model, &at); err != nil {
+			return nil, fmt.Errorf("read the router's instances: %w", err)
+		}
+		in.LoadedAt, _ = time.Parse(time.RFC3339Nano, at)
+		out = append(out, in)
+	}
+	return out, rows.Err()
+}
+
+// AddInstance records an instance the router loaded.
+func (l *Log) AddInstance(ctx context.Context, in router.OwnedInstance) error {
+	_, err := l.db.ExecContext(ctx, `INSERT INTO router_instances (backend, endpoint, instance_id, model, loaded_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (endpoint, instance_id) DO UPDATE SET model = excluded.model, loaded_at = excluded.loaded_at`,
+		in.Backend, in.Endpoint, in.ID, in.Model, in.LoadedAt.UTC().Format(time.RFC3339Nano))
+	if err != nil {
+		return fmt.Errorf("record the loaded instance %s: %w", in.ID, err)
+	}
+	return nil
+}
+
+// RemoveInstance forgets an instance: unloaded, or gone from its server.
+func (l *Log) RemoveInstance(ctx context.Context, endpoint, id string) error {
+	if _, err := l.db.ExecContext(ctx, `DELETE FROM router_instances WHERE endpoint = ? AND instance_id = ?`, endpoint, id); err != nil {
+		return fmt.Errorf("forget the instance %s: %w", id, err)
+	}
+	return nil
 }
