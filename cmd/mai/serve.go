@@ -72,12 +72,13 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 
 	// Memory embeds and summarises with the router's choices: the first
 	// embedding model in MAI_MODELS (else the smallest installed one), and
-	// the current chat model, with extraction when none answers.
+	// the current chat model, with extraction when none answers. It counts
+	// a model's tokens from the vocabulary the router finds for it.
 	var memOpts memory.Options
 	if r, _, err := m.newRouter(ctx, logging.Component(log, "router"), switchlog.New(db.DB), readWrite); err != nil {
 		log.Error().Err(err).Msg("cannot plan models: memory recalls by words only and summarises by extraction")
 	} else {
-		memOpts = memory.Options{Embedder: r, Summarizer: memory.NewModelSummarizer(r)}
+		memOpts = memory.Options{Embedder: r, Summarizer: memory.NewModelSummarizer(r), Vocabularies: r}
 	}
 	mem := memory.New(db, memOpts)
 	comps := []component{
