@@ -20,11 +20,12 @@ import (
 	"github.com/maicompanion/mai/internal/router"
 )
 
-// benchOllama is one real Ollama for the benchmarks of this package, so
+// sharedOllama is one real Ollama for the benchmarks (and the tests that
+// only read) of this package, so
 // that -count runs do not each register the models again; TestMain stops it.
-var benchOllama = &ollamatest.Shared{}
+var sharedOllama = &ollamatest.Shared{}
 
-func TestMain(m *testing.M) { os.Exit(ollamatest.Main(m, benchOllama)) }
+func TestMain(m *testing.M) { os.Exit(ollamatest.Main(m, sharedOllama)) }
 
 // chatTokens is the answer length of the chat benchmarks.
 const chatTokens = 64
@@ -113,7 +114,7 @@ func routerChat(ctx context.Context, r *router.Router) (string, time.Duration, e
 // failover wrapper) and as a bare HTTP request to the same server,
 // alternating, to the end of the answer (total) and to its first token.
 func BenchmarkChatVsRaw(b *testing.B) {
-	srv := benchOllama.Server(b)
+	srv := sharedOllama.Server(b)
 	c := ollamaClient(b, srv)
 	r, err := router.New(router.Config{
 		Endpoints:   []router.Endpoint{{Backend: c, Pool: "ram"}},
@@ -201,7 +202,7 @@ func (o bareOllama) switchTo(ctx context.Context, from, to string) error {
 // through the router and with bare Ollama API calls, alternating; each
 // call switches to the model that is not loaded.
 func BenchmarkModelSwitch(b *testing.B) {
-	srv := benchOllama.Server(b)
+	srv := sharedOllama.Server(b)
 	c := ollamaClient(b, srv)
 	ctx := context.Background()
 	models := []string{ollamatest.ChatModel, ollamatest.LargeChatModel}
