@@ -21,12 +21,11 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 	model := fs.String("model", "", "answer with this model (backend:name), as 'mai models switch' would, without pinning it")
 	maxTokens := fs.Int("max-tokens", 0, "stop after this many tokens (0: the model decides)")
 	stats := fs.Bool("stats", false, "print token counts and speed to stderr at the end")
-	rest, err := m.parseArgs(fs, args)
-	if err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
+		if errors.Is(err, errUsage) {
+			return fmt.Errorf("%w; quote the prompt: mai chat --once \"...\"", err)
+		}
 		return err
-	}
-	if len(rest) > 0 {
-		return fmt.Errorf("%w: unexpected argument %q; quote the prompt: mai chat --once \"...\"", errUsage, rest[0])
 	}
 	if *once == "" {
 		return fmt.Errorf("%w: the interactive terminal chat is not available yet; ask one question with --once PROMPT", errUsage)

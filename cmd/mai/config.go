@@ -15,11 +15,8 @@ func (m *Main) runConfig(ctx context.Context, args []string) error {
 			"  mai config --example > .env   # a commented template to start from")
 	asJSON := fs.Bool("json", false, "print JSON: an array of {name, value, source, secret, help}")
 	example := fs.Bool("example", false, "print a commented .env template with every variable")
-	if err := m.parseFlags(fs, args); err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	switch {
 	case *example:

@@ -18,7 +18,7 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 		"  mai doctor          # one line per check: OK, WARN or FAIL, with a fix\n"+
 			"  mai doctor --json   # [{\"name\", \"status\", \"detail\", \"fix\"}, …]")
 	asJSON := fs.Bool("json", false, "print a JSON array of {name, status, detail, fix}")
-	if err := m.parseFlags(fs, args); err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
 	}
 	results := doctor.Summarize(doctor.Run(ctx, doctor.Checks(m.cfg, doctor.Env{}), doctorTimeout))

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/maicompanion/mai/internal/logging/logtest"
 )
 
 // result is what one in-process run of mai produced.
@@ -22,6 +24,12 @@ type result struct {
 // scratch data directory unless env sets MAI_DATA_DIR) in dir.
 func runMai(t *testing.T, dir string, env map[string]string, args ...string) result {
 	t.Helper()
+	return runMaiStdin(t, dir, env, "", args...)
+}
+
+// runMaiStdin is runMai with stdin as the standard input.
+func runMaiStdin(t *testing.T, dir string, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
 	}
@@ -32,7 +40,7 @@ func runMai(t *testing.T, dir string, env map[string]string, args ...string) res
 		env["MAI_DATA_DIR"] = filepath.Join(dir, "data")
 	}
 	var stdout, stderr bytes.Buffer
-	m := &Main{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Dir: dir,
+	m := &Main{Stdin: strings.NewReader(stdin), Stdout: &stdout, Stderr: &stderr, Dir: dir,
 		Env: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
 	code := m.Run(context.Background(), args)
 	return result{code, stdout.String(), stderr.String()}
@@ -237,6 +245,17 @@ func TestServeStartsAndStopsOnSignal(t *testing.T) {
 		t.Fatal("serve did not stop after SIGTERM")
 	}
 	log, _ := os.ReadFile(logPath)
+	// Every line the daemon wrote is one JSON object with one key per field.
+	components := map[string]bool{}
+	for _, line := range logtest.Lines(t, logPath) {
+		c, _ := line["component"].(string)
+		components[c] = true
+	}
+	for _, c := range []string{"mai", "sandbox", "upkeep"} {
+		if !components[c] {
+			t.Errorf("no log line of component %q; components: %v", c, components)
+		}
+	}
 	for _, want := range []string{`"message":"integrations"`, "database open", "stopped cleanly", `"check":"ollama"`, "OLLAMA_ENDPOINT"} {
 		if !bytes.Contains(log, []byte(want)) {
 			t.Errorf("log lacks %q:\n%s", want, log)

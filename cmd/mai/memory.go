@@ -15,6 +15,8 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/maicompanion/mai/internal/approval"
+	"github.com/maicompanion/mai/internal/audit"
 	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
 	"github.com/maicompanion/mai/internal/switchlog"
@@ -31,49 +33,20 @@ const memoryExamples = `  mai memory search "where did I put my passport" --k 5
   mai memory backup
   mai memory restore ~/.local/share/mai/backups/mai-20260601T030000Z.db`
 
-const memorySynopsis = `memory search QUERY [--user ID] [--k N] [--json]
-       mai memory stats [--json]
-       mai memory compress [--dry-run] [--json]
-       mai memory export [--user ID]
-       mai memory import [--merge] FILE|-
-       mai memory facts [--user ID] [--json]
-       mai memory forget --user ID [--before DATE] | --fact ID
-       mai memory backup [FILE]
-       mai memory restore FILE`
-
-// runMemory dispatches the memory subcommands.
-func (m *Main) runMemory(ctx context.Context, args []string) error {
-	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		fs := m.newFlagSet("memory", memorySynopsis, memoryExamples)
-		if err := m.parseFlags(fs, args); err != nil {
-			return err
-		}
-		fs.SetOutput(m.Stderr)
-		fs.Usage()
-		return fmt.Errorf("%w: memory needs a subcommand (see 'mai memory --help')", errUsage)
-	}
-	sub, rest := args[0], args[1:]
-	switch sub {
-	case "search":
-		return m.memorySearch(ctx, rest)
-	case "stats":
-		return m.memoryStats(ctx, rest)
-	case "compress":
-		return m.memoryCompress(ctx, rest)
-	case "export":
-		return m.memoryExport(ctx, rest)
-	case "import":
-		return m.memoryImport(ctx, rest)
-	case "facts":
-		return m.memoryFacts(ctx, rest)
-	case "forget":
-		return m.memoryForget(ctx, rest)
-	case "backup":
-		return m.memoryBackup(ctx, rest)
-	case "restore":
-		return m.memoryRestore(ctx, rest)
-	}
-	return fmt.Errorf("%w: unknown memory subcommand %q (see 'mai memory --help')", errUsage, sub)
+// memoryCommand is the memory group.
+func memoryCommand() command {
+	return command{name: "memory", summary: "search, inspect, compress, export, import and forget memories", config: true, examples: memoryExamples,
+		subs: []command{
+			{name: "search", summary: "recall memories by words and meaning", run: (*Main).memorySearch},
+			{name: "stats", summary: "what the database holds, by tier", run: (*Main).memoryStats},
+			{name: "compress", summary: "run the compression pass now (--dry-run reports only)", run: (*Main).memoryCompress},
+			{name: "export", summary: "write everything, archive included, as JSON lines", run: (*Main).memoryExport},
+			{name: "import", summary: "read an export back", run: (*Main).memoryImport},
+			{name: "facts", summary: "the facts Mai has learned", run: (*Main).memoryFacts},
+			{name: "forget", summary: "delete a user's history, or one fact, for real", run: (*Main).memoryForget},
+			{name: "backup", summary: "copy the database, even while the daemon runs", run: (*Main).memoryBackup},
+			{name: "restore", summary: "replace the database with a backup (daemon stopped)", run: (*Main).memoryRestore},
+		}}
 }
 
 // openMemory opens the configured database for access; the caller closes
@@ -130,18 +103,19 @@ func (m *Main) owner() string {
 	return memory.LocalUser
 }
 
-// parseMemoryFlags parses flags that may come before or after operands.
-func (m *Main) parseMemoryFlags(name, synopsis string, args []string, setup func(*flag.FlagSet)) ([]string, error) {
+// parseMemoryFlags parses a memory subcommand's flags and at most max
+// operands.
+func (m *Main) parseMemoryFlags(name, synopsis string, args []string, max int, setup func(*flag.FlagSet)) ([]string, error) {
 	fs := m.newFlagSet("memory "+name, synopsis, memoryExamples)
 	setup(fs)
-	return m.parseArgs(fs, args)
+	return m.parse(fs, args, max)
 }
 
 func (m *Main) memorySearch(ctx context.Context, args []string) error {
 	var user string
 	var k int
 	var asJSON bool
-	rest, err := m.parseMemoryFlags("search", "memory search QUERY [--user ID] [--k N] [--json]", args, func(f *flag.FlagSet) {
+	rest, err := m.parseMemoryFlags("search", "memory search QUERY [--user ID] [--k N] [--json]", args, anyOperands, func(f *flag.FlagSet) {
 		f.StringVar(&user, "user", "", "whose memories (default: the owner, DISCORD_USER_ID, or 'local')")
 		f.IntVar(&k, "k", 10, "how many memories to show")
 		f.BoolVar(&asJSON, "json", false, "print the results as JSON")
@@ -205,7 +179,7 @@ func oneLine(text string, max int) string {
 
 func (m *Main) memoryStats(ctx context.Context, args []string) error {
 	var asJSON bool
-	if _, err := m.parseMemoryFlags("stats", "memory stats [--json]", args, func(f *flag.FlagSet) {
+	if _, err := m.parseMemoryFlags("stats", "memory stats [--json]", args, 0, func(f *flag.FlagSet) {
 		f.BoolVar(&asJSON, "json", false, "print the statistics as JSON")
 	}); err != nil {
 		return err
@@ -267,7 +241,7 @@ func humanBytes(n int64) string {
 
 func (m *Main) memoryCompress(ctx context.Context, args []string) error {
 	var dry, asJSON bool
-	if _, err := m.parseMemoryFlags("compress", "memory compress [--dry-run] [--json]", args, func(f *flag.FlagSet) {
+	if _, err := m.parseMemoryFlags("compress", "memory compress [--dry-run] [--json]", args, 0, func(f *flag.FlagSet) {
 		f.BoolVar(&dry, "dry-run", false, "report what would be compressed and change nothing")
 		f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	}); err != nil {
@@ -304,11 +278,14 @@ func (m *Main) memoryCompress(ctx context.Context, args []string) error {
 
 func (m *Main) memoryExport(ctx context.Context, args []string) error {
 	var user, output string
-	if _, err := m.parseMemoryFlags("export", "memory export [--user ID] [--output FILE]", args, func(f *flag.FlagSet) {
+	if _, err := m.parseMemoryFlags("export", "memory export [--user ID] [--output FILE]", args, 0, func(f *flag.FlagSet) {
 		f.StringVar(&user, "user", "", "export only this user (default: every user)")
 		f.StringVar(&output, "output", "", "write to FILE instead of standard output")
 	}); err != nil {
 		return err
+	}
+	if output != "" {
+		output = m.path(output)
 	}
 	s, done, err := m.openMemory(ctx, readOnly, false)
 	if err != nil {
@@ -349,8 +326,10 @@ func (m *Main) memoryExport(ctx context.Context, args []string) error {
 
 func (m *Main) memoryImport(ctx context.Context, args []string) error {
 	var merge bool
-	rest, err := m.parseMemoryFlags("import", "memory import [--merge] FILE|-", args, func(f *flag.FlagSet) {
+	var pinStdin *bool
+	rest, err := m.parseMemoryFlags("import", "memory import [--merge] [--pin-stdin] FILE|-", args, 1, func(f *flag.FlagSet) {
 		f.BoolVar(&merge, "merge", false, "add the file's history even to users who already have history (duplicates what both hold)")
+		pinStdin = pinFlag(f)
 	})
 	if err != nil {
 		return err
@@ -358,9 +337,15 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 	if len(rest) != 1 {
 		return fmt.Errorf("%w: import takes one FILE, or - for standard input", errUsage)
 	}
+	if *pinStdin && rest[0] == "-" {
+		return fmt.Errorf("%w: --pin-stdin and - both read standard input: give the PIN in MAI_PIN instead", errUsage)
+	}
+	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
+		return err
+	}
 	var r io.Reader = m.Stdin
 	if rest[0] != "-" {
-		f, err := os.Open(rest[0])
+		f, err := os.Open(m.path(rest[0]))
 		if err != nil {
 			return fmt.Errorf("open import file: %w", err)
 		}
@@ -385,13 +370,14 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "imported %d messages, %d summaries, %d facts and %d embeddings of %d user(s)\n",
 		rep.Messages, rep.Summaries, rep.Facts, rep.Embeddings, rep.Users)
-	return nil
+	return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.import", Subject: rest[0], Details: map[string]any{
+		"merge": merge, "users": rep.Users, "messages": rep.Messages, "summaries": rep.Summaries, "facts": rep.Facts, "embeddings": rep.Embeddings}})
 }
 
 func (m *Main) memoryFacts(ctx context.Context, args []string) error {
 	var user string
 	var asJSON bool
-	if _, err := m.parseMemoryFlags("facts", "memory facts [--user ID] [--json]", args, func(f *flag.FlagSet) {
+	if _, err := m.parseMemoryFlags("facts", "memory facts [--user ID] [--json]", args, 0, func(f *flag.FlagSet) {
 		f.StringVar(&user, "user", "", "whose facts (default: the owner)")
 		f.BoolVar(&asJSON, "json", false, "print the facts as JSON")
 	}); err != nil {
@@ -440,15 +426,20 @@ func parseDate(s string) (time.Time, error) {
 
 func (m *Main) memoryForget(ctx context.Context, args []string) error {
 	var user, before, fact string
-	if _, err := m.parseMemoryFlags("forget", "memory forget --user ID [--before DATE] | --fact ID", args, func(f *flag.FlagSet) {
+	var pinStdin *bool
+	if _, err := m.parseMemoryFlags("forget", "memory forget --user ID [--before DATE] | --fact ID [--pin-stdin]", args, 0, func(f *flag.FlagSet) {
 		f.StringVar(&user, "user", "", "forget this user's history")
 		f.StringVar(&before, "before", "", "with --user: only what is older than DATE (YYYY-MM-DD or RFC 3339)")
 		f.StringVar(&fact, "fact", "", "forget the fact with this ID (see 'mai memory facts')")
+		pinStdin = pinFlag(f)
 	}); err != nil {
 		return err
 	}
 	if (user == "") == (fact == "") || (before != "" && user == "") {
 		return fmt.Errorf("%w: forget takes --user ID [--before DATE], or --fact ID", errUsage)
+	}
+	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
+		return err
 	}
 	s, done, err := m.openMemory(ctx, readWrite, false)
 	if err != nil {
@@ -467,7 +458,7 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintf(m.Stdout, "forgot fact %d\n", id)
 		m.warnBackups()
-		return nil
+		return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.forget", Subject: "fact:" + fact})
 	}
 	var cut time.Time
 	if before != "" {
@@ -484,7 +475,8 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "forgot %d messages, %d summaries, %d archived days and %d facts of %s\n", r.Messages, r.Summaries, r.Archives, r.Facts, user)
 	m.warnBackups()
-	return nil
+	return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.forget", Subject: user, Details: map[string]any{
+		"before": before, "messages": r.Messages, "summaries": r.Summaries, "archives": r.Archives, "facts": r.Facts}})
 }
 
 // warnBackups says which backup files still hold what was just forgotten:
@@ -503,7 +495,7 @@ func (m *Main) warnBackups() {
 }
 
 func (m *Main) memoryBackup(ctx context.Context, args []string) error {
-	rest, err := m.parseMemoryFlags("backup", "memory backup [FILE]", args, func(*flag.FlagSet) {})
+	rest, err := m.parseMemoryFlags("backup", "memory backup [FILE]", args, 1, func(*flag.FlagSet) {})
 	if err != nil {
 		return err
 	}
@@ -514,7 +506,7 @@ func (m *Main) memoryBackup(ctx context.Context, args []string) error {
 	// rotation would prune them and count them as its own.
 	dest := memory.ManualBackupPath(filepath.Join(m.cfg.DataDir, "backups"), time.Now())
 	if len(rest) == 1 {
-		dest = rest[0]
+		dest = m.path(rest[0])
 	}
 	if _, err := os.Stat(dest); err == nil {
 		return fmt.Errorf("%s already exists: choose another file name", dest)
@@ -535,14 +527,18 @@ func (m *Main) memoryBackup(ctx context.Context, args []string) error {
 }
 
 func (m *Main) memoryRestore(ctx context.Context, args []string) error {
-	rest, err := m.parseMemoryFlags("restore", "memory restore FILE", args, func(*flag.FlagSet) {})
+	var pinStdin *bool
+	rest, err := m.parseMemoryFlags("restore", "memory restore [--pin-stdin] FILE", args, 1, func(f *flag.FlagSet) { pinStdin = pinFlag(f) })
 	if err != nil {
 		return err
 	}
 	if len(rest) != 1 {
 		return fmt.Errorf("%w: restore takes one FILE", errUsage)
 	}
-	kept, err := memory.Restore(ctx, rest[0], m.cfg.MemoryDBPath, filepath.Join(m.cfg.DataDir, "mai.pid"))
+	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
+		return err
+	}
+	kept, err := memory.Restore(ctx, m.path(rest[0]), m.cfg.MemoryDBPath, filepath.Join(m.cfg.DataDir, "mai.pid"))
 	if errors.Is(err, memory.ErrDaemonRunning) {
 		return fmt.Errorf("cannot restore while mai serve is running: stop it, then run 'mai memory restore' again (%w)", err)
 	}
@@ -556,5 +552,5 @@ func (m *Main) memoryRestore(ctx context.Context, args []string) error {
 	if kept != "" {
 		fmt.Fprintf(m.Stdout, "the replaced database is kept as %s\n", kept)
 	}
-	return nil
+	return m.recordRestore(ctx, rest[0], kept)
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/maicompanion/mai/internal/approval"
+	"github.com/maicompanion/mai/internal/audit"
 	"github.com/maicompanion/mai/internal/gpu"
 	"github.com/maicompanion/mai/internal/router"
 )
@@ -16,48 +18,59 @@ const modelsExamples = `  mai models list                        # installed mod
   mai models switch --auto               # unpin: the router chooses again
   mai models probe                       # GPU/VRAM and backend reachability`
 
-func (m *Main) runModels(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("models", "models list|status|switch NAME|probe [--json]", modelsExamples)
-	asJSON := fs.Bool("json", false, "print JSON")
-	auto := fs.Bool("auto", false, "with switch: clear the pinned model and let the router choose")
-	rest, err := m.parseArgs(fs, args)
+// modelsCommand is the models group; list is its default.
+func modelsCommand() command {
+	return command{name: "models", summary: "list models, show the VRAM plan, switch or probe", config: true, dflt: "list", examples: modelsExamples,
+		subs: []command{
+			{name: "list", summary: "installed models on every backend", run: modelsReader("list", "the models", (*Main).modelsList)},
+			{name: "status", summary: "the VRAM plan: pools, loaded models, ranked candidates and why each fits or not", run: modelsReader("status", "the plan", (*Main).modelsStatus)},
+			{name: "switch", summary: "load a model and pin it (--auto unpins)", run: (*Main).runModelsSwitch},
+			{name: "probe", summary: "GPU/VRAM and backend reachability", run: modelsReader("probe", "the probe", (*Main).modelsProbe)},
+		}}
+}
+
+// modelsReader is a read-only models subcommand that takes only --json:
+// it opens the models for reading and hands them to show.
+func modelsReader(sub, what string, show func(m *Main, ctx context.Context, ms *models, asJSON bool) error) func(*Main, context.Context, []string) error {
+	return func(m *Main, ctx context.Context, args []string) error {
+		fs := m.newFlagSet("models "+sub, "models "+sub+" [--json]", modelsExamples)
+		asJSON := fs.Bool("json", false, "print "+what+" as JSON")
+		if _, err := m.parse(fs, args, 0); err != nil {
+			return err
+		}
+		ms, err := m.openModels(ctx, readOnly)
+		if err != nil {
+			return err
+		}
+		defer ms.close()
+		return show(m, ctx, ms, *asJSON)
+	}
+}
+
+func (m *Main) runModelsSwitch(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("models switch", "models switch NAME | --auto [--json]", modelsExamples)
+	asJSON := fs.Bool("json", false, "print the active and pinned model as JSON")
+	auto := fs.Bool("auto", false, "clear the pinned model and let the router choose")
+	rest, err := m.parse(fs, args, 1)
 	if err != nil {
 		return err
 	}
-	sub := "list"
-	if len(rest) > 0 {
-		sub = rest[0]
+	if *auto && len(rest) > 0 {
+		return fmt.Errorf("%w: unexpected argument %q: --auto unpins and takes no NAME (see 'mai models switch --help')", errUsage, rest[0])
 	}
-	switch sub {
-	case "list", "status", "switch", "probe":
-	default:
-		return fmt.Errorf("%w: unknown models subcommand %q (list, status, switch, probe)", errUsage, sub)
-	}
-	if valid := (!*auto && len(rest) == 2) || (*auto && len(rest) == 1); sub == "switch" && !valid {
+	if !*auto && len(rest) != 1 {
 		return fmt.Errorf("%w: give one model to switch to, e.g. 'mai models switch ollama:llama3.2:3b', or --auto", errUsage)
 	}
-	access := readOnly
-	if sub == "switch" {
-		access = readWrite
-	}
-	ms, err := m.openModels(ctx, access)
+	ms, err := m.openModels(ctx, readWrite)
 	if err != nil {
 		return err
 	}
 	defer ms.close()
-	switch sub {
-	case "status":
-		return m.modelsStatus(ctx, ms, *asJSON)
-	case "switch":
-		target := ""
-		if len(rest) == 2 {
-			target = rest[1]
-		}
-		return m.modelsSwitch(ctx, ms, target, *asJSON)
-	case "probe":
-		return m.modelsProbe(ctx, ms, *asJSON)
+	target := ""
+	if len(rest) == 1 {
+		target = rest[0]
 	}
-	return m.modelsList(ctx, ms, *asJSON)
+	return m.modelsSwitch(ctx, ms, target, *asJSON)
 }
 
 // installedModel is one row of `mai models list --json`.
@@ -208,14 +221,20 @@ func (m *Main) modelsSwitch(ctx context.Context, ms *models, ref string, asJSON 
 		if err := ms.log.Pin(ctx, ""); err != nil {
 			return err
 		}
+		if asJSON {
+			return m.writeJSON(map[string]string{"pinned_ref": ""})
+		}
 		fmt.Fprintln(m.Stdout, "no model pinned: the router chooses the best model that fits")
-		return nil
+		return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "model.unpin", Subject: "model"})
 	}
 	if err := ms.router.Switch(ctx, ref); err != nil {
 		return err
 	}
 	active, _ := ms.router.Active()
 	if err := ms.log.Pin(ctx, active.Ref()); err != nil {
+		return err
+	}
+	if err := m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "model.pin", Subject: active.Ref(), Details: map[string]string{"requested": ref}}); err != nil {
 		return err
 	}
 	if asJSON {

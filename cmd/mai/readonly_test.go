@@ -30,6 +30,9 @@ var readCommands = [][]string{
 	{"memory", "search", "passport", "--user", alice},
 	{"memory", "facts", "--user", alice},
 	{"memory", "export"},
+	{"audit", "verify", "--json"},
+	{"audit", "list", "--json"},
+	{"approvals", "list", "--json"},
 }
 
 // files lists every file under dir with its content.

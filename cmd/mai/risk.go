@@ -6,35 +6,33 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 
-	"github.com/maicompanion/mai/internal/config"
 	"github.com/maicompanion/mai/internal/risk"
 )
 
 const riskExamples = `  mai risk script.py
-  mai risk --rules
+  mai risk --rules --json
   mai risk --lang sh --json - < install.sh
   mai risk main.go --policy ./risk-policy.json`
 
 // runRisk judges one file by its syntax tree. It exits 0 whenever the
 // analysis completed, whatever the verdict: the verdict is the output.
 func (m *Main) runRisk(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("risk", "risk [--lang python|sh|go] [--json] [--policy FILE] FILE|-", riskExamples)
+	fs := m.newFlagSet("risk", "risk [--lang python|sh|go] [--json] [--policy FILE] FILE|-\n       mai risk --rules [--json]", riskExamples)
 	lang := fs.String("lang", "", "language of the code: python, sh or go (detected when empty)")
 	asJSON := fs.Bool("json", false, "print the verdict as JSON")
 	policyFile := fs.String("policy", "", "risk policy file (default: <workspace>/"+risk.PolicyFile+" when it exists)")
 	rules := fs.Bool("rules", false, "list the built-in rules, their IDs and levels, and exit")
-	files, err := m.parseArgs(fs, args)
+	files, err := m.parse(fs, args, 1)
 	if err != nil {
 		return err
 	}
 	if *rules {
-		for _, r := range risk.Rules() {
-			fmt.Fprintf(m.Stdout, "%-30s %-8s %s\n", r.ID, r.Level, r.Summary)
+		if len(files) > 0 {
+			return fmt.Errorf("%w: unexpected argument %q: --rules lists the rules and takes no FILE (see 'mai risk --help')", errUsage, files[0])
 		}
-		return nil
+		return m.riskRules(*asJSON)
 	}
 	if len(files) != 1 {
 		return fmt.Errorf("%w: risk takes exactly one FILE or - (see 'mai risk --help')", errUsage)
@@ -63,21 +61,36 @@ func (m *Main) runRisk(ctx context.Context, args []string) error {
 	return nil
 }
 
+// riskRule is one row of 'mai risk --rules --json'.
+type riskRule struct {
+	ID      string     `json:"id"`
+	Level   risk.Level `json:"level"`
+	Summary string     `json:"summary"`
+}
+
+// riskRules lists the built-in rules, their IDs and levels.
+func (m *Main) riskRules(asJSON bool) error {
+	if asJSON {
+		rows := []riskRule{}
+		for _, r := range risk.Rules() {
+			rows = append(rows, riskRule{r.ID, r.Level, r.Summary})
+		}
+		return m.writeJSON(rows)
+	}
+	for _, r := range risk.Rules() {
+		fmt.Fprintf(m.Stdout, "%-30s %-8s %s\n", r.ID, r.Level, r.Summary)
+	}
+	return nil
+}
+
 // riskPolicy loads the policy named on the command line, or the
-// workspace's policy when there is one.
+// workspace's policy (MAI_WORKSPACE, from the configuration Run loaded)
+// when there is one.
 func (m *Main) riskPolicy(file string) (*risk.Policy, error) {
 	if file != "" {
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(m.Dir, file)
-		}
-		return risk.LoadPolicy(file)
+		return risk.LoadPolicy(m.path(file))
 	}
-	cfg, err := config.Load(m.Env, m.Dir)
-	if err != nil {
-		fmt.Fprintf(m.Stderr, "mai: risk: using the built-in rules, as the configuration cannot be read: %v\n", err)
-		return nil, nil
-	}
-	return risk.LoadWorkspacePolicy(cfg.Workspace)
+	return risk.LoadWorkspacePolicy(m.cfg.Workspace)
 }
 
 // readRiskSource reads at most limit+1 bytes, enough for the analyser to see
@@ -92,10 +105,7 @@ func (m *Main) readRiskSource(file string, limit int) ([]byte, string, error) {
 		}
 	} else {
 		name = file
-		if !filepath.IsAbs(file) {
-			file = filepath.Join(m.Dir, file)
-		}
-		f, err := os.Open(file)
+		f, err := os.Open(m.path(file))
 		if err != nil {
 			return nil, "", fmt.Errorf("cannot read %s: %w", name, err)
 		}

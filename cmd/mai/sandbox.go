@@ -2,53 +2,41 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"golang.org/x/term"
 
+	"github.com/maicompanion/mai/internal/approval"
 	"github.com/maicompanion/mai/internal/risk"
 	"github.com/maicompanion/mai/internal/sandbox"
 )
 
-const sandboxSynopsis = "sandbox run [--lang python|sh] [--timeout 30s] [--memory 256m] [--image IMG] [--stdin FILE] [--yes] [--json] FILE|-\n" +
-	"       mai sandbox image [pull] [--json]   (mai sandbox pull is the same as image pull)\n" +
-	"       mai sandbox ps [--json]"
-
 const sandboxExamples = "  mai sandbox run hello.py                  # risk check, then run in the hardened container\n" +
 	"  echo 'echo hi' | mai sandbox run --lang sh -\n" +
-	"  mai sandbox run --timeout 5s --memory 128m --json job.py | jq .exit_code\n" +
+	"  mai sandbox run job.py --timeout 5s --memory 128m --json | jq .exit_code\n" +
+	"  mai sandbox run tool.py                   # HIGH risk: waits for 'mai approvals approve ID' (or y at the prompt)\n" +
 	"  mai sandbox run --yes tool.py             # approve a HIGH-risk job without asking (recorded)\n" +
 	"  mai sandbox image pull                    # pull SANDBOX_DOCKER_IMAGE with a progress line\n" +
 	"  mai sandbox ps                            # sandbox containers on the engine"
 
-func (m *Main) runSandbox(ctx context.Context, args []string) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "run":
-			return m.sandboxRun(ctx, args[1:])
-		case "image":
-			return m.sandboxImage(ctx, args[1:])
-		case "pull": // the spelling of "image pull"
-			return m.sandboxImage(ctx, append([]string{"pull"}, args[1:]...))
-		case "ps":
-			return m.sandboxPS(ctx, args[1:])
-		}
-	}
-	fs := m.newFlagSet("sandbox", sandboxSynopsis, sandboxExamples)
-	if err := m.parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		return fmt.Errorf("%w: name a subcommand: run, image or ps (see 'mai sandbox --help')", errUsage)
-	}
-	return fmt.Errorf("%w: unknown subcommand %q: want run, image or ps (see 'mai sandbox --help')", errUsage, fs.Arg(0))
+// sandboxCommand is the sandbox group.
+func sandboxCommand() command {
+	return command{name: "sandbox", summary: "run code in the hardened Docker sandbox, behind the risk gate", config: true, examples: sandboxExamples,
+		subs: []command{
+			{name: "run", summary: "judge code, then run it in a fresh hardened container", run: (*Main).sandboxRun},
+			{name: "image", summary: "show the sandbox image; 'image pull' pulls it", run: (*Main).sandboxImage},
+			{name: "pull", summary: "the same as 'image pull'", run: (*Main).sandboxPull},
+			{name: "ps", summary: "sandbox containers on the engine", run: (*Main).sandboxPS},
+		}}
 }
 
 // sandboxOptions are the configured image, core bound and Docker host.
@@ -91,28 +79,30 @@ type sandboxOutput struct {
 }
 
 func (m *Main) sandboxRun(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("sandbox run", sandboxSynopsis, sandboxExamples)
+	fs := m.newFlagSet("sandbox run", "sandbox run [--lang python|sh] [--timeout 30s] [--memory 256m] [--image IMG] [--stdin FILE] [--yes] [--json] FILE|-", sandboxExamples)
 	lang := fs.String("lang", "", "python or sh (default: from the file's extension or shebang, else python)")
 	timeout := fs.Duration("timeout", 30*time.Second, "wall time before the container is killed")
 	memory := fs.String("memory", "256m", "memory limit, no swap (bytes, or with k, m, g)")
 	image := fs.String("image", "", "image to run in (default: SANDBOX_DOCKER_IMAGE)")
 	stdinFile := fs.String("stdin", "", "file fed to the program's standard input")
-	yes := fs.Bool("yes", false, "approve a HIGH-risk job without asking (recorded in the result); BLOCKED is refused anyway")
+	yes := fs.Bool("yes", false, "approve a HIGH-risk job without asking (recorded in the result and the audit log); BLOCKED is refused anyway")
+	wait := fs.Duration("wait", 10*time.Minute, "how long a HIGH-risk job waits for the owner's decision before its request is withdrawn")
 	asJSON := fs.Bool("json", false, "print the result as JSON: exit_code, stdout, stderr, timed_out, oom_killed, truncated, duration_ms, risk, …")
-	if err := m.parseFlags(fs, args); err != nil {
+	files, err := m.parse(fs, args, 1)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
+	if len(files) != 1 {
 		return fmt.Errorf("%w: name one FILE to run, or - for standard input (see 'mai sandbox run --help')", errUsage)
 	}
 	mem, err := parseSize(*memory)
 	if err != nil {
 		return fmt.Errorf("%w: --memory: %v", errUsage, err)
 	}
-	if *timeout <= 0 {
-		return fmt.Errorf("%w: --timeout must be positive", errUsage)
+	if *timeout <= 0 || *wait <= 0 {
+		return fmt.Errorf("%w: --timeout and --wait must be positive", errUsage)
 	}
-	name, src, err := m.readSource(fs.Arg(0))
+	name, src, err := m.readSource(files[0])
 	if err != nil {
 		return err
 	}
@@ -124,15 +114,26 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 	}
 	language := *lang
 	if language == "" {
-		language = guessLanguage(name, src)
+		language = runLanguage(ctx, name, src)
 	}
 	entry := "main.py"
 	if language == "sh" || language == "shell" {
 		entry = "main.sh"
 	}
 
-	approver := sandbox.TerminalApprover{In: m.Stdin, Out: m.Stderr, Interactive: isTerminal(m.Stdin) && isTerminal(m.Stderr), Yes: *yes}
-	s, err := m.openSandbox(ctx, *image, approver)
+	// Ctrl-C withdraws a pending approval request (and stops a running job).
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	led, err := m.openLedger(ctx, terminalListener{m})
+	if err != nil {
+		return err
+	}
+	defer led.close()
+	if err := m.recordPolicy(ctx, led); err != nil {
+		return fmt.Errorf("record the risk policy in the audit log: %w", err)
+	}
+	var requestID string
+	s, err := m.openSandbox(ctx, *image, m.codeRunApprover(led, *yes, *wait, &requestID))
 	if err != nil {
 		return err
 	}
@@ -144,9 +145,15 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 		Language: language, Files: map[string][]byte{entry: src}, Entry: entry, Stdin: stdin, Image: *image,
 		Limits: sandbox.Limits{WallTime: *timeout, MemoryBytes: mem},
 	})
+	if rerr := m.recordRun(ctx, led, requestID, res, err); rerr != nil {
+		fmt.Fprintf(m.Stderr, "mai: warning: %v\n", rerr)
+	}
 	_, refused := sandbox.IsRefused(err)
 	if err != nil && !refused {
 		return err
+	}
+	if refused && requestID != "" && (errors.Is(err, approval.ErrWithdrawn) || errors.Is(err, approval.ErrExpired)) {
+		err = fmt.Errorf("%w (decide it with 'mai approvals approve %s' while the command waits, or pass --yes)", err, requestID)
 	}
 	if *asJSON {
 		out := sandboxOutput{Result: res, Refused: err != nil}
@@ -175,9 +182,7 @@ func (m *Main) printRun(res sandbox.Result, err error) {
 		}
 		fmt.Fprintf(m.Stderr, "mai: %s: not run: %v\n", level, err)
 		if res.Risk != nil {
-			for _, f := range res.Risk.Findings {
-				fmt.Fprintf(m.Stderr, "  %s line %d  %s: %s\n", f.Level, f.Line, f.Rule, f.Reason)
-			}
+			printFindings(m.Stderr, res.Risk.Findings)
 		}
 		return
 	}
@@ -209,43 +214,60 @@ func (m *Main) printRun(res sandbox.Result, err error) {
 	}
 	fmt.Fprintln(m.Stderr)
 	if res.Risk != nil && res.Risk.Level.String() != "LOW" {
-		for _, f := range res.Risk.Findings {
-			fmt.Fprintf(m.Stderr, "  %s line %d  %s: %s\n", f.Level, f.Line, f.Rule, f.Reason)
-		}
+		printFindings(m.Stderr, res.Risk.Findings)
+	}
+}
+
+func printFindings(w io.Writer, findings []risk.Finding) {
+	for _, f := range findings {
+		fmt.Fprintf(w, "  %s line %d  %s: %s\n", f.Level, f.Line, f.Rule, f.Reason)
 	}
 }
 
 func (m *Main) sandboxImage(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("sandbox image", sandboxSynopsis, sandboxExamples)
+	fs := m.newFlagSet("sandbox image", "sandbox image [pull] [--image IMG] [--json]", sandboxExamples)
 	asJSON := fs.Bool("json", false, "print the image status as JSON: image, present, id, size, created")
 	image := fs.String("image", "", "image (default: SANDBOX_DOCKER_IMAGE)")
-	pull := len(args) > 0 && args[0] == "pull"
-	if pull {
-		args = args[1:]
-	}
-	if err := m.parseFlags(fs, args); err != nil {
+	rest, err := m.parse(fs, args, 1)
+	if err != nil {
 		return err
 	}
-	if fs.NArg() == 1 && fs.Arg(0) == "pull" && !pull {
-		pull = true
-	} else if fs.NArg() > 0 {
-		return fmt.Errorf("%w: 'mai sandbox image' takes only 'pull' (see 'mai sandbox --help')", errUsage)
+	pull := len(rest) == 1
+	if pull && rest[0] != "pull" {
+		return fmt.Errorf("%w: unexpected argument %q: 'mai sandbox image' takes only 'pull' (see 'mai sandbox image --help')", errUsage, rest[0])
 	}
-	s, err := m.openSandbox(ctx, *image, nil)
+	return m.imageStatus(ctx, *image, pull, *asJSON)
+}
+
+// sandboxPull is 'mai sandbox image pull' by a shorter name.
+func (m *Main) sandboxPull(ctx context.Context, args []string) error {
+	fs := m.newFlagSet("sandbox pull", "sandbox pull [--image IMG] [--json]   (the same as 'mai sandbox image pull')", sandboxExamples)
+	asJSON := fs.Bool("json", false, "print the image status after the pull as JSON: image, present, id, size, created")
+	image := fs.String("image", "", "image (default: SANDBOX_DOCKER_IMAGE)")
+	if _, err := m.parse(fs, args, 0); err != nil {
+		return err
+	}
+	return m.imageStatus(ctx, *image, true, *asJSON)
+}
+
+// imageStatus pulls the image when asked, then shows whether the engine
+// has it.
+func (m *Main) imageStatus(ctx context.Context, image string, pull, asJSON bool) error {
+	s, err := m.openSandbox(ctx, image, nil)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
 	if pull {
-		if err := s.Pull(ctx, *image, m.pullReporter()); err != nil {
+		if err := s.Pull(ctx, image, m.pullReporter()); err != nil {
 			return err
 		}
 	}
-	st, err := s.ImageStatus(ctx, *image)
+	st, err := s.ImageStatus(ctx, image)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
+	if asJSON {
 		return m.writeJSON(st)
 	}
 	if !st.Present {
@@ -257,13 +279,10 @@ func (m *Main) sandboxImage(ctx context.Context, args []string) error {
 }
 
 func (m *Main) sandboxPS(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("sandbox ps", sandboxSynopsis, sandboxExamples)
+	fs := m.newFlagSet("sandbox ps", "sandbox ps [--json]", sandboxExamples)
 	asJSON := fs.Bool("json", false, "print a JSON array of {job_id, container_id, role, language, image, state, created, host, pid}")
-	if err := m.parseFlags(fs, args); err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("%w: unexpected argument %q", errUsage, fs.Arg(0))
 	}
 	s, err := m.openSandbox(ctx, "", nil)
 	if err != nil {
@@ -323,23 +342,16 @@ func (m *Main) readSource(arg string) (name string, src []byte, err error) {
 	return arg, src, nil
 }
 
-func (m *Main) path(p string) string {
-	if filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(m.Dir, p)
-}
-
-// guessLanguage picks sh for .sh files and shell shebangs, python otherwise.
-func guessLanguage(name string, src []byte) string {
-	switch filepath.Ext(name) {
-	case ".sh", ".bash":
+// runLanguage is the language code runs in when --lang is not given: the
+// one the risk analyser detects, so the gate judges the code as what it
+// runs as; python when it cannot tell. Go is named so that the sandbox
+// refuses it clearly instead of handing it to Python.
+func runLanguage(ctx context.Context, name string, src []byte) string {
+	switch risk.Detect(ctx, name, src) {
+	case risk.Shell:
 		return "sh"
-	case ".py":
-		return "python"
-	}
-	if first, _, _ := strings.Cut(string(src), "\n"); strings.HasPrefix(first, "#!") && !strings.Contains(first, "python") {
-		return "sh"
+	case risk.Go:
+		return "go"
 	}
 	return "python"
 }

@@ -121,8 +121,8 @@ func TestSandboxRunJSON(t *testing.T) {
 				t.Errorf("%+v", out)
 			}
 		}},
-		{"HIGH without a terminal", []string{"high.py"}, 1, func(t *testing.T, out runOutput) {
-			if !out.Refused || out.Risk.Verdict != "HIGH" || !strings.Contains(out.Error, "--yes") {
+		{"HIGH without a decision", []string{"--wait", "1s", "high.py"}, 1, func(t *testing.T, out runOutput) {
+			if !out.Refused || out.Risk.Verdict != "HIGH" || !strings.Contains(out.Error, "withdrawn") || !strings.Contains(out.Error, "mai approvals approve") {
 				t.Errorf("%+v", out)
 			}
 		}},
@@ -201,7 +201,7 @@ func TestSandboxErrors(t *testing.T) {
 		wantCode int
 		want     string
 	}{
-		{"no subcommand", nil, []string{"sandbox"}, 2, "run, image or ps"},
+		{"no subcommand", nil, []string{"sandbox"}, 2, "run, image, pull, ps"},
 		{"unknown subcommand", nil, []string{"sandbox", "frob"}, 2, "unknown subcommand"},
 		{"no file", nil, []string{"sandbox", "run"}, 2, "name one FILE"},
 		{"bad memory", nil, []string{"sandbox", "run", "--memory", "lots", "x.py"}, 2, "--memory"},
@@ -231,6 +231,27 @@ func TestParseSize(t *testing.T) {
 		got, err := parseSize(tt.in)
 		if (err == nil) != tt.ok || got != tt.want {
 			t.Errorf("parseSize(%q) = %d, %v; want %d, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// Without --lang, code runs as the language the risk analyser detects (one
+// detector for the CLI, the gate and mai risk); python when it cannot tell.
+func TestRunLanguage(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"job.py", "print(1)\n", "python"},
+		{"job.sh", "echo hi\n", "sh"},
+		{"job", "#!/bin/bash\necho hi\n", "sh"},
+		{"job", "#!/usr/bin/env python3\nprint(1)\n", "python"},
+		{"-", "for f in *.txt; do echo \"$f\"; done\n", "sh"},
+		{"job", "import os\nprint(os.getcwd())\n", "python"},
+		{"job.SH", "echo hi\n", "sh"},
+		{"main.go", "package main\n\nfunc main() {}\n", "go"},
+		{"-", "}{ ((\n", "python"}, // neither parser accepts it
+	}
+	for _, tt := range tests {
+		if got := runLanguage(context.Background(), tt.name, []byte(tt.src)); got != tt.want {
+			t.Errorf("%s %q runs as %s, want %s", tt.name, tt.src, got, tt.want)
 		}
 	}
 }

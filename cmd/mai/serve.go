@@ -38,7 +38,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 			"  LOG_LEVEL=debug mai serve          # more detail in <data dir>/.logs/mai.log\n"+
 			"  mai serve --shutdown-timeout 30s   # give running work longer to finish")
 	grace := fs.Duration("shutdown-timeout", 10*time.Second, "how long to let running work finish after SIGINT/SIGTERM")
-	if err := m.parseFlags(fs, args); err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
 	}
 	cfg := m.cfg
@@ -70,6 +70,18 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	logIntegrations(log, cfg)
 	startupProbes(ctx, log, cfg)
 
+	// Opening the audit log catches its anchor up after a crash; the
+	// approvals component sends reminders and expires unanswered requests.
+	led, err := m.openLedger(ctx, logListener{logging.Component(log, "approvals")})
+	if err != nil {
+		log.Error().Err(err).Msg("cannot open the audit log")
+		return err
+	}
+	defer led.close()
+	if err := m.recordPolicy(ctx, led); err != nil {
+		log.Warn().Err(err).Msg("could not record the workspace's risk policy in the audit log")
+	}
+
 	// Memory embeds and summarises with the router's choices: the first
 	// embedding model in MAI_MODELS (else the smallest installed one), and
 	// the current chat model, with extraction when none answers. It counts
@@ -85,6 +97,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
 		{"upkeep", memoryUpkeep(db, mem, cfg, logging.Component(log, "upkeep"))},
 		{"embedder", embedder(mem, logging.Component(log, "memory"))},
+		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
 	}
 	stop := m.signals()
 	defer stop.close()

@@ -30,7 +30,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 			"  mai status --json | jq .plan.pools")
 	asJSON := fs.Bool("json", false, "print JSON")
 	n := fs.Int("switches", 10, "how many of the last model switches to show")
-	if err := m.parseFlags(fs, args); err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
 	}
 	ms, err := m.openModels(ctx, readOnly)

@@ -57,7 +57,7 @@ func readBuildInfo() buildInfo {
 func (m *Main) runVersion(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("version", "version [--json]", "  mai version\n  mai version --json")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := m.parseFlags(fs, args); err != nil {
+	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
 	}
 	bi := readBuildInfo()

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/joho/godotenv"
 )
@@ -74,6 +75,9 @@ type Config struct {
 	VRAMHeadroom Headroom
 
 	SandboxImage string
+	// ApprovalRemind and ApprovalExpire time an unanswered approval request.
+	ApprovalRemind time.Duration
+	ApprovalExpire time.Duration
 	// PIN, when set, must accompany requests on the control socket.
 	PIN Secret
 
@@ -98,12 +102,14 @@ type Entry struct {
 	Help   string `json:"help"`
 }
 
-// Secrets returns the non-empty secret values, for log redaction.
+// Secrets returns the non-empty values of the variables the table marks
+// secret, for log redaction: a new secret variable is redacted by being
+// marked so, with nothing to add here.
 func (c *Config) Secrets() []string {
 	var out []string
-	for _, s := range []Secret{c.DiscordBotToken, c.LMStudioAPIToken, c.PIN} {
-		if s != "" {
-			out = append(out, s.Reveal())
+	for _, v := range vars() {
+		if v.secret != nil && v.secret(c) != "" {
+			out = append(out, v.secret(c).Reveal())
 		}
 	}
 	return out
@@ -157,12 +163,12 @@ func Load(lookup LookupFunc, dir string) (*Config, error) {
 		}
 		if err := v.set(cfg, strings.TrimSpace(raw)); err != nil {
 			shown := raw
-			if v.secret {
+			if v.secret != nil {
 				shown = Secret(raw).String()
 			}
 			return nil, &Error{Var: v.name, Value: shown, Expect: err.Error()}
 		}
-		cfg.Entries = append(cfg.Entries, Entry{Name: v.name, Value: v.show(cfg), Source: src, Secret: v.secret, Help: v.help})
+		cfg.Entries = append(cfg.Entries, Entry{Name: v.name, Value: v.shown(cfg), Source: src, Secret: v.secret != nil, Help: v.help})
 	}
 	return cfg, nil
 }
@@ -280,7 +286,7 @@ func Names() []string {
 func Describe() []Entry {
 	var out []Entry
 	for _, v := range vars() {
-		out = append(out, Entry{Name: v.name, Help: v.help, Secret: v.secret, Value: v.defDoc})
+		out = append(out, Entry{Name: v.name, Help: v.help, Secret: v.secret != nil, Value: v.defDoc})
 	}
 	return out
 }
@@ -293,7 +299,7 @@ func Example() string {
 	b.WriteString("# The real environment wins over this file. `mai config` shows the effective values.\n")
 	for _, v := range vars() {
 		fmt.Fprintf(&b, "\n# %s", v.help)
-		if v.secret {
+		if v.secret != nil {
 			b.WriteString(" (secret: never logged or printed)")
 		}
 		def := v.defDoc

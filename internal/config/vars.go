@@ -8,20 +8,31 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // variable describes one configuration variable: its default, how it is
 // parsed into the Config, and how it is shown.
 type variable struct {
-	name   string
-	help   string
-	secret bool
+	name string
+	help string
+	// secret, set for a secret variable, returns its value: `mai config`
+	// shows it redacted, and Config.Secrets hands it to log redaction.
+	secret func(c *Config) Secret
 	// defDoc describes the default for people (.env.example, README).
 	defDoc string
 	// def computes the default; it may use values set by earlier rows.
 	def  func(c *Config, lookup LookupFunc) string
 	set  func(c *Config, raw string) error
 	show func(c *Config) string
+}
+
+// shown is the value as `mai config` shows it: a secret always redacted.
+func (v variable) shown(c *Config) string {
+	if v.secret != nil {
+		return v.secret(c).String()
+	}
+	return v.show(c)
 }
 
 func constant(s string) func(*Config, LookupFunc) string {
@@ -60,8 +71,9 @@ func vars() []variable {
 		intVar("LOG_MAX_AGE_DAYS", "days to keep rotated log files (0 keeps them regardless of age)", 28, 0, func(c *Config) *int { return &c.Log.MaxAgeDays }),
 		boolVar("LOG_COMPRESS", "gzip rotated log files", true, func(c *Config) *bool { return &c.Log.Compress }),
 		{
-			name: "DISCORD_BOT_TOKEN", help: "Discord bot token; without it the daemon runs without Discord", secret: true,
-			def: constant(""),
+			name: "DISCORD_BOT_TOKEN", help: "Discord bot token; without it the daemon runs without Discord",
+			secret: func(c *Config) Secret { return c.DiscordBotToken },
+			def:    constant(""),
 			set: func(c *Config, raw string) error {
 				if strings.ContainsAny(raw, " \t") {
 					return fmt.Errorf("expected a bot token without spaces (copy it from the Discord developer portal, Bot → Reset Token)")
@@ -69,7 +81,6 @@ func vars() []variable {
 				c.DiscordBotToken = Secret(strings.TrimPrefix(raw, "Bot "))
 				return nil
 			},
-			show: func(c *Config) string { return c.DiscordBotToken.String() },
 		},
 		{
 			name: "DISCORD_USER_ID", help: "the owner's Discord user id (a number): the only user whose DMs and reactions count",
@@ -89,10 +100,10 @@ func vars() []variable {
 		endpointsVar("LMSTUDIO_ENDPOINT", "LM Studio server URL; a comma-separated list for several, each on another machine optionally with its VRAM budget in GB (http://gpu-box:1234=24)",
 			"http://localhost:1234", func(c *Config) *[]Endpoint { return &c.LMStudioEndpoints }),
 		{
-			name: "LMSTUDIO_API_TOKEN", help: "LM Studio API token, when its server requires one", secret: true,
-			def:  constant(""),
-			set:  func(c *Config, raw string) error { c.LMStudioAPIToken = Secret(raw); return nil },
-			show: func(c *Config) string { return c.LMStudioAPIToken.String() },
+			name: "LMSTUDIO_API_TOKEN", help: "LM Studio API token, when its server requires one",
+			secret: func(c *Config) Secret { return c.LMStudioAPIToken },
+			def:    constant(""),
+			set:    func(c *Config, raw string) error { c.LMStudioAPIToken = Secret(raw); return nil },
 		},
 		endpointsVar("OLLAMA_ENDPOINT", "Ollama server URL; a comma-separated list for several, each on another machine optionally with its VRAM budget in GB (http://gpu-box:11434=24)",
 			"http://localhost:11434", func(c *Config) *[]Endpoint { return &c.OllamaEndpoints }),
@@ -192,9 +203,12 @@ func vars() []variable {
 			},
 			show: func(c *Config) string { return c.SandboxImage },
 		},
+		durationVar("APPROVAL_REMIND", "one reminder when an approval request is still unanswered after this long", "5m", func(c *Config) *time.Duration { return &c.ApprovalRemind }),
+		durationVar("APPROVAL_EXPIRE", "an unanswered approval request expires (is not approved) after this long", "24h", func(c *Config) *time.Duration { return &c.ApprovalExpire }),
 		{
-			name: "MAI_PIN", help: "optional PIN the CLI must give to the daemon's control socket", secret: true,
-			def: constant(""),
+			name: "MAI_PIN", help: "the PIN the CLI presents for commands that decide approvals or change state, once one is stored with 'mai pin set'",
+			secret: func(c *Config) Secret { return c.PIN },
+			def:    constant(""),
 			set: func(c *Config, raw string) error {
 				if raw != "" && len(raw) < 4 {
 					return fmt.Errorf("expected at least 4 characters")
@@ -202,7 +216,6 @@ func vars() []variable {
 				c.PIN = Secret(raw)
 				return nil
 			},
-			show: func(c *Config) string { return c.PIN.String() },
 		},
 	}
 }
@@ -272,6 +285,21 @@ func intVar(name, help string, def, min int, field func(*Config) *int) variable 
 			return nil
 		},
 		show: func(c *Config) string { return strconv.Itoa(*field(c)) },
+	}
+}
+
+func durationVar(name, help, def string, field func(*Config) *time.Duration) variable {
+	return variable{
+		name: name, help: help, defDoc: def, def: constant(def),
+		set: func(c *Config, raw string) error {
+			d, err := time.ParseDuration(raw)
+			if err != nil || d <= 0 {
+				return fmt.Errorf("expected a positive duration such as %s, 90s or 2h", def)
+			}
+			*field(c) = d
+			return nil
+		},
+		show: func(c *Config) string { return field(c).String() },
 	}
 }
 

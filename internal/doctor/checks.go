@@ -16,6 +16,9 @@ import (
 
 	"github.com/maicompanion/mai/internal/config"
 	"github.com/maicompanion/mai/internal/gpu"
+	"github.com/maicompanion/mai/internal/llm"
+	"github.com/maicompanion/mai/internal/llm/lmstudio"
+	"github.com/maicompanion/mai/internal/llm/ollama"
 	"github.com/maicompanion/mai/internal/store"
 )
 
@@ -147,49 +150,52 @@ func checkDocker(ctx context.Context, newClient func() (*client.Client, error), 
 	return Result{Status: OK, Detail: detail + fmt.Sprintf("; sandbox image %s present", image)}
 }
 
+// checkOllama asks Ollama through Mai's own client, so the check sees what
+// the router will.
 func checkOllama(ctx context.Context, hc *http.Client, endpoint string) Result {
 	fix := "start it with `ollama serve`, or set OLLAMA_ENDPOINT (now " + endpoint + ")"
-	var v struct {
-		Version string `json:"version"`
+	c, err := ollama.New(endpoint, ollama.Options{HTTPClient: hc})
+	if err != nil {
+		return Result{Status: Fail, Detail: err.Error(), Fix: "set OLLAMA_ENDPOINT to Ollama's URL, e.g. http://localhost:11434"}
 	}
-	if err := getJSON(ctx, hc, endpoint+"/api/version", "", &v); err != nil {
-		return Result{Status: Warn, Detail: "Ollama is not reachable at " + endpoint + ": " + err.Error(), Fix: fix}
+	v, err := c.Version(ctx)
+	if err != nil {
+		return Result{Status: Warn, Detail: oneLine(err), Fix: backendFix(err, fix)}
 	}
-	var tags struct {
-		Models []json.RawMessage `json:"models"`
+	models, err := c.Models(ctx)
+	if err != nil {
+		return Result{Status: Warn, Detail: "Ollama " + v + " answered but listing models failed: " + oneLine(err), Fix: "check Ollama's log"}
 	}
-	if err := getJSON(ctx, hc, endpoint+"/api/tags", "", &tags); err != nil {
-		return Result{Status: Warn, Detail: "Ollama " + v.Version + " answered but listing models failed: " + err.Error(), Fix: "check Ollama's log"}
+	if len(models) == 0 {
+		return Result{Status: Warn, Detail: fmt.Sprintf("Ollama %s at %s has no models", v, endpoint), Fix: "pull one, e.g. `ollama pull llama3.2:3b`"}
 	}
-	if len(tags.Models) == 0 {
-		return Result{Status: Warn, Detail: fmt.Sprintf("Ollama %s at %s has no models", v.Version, endpoint), Fix: "pull one, e.g. `ollama pull llama3.2:3b`"}
-	}
-	return Result{Status: OK, Detail: fmt.Sprintf("Ollama %s at %s, %d models", v.Version, endpoint, len(tags.Models))}
+	return Result{Status: OK, Detail: fmt.Sprintf("Ollama %s at %s, %d models", v, endpoint, len(models))}
 }
 
+// checkLMStudio asks LM Studio through Mai's own client (native API, or
+// the v0 API of servers before 0.4).
 func checkLMStudio(ctx context.Context, hc *http.Client, endpoint, token string) Result {
 	fix := "start LM Studio's server (Developer tab, or `lms server start`), or set LMSTUDIO_ENDPOINT (now " + endpoint + ")"
-	var native struct {
-		Models []json.RawMessage `json:"models"`
-	}
-	err := getJSON(ctx, hc, endpoint+"/api/v1/models", token, &native)
-	if err == nil {
-		return Result{Status: OK, Detail: fmt.Sprintf("LM Studio at %s, %d models", endpoint, len(native.Models))}
-	}
-	var he httpError
-	if errors.As(err, &he) && he.code == http.StatusUnauthorized {
+	c := lmstudio.New(lmstudio.Config{Endpoint: endpoint, Token: token, HTTPClient: hc})
+	models, err := c.Models(ctx)
+	switch {
+	case errors.Is(err, llm.ErrUnauthorized):
 		return Result{Status: Fail, Detail: "LM Studio at " + endpoint + " refused the API token", Fix: "set LMSTUDIO_API_TOKEN to a token from LM Studio's server settings"}
+	case err != nil:
+		return Result{Status: Warn, Detail: oneLine(err), Fix: backendFix(err, fix)}
+	case c.LegacyAPI():
+		return Result{Status: OK, Detail: fmt.Sprintf("LM Studio (v0 API) at %s, %d models", endpoint, len(models)), Fix: "update LM Studio to 0.4 or later for model management"}
 	}
-	if errors.As(err, &he) && he.code == http.StatusNotFound {
-		// Older servers have only the v0 API.
-		var old struct {
-			Data []json.RawMessage `json:"data"`
-		}
-		if err2 := getJSON(ctx, hc, endpoint+"/api/v0/models", token, &old); err2 == nil {
-			return Result{Status: OK, Detail: fmt.Sprintf("LM Studio (v0 API) at %s, %d models", endpoint, len(old.Data)), Fix: "update LM Studio to 0.4 or later for model management"}
-		}
+	return Result{Status: OK, Detail: fmt.Sprintf("LM Studio at %s, %d models", endpoint, len(models))}
+}
+
+// backendFix is the fix for a model server that failed: how to start it
+// when nothing answered, else a look at what answers at that address.
+func backendFix(err error, start string) string {
+	if errors.Is(err, llm.ErrUnreachable) {
+		return start
 	}
-	return Result{Status: Warn, Detail: "LM Studio is not reachable at " + endpoint + ": " + err.Error(), Fix: fix}
+	return "check that the address is the server's API, not a proxy or web page, and read the server's log"
 }
 
 func checkGPU(ctx context.Context, overrideGB float64) Result {

@@ -55,7 +55,7 @@ func TestOllama(t *testing.T) {
 	}{
 		{"up", up, OK, "Ollama 0.17.4 at " + up + ", 2 models"},
 		{"no models", empty, Warn, "has no models"},
-		{"not ollama", html, Warn, "not the expected JSON"},
+		{"not ollama", html, Warn, "HTML page"},
 		{"refused", "http://127.0.0.1:9", Warn, "not reachable"},
 	}
 	for _, tc := range cases {

@@ -78,9 +78,14 @@ func New(o Options) (*Logs, error) {
 	return &Logs{Logger: logger, Path: path, file: file}, nil
 }
 
-// Component returns a logger whose lines carry component=name.
+// Component returns the logger of one part of Mai, made from the logger of
+// Mai or of another part: the same output, level and hooks (the time), with
+// component=name as its only context field. zerolog appends context fields
+// and would write a second "component" key, which strict JSON readers
+// reject; so the context starts afresh, and fields a caller added to l are
+// not carried over.
 func Component(l zerolog.Logger, name string) zerolog.Logger {
-	return l.With().Str("component", name).Logger()
+	return l.With().Reset().Str("component", name).Logger()
 }
 
 // Close flushes and closes the log file.

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/maicompanion/mai/internal/logging/logtest"
 )
 
 func TestLinesCarryTimeLevelComponentMessage(t *testing.T) {
@@ -45,6 +47,33 @@ func TestLinesCarryTimeLevelComponentMessage(t *testing.T) {
 	info, err := os.Stat(filepath.Join(dir, ".logs", "mai.log"))
 	if err != nil || info.Mode().Perm() != 0o600 {
 		t.Errorf("log file mode = %v, %v", info.Mode(), err)
+	}
+}
+
+// A component logger made from another component's logger carries one
+// component key, its own: a strict JSON reader rejects a repeated key.
+func TestOneComponentKeyPerLine(t *testing.T) {
+	dir := t.TempDir()
+	l, err := New(Options{Dir: dir, Level: "debug", MaxSizeMB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Logger.Info().Msg("root")
+	sandbox := Component(l.Logger, "sandbox")
+	sandbox.Info().Str("job", "j1").Msg("ran")
+	gate := Component(sandbox, "gate")
+	gate.Warn().Msg("refused")
+	l.Close()
+	var comps []string
+	for _, line := range logtest.Lines(t, l.Path) {
+		comps = append(comps, line["component"].(string))
+	}
+	if got := strings.Join(comps, ","); got != "mai,sandbox,gate" {
+		t.Errorf("components = %s, want mai,sandbox,gate", got)
+	}
+	data, _ := os.ReadFile(l.Path)
+	if !bytes.Contains(data, []byte(`"time"`)) || bytes.Count(data, []byte(`"time"`)) != 3 {
+		t.Errorf("every line needs its one time field:\n%s", data)
 	}
 }
 

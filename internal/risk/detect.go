@@ -12,9 +12,19 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 )
 
-// detect guesses the language of src from its shebang, its file name, and
-// finally by trying the parsers; it returns "" when nothing fits.
-func detect(ctx context.Context, name string, src []byte) Lang {
+// Detect guesses the language of src from its shebang, its file name, and
+// finally by trying the parsers; it returns "" when nothing fits. It is
+// Mai's one language detector: Analyze, the sandbox gate and the CLI use it.
+func Detect(ctx context.Context, name string, src []byte) Lang {
+	if l := Declared(name, src); l != "" {
+		return l
+	}
+	return trialParse(ctx, src)
+}
+
+// Declared returns the language src's shebang or its file name declares,
+// without looking at the code itself; "" when neither names one.
+func Declared(name string, src []byte) Lang {
 	if l := fromShebang(src); l != "" {
 		return l
 	}
@@ -26,7 +36,7 @@ func detect(ctx context.Context, name string, src []byte) Lang {
 	case ".go":
 		return Go
 	}
-	return trialParse(ctx, src)
+	return ""
 }
 
 func fromShebang(src []byte) Lang {

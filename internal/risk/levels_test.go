@@ -162,7 +162,7 @@ func TestDetect(t *testing.T) {
 		if v := Analyze(context.Background(), "", []byte(c.src)); c.name == "" && v.Lang != c.want {
 			t.Errorf("%q: detected %q, want %q", c.src, v.Lang, c.want)
 		}
-		if got := detect(context.Background(), c.name, []byte(c.src)); got != c.want {
+		if got := Detect(context.Background(), c.name, []byte(c.src)); got != c.want {
 			t.Errorf("%s %q: detected %q, want %q", c.name, c.src, got, c.want)
 		}
 	}

@@ -90,7 +90,7 @@ func (a Analyzer) analyze(ctx context.Context, lang Lang, name string, src []byt
 	}
 	lang = normalizeLang(lang)
 	if lang == "" {
-		lang = detect(ctx, name, src)
+		lang = Detect(ctx, name, src)
 	}
 	var (
 		r      *report

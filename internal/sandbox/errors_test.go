@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -35,11 +36,10 @@ func TestMissingImage(t *testing.T) {
 		t.Fatalf("run with a missing image: err = %v, want ErrImageMissing", err)
 	}
 	t.Logf("run: %v", err)
-	for _, want := range []string{unreachableImage, "mai sandbox image pull", "docker load"} {
-		if !strings.Contains(err.Error(), want) {
-			t.Errorf("error %q does not mention %q", err, want)
-		}
+	if !strings.Contains(err.Error(), unreachableImage) {
+		t.Errorf("error %q does not name the image", err)
 	}
+	noAdvice(t, err)
 
 	var reports int
 	err = s.EnsureImage(ctx, unreachableImage, func(PullProgress) { reports++ })
@@ -47,11 +47,15 @@ func TestMissingImage(t *testing.T) {
 		t.Fatal("pulling from a closed port succeeded")
 	}
 	t.Logf("pull: %v", err)
-	for _, want := range []string{"pull " + unreachableImage, "connection refused", "docker load -i", "docker import"} {
+	if !errors.Is(err, ErrPull) {
+		t.Errorf("pull error %v is not ErrPull", err)
+	}
+	for _, want := range []string{"pull " + unreachableImage, "connection refused"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("pull error %q does not mention %q", err, want)
 		}
 	}
+	noAdvice(t, err)
 
 	st, err := s.ImageStatus(ctx, unreachableImage)
 	if err != nil || st.Present {
@@ -76,9 +80,51 @@ func TestStoppedDaemon(t *testing.T) {
 		t.Fatalf("New against a socket nobody listens on: err = %v, want ErrEngine", err)
 	}
 	t.Logf("new: %v", err)
-	if !strings.Contains(err.Error(), "start Docker") || !strings.Contains(err.Error(), sock) {
-		t.Errorf("error %q does not say where and what to start", err)
+	if !strings.Contains(err.Error(), sock) {
+		t.Errorf("error %q does not say where it looked", err)
 	}
+	noAdvice(t, err)
+}
+
+// noAdvice checks that an error says what failed and leaves what to type to
+// the front ends: a Discord user cannot run dockerd.
+func noAdvice(t *testing.T, err error) {
+	t.Helper()
+	for _, advice := range []string{"dockerd", "mai sandbox", "docker load", "docker import", "docker info", "start Docker"} {
+		if strings.Contains(err.Error(), advice) {
+			t.Errorf("error %q carries command-line advice (%q)", err, advice)
+		}
+	}
+}
+
+// A cancelled request stays recognisable as such through the sandbox's
+// errors, wherever the engine's own error is wrapped.
+func TestEngineErrorsKeepTheirCause(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	sock := "unix://" + filepath.Join(t.TempDir(), "docker.sock")
+	_, err := New(ctx, Options{Host: sock})
+	if !errors.Is(err, ErrEngine) || !errors.Is(err, context.Canceled) {
+		t.Errorf("New with a cancelled context: %v; want ErrEngine wrapping context.Canceled", err)
+	}
+
+	cli, cerr := client.New(client.WithHost(sock))
+	if cerr != nil {
+		t.Fatal(cerr)
+	}
+	defer cli.Close()
+	s := &Sandbox{exec: &executor{cli: cli, image: "python:3.12-slim"}}
+	err = s.Pull(ctx, "mai/none:latest", nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Pull with a cancelled context: %v; want it to wrap context.Canceled", err)
+	}
+
+	refused := &net.OpError{Op: "dial", Net: "unix", Err: syscall.ECONNREFUSED}
+	err = offline().engineErr("inspect image", refused)
+	if !errors.Is(err, ErrEngine) || !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("engineErr: %v; want ErrEngine wrapping the refused connection", err)
+	}
+	noAdvice(t, err)
 }
 
 // offline is an executor for what needs no engine: validating jobs.

@@ -126,15 +126,15 @@ func (e *executor) labels(p prepared, role string) map[string]string {
 	}
 }
 
-// requireImage returns ErrImageMissing, with how to get the image, when the
-// engine does not have it.
+// requireImage returns ErrImageMissing when the engine does not have the
+// image.
 func (e *executor) requireImage(ctx context.Context, img string) error {
 	_, err := e.cli.ImageInspect(ctx, img)
 	switch {
 	case err == nil:
 		return nil
 	case cerrdefs.IsNotFound(err):
-		return fmt.Errorf("%w: image %s is not on the Docker engine; run 'mai sandbox image pull', or without a registry 'docker load -i IMAGE.tar' or 'docker import ROOTFS.tar %s'", ErrImageMissing, img, img)
+		return fmt.Errorf("%w: image %s is not on the Docker engine", ErrImageMissing, img)
 	default:
 		return e.engineErr("inspect image "+img, err)
 	}
@@ -143,7 +143,7 @@ func (e *executor) requireImage(ctx context.Context, img string) error {
 // engineErr wraps an engine failure, marking lost connections as ErrEngine.
 func (e *executor) engineErr(step string, err error) error {
 	if client.IsErrConnectionFailed(err) || isConnLost(err) {
-		return fmt.Errorf("%s: %w: %v; check that Docker is running ('docker info')", step, ErrEngine, err)
+		return fmt.Errorf("%s: %w: %w", step, ErrEngine, err)
 	}
 	return fmt.Errorf("%s: %w", step, err)
 }

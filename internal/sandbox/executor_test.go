@@ -377,9 +377,11 @@ func TestCleanupRemovesOnlyOrphans(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cleanup: %v", err)
 	}
-	if nc < 1 || nv < 1 {
-		t.Errorf("cleanup removed %d containers and %d volumes, want at least 1 each", nc, nv)
-	}
+	// Another process's Cleanup (a concurrent `mai sandbox run` in another
+	// test package shares this dockerd) may have removed the crashed job
+	// first, so what this call counted is only logged; the check that
+	// counts is that nothing of the crashed job is left.
+	t.Logf("this cleanup removed %d containers and %d volumes", nc, nv)
 	if c, v := leftovers(t, cli, crashed.jobID); c+v != 0 {
 		t.Errorf("the crashed job's %d containers and %d volumes are still there", c, v)
 	}

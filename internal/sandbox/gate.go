@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path"
 	"strings"
 	"time"
 
@@ -13,7 +12,8 @@ import (
 )
 
 // Approver decides whether a HIGH-risk job may run. The terminal approver
-// is in this package; the Discord one comes with the approvals issue.
+// is in this package; internal/approval implements it with persisted
+// requests that the terminal, Discord and the control socket decide.
 type Approver interface {
 	// Approve returns the decision; an error means no decision was made
 	// (and the job does not run).
@@ -34,6 +34,8 @@ type Approval struct {
 	Approved bool      `json:"approved"`
 	By       string    `json:"by"` // "terminal", "--yes", "discord:<user>"
 	At       time.Time `json:"at"`
+	// ID is the approval request's id, when the approver keeps requests.
+	ID string `json:"id,omitempty"`
 }
 
 // RefusedError is returned for a job the gate would not run: BLOCKED, or
@@ -124,19 +126,22 @@ func (s *Sandbox) Run(ctx context.Context, job Job) (Result, error) {
 // extension or shebang) are data and are not analysed.
 func analyze(ctx context.Context, policy *risk.Policy, p prepared) risk.Verdict {
 	analyzer := risk.Analyzer{Policy: policy}
-	merged := risk.Verdict{Lang: langOf(p.lang.name), Parsed: true}
+	entryLang, _ := risk.ParseLang(p.lang.name)
+	merged := risk.Verdict{Lang: entryLang, Parsed: true}
 	var names []string
 	names = append(names, p.entry)
 	for name, data := range p.job.Files {
-		if name != p.entry && codeLang(name, data) != "" {
+		if name != p.entry && isCode(name, data) {
 			names = append(names, name)
 		}
 	}
 	multi := len(names) > 1
 	for _, name := range names {
-		lang := langOf(p.lang.name)
+		lang := entryLang
 		if name != p.entry {
-			lang = codeLang(name, p.job.Files[name])
+			// "" when only a shebang says it is code: Analyze detects the
+			// language, and one it cannot tell is HIGH.
+			lang = risk.Declared(name, p.job.Files[name])
 		}
 		v := analyzer.Analyze(ctx, lang, name, p.job.Files[name])
 		merged.Level = max(merged.Level, v.Level)
@@ -152,31 +157,12 @@ func analyze(ctx context.Context, policy *risk.Policy, p prepared) risk.Verdict 
 	return merged
 }
 
-func langOf(name string) risk.Lang {
-	if name == "python" {
-		return risk.Python
-	}
-	return risk.Shell
-}
-
-// codeLang recognises a code file that is not the entry; "" means data.
-func codeLang(name string, data []byte) risk.Lang {
-	switch path.Ext(name) {
-	case ".py":
-		return risk.Python
-	case ".sh", ".bash":
-		return risk.Shell
-	case ".go":
-		return risk.Go
-	}
-	if bytes.HasPrefix(data, []byte("#!")) {
-		line, _, _ := bytes.Cut(data, []byte("\n"))
-		if bytes.Contains(line, []byte("python")) {
-			return risk.Python
-		}
-		return risk.Shell
-	}
-	return ""
+// isCode reports whether a file that is not the entry is code to judge:
+// its name or shebang declares a language, or it has a shebang at all (an
+// interpreter the analyser does not know is not a reason to skip it).
+// Anything else is data.
+func isCode(name string, data []byte) bool {
+	return risk.Declared(name, data) != "" || bytes.HasPrefix(data, []byte("#!"))
 }
 
 // IsRefused reports whether err is the gate refusing a job, and returns

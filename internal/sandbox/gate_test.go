@@ -237,3 +237,35 @@ func TestGateAppliesWorkspacePolicy(t *testing.T) {
 		})
 	}
 }
+
+// The gate judges every file of a job that is code by the risk package's
+// own reading of names and shebangs, so a helper the entry could run is
+// never waved through as data. Offline: analyze needs no engine.
+func TestGateJudgesHelperFilesAsRiskDetectsThem(t *testing.T) {
+	const destroy = "import os\nos.system('rm -rf /')\n"
+	tests := []struct {
+		name, helper, src string
+		want              risk.Level
+	}{
+		{"python helper", "tool.py", destroy, risk.Blocked},
+		{"upper-case extension", "tool.PY", destroy, risk.Blocked},
+		{"pyw extension", "tool.pyw", destroy, risk.Blocked},
+		{"env shebang with a flag", "tool", "#!/usr/bin/env -S python3 -u\n" + destroy, risk.Blocked},
+		// At least HIGH: judged by whatever parser accepts it, or not understood.
+		{"unknown interpreter", "tool", "#!/usr/bin/perl\nunlink glob '*';\n", risk.High},
+		{"data", "notes.txt", "rm -rf / is what not to type\n", risk.Low},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := offline().prepare(Job{Language: "python", Entry: "main.py",
+				Files: map[string][]byte{"main.py": []byte("print(1)\n"), tt.helper: []byte(tt.src)}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			v := analyze(context.Background(), nil, p)
+			if v.Level < tt.want || (tt.want < risk.High && v.Level != tt.want) {
+				t.Errorf("%s: %s %v, want %s", tt.helper, v.Level, v.Findings, tt.want)
+			}
+		})
+	}
+}

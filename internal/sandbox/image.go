@@ -57,14 +57,14 @@ func (s *Sandbox) EnsureImage(ctx context.Context, img string, report func(PullP
 	return s.Pull(ctx, st.Image, report)
 }
 
-// Pull pulls img from its registry. With no registry reachable the error
-// says how to load the image by hand.
+// Pull pulls img from its registry. A failed pull is ErrPull (with the
+// engine's reason as the cause), or ErrEngine when the engine is gone.
 func (s *Sandbox) Pull(ctx context.Context, img string, report func(PullProgress)) error {
 	if img == "" {
 		img = s.exec.image
 	}
 	fail := func(err error) error {
-		return fmt.Errorf("pull %s: %v; if no registry is reachable from here, load the image by hand: 'docker save %s -o image.tar' on a machine that has it, then 'docker load -i image.tar' here (or 'docker import ROOTFS.tar %s')", img, err, img, img)
+		return fmt.Errorf("pull %s: %w: %w", img, ErrPull, err)
 	}
 	resp, err := s.exec.cli.ImagePull(ctx, img, client.ImagePullOptions{})
 	if err != nil {

@@ -173,6 +173,9 @@ var (
 	ErrEngine = errors.New("docker engine unreachable")
 	// ErrImageMissing: the image is not on the engine and must be pulled or loaded.
 	ErrImageMissing = errors.New("sandbox image missing")
+	// ErrPull: the engine could not pull the image (often: no registry is
+	// reachable, so the image must be loaded by hand).
+	ErrPull = errors.New("image pull failed")
 	// ErrUnsupported: the language cannot run in the image.
 	ErrUnsupported = errors.New("language not supported")
 	// ErrRefused: the risk gate refused the job (BLOCKED, or HIGH without approval).
@@ -192,7 +195,7 @@ func New(ctx context.Context, opts Options) (*Sandbox, error) {
 	}
 	if _, err := cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("%w at %s: %v; start Docker (as root: dockerd, or the Docker Desktop app) and try again", ErrEngine, cli.DaemonHost(), err)
+		return nil, fmt.Errorf("%w at %s: %w", ErrEngine, cli.DaemonHost(), err)
 	}
 	if opts.Image == "" {
 		opts.Image = DefaultImage

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -43,16 +44,32 @@ func repoRoot(t *testing.T) string {
 }
 
 // actionlint runs the actionlint pinned in go.mod from the repository root,
-// with shellcheck at the given path ("" turns the shellcheck rule off).
-func actionlint(t *testing.T, root, shellcheck, file string) (string, error) {
+// with shellcheck at the given path ("" turns the shellcheck rule off). It
+// returns actionlint's report (its standard output) and exit status. The go
+// command's own lines ("go: downloading …" on a fresh module cache) go to
+// standard error and are returned apart, for a failure message only.
+func actionlint(t *testing.T, root, shellcheck, file string) (report, stderr string, status int) {
 	t.Helper()
 	cmd := exec.CommandContext(t.Context(), "go", "tool", "actionlint", "-no-color", "-shellcheck="+shellcheck, "-pyflakes=", file)
 	cmd.Dir = root
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
-	return out.String(), err
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		status = ee.ExitCode()
+	default:
+		t.Fatalf("go tool actionlint: %v\n%s", err, errOut.String())
+	}
+	return out.String(), errOut.String(), status
 }
+
+// actionlint's exit statuses: 0 no problem, 1 problems reported; anything
+// else (2 bad command line, 3 fatal, or the go command failing to build it)
+// means the lint did not run.
+const actionlintFound = 1
 
 func TestWorkflowPassesActionlint(t *testing.T) {
 	root := repoRoot(t)
@@ -81,19 +98,22 @@ func TestWorkflowPassesActionlint(t *testing.T) {
 				}
 				sc = path
 			}
-			out, err := actionlint(t, root, sc, tt.file)
+			report, stderr, status := actionlint(t, root, sc, tt.file)
+			if status != 0 && status != actionlintFound {
+				t.Fatalf("actionlint did not run (exit status %d):\n%s%s", status, report, stderr)
+			}
 			if tt.wantReport == nil {
-				if err != nil || out != "" {
-					t.Fatalf("actionlint %s reports problems (%v):\n%s", tt.file, err, out)
+				if status != 0 || report != "" {
+					t.Fatalf("actionlint %s reports problems (exit status %d):\n%s", tt.file, status, report)
 				}
 				return
 			}
-			if err == nil {
-				t.Fatalf("actionlint passed a broken workflow:\n%s", out)
+			if status != actionlintFound {
+				t.Fatalf("actionlint passed a broken workflow:\n%s", report)
 			}
 			for _, want := range tt.wantReport {
-				if !strings.Contains(out, want) {
-					t.Errorf("actionlint output does not mention %q:\n%s", want, out)
+				if !strings.Contains(report, want) {
+					t.Errorf("actionlint's report does not mention %q:\n%s", want, report)
 				}
 			}
 		})

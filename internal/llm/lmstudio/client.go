@@ -53,7 +53,7 @@ func New(cfg Config) *Client {
 		Label:        "LM Studio",
 		StartCommand: "lms server start",
 		LogHint:      "lms log stream",
-		TokenHint:    "set LMSTUDIO_API_TOKEN to an API token from LM Studio's Developer → Server Settings",
+		TokenHint:    "it requires an API token (Developer → Server Settings), or a different one",
 		HTTPClient:   cfg.HTTPClient,
 		IdleTimeout:  cfg.IdleTimeout,
 	})}
@@ -142,6 +142,14 @@ func (c *Client) list(ctx context.Context) (listing, error) {
 		return listing{}, err
 	}
 	return fromV0(out), nil
+}
+
+// LegacyAPI reports whether the server turned out to have only the v0 API
+// (LM Studio before 0.4.0): it lists models but cannot load or unload them.
+func (c *Client) LegacyAPI() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.v0
 }
 
 // isMissingEndpoint reports an HTTP 404 from a server that lacks an endpoint.

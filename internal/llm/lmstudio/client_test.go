@@ -272,7 +272,7 @@ func TestChatFailures(t *testing.T) {
 		{"error mid-stream", func(s *lmstudiotest.Server) {
 			s.Script(lmstudiotest.Reply{Chunks: []string{"a"}, StreamError: "GPU lost"})
 		}, "qwen/qwen3-8b", false, llm.ErrBadResponse, "GPU lost"},
-		{"token required", func(s *lmstudiotest.Server) { s.RequireToken("secret") }, "qwen/qwen3-8b", true, llm.ErrUnauthorized, "LMSTUDIO_API_TOKEN"},
+		{"token required", func(s *lmstudiotest.Server) { s.RequireToken("secret") }, "qwen/qwen3-8b", true, llm.ErrUnauthorized, "requires an API token"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,6 +292,11 @@ func TestChatFailures(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), tt.says) {
 				t.Errorf("error %q does not say %q", err, tt.says)
+			}
+			// Which variable to set is the front ends' to say; a Discord
+			// user reads this error too.
+			if strings.Contains(err.Error(), "LMSTUDIO_") {
+				t.Errorf("error %q names a configuration variable", err)
 			}
 		})
 	}

@@ -123,7 +123,7 @@ func (c *Client) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) 
 	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "text/html") {
 		resp.Body.Close()
 		cancel(nil)
-		return nil, c.bad("answered /api/chat with an HTML page instead of a stream — is OLLAMA_ENDPOINT the Ollama API and not a proxy or web page?")
+		return nil, c.bad("answered /api/chat with an HTML page instead of a stream: the address is a proxy or a web page, not the Ollama API")
 	}
 	return newStream(c, ctx, cancel, resp.Body, start), nil
 }

@@ -93,7 +93,7 @@ var errTimedOut = errors.New("request timed out")
 
 // unreachable explains a request that got no answer at all.
 func (c *Client) unreachable(err error) error {
-	return &llm.Error{Kind: llm.ErrUnreachable, Msg: fmt.Sprintf("Ollama is not reachable at %s — is `ollama serve` running?", c.base), Cause: err}
+	return &llm.Error{Kind: llm.ErrUnreachable, Msg: fmt.Sprintf("Ollama is not reachable at %s", c.base), Cause: err}
 }
 
 func (c *Client) bad(format string, args ...any) *llm.Error {
@@ -162,7 +162,7 @@ func (c *Client) statusError(ctx context.Context, resp *http.Response, path stri
 		return c.transportError(ctx, path, err)
 	}
 	if isHTML(resp, b) {
-		return c.bad("answered %s with an HTML page (HTTP %d) instead of JSON — is OLLAMA_ENDPOINT the Ollama API and not a proxy or web page?", path, resp.StatusCode)
+		return c.bad("answered %s with an HTML page (HTTP %d) instead of JSON: the address is a proxy or a web page, not the Ollama API", path, resp.StatusCode)
 	}
 	var e apiError
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {
@@ -176,7 +176,7 @@ func (c *Client) statusError(ctx context.Context, resp *http.Response, path stri
 		return le
 	}
 	if resp.StatusCode == http.StatusNotFound {
-		return c.bad("has no %s (HTTP 404) — is OLLAMA_ENDPOINT an Ollama server, and is it recent enough?", path)
+		return c.bad("has no %s (HTTP 404): the address is not an Ollama server, or one too old", path)
 	}
 	return c.bad("answered %s with HTTP %d: %s", path, resp.StatusCode, snippet(b))
 }
@@ -215,7 +215,7 @@ func (c *Client) call(ctx context.Context, timeout time.Duration, method, path s
 		return c.transportError(ctx, path, err)
 	}
 	if isHTML(resp, b) {
-		return c.bad("answered %s with an HTML page instead of JSON — is OLLAMA_ENDPOINT the Ollama API and not a proxy or web page?", path)
+		return c.bad("answered %s with an HTML page instead of JSON: the address is a proxy or a web page, not the Ollama API", path)
 	}
 	var e apiError
 	if json.Unmarshal(b, &e) == nil && e.Error != "" {

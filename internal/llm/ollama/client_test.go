@@ -176,7 +176,7 @@ func TestMetadataErrors(t *testing.T) {
 		msg    string
 	}{
 		{name: "refused", client: refused, kind: llm.ErrUnreachable,
-			msg: "Ollama is not reachable at " + refused.Endpoint() + " — is `ollama serve` running?"},
+			msg: "Ollama is not reachable at " + refused.Endpoint()},
 		{name: "500 with an error", routes: map[string]route{"GET /api/tags": {status: 500, body: `{"error":"disk full"}`}},
 			kind: llm.ErrBadResponse, msg: "failed on /api/tags (HTTP 500): disk full"},
 		{name: "502 HTML from a proxy", routes: map[string]route{"GET /api/tags": {status: 502, contentType: "text/html", body: "<html><body>Bad Gateway</body></html>"}},
@@ -206,6 +206,13 @@ func TestMetadataErrors(t *testing.T) {
 			}
 			if !strings.Contains(err.Error(), c.Endpoint()) {
 				t.Errorf("error %q does not name the endpoint", err)
+			}
+			// What to set or run is the front ends' to say (a Discord user
+			// cannot run ollama serve); the error says what happened.
+			for _, advice := range []string{"OLLAMA_ENDPOINT", "ollama serve"} {
+				if strings.Contains(err.Error(), advice) {
+					t.Errorf("error %q carries command-line advice (%s)", err, advice)
+				}
 			}
 		})
 	}
@@ -548,7 +555,7 @@ func TestChatCancel(t *testing.T) {
 func TestUnreachableChat(t *testing.T) {
 	c := newClient(t, refusedURL(t), Options{})
 	_, err := c.Chat(context.Background(), llm.Request{Model: "m"})
-	want := "Ollama is not reachable at " + c.Endpoint() + " — is `ollama serve` running?"
+	want := "Ollama is not reachable at " + c.Endpoint()
 	if !errors.Is(err, llm.ErrUnreachable) || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("err = %v, want %q", err, want)
 	}

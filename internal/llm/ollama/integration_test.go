@@ -247,14 +247,16 @@ func watchingProxy(t *testing.T, target string) (url string, closed <-chan struc
 // but when its write to the departed client fails before it notices the
 // closed connection, the runner goes on to num_predict, and later requests
 // for that model wait behind it. Mai should therefore always pass a sane
-// token limit. This test uses a limit of a few seconds' worth of tokens.
+// token limit. This test uses a limit of a few seconds' worth of tokens on a
+// busy two-core machine, so that the request after it never waits longer
+// than its own deadline.
 func TestRealChatCancel(t *testing.T) {
 	srv := ollamaServer.Server(t)
 	testenv.Short(t, "real Ollama: skipped with -short")
 	url, closed := watchingProxy(t, srv.URL())
 	c := newClient(t, url, Options{})
 	ctx, cancel := context.WithCancel(ctxT(t))
-	s, err := c.Chat(ctx, llm.Request{Model: ollamatest.ChatModel, Messages: userSays("go on"), Options: llm.Options{MaxTokens: 4000}})
+	s, err := c.Chat(ctx, llm.Request{Model: ollamatest.ChatModel, Messages: userSays("go on"), Options: llm.Options{MaxTokens: 1000}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +354,7 @@ func TestRealServerKilledMidStream(t *testing.T) {
 		t.Fatalf("after the kill: %v, want ErrStreamTruncated", nextErr)
 	}
 	_, err = c.Models(ctxT(t))
-	want := "Ollama is not reachable at " + srv.URL() + " — is `ollama serve` running?"
+	want := "Ollama is not reachable at " + srv.URL()
 	if !errors.Is(err, llm.ErrUnreachable) || !strings.HasPrefix(err.Error(), want) {
 		t.Fatalf("after the kill: %v, want %q", err, want)
 	}

@@ -175,11 +175,11 @@ func (s *stream) readError(err error) error {
 		}
 		return fmt.Errorf("ollama chat: %w", cause)
 	}
-	return &llm.Error{Kind: llm.ErrStreamTruncated, Msg: s.c.who() + " broke off the answer — did `ollama serve` stop or crash?", Cause: err}
+	return &llm.Error{Kind: llm.ErrStreamTruncated, Msg: s.c.who() + " broke off the answer (the server may have stopped or crashed)", Cause: err}
 }
 
 func (s *stream) eof() error {
-	return &llm.Error{Kind: llm.ErrStreamTruncated, Msg: s.c.who() + " ended the answer before it was done — did `ollama serve` stop or crash?"}
+	return &llm.Error{Kind: llm.ErrStreamTruncated, Msg: s.c.who() + " ended the answer before it was done (the server may have stopped or crashed)"}
 }
 
 // parse turns one line into pending events.
