@@ -38,6 +38,10 @@ var manifest = []expect{
 	{Pkg: "internal/risk", Name: "Analyze/sh", Baseline: "parsing the same code alone", Ratio: "x-parse", Goal: "ms/kline < 5"},
 	{Pkg: "internal/risk", Name: "Analyze/go", Baseline: "parsing the same code alone", Ratio: "x-parse", Goal: "ms/kline < 5"},
 
+	// internal/audit
+	{Pkg: "internal/audit", Name: "Append", Baseline: "a plain SQLite INSERT of the same row in its own transaction, synchronous=FULL, same file", Ratio: "x-insert", Goal: "x-insert <= 2"},
+	{Pkg: "internal/audit", Name: "Verify", Baseline: "a plain scan reading every column of the same 10^5 rows", Ratio: "x-scan", Goal: "entries/s >= 200000"},
+
 	// cmd/mai
 	{Pkg: "cmd/mai", Name: "Serve", Sides: "mai floor", Baseline: "the same binary's 'mai version' run to its exit: process start and package init, the floor of any daemon of this binary (time; peak RSS as floor-MB)", Goal: "mai-ms < 300, mai-MB < 40"},
 }
