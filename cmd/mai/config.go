@@ -32,7 +32,11 @@ func (m *Main) runConfig(ctx context.Context, args []string) error {
 		if v == "" {
 			v = "(unset)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, v, e.Source)
+		src := string(e.Source)
+		if e.File != "" {
+			src = e.File
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.Name, v, src)
 	}
 	return tw.Flush()
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -284,8 +286,20 @@ func TestFailuresSayWhatToTry(t *testing.T) {
 		{[]string{"sandbox", "run", "x.py"}, "Try: start Docker"},
 		{[]string{"sandbox", "ps"}, "Try: start Docker"},
 		{[]string{"chat", "--once", "hi"}, "Try: 'mai models status'"},
+		{[]string{"memory", "stats", "--db", "damaged"}, "Try: restore a backup"},
+	}
+	// A file that is not a database at all: the library says so, the CLI
+	// says where the backups are.
+	if err := os.WriteFile(filepath.Join(dir, "damaged.db"), bytes.Repeat([]byte("not sqlite "), 1000), 0o600); err != nil {
+		t.Fatal(err)
 	}
 	for _, tt := range tests {
+		env := env
+		if tt.args[len(tt.args)-1] == "damaged" {
+			env = maps.Clone(env)
+			env["MEMORY_DB_PATH"] = filepath.Join(dir, "damaged.db")
+			tt.args = tt.args[:len(tt.args)-2]
+		}
 		r := runMai(t, dir, env, tt.args...)
 		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
 		if r.code != 1 || len(lines) != 2 || !strings.HasPrefix(lines[0], "mai: ") || !strings.HasPrefix(lines[1], tt.want) {

@@ -6,6 +6,7 @@ import (
 	"github.com/maicompanion/mai/internal/llm"
 	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/sandbox"
+	"github.com/maicompanion/mai/internal/store"
 )
 
 // hint says what to try after a failure, for the conditions a person can fix
@@ -26,6 +27,10 @@ func hint(err error) string {
 		return "start Ollama ('ollama serve') or LM Studio's server ('lms server start'), or set OLLAMA_ENDPOINT / LMSTUDIO_ENDPOINT; 'mai doctor' checks both"
 	case errors.Is(err, router.ErrNoModel):
 		return "'mai models status' says why each model does not fit or answer; start Ollama ('ollama serve') or LM Studio's server, pull a chat model ('ollama pull llama3.2:3b'), or set OLLAMA_ENDPOINT / LMSTUDIO_ENDPOINT"
+	case errors.Is(err, router.ErrNoEmbedder):
+		return "install an embedding model ('ollama pull nomic-embed-text', or one in LM Studio) or start its server; recall works by words meanwhile"
+	case errors.Is(err, store.ErrDamaged):
+		return "restore a backup with 'mai memory restore FILE': the daily ones are in the data directory's backups/ folder, those of 'mai memory backup' in backups/manual/"
 	case errors.Is(err, llm.ErrBadResponse):
 		return "check that OLLAMA_ENDPOINT / LMSTUDIO_ENDPOINT point at the model servers' APIs, and read the server's log ('lms log stream' for LM Studio)"
 	}

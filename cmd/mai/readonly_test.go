@@ -171,7 +171,10 @@ func TestReadCommandsBesideRunningServe(t *testing.T) {
 	}
 	cmd, out := maiProcess(t, dir, envList, "serve")
 	logPath := filepath.Join(data, ".logs", "mai.log")
-	waitFor(t, func() bool { b, _ := os.ReadFile(logPath); return bytes.Contains(b, []byte("memory compression pass")) })
+	waitFor(t, func() bool {
+		b, _ := os.ReadFile(logPath)
+		return bytes.Contains(b, []byte("memory compression pass")) && bytes.Contains(b, []byte("control socket listening"))
+	})
 	logBefore, _ := os.ReadFile(logPath)
 	for _, args := range readCommands {
 		r := runMai(t, dir, env, args...)

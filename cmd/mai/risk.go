@@ -49,7 +49,7 @@ func (m *Main) runRisk(ctx context.Context, args []string) error {
 		return err
 	}
 	a := risk.Analyzer{Policy: policy}
-	src, name, err := m.readRiskSource(files[0], risk.DefaultMaxBytes)
+	src, name, err := m.readRiskSource(files[0], riskReadLimit)
 	if err != nil {
 		return err
 	}
@@ -93,8 +93,14 @@ func (m *Main) riskPolicy(file string) (*risk.Policy, error) {
 	return risk.LoadWorkspacePolicy(m.cfg.Workspace)
 }
 
-// readRiskSource reads at most limit+1 bytes, enough for the analyser to see
-// that an input is too large without reading all of it.
+// riskReadLimit is the most `mai risk` reads. The analyser judges input
+// over its part size (risk.DefaultMaxBytes) in parts and rates it at least
+// HIGH, so reading far past that size is what keeps a blocked line behind
+// padding BLOCKED (the sandbox gate judges all of what it runs).
+const riskReadLimit = 64 << 20
+
+// readRiskSource reads at most limit+1 bytes; what lies beyond is not read,
+// and the analyser's too-large finding already makes such input HIGH.
 func (m *Main) readRiskSource(file string, limit int) ([]byte, string, error) {
 	var r io.Reader
 	name := ""

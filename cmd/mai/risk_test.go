@@ -155,6 +155,18 @@ func TestRiskTooLargeIsHigh(t *testing.T) {
 	}
 }
 
+// Padding never lowers a verdict: a blocked line after more than the
+// analyser's part size of filler is still read, and still BLOCKED.
+func TestRiskPaddedBlockedStaysBlocked(t *testing.T) {
+	dir := t.TempDir()
+	pad := strings.Repeat("# filler filler filler filler filler filler\n", 40_000) // about 1.8 MB
+	file := writeRiskFile(t, dir, "padded.sh", pad+"rm -rf / --no-preserve-root\n")
+	r := runMai(t, dir, nil, "risk", "--json", "--lang", "sh", file)
+	if out := decodeRisk(t, r); r.code != 0 || out.Verdict != "BLOCKED" {
+		t.Errorf("exit %d, verdict %s, want BLOCKED: %s", r.code, out.Verdict, r.stderr)
+	}
+}
+
 func TestRiskWorkspacePolicy(t *testing.T) {
 	dir := t.TempDir()
 	ws := filepath.Join(dir, "ws")

@@ -21,6 +21,7 @@ type models struct {
 	router *router.Router
 	probe  gpu.Result
 	log    *switchlog.Log
+	db     *store.DB
 	close  func()
 }
 
@@ -60,7 +61,7 @@ func (m *Main) openModels(ctx context.Context, access dbAccess) (*models, error)
 		closeAll()
 		return nil, err
 	}
-	return &models{router: r, probe: probe, log: sl, close: closeAll}, nil
+	return &models{router: r, probe: probe, log: sl, db: db, close: closeAll}, nil
 }
 
 // newRouter builds the router from the configuration, planning with the

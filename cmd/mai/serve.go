@@ -14,11 +14,14 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/maicompanion/mai/internal/approval"
 	"github.com/maicompanion/mai/internal/config"
+	"github.com/maicompanion/mai/internal/control"
 	"github.com/maicompanion/mai/internal/doctor"
 	"github.com/maicompanion/mai/internal/lockfile"
 	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
+	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/sandbox"
 	"github.com/maicompanion/mai/internal/store"
 	"github.com/maicompanion/mai/internal/switchlog"
@@ -86,9 +89,13 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	// embedding model in MAI_MODELS (else the smallest installed one), and
 	// the current chat model, with extraction when none answers. It counts
 	// a model's tokens from the vocabulary the router finds for it.
+	// The chat core on the control socket uses the same router and memory.
 	var memOpts memory.Options
-	if r, _, err := m.newRouter(ctx, logging.Component(log, "router"), switchlog.New(db.DB), readWrite); err != nil {
-		log.Error().Err(err).Msg("cannot plan models: memory recalls by words only and summarises by extraction")
+	sl := switchlog.New(db.DB)
+	r, _, err := m.newRouter(ctx, logging.Component(log, "router"), sl, readWrite)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot plan models: memory recalls by words only and summarises by extraction, and chat is off")
+		r = nil
 	} else {
 		memOpts = memory.Options{Embedder: r, Summarizer: memory.NewModelSummarizer(r), Vocabularies: r}
 	}
@@ -97,6 +104,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
 		{"upkeep", memoryUpkeep(db, mem, cfg, logging.Component(log, "upkeep"))},
 		{"embedder", embedder(mem, logging.Component(log, "memory"))},
+		{"control", m.controlSocket(logging.Component(log, "control"), r, sl, mem, led)},
 		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
 	}
 	stop := m.signals()
@@ -156,6 +164,40 @@ func memoryUpkeep(db *store.DB, mem *memory.Store, cfg *config.Config, log zerol
 	return func(ctx context.Context) error {
 		upkeep.Loop(ctx, log, tasks, time.Minute, nil)
 		return nil
+	}
+}
+
+// controlSocket serves the chat core, over the daemon's router and memory,
+// on the control socket, so that `mai chat` talks to this daemon. Without
+// a router (no backend configured) the daemon runs on without chat.
+func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store, led *ledger) func(context.Context) error {
+	return func(ctx context.Context) error {
+		if r == nil {
+			<-ctx.Done()
+			return nil
+		}
+		if err := (&models{router: r, log: sl}).applyPin(ctx); err != nil {
+			log.Warn().Err(err).Msg("pinned model unavailable")
+		}
+		cc, err := m.newChatCore(ctx, log, r, mem, led, approval.ViaControl)
+		if err != nil {
+			log.Warn().Err(err).Msg("chat is off: the chat core could not start")
+			<-ctx.Done()
+			return nil
+		}
+		defer cc.close()
+		path := m.socketPath()
+		ln, err := control.Listen(path)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(path)
+		log.Info().Str("socket", path).Str("owner", cc.owner).Msg("control socket listening")
+		// Decisions carry the PIN (checked by the core's Decide, the same
+		// way in-process); srv.Authorize is where commands that change
+		// state would ask for it too.
+		srv := &control.Server{Core: cc.core, User: cc.owner, Log: log}
+		return srv.Serve(ctx, ln, 5*time.Second)
 	}
 }
 

@@ -23,6 +23,10 @@ const (
 	SourceDefault Source = "default"
 	SourceEnv     Source = "environment"
 	SourceDotenv  Source = ".env"
+	// SourceUserDotenv is the owner's file, $XDG_CONFIG_HOME/mai/.env
+	// (~/.config/mai/.env), read so that the CLI finds the daemon's
+	// configuration from any directory.
+	SourceUserDotenv Source = "user .env"
 )
 
 // Secret is a string that never prints itself: fmt, %v, JSON and logs see
@@ -75,6 +79,7 @@ type Config struct {
 	VRAMHeadroom Headroom
 
 	SandboxImage string
+	Chat         ChatConfig
 	// ApprovalRemind and ApprovalExpire time an unanswered approval request.
 	ApprovalRemind time.Duration
 	ApprovalExpire time.Duration
@@ -83,6 +88,13 @@ type Config struct {
 
 	// Entries records every variable's effective value and source, in table order.
 	Entries []Entry
+}
+
+// ChatConfig tunes the chat core.
+type ChatConfig struct {
+	MaxToolCalls int
+	FactsEvery   int // 0: only at /remember
+	ShowThinking bool
 }
 
 // LogConfig sets rotation of the log file.
@@ -98,6 +110,7 @@ type Entry struct {
 	Name   string `json:"name"`
 	Value  string `json:"value"`
 	Source Source `json:"source"`
+	File   string `json:"file,omitempty"` // the .env file it came from
 	Secret bool   `json:"secret,omitempty"`
 	Help   string `json:"help"`
 }
@@ -135,28 +148,40 @@ func (e *Error) Error() string {
 // LookupFunc looks up an environment variable, like os.LookupEnv.
 type LookupFunc func(string) (string, bool)
 
-// Load reads the environment through lookup and the .env file in dir (if
-// any), applies defaults, and validates everything. The first problem found
-// is returned as an *Error.
+// Load reads the environment through lookup, the .env file in dir (if
+// any) and the owner's $XDG_CONFIG_HOME/mai/.env (if any), in that order of
+// precedence, applies defaults, and validates everything. The first problem
+// found is returned as an *Error.
 func Load(lookup LookupFunc, dir string) (*Config, error) {
-	dotenv, err := readDotenv(filepath.Join(dir, ".env"))
+	local := filepath.Join(dir, ".env")
+	dotenv, err := readDotenv(local)
 	if err != nil {
 		return nil, err
 	}
-	get := func(name string) (string, Source, bool) {
+	user := UserDotenv(lookup)
+	userEnv := map[string]string{}
+	if user != "" {
+		if userEnv, err = readDotenv(user); err != nil {
+			return nil, err
+		}
+	}
+	get := func(name string) (string, Source, string, bool) {
 		if v, ok := lookup(name); ok {
-			return v, SourceEnv, true
+			return v, SourceEnv, "", true
 		}
 		if v, ok := dotenv[name]; ok {
-			return v, SourceDotenv, true
+			return v, SourceDotenv, local, true
 		}
-		return "", SourceDefault, false
+		if v, ok := userEnv[name]; ok {
+			return v, SourceUserDotenv, user, true
+		}
+		return "", SourceDefault, "", false
 	}
 	cfg := &Config{}
 	for _, v := range vars() {
-		raw, src, ok := get(v.name)
+		raw, src, file, ok := get(v.name)
 		if ok && strings.TrimSpace(raw) == "" {
-			ok, src = false, SourceDefault // an empty value means "use the default"
+			ok, src, file = false, SourceDefault, "" // an empty value means "use the default"
 		}
 		if !ok {
 			raw = v.def(cfg, lookup)
@@ -168,9 +193,22 @@ func Load(lookup LookupFunc, dir string) (*Config, error) {
 			}
 			return nil, &Error{Var: v.name, Value: shown, Expect: err.Error()}
 		}
-		cfg.Entries = append(cfg.Entries, Entry{Name: v.name, Value: v.shown(cfg), Source: src, Secret: v.secret != nil, Help: v.help})
+		cfg.Entries = append(cfg.Entries, Entry{Name: v.name, Value: v.shown(cfg), Source: src, File: file, Secret: v.secret != nil, Help: v.help})
 	}
 	return cfg, nil
+}
+
+// UserDotenv returns the owner's configuration file:
+// $XDG_CONFIG_HOME/mai/.env, else $HOME/.config/mai/.env; "" when neither
+// variable is set.
+func UserDotenv(lookup LookupFunc) string {
+	if x, ok := lookup("XDG_CONFIG_HOME"); ok && filepath.IsAbs(x) {
+		return filepath.Join(x, "mai", ".env")
+	}
+	if h, ok := lookup("HOME"); ok && filepath.IsAbs(h) {
+		return filepath.Join(h, ".config", "mai", ".env")
+	}
+	return ""
 }
 
 // readDotenv parses path with godotenv after checking each line ourselves,

@@ -249,3 +249,34 @@ func TestEnvExampleIsCurrent(t *testing.T) {
 		}
 	}
 }
+
+// The owner's $XDG_CONFIG_HOME/mai/.env is read from any directory, below
+// the environment and the working directory's .env, and each entry names
+// the file its value came from.
+func TestUserDotenv(t *testing.T) {
+	cfgHome := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(cfgHome, "mai"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	user := filepath.Join(cfgHome, "mai", ".env")
+	if err := os.WriteFile(user, []byte("OLLAMA_ENDPOINT=http://user:1\nLOG_LEVEL=debug\nMAI_FACTS_EVERY=3\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeDotenv(t, "LOG_LEVEL=warn\n")
+	c, err := Load(lookupFrom(map[string]string{"XDG_CONFIG_HOME": cfgHome, "HOME": "/h"}), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := entry(t, c, "OLLAMA_ENDPOINT"); len(c.OllamaEndpoints) != 1 || c.OllamaEndpoints[0].URL != "http://user:1" || e.Source != SourceUserDotenv || e.File != user {
+		t.Errorf("from the user file: %+v %+v", c.OllamaEndpoints, e)
+	}
+	if e := entry(t, c, "LOG_LEVEL"); c.LogLevel != "warn" || e.File != filepath.Join(dir, ".env") {
+		t.Errorf("the working directory's .env must win: %q %+v", c.LogLevel, e)
+	}
+	if c.Chat.FactsEvery != 3 {
+		t.Errorf("MAI_FACTS_EVERY = %d", c.Chat.FactsEvery)
+	}
+	if got := UserDotenv(lookupFrom(map[string]string{"HOME": "/home/ann"})); got != "/home/ann/.config/mai/.env" {
+		t.Errorf("without XDG_CONFIG_HOME: %s", got)
+	}
+}

@@ -203,6 +203,9 @@ func vars() []variable {
 			},
 			show: func(c *Config) string { return c.SandboxImage },
 		},
+		intVar("MAI_CHAT_MAX_TOOL_CALLS", "most tool calls (run_code, remember, recall) the model may make in one answer", 5, 1, func(c *Config) *int { return &c.Chat.MaxToolCalls }),
+		intVar("MAI_FACTS_EVERY", "learn facts about the owner every this many messages (0: only at /remember)", 6, 0, func(c *Config) *int { return &c.Chat.FactsEvery }),
+		boolVar("MAI_SHOW_THINKING", "show a reasoning model's thinking instead of one \"thinking…\" line", false, func(c *Config) *bool { return &c.Chat.ShowThinking }),
 		durationVar("APPROVAL_REMIND", "one reminder when an approval request is still unanswered after this long", "5m", func(c *Config) *time.Duration { return &c.ApprovalRemind }),
 		durationVar("APPROVAL_EXPIRE", "an unanswered approval request expires (is not approved) after this long", "24h", func(c *Config) *time.Duration { return &c.ApprovalExpire }),
 		{

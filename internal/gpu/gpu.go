@@ -125,7 +125,7 @@ func Probe(ctx context.Context, opts Options) (Result, error) {
 	} else if r := (Result{Source: SourceAMD, Devices: devs, Notes: notes}); r.Total() > 0 {
 		return r, nil
 	}
-	notes = append(notes, "no GPU found (no working nvidia-smi, no amdgpu VRAM counters): models will run on the CPU; set GPU_VRAM_AVAILABLE to plan with a GPU anyway")
+	notes = append(notes, "no GPU found (no working nvidia-smi, no amdgpu VRAM counters): models will run on the CPU")
 	return Result{Source: SourceNone, Notes: notes}, nil
 }
 

@@ -150,7 +150,11 @@ func TestAssembleNeverOverBudgetOnOllama(t *testing.T) {
 					other := seedConversation(t, s, "u", 60, now.Add(-2*time.Hour))
 					for _, cw := range []int{300, 700, 1500} {
 						c, n := assemble(s, other, cw, ollamatest.ChatModel)
-						s.ObservePrompt(ctx, ollamatest.ChatModel, c, n)
+						var texts []string
+						for _, t := range c.Turns {
+							texts = append(texts, t.Content)
+						}
+						s.ObservePrompt(ctx, ollamatest.ChatModel, texts, n)
 					}
 				}
 				c, n := assemble(s, conv, w, ollamatest.ChatModel)

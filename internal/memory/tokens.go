@@ -244,18 +244,16 @@ func (s *Store) Tokenizer(ctx context.Context, model string) *Estimator {
 	return e
 }
 
-// ObservePrompt calibrates model's estimator with the backend's count of
-// the prompt sent for c (Ollama's prompt_eval_count, usage.prompt_tokens
-// of the OpenAI API): call it when an answer's final statistics arrive.
-func (s *Store) ObservePrompt(ctx context.Context, model string, c Context, promptTokens int) {
+// ObservePrompt calibrates model's estimator with the backend's count of a
+// prompt made of these messages (Ollama's prompt_eval_count, the OpenAI
+// API's usage.prompt_tokens): call it when an answer's final statistics
+// arrive. Whatever else the prompt carried (tool definitions) counts as
+// if the messages cost it, which errs on the side of a smaller context.
+func (s *Store) ObservePrompt(ctx context.Context, model string, messages []string, promptTokens int) {
 	if model == "" || promptTokens <= 0 {
 		return
 	}
-	texts := make([]string, len(c.Turns))
-	for i, t := range c.Turns {
-		texts[i] = t.Content
-	}
-	s.Tokenizer(ctx, model).ObservePrompt(texts, promptTokens)
+	s.Tokenizer(ctx, model).ObservePrompt(messages, promptTokens)
 }
 
 // recentFitting returns the newest unfolded turns of the conversation that

@@ -5,6 +5,10 @@ import (
 	"context"
 	"go/parser"
 	"go/token"
+	"os"
+	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -121,5 +125,146 @@ func BenchmarkAnalyze(b *testing.B) {
 			b.ReportMetric(perK(parse), "parse-ms/kline")
 			b.ReportMetric(float64(analyse)/float64(parse), "x-parse")
 		})
+	}
+}
+
+// benchShapes are the pathological input shapes, one unit per line so that
+// time per 1000 lines compares with ordinary code.
+var benchShapes = []struct {
+	name       string
+	lang       Lang
+	head, unit string
+	tail       string
+}{
+	{"sh-pipeline", Shell, "", "a |\n", "a\n"},
+	{"sh-and-chain", Shell, "", "a &&\n", "a\n"},
+	{"sh-statements", Shell, "", "a;\n", ""},
+	{"sh-substitutions", Shell, "", "echo $(a)$(a)$(a)$(a)\n", ""},
+	{"py-concatenation", Python, "x = ('a' +\n", "'a' +\n", "'a')\n"},
+	{"py-list", Python, "x = [\n", "1,\n", "]\n"},
+	{"go-concatenation", Go, "package p\n\nvar x = \"a\" +\n", "\"a\" +\n", "\"a\"\n"},
+}
+
+// benchShapeBytes is the size of each pathological input and of the
+// ordinary code it is compared with.
+const benchShapeBytes = 256 << 10
+
+// ordinaryOfSize returns ordinary code of one language (the corpus's
+// programs that parse) of about n bytes.
+func ordinaryOfSize(b *testing.B, lang Lang, n int) []byte {
+	ext := map[Lang]string{Python: ".py", Shell: ".sh", Go: ".go"}[lang]
+	var out []byte
+	for len(out) < n {
+		src, _ := benchSource(b, lang, ext)
+		if lang == Go && len(out) > 0 {
+			src = src[bytes.Index(src, []byte(")\n"))+2:] // one package clause and import block
+		}
+		out = append(out, src...)
+	}
+	return out
+}
+
+// BenchmarkRiskShapes times each pathological shape per 1000 lines next to
+// ordinary code of the same language and size, measured in the same run
+// (goal: within 3×, per line and per byte), its ratio to parsing the shape
+// alone, and the peak resident memory one analysis adds per MiB of input.
+func BenchmarkRiskShapes(b *testing.B) {
+	for _, s := range benchShapes {
+		b.Run(s.name, func(b *testing.B) {
+			n := (benchShapeBytes - len(s.head) - len(s.tail)) / len(s.unit)
+			shape := []byte(s.head + strings.Repeat(s.unit, n) + s.tail)
+			ordinary := ordinaryOfSize(b, s.lang, len(shape))
+			ctx := context.Background()
+			var tShape, tOrd, tParse time.Duration
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				Analyze(ctx, s.lang, shape)
+				tShape += time.Since(start)
+				start = time.Now()
+				Analyze(ctx, s.lang, ordinary)
+				tOrd += time.Since(start)
+				start = time.Now()
+				parseOnly(s.lang, shape)
+				tParse += time.Since(start)
+			}
+			b.StopTimer()
+			perK := func(d time.Duration, src []byte) float64 {
+				return float64(d.Nanoseconds()) / float64(b.N) / 1e6 * 1000 / float64(bytes.Count(src, []byte("\n")))
+			}
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(perK(tShape, shape), "shape-ms/kline")
+			b.ReportMetric(perK(tOrd, ordinary), "ordinary-ms/kline")
+			b.ReportMetric(perK(tShape, shape)/perK(tOrd, ordinary), "x-ordinary-per-line")
+			b.ReportMetric((float64(tShape)/float64(len(shape)))/(float64(tOrd)/float64(len(ordinary))), "x-ordinary-per-byte")
+			b.ReportMetric(float64(tShape)/float64(tParse), "x-parse")
+			if peak, ok := peakRSS(func() { Analyze(ctx, s.lang, shape) }); ok {
+				b.ReportMetric(peak/(float64(len(shape))/(1<<20)), "peak-MiB/MiB")
+			}
+		})
+	}
+}
+
+// peakRSS runs f and returns how far the process's peak resident memory
+// rose above its resident memory before, in MiB (tree-sitter's memory is
+// outside the Go heap, so the heap alone would miss it). It needs Linux's
+// clear_refs to reset the peak; ok is false without it.
+func peakRSS(f func()) (float64, bool) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		return 0, false
+	}
+	before, ok := procStatusKB("VmRSS")
+	f()
+	peak, ok2 := procStatusKB("VmHWM")
+	if !ok || !ok2 {
+		return 0, false
+	}
+	return float64(max(0, peak-before)) / 1024, true
+}
+
+func procStatusKB(field string) (int64, bool) {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
+}
+
+// BenchmarkRiskFailClosed counts the benign programs of the corpus (those
+// labelled LOW or MEDIUM) at each verdict, with failing closed and without
+// it (the same analysis with its "not modelled" findings left out), so the
+// cost of failing closed in precision is visible.
+func BenchmarkRiskFailClosed(b *testing.B) {
+	var before, after [4]int
+	for i := 0; i < b.N; i++ {
+		before, after = [4]int{}, [4]int{}
+		for _, s := range loadCorpus(b) {
+			if s.want > Medium {
+				continue
+			}
+			v := Analyzer{}.Analyze(context.Background(), "", s.name, s.src)
+			after[v.Level]++
+			open := Low
+			for _, f := range v.Findings {
+				if f.Rule != "model.unknown" {
+					open = max(open, f.Level)
+				}
+			}
+			before[open]++
+		}
+	}
+	b.ReportMetric(0, "ns/op")
+	for l := Low; l <= Blocked; l++ {
+		name := strings.ToLower(l.String())
+		b.ReportMetric(float64(before[l]), "benign-"+name+"-open")
+		b.ReportMetric(float64(after[l]), "benign-"+name+"-closed")
 	}
 }

@@ -74,38 +74,113 @@ func (c *Confusion) String() string {
 	return b.String()
 }
 
+// borderline is one entry of testdata/corpus/borderline.txt: a sample whose
+// level is a judgement call, the levels it may be judged at, and why.
+type borderline struct {
+	allowed map[Level]bool
+	reason  string
+}
+
+// loadBorderline reads the manifest of borderline samples, keyed by the
+// sample's path under the corpus.
+func loadBorderline(t testing.TB) map[string]borderline {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "corpus", "borderline.txt"))
+	if err != nil {
+		t.Fatalf("read borderline manifest: %v", err)
+	}
+	out := map[string]borderline{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, " | ")
+		if len(f) != 3 || strings.TrimSpace(f[2]) == "" {
+			t.Fatalf("borderline.txt:%d: want 'path | levels | reason', got %q", i+1, line)
+		}
+		b := borderline{allowed: map[Level]bool{}, reason: f[2]}
+		for _, name := range strings.Fields(f[1]) {
+			l, err := ParseLevel(name)
+			if err != nil {
+				t.Fatalf("borderline.txt:%d: %v", i+1, err)
+			}
+			b.allowed[l] = true
+		}
+		out[filepath.FromSlash(f[0])] = b
+	}
+	return out
+}
+
+// corpusKey is a sample's path under the corpus directory.
+func corpusKey(s sample) string {
+	return strings.TrimPrefix(s.path, filepath.Join("testdata", "corpus")+string(filepath.Separator))
+}
+
+func describe(v Verdict) string {
+	var why []string
+	for _, f := range v.Findings {
+		why = append(why, fmt.Sprintf("line %d %s %s: %s", f.Line, f.Level, f.Rule, f.Reason))
+	}
+	if len(why) == 0 {
+		return "no findings"
+	}
+	return strings.Join(why, "; ")
+}
+
+// TestCorpus requires every sample not listed as borderline to be judged
+// exactly at the level of its directory: any changed verdict fails, with
+// the sample, its labelled and its new level, and the findings.
 func TestCorpus(t *testing.T) {
 	samples := loadCorpus(t)
 	if len(samples) < 150 {
 		t.Fatalf("corpus has %d samples, want at least 150", len(samples))
 	}
+	border := loadBorderline(t)
 	var conf Confusion
-	exact := 0
+	changed := 0
 	perLang := map[Lang]int{}
 	for _, s := range samples {
 		v := Analyzer{}.Analyze(context.Background(), "", s.name, s.src)
 		perLang[v.Lang]++
 		conf[s.want][v.Level]++
-		if v.Level == s.want {
-			exact++
+		if _, ok := border[corpusKey(s)]; ok || v.Level == s.want {
 			continue
 		}
-		var why []string
-		for _, f := range v.Findings {
-			why = append(why, fmt.Sprintf("%d:%s %s", f.Line, f.Level, f.Rule))
+		changed++
+		t.Errorf("%s: labelled %s, judged %s (%s)", s.path, s.want, v.Level, describe(v))
+	}
+	t.Logf("corpus: %d samples %v, %d borderline, %d changed\n%s", len(samples), perLang, len(border), changed, &conf)
+}
+
+// TestCorpusBorderline is the one tolerance of the corpus: a sample listed
+// in borderline.txt may be judged at any level the manifest allows for it,
+// and no other. Entries must name existing samples whose directory level
+// is among the allowed ones.
+func TestCorpusBorderline(t *testing.T) {
+	border := loadBorderline(t)
+	seen := map[string]bool{}
+	for _, s := range loadCorpus(t) {
+		b, ok := border[corpusKey(s)]
+		if !ok {
+			continue
 		}
-		t.Logf("%s: want %s, got %s [%s]", s.path, s.want, v.Level, strings.Join(why, "; "))
+		seen[corpusKey(s)] = true
+		if !b.allowed[s.want] {
+			t.Errorf("%s: borderline levels do not include its label %s", s.path, s.want)
+		}
+		v := Analyzer{}.Analyze(context.Background(), "", s.name, s.src)
 		switch {
-		case s.want >= High && v.Level == Low:
-			t.Errorf("%s: a %s sample was judged LOW", s.path, s.want)
-		case s.want == Low && v.Level == Blocked:
-			t.Errorf("%s: a LOW sample was judged BLOCKED", s.path)
+		case !b.allowed[v.Level]:
+			t.Errorf("%s: labelled %s, judged %s, outside its borderline levels (%s)", s.path, s.want, v.Level, describe(v))
+		case v.Level != s.want:
+			t.Logf("%s: labelled %s, judged %s, within its borderline levels: %s", s.path, s.want, v.Level, b.reason)
 		}
 	}
-	acc := float64(exact) / float64(len(samples))
-	t.Logf("corpus: %d samples %v, exact %d (%.1f%%)\n%s", len(samples), perLang, exact, 100*acc, &conf)
-	if acc < 0.90 {
-		t.Errorf("exact-level accuracy %.1f%%, want at least 90%%", 100*acc)
+	for k := range border {
+		if !seen[k] {
+			t.Errorf("borderline.txt names %s, which is not in the corpus", k)
+		}
 	}
 }
 

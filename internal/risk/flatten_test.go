@@ -71,7 +71,8 @@ func TestFlattenMatchesCursor(t *testing.T) {
 			t.Fatal(err)
 		}
 		tree := p.Parse(s.src, nil)
-		a, b := copyTree(tree, s.src), cursorCopy(tree, s.src)
+		a, _ := copyTree(tree, s.src)
+		b := cursorCopy(tree, s.src)
 		tree.Close()
 		p.Close()
 		if d := diffTrees(a, b); d != "" {

@@ -2,6 +2,7 @@ package risk
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 )
@@ -59,4 +60,73 @@ func FuzzGo(f *testing.F) {
 func FuzzDetect(f *testing.F) {
 	f.Add([]byte("#!/bin/sh\necho hi\n"))
 	f.Fuzz(func(t *testing.T, src []byte) { checkVerdict(t, "", src) })
+}
+
+// shapes are the input shapes that stress an analyser: each builds a
+// program of about n units in one language.
+var shapes = []struct {
+	lang  Lang
+	build func(n int) string
+}{
+	{Shell, func(n int) string { return strings.Repeat("a|", n) + "a\n" }},
+	{Shell, func(n int) string { return strings.Repeat("a&&", n) + "a\n" }},
+	{Shell, func(n int) string { return strings.Repeat("a;", n) + "\n" }},
+	{Shell, func(n int) string { return "echo " + strings.Repeat("$(a)", n) + "\n" }},
+	{Shell, func(n int) string { return strings.Repeat("if a; then ", n) + "a" + strings.Repeat("; fi", n) + "\n" }},
+	{Shell, func(n int) string { return strings.Repeat("(", n) + "a" + strings.Repeat(")", n) + "\n" }},
+	{Python, func(n int) string { return "x = " + strings.Repeat("'a' + ", n) + "'a'\n" }},
+	{Python, func(n int) string { return "x = " + strings.Repeat("(", n) + "1" + strings.Repeat(")", n) + "\n" }},
+	{Python, func(n int) string { return "x = [" + strings.Repeat("1, ", n) + "]\n" }},
+	{Python, func(n int) string { return "#" + strings.Repeat("x", n) + "\n" }},
+	{Go, func(n int) string { return "package p\nvar x = " + strings.Repeat("\"a\" + ", n) + "\"a\"\n" }},
+	{Go, func(n int) string {
+		return "package p\nvar x = " + strings.Repeat("(", n) + "1" + strings.Repeat(")", n) + "\n"
+	}},
+}
+
+// blockedLine is a line each language's rules must block wherever it is.
+var blockedLine = map[Lang]string{
+	Python: "import os\nos.system('rm -rf /')\n",
+	Shell:  "rm -rf /\n",
+	Go:     "func init() { os.RemoveAll(\"/\") }\n",
+}
+
+// FuzzShapes builds deep and long inputs, with a blocked line before or
+// after them or none, and requires a verdict within the time budget, and
+// BLOCKED whenever the blocked line is there. The size limit is small so
+// that inputs past it stay cheap to generate.
+func FuzzShapes(f *testing.F) {
+	for i := range shapes {
+		f.Add(uint8(i), uint16(600), uint8(1))
+		f.Add(uint8(i), uint16(3000), uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, shape uint8, n uint16, where uint8) {
+		s := shapes[int(shape)%len(shapes)]
+		body := s.build(int(n))
+		src := body
+		line := blockedLine[s.lang]
+		if s.lang == Go {
+			body = strings.TrimPrefix(body, "package p\n")
+			line = "package p\nimport \"os\"\n" + line
+			src = "package p\n" + body
+		}
+		switch where % 3 {
+		case 1:
+			src = line + body
+		case 2:
+			src = strings.TrimSuffix(line, "\n") + "\n" + body + strings.TrimPrefix(line, "package p\nimport \"os\"\n")
+			if s.lang == Go {
+				src = "package p\nimport \"os\"\n" + body + blockedLine[Go]
+			}
+		}
+		a := Analyzer{MaxBytes: 8 << 10, Budget: fuzzDeadline}
+		start := time.Now()
+		v := a.Analyze(context.Background(), s.lang, "", []byte(src))
+		if took := time.Since(start); took > fuzzDeadline+fuzzGrace {
+			t.Fatalf("analysis overran its budget: %v", took)
+		}
+		if where%3 != 0 && v.Level != Blocked {
+			t.Fatalf("a blocked line next to %d units of shape %d was judged %s: %s", n, shape, v.Level, describe(v))
+		}
+	})
 }

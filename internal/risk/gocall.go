@@ -36,6 +36,7 @@ const (
 	gNewRequest
 	gPlugin
 	gRawSyscall
+	gChdir
 )
 
 func buildGoCalls() map[string]goKind {
@@ -55,7 +56,8 @@ func buildGoCalls() map[string]goKind {
 		syscall.Setregid syscall.Setresuid syscall.Setresgid syscall.Setgroups`)
 	put(gEscape, `syscall.Mount syscall.Unmount syscall.Chroot syscall.PtraceAttach syscall.PtraceSyscall
 		syscall.PtracePokeData syscall.Unshare syscall.Setns syscall.PivotRoot`)
-	put(gSignal, "syscall.Kill syscall.Tgkill")
+	put(gSignal, "syscall.Kill syscall.Tgkill os.FindProcess")
+	put(gChdir, "os.Chdir syscall.Chdir")
 	put(gRead, `os.ReadFile os.Open os.ReadDir io/ioutil.ReadFile io/ioutil.ReadDir path/filepath.Walk
 		path/filepath.WalkDir os.DirFS path/filepath.Glob`)
 	put(gWrite, `os.WriteFile os.Create os.Mkdir os.MkdirAll os.Truncate io/ioutil.WriteFile os.Symlink
@@ -73,8 +75,8 @@ func buildGoCalls() map[string]goKind {
 		crypto/tls.Dial`)
 	put(gListen, `net.Listen net.ListenTCP net.ListenUDP net.ListenPacket net.ListenUnix
 		net/http.ListenAndServe net/http.ListenAndServeTLS net/http.Serve crypto/tls.Listen`)
-	put(gHTTPGet, "net/http.Get net/http.Head")
-	put(gHTTPSend, "net/http.Post net/http.PostForm net/smtp.SendMail")
+	put(gHTTPGet, "net/http.Get net/http.Head net/http.DefaultClient.Get net/http.DefaultClient.Head")
+	put(gHTTPSend, "net/http.Post net/http.PostForm net/smtp.SendMail net/http.DefaultClient.Post net/http.DefaultClient.PostForm net/http.DefaultClient.Do")
 	put(gNewRequest, "net/http.NewRequest net/http.NewRequestWithContext")
 	put(gPlugin, "plugin.Open")
 	put(gRawSyscall, "syscall.Syscall syscall.Syscall6 syscall.RawSyscall syscall.RawSyscall6")
@@ -89,6 +91,9 @@ func (a *goAnalyzer) call(c *ast.CallExpr) {
 	q := a.qual(c.Fun)
 	k, ok := goCalls[q]
 	if !ok {
+		if !goCallModelled(q) {
+			a.add(c.Pos(), "model.unknown", "calls "+q+", which the analyser does not model")
+		}
 		return
 	}
 	args := make([]gval, len(c.Args))
@@ -122,6 +127,11 @@ func (a *goAnalyzer) call(c *ast.CallExpr) {
 	case gRawSyscall:
 		if len(c.Args) > 0 {
 			a.rawSyscall(pos, a.src(c.Args[0]))
+			a.syscallByNumber(pos, arg(0))
+		}
+	case gChdir:
+		if v := arg(0); !v.known || !insideWorkdir(cleanPath(v.s)) {
+			a.add(pos, "model.unknown", "changes to a directory outside the working directory, so the relative paths after it cannot be judged")
 		}
 	default:
 		a.callFiles(k, pos, q, c, arg)

@@ -10,6 +10,12 @@ import (
 
 // eval folds an expression without reporting anything.
 func (a *goAnalyzer) eval(e ast.Expr) gval {
+	if a.evalDepth >= maxTreeDepth {
+		a.tooDeep = true
+		return gval{}
+	}
+	a.evalDepth++
+	defer func() { a.evalDepth-- }()
 	switch e := e.(type) {
 	case *ast.BasicLit:
 		return goLit(e)
@@ -83,6 +89,9 @@ func (a *goAnalyzer) selector(e *ast.SelectorExpr) gval {
 	if d, ok := goDurations[q]; ok {
 		return gval{num: d, isNum: true}
 	}
+	if c, ok := goConsts[q]; ok {
+		return gval{num: c, isNum: true}
+	}
 	if q == "os.Args" || q == "os.Stdin" {
 		return gval{input: true, qual: q}
 	}
@@ -154,6 +163,12 @@ func (a *goAnalyzer) evalCall(e *ast.CallExpr) gval {
 			}
 		}
 		return v
+	case q == "os.UserHomeDir":
+		return gval{s: "~", known: true}
+	case (q == "os.Getenv" || q == "os.LookupEnv") && len(args) > 0 && args[0].known && args[0].s == "HOME":
+		return gval{s: "~", known: true, input: true}
+	case q == "os.ExpandEnv" && len(args) > 0 && args[0].known:
+		return gval{s: args[0].s, known: true, input: true}
 	case q == "os.Getenv" || q == "os.LookupEnv" || q == "bufio.Scanner.Text":
 		return gval{input: true}
 	case strings.HasPrefix(q, "net/http.") || strings.HasPrefix(q, "net.Dial") || q == "net.Listen":
@@ -163,7 +178,7 @@ func (a *goAnalyzer) evalCall(e *ast.CallExpr) gval {
 		return gval{net: true}.taintOf(args...)
 	}
 	if id, ok := e.Fun.(*ast.Ident); ok && (id.Name == "string" || id.Name == "[]byte") && len(args) == 1 {
-		return args[0]
+		return goString(args[0])
 	}
 	if _, ok := e.Fun.(*ast.ArrayType); ok && len(args) == 1 {
 		return args[0]
@@ -176,6 +191,29 @@ func (a *goAnalyzer) evalCall(e *ast.CallExpr) gval {
 		recv = a.eval(sel.X)
 	}
 	return gval{}.taintOf(append(args, recv)...)
+}
+
+// goString folds string(x) of a constant: a rune, or a slice of bytes or
+// runes written as a literal.
+func goString(v gval) gval {
+	switch {
+	case v.isNum && v.num >= 0 && v.num < 0x110000:
+		return gval{s: string(rune(v.num)), known: true}
+	case v.isList:
+		var b strings.Builder
+		for _, e := range v.list {
+			if !e.isNum || e.num < 0 || e.num >= 0x110000 {
+				return v
+			}
+			if e.num < 0x80 {
+				b.WriteByte(byte(e.num))
+			} else {
+				b.WriteRune(rune(e.num))
+			}
+		}
+		return gval{s: b.String(), known: true}.taintOf(v)
+	}
+	return v
 }
 
 func isGoDecoder(q string) bool {

@@ -14,15 +14,18 @@ import (
 // goAnalyzer walks one Go file. Names are tracked in one flat scope, which
 // is enough to follow a constant or a decoded payload through a function.
 type goAnalyzer struct {
-	ctx     context.Context
-	r       *report
-	fset    *token.FileSet
-	depth   int
-	imports map[string]string // local name → import path
-	netFunc map[string]bool   // functions of this file that download
-	env     map[string]gval
-	loops   []ast.Node // enclosing for statements without a condition
-	stack   []ast.Node
+	ctx       context.Context
+	r         *report
+	fset      *token.FileSet
+	depth     int
+	imports   map[string]string // local name → import path
+	netFunc   map[string]bool   // functions of this file that download
+	env       map[string]gval
+	loops     []ast.Node // enclosing for statements without a condition
+	stack     []ast.Node
+	callees   map[ast.Expr]bool // the function expressions of calls seen
+	evalDepth int               // nesting of eval, bounded by maxTreeDepth
+	tooDeep   bool              // a subtree was skipped for its depth
 	// facts for rules that need several statements
 	socketAt, shellAt, envWriteAt, spawnAt token.Pos
 }
@@ -70,11 +73,14 @@ func judgeGo(ctx context.Context, r *report, src []byte, depth int) bool {
 		return false
 	}
 	a := &goAnalyzer{ctx: ctx, r: r, fset: fset, depth: depth, imports: map[string]string{},
-		env: map[string]gval{}, netFunc: map[string]bool{}}
+		env: map[string]gval{}, netFunc: map[string]bool{}, callees: map[ast.Expr]bool{}}
 	a.importDecls(f)
 	a.findNetFuncs(f)
 	ast.Inspect(f, a.visit)
 	a.crossRules()
+	if a.tooDeep {
+		r.addAt("input.too-deep", 1, 1, "", "the code is nested too deeply to analyse in full; the rest is judged, and the whole needs approval")
+	}
 	return err == nil
 }
 
@@ -117,8 +123,10 @@ func (a *goAnalyzer) judgeImport(pos token.Pos, p string) {
 		a.add(pos, "native.code", "uses cgo to call C code")
 	case p == "unsafe" || p == "syscall" || p == "plugin" || strings.HasPrefix(p, "golang.org/x/sys/"):
 		a.add(pos, "native.code", "imports "+p+", which bypasses Go's safety checks")
-	case strings.Contains(strings.SplitN(p, "/", 2)[0], "."):
+	case strings.Contains(strings.SplitN(p, "/", 2)[0], ".") && goThirdPartyModelled(p):
 		a.add(pos, "import.third-party", "imports "+p+", a package outside the standard library")
+	case strings.Contains(strings.SplitN(p, "/", 2)[0], "."):
+		a.add(pos, "model.unknown", "imports "+p+", a package the analyser does not model")
 	}
 }
 
@@ -132,6 +140,10 @@ func (a *goAnalyzer) visit(n ast.Node) bool {
 		return false
 	}
 	if len(a.stack)&255 == 0 && a.ctx.Err() != nil {
+		return false
+	}
+	if len(a.stack) >= maxTreeDepth {
+		a.tooDeep = true
 		return false
 	}
 	a.stack = append(a.stack, n)
@@ -155,7 +167,13 @@ func (a *goAnalyzer) visit(n ast.Node) bool {
 			a.add(n.Pos(), "concurrency.bounded", "starts a goroutine")
 		}
 	case *ast.CallExpr:
+		a.callees[n.Fun] = true
 		a.call(n)
+		a.methodCall(n)
+	case *ast.SelectorExpr, *ast.Ident:
+		a.funcValue(n.(ast.Expr))
+	case *ast.CompositeLit:
+		a.cmdLiteral(n)
 	}
 	return true
 }

@@ -14,6 +14,9 @@ type pcall struct {
 	args     []pval
 	argNodes []*pnode
 	kw       map[string]pval
+	// asValue marks a callable used as a value, judged as a call whose
+	// arguments may be unknown
+	asValue bool
 }
 
 // arg returns positional argument i, or keyword name when given so.
@@ -38,7 +41,19 @@ func (a *pyAnalyzer) call(n *pnode) pval {
 	if fnNode != nil && fnNode.kind == "attribute" {
 		c.recv = a.eval(fnNode.child("object"))
 		c.method = a.text(fnNode.child("attribute"))
-		if c.recv.qual != "" {
+		switch {
+		case introspection[c.method] && c.recv.qual != "builtins":
+			a.add(fnNode, "dynamic.dangerous-name", "reaches "+c.method+", introspection that leads to builtins and os without naming them")
+		case pyIntrospectionHigh[c.method]:
+			a.add(fnNode, "model.unknown", "reaches "+c.method+", introspection of Python's internals that the analyser does not model")
+		}
+		if v, ok := a.env[c.recv.qual+"."+c.method]; ok && strings.HasPrefix(c.recv.qual, "local.class.") {
+			c.fn, c.recv, c.method = v, pval{}, ""
+		}
+		if c.method == "__call__" && c.recv.qual != "" {
+			c.fn, c.recv, c.method = c.recv, pval{}, "" // f.__call__(x) is f(x)
+		}
+		if c.recv.qual != "" && c.method != "" {
 			c.fn = pval{qual: c.recv.qual + "." + c.method, computedName: c.recv.computedName}
 			a.dangerousReach(fnNode, c.fn)
 		}
@@ -46,9 +61,19 @@ func (a *pyAnalyzer) call(n *pnode) pval {
 		c.fn = a.eval(fnNode)
 	}
 	a.callArgs(c, n.child("arguments"))
+	a.valueUses(c)
 	q := normalizeQual(c.fn.qual)
+	if c.fn.qual == "operator.methodcaller()" || c.fn.qual == "operator.attrgetter()" {
+		return a.callGetter(c)
+	}
 	if k, ok := pyCalls[q]; ok {
 		return a.dispatch(k, c)
+	}
+	if !pyCallModelled(q) {
+		a.add(n, "model.unknown", "calls "+q+", which the analyser does not model")
+	}
+	if a.forkFuncs[q] {
+		a.fork(n)
 	}
 	if a.netFuncs[q] {
 		return pval{net: true}.withTaint(c.args...)
@@ -112,6 +137,26 @@ var qualAliases = [][2]string{
 	{"urllib2.", "urllib.request."}, {"posix.", "os."}, {"nt.", "os."}, {"__builtin__.", "builtins."},
 	{"cPickle.", "pickle."}, {"_pickle.", "pickle."}, {"socket.socket().", "socket.sock."},
 	{"socket.create_connection().", "socket.sock."}, {"ssl.wrap_socket().", "socket.sock."},
+	{"asyncio.get_event_loop().", "asyncio.loop."}, {"asyncio.new_event_loop().", "asyncio.loop."},
+	{"asyncio.get_running_loop().", "asyncio.loop."},
+}
+
+// canonModule rewrites a module reached through another module to the
+// module itself: shutil.os is os, tempfile._os is os.
+func canonModule(q string) string {
+	first, rest, ok := strings.Cut(q, ".")
+	if !ok || !pyStdlib[first] {
+		return q
+	}
+	second, tail, _ := strings.Cut(rest, ".")
+	m := strings.TrimPrefix(second, "_")
+	if m == first || !dangerousModules[m] || first == "os" && m == "path" {
+		return q
+	}
+	if tail == "" {
+		return m
+	}
+	return m + "." + tail
 }
 
 // valueMethod folds the string methods used to disguise names, and carries
@@ -251,6 +296,7 @@ func (a *pyAnalyzer) chmod(c *pcall, mode int) {
 // spawn judges starting a program: cmd is a shell command line when shell
 // is true, otherwise an argv list or a program name.
 func (a *pyAnalyzer) spawn(n *pnode, cmd pval, shell bool) {
+	a.forked = true
 	if a.spawnAt == nil {
 		a.spawnAt = n
 	}
@@ -335,8 +381,17 @@ func shorten(s string) string {
 // codeExec judges eval, exec and compile.
 func (a *pyAnalyzer) codeExec(c *pcall) pval {
 	v, ok := c.arg(0, "source")
+	if !ok && c.kw["stmt"].isStr {
+		v, ok = c.kw["stmt"], true
+	}
 	if !ok {
+		if c.asValue || c.fn.qual == "code.interact" || strings.HasSuffix(c.fn.qual, ".interact") {
+			a.add(c.n, "exec.dynamic", "uses "+c.fn.qual+" so that it runs code the analysis cannot follow")
+		}
 		return pval{}
+	}
+	if strings.HasPrefix(v.qual, "local.") {
+		return pval{} // timeit and profilers also take a function of this file
 	}
 	node := c.argNode(0)
 	switch {

@@ -64,7 +64,7 @@ func (a *pyAnalyzer) dispatch(k pyKind, c *pcall) pval {
 		}
 	case kEnvRead:
 		a.envRead(n, arg0)
-		return pval{input: true}
+		return envValue(arg0)
 	case kEnvWrite:
 		a.envWrite(n)
 	case kSleep:
@@ -235,6 +235,8 @@ func (a *pyAnalyzer) dispatchData(k pyKind, c *pcall, arg0 pval) pval {
 		return arg0
 	case kJoin:
 		return pyJoin(c.args)
+	default:
+		return a.dispatchModel(k, c, arg0)
 	}
 	return pval{}
 }
@@ -277,6 +279,7 @@ func argvFrom(args []pval, first int) pval {
 }
 
 func (a *pyAnalyzer) fork(n *pnode) {
+	a.forked = true
 	if a.inUnboundedLoop() {
 		a.add(n, "destroy.fork-bomb", "starts processes in a loop without a bound")
 		return

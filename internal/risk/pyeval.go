@@ -40,18 +40,43 @@ func (a *pyAnalyzer) eval(n *pnode) pval {
 	case "binary_operator":
 		return a.binop(n)
 	case "list", "tuple", "expression_list":
-		v := pval{isList: true}
-		for _, k := range n.namedKids() {
-			v.list = append(v.list, a.eval(k))
+		v, t := pval{isList: true}, pval{}
+		for _, k := range n.kids {
+			if !k.named {
+				continue
+			}
+			e := a.eval(k)
+			if len(v.list) < maxFoldedList {
+				v.list = append(v.list, e)
+			} else {
+				t = t.withTaint(e)
+			}
 		}
+		if len(v.list) == maxFoldedList {
+			// too long to keep: only where its data came from is kept
+			return pval{}.withTaint(v, t)
+		}
+		a.valueUseList(n, v.list)
 		return v
+	case "dictionary":
+		return a.dict(n)
+	case "list_comprehension", "set_comprehension", "generator_expression", "dictionary_comprehension":
+		return a.comprehension(n)
 	case "named_expression":
 		v := a.eval(n.child("value"))
 		a.env[a.text(n.child("name"))] = v
 		return v
 	case "lambda":
+		outer := a.forked
+		a.forked = false
 		a.eval(n.child("body"))
-		return pval{qual: "local.lambda"}
+		q := "local.lambda"
+		if a.forked {
+			q = "local.lambda@" + itoa64(int64(n.start))
+			a.forkFuncs[q] = true
+		}
+		a.forked = outer || a.forked
+		return pval{qual: q}
 	case "conditional_expression", "boolean_operator":
 		var vs []pval
 		for _, k := range n.namedKids() {
@@ -63,6 +88,29 @@ func (a *pyAnalyzer) eval(n *pnode) pval {
 		return pval{}.withTaint(vs...)
 	}
 	return a.evalKids(n)
+}
+
+// dict folds a dict literal's string-keyed entries, so that a callable
+// stored in one and called through it is still seen; a callable among its
+// values counts as used.
+func (a *pyAnalyzer) dict(n *pnode) pval {
+	out := pval{dict: map[string]pval{}}
+	for _, k := range n.kids {
+		if !k.named {
+			continue
+		}
+		if k.kind != "pair" {
+			out = out.withTaint(a.eval(k))
+			continue
+		}
+		key, v := a.eval(k.child("key")), a.eval(k.child("value"))
+		a.valueUse(k, v, nil)
+		if key.isStr && len(out.dict) < maxFoldedList {
+			out.dict[key.str] = v
+		}
+		out = out.withTaint(v)
+	}
+	return out
 }
 
 // evalKids visits the children of an expression the analysis does not
@@ -92,6 +140,9 @@ var pyBuiltins = map[string]bool{
 	"getattr": true, "setattr": true, "globals": true, "locals": true, "vars": true,
 	"input": true, "chr": true, "bytes": true, "bytearray": true, "str": true,
 	"execfile": true, "breakpoint": true, "memoryview": true, "reversed": true,
+	"map": true, "filter": true, "iter": true, "help": true, "isinstance": true, "issubclass": true,
+	"callable": true, "id": true, "repr": true, "print": true, "hash": true, "type": true,
+	"hasattr": true, "dir": true, "__build_class__": true,
 }
 
 func (a *pyAnalyzer) lookup(name string) pval {
@@ -190,10 +241,16 @@ func (a *pyAnalyzer) attribute(n *pnode) pval {
 	if introspection[attr] && ov.qual != "builtins" {
 		a.add(n, "dynamic.dangerous-name", "reaches "+attr+", introspection that leads to builtins and os without naming them")
 	}
+	if pyIntrospectionHigh[attr] {
+		a.add(n, "model.unknown", "reaches "+attr+", introspection of Python's internals that the analyser does not model")
+	}
 	if ov.qual == "" {
 		return pval{}.withTaint(ov)
 	}
-	q := ov.qual + "." + attr
+	if v, ok := a.env[ov.qual+"."+attr]; ok && strings.HasPrefix(ov.qual, "local.class.") {
+		return v
+	}
+	q := canonModule(ov.qual + "." + attr)
 	v := pval{qual: q, computedName: ov.computedName, unresolved: ov.unresolved}.withTaint(ov)
 	switch q {
 	case "sys.argv":
@@ -212,7 +269,7 @@ func (a *pyAnalyzer) subscript(n *pnode) pval {
 	switch {
 	case vv.qual == "os.environ":
 		a.envRead(n, key)
-		return pval{input: true}
+		return envValue(key)
 	case vv.qual == "sys.argv":
 		return pval{input: true}
 	case vv.qual == "sys.modules":
@@ -224,6 +281,8 @@ func (a *pyAnalyzer) subscript(n *pnode) pval {
 			base = ""
 		}
 		return a.resolveName(n, base, key, "a global name")
+	case vv.dict != nil && key.isStr:
+		return vv.dict[key.str]
 	case vv.isList && key.isNum && key.num >= 0 && key.num < int64(len(vv.list)):
 		return vv.list[key.num]
 	case vv.isStr && subNode != nil && subNode.kind == "slice" && strings.ReplaceAll(a.text(subNode), " ", "") == "::-1":
@@ -388,6 +447,17 @@ func (a *pyAnalyzer) allocation(n *pnode, count pval, width int64) {
 	case count.input:
 		a.add(n, "resource.alloc", "allocates an amount taken from input")
 	}
+}
+
+// envValue is what reading an environment variable gives: input, and for
+// HOME the home directory, which the path rules know as ~.
+func envValue(key pval) pval {
+	if key.isStr && key.str == "HOME" {
+		v := strVal("~")
+		v.input = true
+		return v
+	}
+	return pval{input: true}
 }
 
 func (a *pyAnalyzer) envRead(n *pnode, key pval) {

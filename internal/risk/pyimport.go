@@ -50,12 +50,17 @@ func (a *pyAnalyzer) bindFrom(m, name, as string, local bool) {
 // judgeImport applies the import rules to module m.
 func (a *pyAnalyzer) judgeImport(n *pnode, m string) {
 	root, _, _ := strings.Cut(m, ".")
+	modelled, third := pyImportModelled(m)
 	switch {
 	case root == "ctypes" || root == "cffi" || root == "_ctypes":
 		a.add(n, "native.code", "imports "+root+", which calls native code outside Python's checks")
-	case root == "" || pyStdlib[root]:
-	default:
+	case modelled && third:
 		a.add(n, "import.third-party", "imports "+root+", a package outside the standard library")
+	case modelled:
+	case pyStdlib[root]:
+		a.add(n, "model.unknown", "imports "+root+", a standard-library module the analyser does not model (it can run code or reach the system in ways no rule covers)")
+	default:
+		a.add(n, "model.unknown", "imports "+root+", a package the analyser does not model")
 	}
 }
 

@@ -62,6 +62,15 @@ const (
 	kSysPath
 	kExpandUser
 	kJoin
+	kMPContext
+	kLogFile
+	kNetrc
+	kSQLite
+	kChdir
+	kMethodCaller
+	kAttrGetter
+	kMap
+	kBreakpoint
 )
 
 // pyCalls maps a canonical dotted name to what calling it does.
@@ -75,21 +84,29 @@ func buildPyCalls() map[string]pyKind {
 		}
 	}
 	put(kShell, `os.system os.popen subprocess.getoutput subprocess.getstatusoutput
-		commands.getoutput commands.getstatusoutput asyncio.create_subprocess_shell os.popen2 os.popen3`)
+		commands.getoutput commands.getstatusoutput asyncio.create_subprocess_shell os.popen2 os.popen3
+		asyncio.loop.subprocess_shell`)
 	put(kSubprocess, `subprocess.run subprocess.call subprocess.check_call subprocess.check_output
-		subprocess.Popen asyncio.create_subprocess_exec`)
+		subprocess.Popen asyncio.create_subprocess_exec asyncio.loop.subprocess_exec`)
 	put(kExecv, `os.execv os.execve os.execvp os.execvpe os.execl os.execle os.execlp os.execlpe`)
 	put(kSpawnv, `os.spawnv os.spawnve os.spawnvp os.spawnvpe os.spawnl os.spawnle os.spawnlp os.spawnlpe`)
 	put(kPosixSpawn, `os.posix_spawn os.posix_spawnp`)
 	put(kPtySpawn, `pty.spawn`)
-	put(kCodeExec, `builtins.eval builtins.exec builtins.compile builtins.execfile`)
-	put(kOpen, `builtins.open io.open codecs.open io.FileIO`)
+	put(kCodeExec, `builtins.eval builtins.exec builtins.compile builtins.execfile cProfile.run cProfile.runctx
+		profile.run profile.runctx pdb.run pdb.runeval pdb.runctx timeit.timeit timeit.repeat timeit.Timer
+		code.interact code.InteractiveInterpreter().runsource code.InteractiveInterpreter().runcode
+		code.InteractiveConsole().push code.InteractiveConsole().runsource code.InteractiveConsole().runcode
+		code.InteractiveConsole().interact cProfile.Profile().run cProfile.Profile().runctx
+		profile.Profile().run profile.Profile().runctx`)
+	putModelCalls(put)
+	put(kOpen, `builtins.open io.open codecs.open io.FileIO gzip.open bz2.open lzma.open tarfile.open
+		zipfile.ZipFile gzip.GzipFile`)
 	put(kOSOpen, `os.open`)
 	put(kRead1, `os.listdir os.scandir os.walk glob.glob glob.iglob os.stat shutil.disk_usage
 		builtins.execfile`)
-	put(kWrite1, `os.mkdir os.makedirs os.mknod os.mkfifo os.truncate`)
+	put(kWrite1, `os.mkdir os.makedirs os.mknod os.mkfifo os.truncate shutil.make_archive`)
 	put(kCopy, `os.rename os.replace os.renames shutil.move shutil.copy shutil.copy2 shutil.copyfile
-		shutil.copytree os.symlink os.link`)
+		shutil.copytree os.symlink os.link shutil.unpack_archive`)
 	put(kDelete, `os.remove os.unlink os.rmdir os.removedirs`)
 	put(kRmtree, `shutil.rmtree`)
 	put(kChmod, `os.chmod os.lchmod os.fchmod`)
@@ -120,11 +137,14 @@ func buildPyCalls() map[string]pyKind {
 	put(kURLRequest, `urllib.request.Request`)
 	put(kHTTPConn, `http.client.HTTPConnection http.client.HTTPSConnection`)
 	put(kHTTPConnRequest, `http.client.HTTPConnection().request http.client.HTTPSConnection().request`)
-	put(kSocket, `socket.socket socket.create_connection socket.fromfd ssl.wrap_socket`)
+	put(kSocket, `socket.socket socket.create_connection socket.fromfd ssl.wrap_socket
+		asyncio.open_connection asyncio.open_unix_connection asyncio.loop.create_connection
+		asyncio.loop.open_connection asyncio.loop.create_datagram_endpoint asyncio.loop.create_unix_connection`)
 	put(kListen, `socket.create_server socketserver.TCPServer socketserver.UDPServer
 		socketserver.ThreadingTCPServer socketserver.ForkingTCPServer http.server.HTTPServer
 		http.server.ThreadingHTTPServer http.server.test xmlrpc.server.SimpleXMLRPCServer
-		asyncio.start_server wsgiref.simple_server.make_server`)
+		asyncio.start_server wsgiref.simple_server.make_server asyncio.start_unix_server asyncio.loop.create_server
+		asyncio.loop.create_unix_server`)
 	put(kSockConnect, `socket.sock.connect socket.sock.connect_ex socket.sock.bind socket.sock.listen`)
 	put(kDup2, `os.dup2`)
 	put(kDeserialize, `pickle.load pickle.loads pickle.Unpickler marshal.load marshal.loads shelve.open
@@ -154,4 +174,19 @@ func buildPyCalls() map[string]pyKind {
 	put(kJoin, `os.path.join posixpath.join`)
 	put(kExpandUser, `os.path.expanduser os.path.abspath os.path.realpath os.path.normpath`)
 	return m
+}
+
+// putModelCalls adds the calls modelled for failing closed: contexts,
+// indirect files, directory changes, getters and the breakpoint hook.
+func putModelCalls(put func(pyKind, string)) {
+	put(kMPContext, `multiprocessing.get_context`)
+	put(kLogFile, `logging.FileHandler logging.handlers.RotatingFileHandler logging.handlers.TimedRotatingFileHandler
+		logging.handlers.WatchedFileHandler logging.basicConfig`)
+	put(kNetrc, `netrc.netrc`)
+	put(kSQLite, `sqlite3.connect`)
+	put(kChdir, `os.chdir os.fchdir`)
+	put(kMethodCaller, `operator.methodcaller`)
+	put(kAttrGetter, `operator.attrgetter`)
+	put(kMap, `builtins.map builtins.filter`)
+	put(kBreakpoint, `builtins.breakpoint`)
 }

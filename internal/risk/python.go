@@ -2,6 +2,7 @@ package risk
 
 import (
 	"context"
+	"unicode/utf8"
 
 	sitter "github.com/tree-sitter/go-tree-sitter"
 	python "github.com/tree-sitter/tree-sitter-python/bindings/go"
@@ -55,11 +56,12 @@ const chunkSize = 64 << 10
 
 // parsePython parses src and copies the tree; ok is false when the tree has
 // syntax errors (the tree is still returned: what did parse is analysed).
-func parsePython(ctx context.Context, src []byte) (root *pnode, ok bool) {
+// pruned reports that subtrees deeper than maxTreeDepth were left out.
+func parsePython(ctx context.Context, src []byte) (root *pnode, ok, pruned bool) {
 	p := sitter.NewParser()
 	defer p.Close()
 	if err := p.SetLanguage(sitter.NewLanguage(python.Language())); err != nil {
-		return nil, false
+		return nil, false, false
 	}
 	read := func(i int, _ sitter.Point) []byte {
 		if i >= len(src) {
@@ -80,26 +82,28 @@ func parsePython(ctx context.Context, src []byte) (root *pnode, ok bool) {
 		<-done // the flag is freed below; let the setter finish first
 	}
 	if tree == nil {
-		return nil, false
+		return nil, false, false
 	}
 	defer tree.Close()
 	rn := tree.RootNode()
-	root = copyTree(tree, src)
-	return root, !rn.HasError()
+	root, pruned = copyTree(tree, src)
+	return root, !rn.HasError(), pruned
 }
 
 // pythonParses reports whether src is valid Python 3.
 func pythonParses(ctx context.Context, src []byte) bool {
-	_, ok := parsePython(ctx, src)
-	return ok
+	_, ok, _ := parsePython(ctx, src)
+	return ok && utf8.Valid(src)
 }
 
 // copyTree builds the pnode mirror from one flattened walk: one cgo call
 // for the whole tree, then a few for each distinct node kind and field.
-func copyTree(tree *sitter.Tree, src []byte) *pnode {
+// Nodes deeper than maxTreeDepth are left out (pruned reports it), so the
+// analysis of what remains recurses within bounds.
+func copyTree(tree *sitter.Tree, src []byte) (root *pnode, pruned bool) {
 	recs := flattenTree(tree)
 	if len(recs) == 0 {
-		return nil
+		return nil, false
 	}
 	names := newKindNames(tree.Language())
 	lines := lineStarts(src)
@@ -117,7 +121,8 @@ func copyTree(tree *sitter.Tree, src []byte) *pnode {
 		if r.parent >= 0 {
 			depth[i] = depth[r.parent] + 1
 			if depth[i] > maxTreeDepth {
-				return nil
+				pruned = true
+				continue
 			}
 		}
 		// pre-order visits nodes by increasing start, so the line only moves forward
@@ -136,7 +141,7 @@ func copyTree(tree *sitter.Tree, src []byte) *pnode {
 			p.kids = append(p.kids, n)
 		}
 	}
-	return &nodes[0]
+	return &nodes[0], pruned
 }
 
 // kindNames caches the names of node kinds and fields, which the binding

@@ -18,6 +18,7 @@ type pval struct {
 	qual   string // "os", "os.system", "socket.socket()" (an instance)
 	list   []pval // elements of a list or tuple literal
 	isList bool
+	dict   map[string]pval // the string-keyed entries of a dict literal
 	// folded marks a constant produced by computation (concatenation,
 	// chr, format, getattr) rather than written as one literal.
 	folded bool
@@ -37,8 +38,12 @@ type pval struct {
 }
 
 // maxFolded bounds the strings the analysis builds by folding, so that a
-// long chain of concatenations stays linear.
-const maxFolded = 64 << 10
+// long chain of concatenations stays linear: each step copies at most this.
+const maxFolded = 8 << 10
+
+// maxFoldedList bounds the elements of a list literal the analysis keeps,
+// so that memory stays proportional to what a rule can use.
+const maxFoldedList = 4096
 
 func strVal(s string) pval { return pval{str: s, isStr: true, prefix: s} }
 

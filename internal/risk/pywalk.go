@@ -1,9 +1,12 @@
 package risk
 
 import (
+	"bytes"
 	"context"
+	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // pyAnalyzer walks one Python module. Names are tracked in one flat scope:
@@ -24,6 +27,11 @@ type pyAnalyzer struct {
 	sawNet                    bool            // a network request since the flag was cleared
 	netFuncs                  map[string]bool // local functions that make network requests
 	invalid                   bool            // Python 3 would reject what tree-sitter accepted
+	forkFuncs                 map[string]bool // local functions and lambdas that start processes
+	forked                    bool            // a process was started since the flag was cleared
+	breakpointHook            bool            // the code sets PYTHONBREAKPOINT
+	unrolled                  int             // loops being judged element by element
+	class                     string          // the class whose body is being judged
 }
 
 // maxInlineDepth bounds how deep code strings inside code strings are judged.
@@ -36,12 +44,20 @@ func analyzePython(ctx context.Context, src []byte) (*report, bool) {
 
 // judgePython analyses src into r and reports whether it parsed.
 func judgePython(ctx context.Context, r *report, src []byte, depth int) bool {
-	root, ok := parsePython(ctx, src)
+	root, ok, pruned := parsePython(ctx, src)
 	if root == nil {
-		r.addAt("input.too-large", 1, 1, "", "the code could not be parsed within the analysis limits (nesting, time)")
+		r.addAt("parse.error", 1, 1, "", "the code could not be parsed within the analysis limits (time)")
 		return false
 	}
-	a := &pyAnalyzer{ctx: ctx, src: src, r: r, env: map[string]pval{}, depth: depth, netFuncs: map[string]bool{}}
+	if pruned {
+		r.addAt("input.too-deep", 1, 1, "", "the code is nested too deeply to analyse in full; the rest is judged, and the whole needs approval")
+	}
+	if !utf8.Valid(src) && !declaresEncoding(src) {
+		r.addAt("parse.error", 1, 1, "", "the code is not valid UTF-8, which Python 3 rejects, so it cannot be judged in full")
+		ok = false
+	}
+	a := &pyAnalyzer{ctx: ctx, src: src, r: r, env: map[string]pval{}, depth: depth, netFuncs: map[string]bool{},
+		forkFuncs: map[string]bool{}}
 	a.block(root)
 	a.crossRules()
 	if !ok {
@@ -50,6 +66,19 @@ func judgePython(ctx context.Context, r *report, src []byte, depth int) bool {
 	}
 	return ok && !a.invalid
 }
+
+// declaresEncoding reports a PEP 263 coding declaration on the first two
+// lines: Python then decodes the file with that codec, not as UTF-8.
+func declaresEncoding(src []byte) bool {
+	for i, line := range bytes.SplitN(src, []byte("\n"), 3) {
+		if i < 2 && bytes.HasPrefix(bytes.TrimSpace(line), []byte("#")) && codingDecl.Match(line) {
+			return true
+		}
+	}
+	return false
+}
+
+var codingDecl = regexp.MustCompile(`coding[:=][ \t]*[-\w.]+`)
 
 func firstError(root *pnode) *pnode {
 	var find func(n *pnode) *pnode
@@ -105,14 +134,23 @@ func (a *pyAnalyzer) stmt(n *pnode) {
 			a.exprStmt(k)
 		}
 	case "for_statement":
-		a.eval(n.child("left"))
 		it := a.eval(n.child("right"))
-		a.loop(!a.boundedIter(n.child("right"), it), n.child("body"), n.child("alternative"))
+		unbounded := !a.boundedIter(n.child("right"), it)
+		a.forEach(n.child("left"), it, func() { a.loop(unbounded, n.child("body"), nil) })
+		if alt := n.child("alternative"); alt != nil {
+			a.stmt(alt)
+		}
 	case "while_statement":
 		cond := a.eval(n.child("condition"))
 		a.loop(truthyConst(cond, a.text(n.child("condition"))), n.child("body"), n.child("alternative"))
 	case "function_definition":
 		a.function(n)
+	case "return_statement":
+		for _, k := range n.namedKids() {
+			a.valueUse(n, a.eval(k), nil)
+		}
+	case "class_definition":
+		a.classDef(n)
 	case "print_statement", "exec_statement":
 		// tree-sitter accepts Python 2 statements; Python 3 does not.
 		a.invalid = true
@@ -186,6 +224,11 @@ func truthyConst(v pval, text string) bool {
 func (a *pyAnalyzer) boundedIter(n *pnode, v pval) bool {
 	if n != nil && n.kind == "call" {
 		f := a.eval(n.child("function"))
+		if args := n.child("arguments").namedKids(); f.qual == "builtins.iter" && len(args) == 2 {
+			fn := args[0]
+			_, bound := a.env[a.text(fn)]
+			return !(fn.kind == "identifier" && pyNeverEnds[a.text(fn)] && !bound || fn.kind == "lambda" && constLambda(fn))
+		}
 		switch f.qual {
 		case "itertools.count", "itertools.cycle":
 			return false
@@ -194,6 +237,66 @@ func (a *pyAnalyzer) boundedIter(n *pnode, v pval) bool {
 		}
 	}
 	return true
+}
+
+// maxUnroll bounds the elements of a literal list a loop is judged for,
+// one by one, and maxUnrollDepth the loops so judged inside each other.
+const (
+	maxUnroll      = 8
+	maxUnrollDepth = 2
+)
+
+// forEach runs judge with the loop target bound to each element of a short
+// literal iterable in turn (so for c in ["rm -rf /"]: os.system(c) is
+// seen), or once with the target bound to an unknown element.
+func (a *pyAnalyzer) forEach(target *pnode, it pval, judge func()) {
+	if it.isList && len(it.list) > 0 && len(it.list) <= maxUnroll && a.unrolled < maxUnrollDepth {
+		a.unrolled++
+		for _, e := range it.list {
+			a.assign(target, e, nil)
+			judge()
+		}
+		a.unrolled--
+		return
+	}
+	a.assign(target, pval{}.withTaint(it), nil)
+	judge()
+}
+
+// comprehension judges [expr for x in it if cond] with its targets bound
+// as a for loop's would be.
+func (a *pyAnalyzer) comprehension(n *pnode) pval {
+	var clauses []*pnode
+	var body []*pnode
+	for _, k := range n.namedKids() {
+		switch k.kind {
+		case "for_in_clause":
+			clauses = append(clauses, k)
+		default:
+			body = append(body, k)
+		}
+	}
+	var run func(i int)
+	run = func(i int) {
+		if i == len(clauses) {
+			for _, b := range body {
+				a.eval(b)
+			}
+			return
+		}
+		c := clauses[i]
+		it := a.eval(c.child("right"))
+		a.forEach(c.child("left"), it, func() { run(i + 1) })
+	}
+	run(0)
+	return pval{}
+}
+
+// constLambda reports a lambda without parameters whose body is a literal.
+func constLambda(n *pnode) bool {
+	b := n.child("body")
+	return n.child("parameters") == nil && b != nil && (b.kind == "integer" || b.kind == "string" ||
+		b.kind == "true" || b.kind == "false" || b.kind == "none" || b.kind == "float")
 }
 
 func (a *pyAnalyzer) function(n *pnode) {
@@ -211,8 +314,8 @@ func (a *pyAnalyzer) function(n *pnode) {
 			a.env[name] = pval{}
 		}
 	}
-	outer, outerNet := a.loops, a.sawNet
-	a.loops, a.sawNet = nil, false
+	outer, outerNet, outerFork := a.loops, a.sawNet, a.forked
+	a.loops, a.sawNet, a.forked = nil, false, false
 	if b := n.child("body"); b != nil {
 		// a function that calls itself repeats its body without a bound
 		if name := n.child("name"); name != nil && a.callsItself(b, a.text(name)) {
@@ -223,7 +326,10 @@ func (a *pyAnalyzer) function(n *pnode) {
 	if name := n.child("name"); name != nil && a.sawNet {
 		a.netFuncs["local."+a.text(name)] = true
 	}
-	a.loops, a.sawNet = outer, outerNet || a.sawNet
+	if name := n.child("name"); name != nil && a.forked {
+		a.forkFuncs["local."+a.text(name)] = true
+	}
+	a.loops, a.sawNet, a.forked = outer, outerNet || a.sawNet, outerFork || a.forked
 	for name := range saved {
 		if had[name] {
 			a.env[name] = saved[name]
@@ -268,6 +374,10 @@ func (a *pyAnalyzer) assign(left *pnode, v pval, right *pnode) {
 	switch left.kind {
 	case "identifier":
 		a.env[a.text(left)] = v
+		if a.class != "" {
+			// a class attribute, reached later as Class.name
+			a.env[a.class+"."+a.text(left)] = v
+		}
 	case "pattern_list", "tuple_pattern", "list_pattern":
 		for i, k := range left.namedKids() {
 			var e pval
@@ -283,8 +393,12 @@ func (a *pyAnalyzer) assign(left *pnode, v pval, right *pnode) {
 		}
 		ov := a.eval(obj)
 		if left.kind == "subscript" {
-			a.eval(left.child("subscript"))
+			key := a.eval(left.child("subscript"))
+			if ov.qual == "os.environ" && key.isStr && key.str == "PYTHONBREAKPOINT" {
+				a.breakpointHook = true
+			}
 		}
+		a.valueUse(left, v, nil)
 		a.tamper(left, ov, a.text(left.child("attribute")))
 	default:
 		a.eval(left)
@@ -303,7 +417,7 @@ func (a *pyAnalyzer) tamper(n *pnode, obj pval, attr string) {
 	case target == "sys.path" || target == "sys.modules" || target == "sys.meta_path" ||
 		strings.HasPrefix(target, "sys.path_hooks"):
 		a.add(n, "env.tamper", "changes "+target+", which decides what code later imports run")
-	case obj.qual == "builtins" || strings.HasPrefix(target, "builtins."):
+	case obj.qual == "builtins" || strings.HasPrefix(target, "builtins.") && !strings.Contains(target, "()"):
 		a.add(n, "env.tamper", "replaces a builtin, changing what every later call does")
 	}
 }
@@ -312,6 +426,29 @@ func (a *pyAnalyzer) envWrite(n *pnode) {
 	if a.envWriteAt == nil {
 		a.envWriteAt = n
 	}
+}
+
+// classDef judges a class statement: a metaclass other than the standard
+// ones runs code of its own when the class is created.
+func (a *pyAnalyzer) classDef(n *pnode) {
+	if sup := n.child("superclasses"); sup != nil {
+		for _, k := range sup.namedKids() {
+			if k.kind != "keyword_argument" || a.text(k.child("name")) != "metaclass" {
+				continue
+			}
+			switch m := a.eval(k.child("value")); m.qual {
+			case "abc.ABCMeta", "enum.EnumMeta", "enum.EnumType":
+			default:
+				a.add(k, "model.unknown", "creates a class with a metaclass, which runs code the analyser does not model")
+			}
+		}
+	}
+	name := a.text(n.child("name"))
+	outer := a.class
+	a.class = "local.class." + name
+	a.generic(n)
+	a.class = outer
+	a.env[name] = pval{qual: "local.class." + name}
 }
 
 // crossRules fire on combinations seen across the module.

@@ -6,8 +6,13 @@
 package risk
 
 import (
+	"bytes"
 	"context"
+	"go/parser"
+	"go/token"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Lang names a language the analyser understands.
@@ -42,13 +47,20 @@ type Verdict struct {
 	Duration time.Duration `json:"-"`
 }
 
+// DefaultBudget is how long one analysis may take before it gives up and
+// asks for approval ("analysis took too long").
+const DefaultBudget = 30 * time.Second
+
 // Analyzer holds the settings of an analysis; the zero value uses the
-// built-in rules and the default size cap.
+// built-in rules, the default size cap and the default time budget.
 type Analyzer struct {
 	// Policy adjusts rule levels; nil means the built-in levels.
 	Policy *Policy
-	// MaxBytes caps the input size; 0 means DefaultMaxBytes.
+	// MaxBytes is the most the analyser parses at once; larger input is
+	// judged in parts of at most this size. 0 means DefaultMaxBytes.
 	MaxBytes int
+	// Budget bounds the time of one analysis; 0 means DefaultBudget.
+	Budget time.Duration
 }
 
 // Analyze judges source with the built-in rules. An empty lang is detected.
@@ -73,45 +85,175 @@ func (a Analyzer) Analyze(ctx context.Context, lang Lang, name string, source []
 	return v
 }
 
-func (a Analyzer) analyze(ctx context.Context, lang Lang, name string, src []byte) Verdict {
+// analyze judges src in parts of at most the size limit, so that padding
+// can never hide what the rest of the code does: a limit adds a HIGH
+// finding, and every finding in what could be read is kept.
+func (a Analyzer) analyze(parent context.Context, lang Lang, name string, src []byte) Verdict {
 	limit := a.MaxBytes
 	if limit <= 0 {
 		limit = DefaultMaxBytes
 	}
-	if len(src) > limit {
-		r := newReport(nil)
-		r.addAt("input.too-large", 1, 1, "", "the code is larger than the analysis limit, so it is too large to analyse")
-		return Verdict{Lang: lang, Findings: r.findings}
+	budget := a.Budget
+	if budget <= 0 {
+		budget = DefaultBudget
 	}
-	if d := bracketDepth(src); d > maxNesting {
-		r := newReport(src)
-		r.addAt("input.too-large", 1, 1, "", "the code is nested too deeply to analyse")
-		return Verdict{Lang: normalizeLang(lang), Findings: r.findings}
-	}
+	ctx, cancel := context.WithTimeout(parent, budget)
+	defer cancel()
 	lang = normalizeLang(lang)
 	if lang == "" {
-		lang = Detect(ctx, name, src)
+		lang = Detect(ctx, name, src[:min(len(src), limit)])
 	}
-	var (
-		r      *report
-		parsed bool
-	)
+	r := newReport(src)
 	switch lang {
-	case Python:
-		r, parsed = analyzePython(ctx, src)
-	case Shell:
-		r, parsed = analyzeShell(ctx, src)
-	case Go:
-		r, parsed = analyzeGo(ctx, src)
+	case Python, Shell, Go:
 	default:
-		r = newReport(src)
 		r.addAt("parse.unknown-language", 1, 1, "", "the language could not be recognised as Python, shell or Go")
 		return Verdict{Lang: lang, Findings: r.findings}
 	}
-	if ctx.Err() != nil {
+	parts := splitParts(src, limit)
+	if len(parts) > 1 {
+		r.addAt("input.too-large", 1, 1, "", "the code is larger than the analysis limit, so it was judged in parts; what could be read is judged, and the whole needs approval")
+	}
+	parsed := len(parts) == 1
+	prelude := ""
+	for i, p := range parts {
+		if ctx.Err() != nil {
+			break
+		}
+		if p.midLine && lang == Go {
+			// a piece of a line cannot be Go; the rest of the part can
+			p.src = blankFirstLine(p.src)
+		}
+		if i > 0 {
+			// a later part is judged with the imports of the earlier ones,
+			// on its first line, so that os.system there is still os.system
+			p.src = append([]byte(prelude), p.src...)
+		}
+		ok := judgePart(ctx, r, lang, p)
+		parsed = parsed && ok
+		prelude = partPrelude(lang, prelude, parts[i].src, i == 0)
+	}
+	switch {
+	case parent.Err() != nil:
 		r.addAt("analysis.incomplete", 1, 1, "", "the analysis was cancelled before it finished")
+	case ctx.Err() != nil:
+		r.addAt("analysis.timeout", 1, 1, "", "the analysis took too long, so the code was not judged in full")
 	}
 	return Verdict{Lang: lang, Findings: r.sorted(), Parsed: parsed}
+}
+
+// part is a piece of the input judged on its own; line is the line of the
+// whole input that it starts on.
+type part struct {
+	src  []byte
+	line int
+	// midLine marks a part that starts inside a line longer than the limit
+	midLine bool
+}
+
+// splitParts cuts src into pieces of at most limit bytes, at line ends
+// where there are any.
+func splitParts(src []byte, limit int) []part {
+	var out []part
+	line, mid := 1, false
+	for len(src) > limit {
+		cut := bytes.LastIndexByte(src[:limit], '\n') + 1
+		if cut <= 0 {
+			cut = limit
+			for cut > 0 && !utf8.RuneStart(src[cut]) {
+				cut--
+			}
+			if cut == 0 {
+				cut = limit
+			}
+		}
+		out = append(out, part{src[:cut], line, mid})
+		line += bytes.Count(src[:cut], []byte("\n"))
+		mid = src[cut-1] != '\n'
+		src = src[cut:]
+	}
+	return append(out, part{src, line, mid})
+}
+
+// blankFirstLine returns a copy of src with its first line blanked.
+func blankFirstLine(src []byte) []byte {
+	out := bytes.Clone(src)
+	for i := 0; i < len(out) && out[i] != '\n'; i++ {
+		out[i] = ' '
+	}
+	return out
+}
+
+// maxPrelude bounds the imports carried from part to part.
+const maxPrelude = 64 << 10
+
+// partPrelude returns the one-line prefix that gives a later part the
+// imports of the parts before it: Python's import statements, or Go's
+// package clause and import declarations (only the first part has them).
+func partPrelude(lang Lang, prelude string, src []byte, first bool) string {
+	switch lang {
+	case Python:
+		var b strings.Builder
+		b.WriteString(prelude)
+		for _, line := range bytes.Split(src, []byte("\n")) {
+			if (bytes.HasPrefix(line, []byte("import ")) || bytes.HasPrefix(line, []byte("from "))) &&
+				!bytes.ContainsAny(line, "(\\;") && b.Len()+len(line) < maxPrelude {
+				b.Write(bytes.TrimSpace(line))
+				b.WriteString("; ")
+			}
+		}
+		return b.String()
+	case Go:
+		if !first {
+			return prelude
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), "", src, parser.ImportsOnly)
+		if f == nil && err != nil {
+			return "package p; "
+		}
+		var b strings.Builder
+		b.WriteString("package p; import (")
+		for _, is := range f.Imports {
+			if is.Name != nil {
+				b.WriteString(is.Name.Name + " ")
+			}
+			b.WriteString(is.Path.Value + "; ")
+		}
+		b.WriteString("); ")
+		return b.String()
+	}
+	return prelude
+}
+
+// judgePart judges one part into r, its lines shifted to the whole input.
+// Lines nested deeper than the parsers may recurse are blanked out, with a
+// HIGH finding, and the rest is judged.
+func judgePart(ctx context.Context, r *report, lang Lang, p part) bool {
+	src := p.src
+	sub := newReport(src)
+	if bracketDepth(src) > maxNesting {
+		src = blankDeepLines(src, maxNesting)
+		sub.src = src
+		sub.addAt("input.too-deep", 1, 1, "", "the code is nested too deeply to analyse in full; the rest is judged, and the whole needs approval")
+	}
+	var ok bool
+	switch lang {
+	case Python:
+		ok = judgePython(ctx, sub, src, 0)
+	case Shell:
+		ok = judgeShell(ctx, sub, src, 0)
+	case Go:
+		ok = judgeGo(ctx, sub, src, 0)
+	}
+	sub.summarize()
+	for _, f := range sub.findings {
+		f.Line += p.line - 1
+		if f.Excerpt == "" {
+			f.Excerpt = r.excerpt(f.Line)
+		}
+		r.findings = append(r.findings, f)
+	}
+	return ok
 }
 
 // normalizeLang accepts the usual spellings of each language.
@@ -153,4 +295,35 @@ func bracketDepth(src []byte) int {
 		}
 	}
 	return deepest
+}
+
+// blankDeepLines replaces with spaces every line on which the bracket depth
+// goes past limit, keeping the line breaks so that positions still match.
+func blankDeepLines(src []byte, limit int) []byte {
+	out := bytes.Clone(src)
+	depth, lineStart, deep := 0, 0, false
+	for i, b := range src {
+		switch b {
+		case '(', '[', '{':
+			depth++
+			deep = deep || depth > limit
+		case ')', ']', '}':
+			if depth > 0 {
+				depth--
+			}
+		case '\n':
+			if deep {
+				for j := lineStart; j < i; j++ {
+					out[j] = ' '
+				}
+			}
+			lineStart, deep = i+1, depth > limit
+		}
+	}
+	if deep {
+		for j := lineStart; j < len(out); j++ {
+			out[j] = ' '
+		}
+	}
+	return out
 }

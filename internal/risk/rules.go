@@ -40,6 +40,9 @@ var builtinRules = []Rule{
 	{"parse.unknown-language", High, "the language of the code is unknown"},
 	{"input.too-large", High, "the code is too large to analyse"},
 	{"analysis.incomplete", High, "the analysis was cancelled before it finished"},
+	{"analysis.timeout", High, "the analysis took too long"},
+	{"input.too-deep", High, "the code is nested too deeply to analyse in full"},
+	{"model.unknown", High, "uses a module, package, builtin, attribute or command the analyser does not model"},
 
 	{"exec.dynamic", Blocked, "evaluates code that is not a string literal, or decoded data"},
 	{"dynamic.dangerous-name", Blocked, "reaches os, subprocess, builtins or similar by a computed name"},
@@ -58,7 +61,8 @@ var builtinRules = []Rule{
 // lowering them would let anything through by hiding it from the parser.
 var integrityRules = map[string]bool{
 	"parse.error": true, "parse.unknown-language": true,
-	"input.too-large": true, "analysis.incomplete": true,
+	"input.too-large": true, "analysis.incomplete": true, "analysis.timeout": true,
+	"input.too-deep": true, "model.unknown": true,
 }
 
 // Rules returns a copy of the built-in rule table, sorted by ID.

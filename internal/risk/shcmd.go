@@ -1,6 +1,7 @@
 package risk
 
 import (
+	"slices"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -14,9 +15,9 @@ func (a *shAnalyzer) call(s *syntax.Stmt, c *syntax.CallExpr) {
 	if len(c.Args) == 0 {
 		return
 	}
-	words := make([]shWord, len(c.Args))
-	for i, w := range c.Args {
-		words[i] = a.word(w, line, col)
+	words := a.expandArgs(c.Args, line, col)
+	if len(words) == 0 {
+		return
 	}
 	if len(a.inFunc) > 0 && words[0].s == a.inFunc[len(a.inFunc)-1] && (a.bg || a.inPipe) {
 		a.add(line, col, "destroy.fork-bomb", "a function that starts copies of itself in the background: a fork bomb")
@@ -57,6 +58,7 @@ func (a *shAnalyzer) command(line, col int, w []shWord, s *syntax.Stmt) {
 	}
 	base := baseName(name.s)
 	if a.funcs[base] && !strings.Contains(name.s, "/") {
+		a.callFunc(base, w[1:])
 		return
 	}
 	if name.computed {
@@ -73,6 +75,7 @@ func (a *shAnalyzer) command(line, col int, w []shWord, s *syntax.Stmt) {
 	if strings.HasPrefix(base, "mkfs") {
 		base = "mkfs"
 	}
+	a.lastCmd = base
 	a.judge(line, col, base, w)
 }
 
@@ -180,7 +183,23 @@ func (a *shAnalyzer) judge(line, col int, base string, w []shWord) {
 	case "eval":
 		a.eval(line, col, args)
 	case "source", ".":
-		add("process.spawn", "runs the shell file "+firstText(args))
+		a.source(line, col, args)
+	case "trap":
+		a.trap(line, col, args)
+	case "alias":
+		a.alias(line, col, args)
+	case "set":
+		if i := slices.IndexFunc(args, func(x shWord) bool { return x.known && x.s == "--" }); i >= 0 {
+			a.pos, a.posKnown = append([]shWord(nil), args[i+1:]...), true
+		}
+	case "install":
+		a.install(line, col, args)
+	case "hash", "mapfile", "readarray", "complete", "compgen":
+		if hasFlag(args, "pCF") {
+			add("model.unknown", base+" with that option makes a name run another program or a callback: not modelled")
+		}
+	case "busybox", "toybox":
+		a.subcommand(line, col, args) // busybox rm is rm
 	case "exec", "command", "builtin", "nohup", "nice", "time", "stdbuf", "timeout", "xargs", "setsid",
 		"ionice", "chrt", "taskset", "watch", "flock":
 		a.wrapper(line, col, base, args)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 
 	"mvdan.cc/sh/v3/syntax"
@@ -23,6 +24,15 @@ type shAnalyzer struct {
 	bg, inPipe bool
 	tcpFD      bool // the shell holds a /dev/tcp connection open
 	stmts      int
+	// positional parameters, when known: set by `set --` or by the
+	// arguments of a function call being judged
+	pos        []shWord
+	posKnown   bool
+	funcBodies map[string]*syntax.Stmt
+	calling    map[string]bool // functions being judged at a call site
+	funcCalls  int             // call sites judged so far, bounded
+	lastCmd    string          // the base name of the last command judged
+	pipeInput  shWord          // what the previous pipeline stage lists, when it is a root outside
 }
 
 // shWord is what the analysis knows about one expanded word.
@@ -42,7 +52,8 @@ func analyzeShell(ctx context.Context, src []byte) (*report, bool) {
 
 func newShAnalyzer(ctx context.Context, r *report, depth int) *shAnalyzer {
 	return &shAnalyzer{ctx: ctx, r: r, depth: depth, vars: map[string]shWord{}, assigned: map[string]bool{},
-		funcs: map[string]bool{}, downloaded: map[string]bool{}}
+		funcs: map[string]bool{}, downloaded: map[string]bool{}, funcBodies: map[string]*syntax.Stmt{},
+		calling: map[string]bool{}}
 }
 
 // judgeShell analyses a script into r and reports whether it parsed. A
@@ -50,8 +61,14 @@ func newShAnalyzer(ctx context.Context, r *report, depth int) *shAnalyzer {
 // command next to a syntax error is still found.
 func judgeShell(ctx context.Context, r *report, src []byte, depth int) bool {
 	p := syntax.NewParser(syntax.Variant(syntax.LangBash))
-	f, err := p.Parse(bytes.NewReader(src), "")
+	f, err := p.Parse(ctxReader{ctx, bytes.NewReader(src)}, "")
+	if ctx.Err() != nil {
+		return false // the caller reports the time budget
+	}
 	if err == nil {
+		if flattenShell(f) {
+			r.addAt("input.too-deep", 1, 1, "", "the script is nested too deeply to analyse in full; the rest is judged, and the whole needs approval")
+		}
 		a := newShAnalyzer(ctx, r, depth)
 		a.collectNames(f)
 		a.list(f.Stmts)
@@ -68,6 +85,9 @@ func judgeShell(ctx context.Context, r *report, src []byte, depth int) bool {
 		lf, err := p.Parse(bytes.NewReader(l), "")
 		if err != nil || ctx.Err() != nil {
 			continue
+		}
+		if flattenShell(lf) {
+			r.addAt("input.too-deep", i+1, 1, "", "the script is nested too deeply to analyse in full; the rest is judged, and the whole needs approval")
 		}
 		sub := r.nested(nil, i+1, 1)
 		if r.at != nil {
@@ -87,6 +107,20 @@ func judgeShell(ctx context.Context, r *report, src []byte, depth int) bool {
 		}
 	}
 	return false
+}
+
+// ctxReader stops the shell parser, which reads its input in pieces, once
+// the analysis's context is done.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }
 
 // judgeArgv judges one command given as a list of words (from Python's
@@ -235,6 +269,7 @@ func (a *shAnalyzer) function(c *syntax.FuncDecl) {
 		name = c.Name.Value
 	}
 	a.funcs[name] = true
+	a.funcBodies[name] = c.Body
 	a.inFunc = append(a.inFunc, name)
 	outerLoops := a.loops
 	a.loops = nil

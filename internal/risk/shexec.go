@@ -21,16 +21,56 @@ func (a *shAnalyzer) wrapper(line, col int, base string, args []shWord) {
 		switch {
 		case wrapperValueFlags[x]:
 			i += 2
-		case strings.HasPrefix(x, "-"), x != "" && strings.Trim(x, "0123456789.smhdx") == "":
+		case strings.HasPrefix(x, "-"), x != "" && x[0] >= '0' && x[0] <= '9' && strings.Trim(x, "0123456789.smhdx") == "":
 			i++
 		default:
 			goto found
 		}
 	}
 found:
-	if i < len(args) {
-		a.command(line, col, args[i:], nil)
+	if i >= len(args) {
+		return
 	}
+	cmd := args[i:]
+	if base == "xargs" {
+		cmd = xargsCommand(args[:i], cmd, a.pipeInput)
+	}
+	a.command(line, col, cmd, nil)
+}
+
+// xargsCommand returns the command xargs runs: the words holding its
+// replacement string, or else one more word, come from its input.
+func xargsCommand(opts, cmd []shWord, input shWord) []shWord {
+	repl := ""
+	for i, x := range opts {
+		switch {
+		case x.s == "-I" && i+1 < len(opts):
+			repl = opts[i+1].s
+		case strings.HasPrefix(x.s, "-I") && len(x.s) > 2:
+			repl = x.s[2:]
+		case x.s == "-i" || x.s == "--replace":
+			repl = "{}"
+		case strings.HasPrefix(x.s, "--replace="):
+			repl = strings.TrimPrefix(x.s, "--replace=")
+		}
+	}
+	out := make([]shWord, 0, len(cmd)+1)
+	for _, w := range cmd {
+		if repl != "" && strings.Contains(w.s, repl) {
+			w = shWord{s: w.s[:strings.Index(w.s, repl)], input: true}
+			if input.known {
+				w = input
+			}
+		}
+		out = append(out, w)
+	}
+	if repl == "" {
+		if !input.known {
+			input = shWord{input: true}
+		}
+		out = append(out, input)
+	}
+	return out
 }
 
 // wrapperValueFlags take the next word as their value.

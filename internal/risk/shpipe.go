@@ -10,37 +10,76 @@ import (
 // pipeline analyses every stage, then judges what flows into a shell.
 func (a *shAnalyzer) pipeline(s *syntax.Stmt) {
 	stages := flattenPipe(s, nil)
-	outer := a.inPipe
+	outer, outerInput := a.inPipe, a.pipeInput
 	a.inPipe = true
-	for _, st := range stages {
-		a.stmt(st)
-	}
-	a.inPipe = outer
-	a.pipedShell(stages)
+	names := make([]string, len(stages))
+	words := make([][]string, len(stages))
 	for i, st := range stages {
-		if i == 0 || !readsScript(stageWords(st)) {
-			continue
+		a.lastCmd = ""
+		a.stmt(st)
+		names[i] = a.lastCmd
+		words[i] = stageWords(st)
+		a.pipeInput = listedRoot(words[i])
+	}
+	a.inPipe, a.pipeInput = outer, outerInput
+	a.pipedShell(stages, words)
+	// what earlier stages do is gathered as the loop goes, so a long
+	// pipeline is judged in linear time
+	var dl, dec bool
+	for i, st := range stages {
+		if i > 0 && readsScript(words[i]) {
+			line, col := int(st.Pos().Line()), int(st.Pos().Col())
+			switch {
+			case dl:
+				a.add(line, col, "net.download-exec", "pipes a download into "+stageName(st)+": download and execute")
+			case dec:
+				a.add(line, col, "exec.dynamic", "pipes decoded data into "+stageName(st))
+			default:
+				a.add(line, col, "process.spawn", "pipes generated commands into "+stageName(st))
+				a.echoedCode(stages[i-1], st, line, col)
+			}
 		}
-		line, col := int(st.Pos().Line()), int(st.Pos().Col())
-		before := stages[:i]
-		switch {
-		case downloads(before):
-			a.add(line, col, "net.download-exec", "pipes a download into "+stageName(st)+": download and execute")
-		case decodes(before) || anyCommand(before, setOf("tr")):
-			a.add(line, col, "exec.dynamic", "pipes decoded data into "+stageName(st))
-		default:
-			a.add(line, col, "process.spawn", "pipes generated commands into "+stageName(st))
-			a.echoedCode(stages[i-1], st, line, col)
-		}
+		d, c := stageRuns(st)
+		dl = dl || d || downloaders[names[i]]
+		dec = dec || c
 	}
 }
 
-func flattenPipe(s *syntax.Stmt, out []*syntax.Stmt) []*syntax.Stmt {
-	if b, ok := s.Cmd.(*syntax.BinaryCmd); ok && (b.Op == syntax.Pipe || b.Op == syntax.PipeAll) && len(s.Redirs) == 0 {
-		out = flattenPipe(b.X, out)
-		return flattenPipe(b.Y, out)
+// flattenPipe lists a pipeline's stages in order.
+// listedRoot returns the directory outside the working directory whose
+// entries a pipeline stage lists (ls /, find ~), which is what a following
+// xargs rm reaches; otherwise an unknown word.
+func listedRoot(w []string) shWord {
+	if len(w) < 2 || baseName(w[0]) != "ls" && baseName(w[0]) != "find" {
+		return shWord{}
 	}
-	return append(out, s)
+	for _, x := range w[1:] {
+		if x != "" && !strings.HasPrefix(x, "-") {
+			if !insideWorkdir(cleanPath(x)) {
+				return shWord{s: x, known: true}
+			}
+			break
+		}
+	}
+	return shWord{}
+}
+
+// stageRuns reports, in one walk, whether a stage runs a downloader, and
+// whether it runs a decoder (tr included).
+func stageRuns(st *syntax.Stmt) (download, decode bool) {
+	syntax.Walk(st, func(n syntax.Node) bool {
+		if c, ok := n.(*syntax.CallExpr); ok && len(c.Args) > 0 {
+			b := baseName(c.Args[0].Lit())
+			download = download || downloaders[b]
+			decode = decode || decoders[b] || trTool[b]
+		}
+		return !(download && decode)
+	})
+	return download, decode
+}
+
+func flattenPipe(s *syntax.Stmt, out []*syntax.Stmt) []*syntax.Stmt {
+	return append(out, chainItems(s, isPipe)...)
 }
 
 // stageWords returns the literal words of a pipeline stage's command,
@@ -125,6 +164,15 @@ func (a *shAnalyzer) redirect(s *syntax.Stmt, rd *syntax.Redirect) {
 		if rd.Op == syntax.RdrIn {
 			a.fileRead(line, col, t)
 		}
+		if w := stageWords(s); rd.Op == syntax.WordHdoc && readsScript(w) {
+			lang := Shell
+			if strings.HasPrefix(baseName(w[0]), "python") {
+				lang = Python
+			}
+			if shells[baseName(w[0])] || lang == Python {
+				a.codeString(line, col, lang, t) // bash <<< "code" runs the string
+			}
+		}
 	default:
 		a.fileWrite(line, col, t)
 		if w := stageWords(s); len(w) > 0 && downloaders[baseName(w[0])] {
@@ -182,12 +230,13 @@ func (a *shAnalyzer) heredoc(s *syntax.Stmt, rd *syntax.Redirect, line, col int)
 
 var netTools = setOf("nc ncat netcat telnet socat openssl")
 
+var trTool = setOf("tr")
+
 // pipedShell notices a shell and a network tool in one pipeline, the
 // named-pipe reverse shell: sh < fifo | nc host port > fifo.
-func (a *shAnalyzer) pipedShell(stages []*syntax.Stmt) {
+func (a *shAnalyzer) pipedShell(stages []*syntax.Stmt, words [][]string) {
 	var shell, network bool
-	for _, st := range stages {
-		w := stageWords(st)
+	for _, w := range words {
 		if len(w) == 0 {
 			continue
 		}
@@ -204,37 +253,63 @@ func (a *shAnalyzer) pipedShell(stages []*syntax.Stmt) {
 // echoedCode judges literal text echoed into a shell or Python as the code
 // it is: echo "rm -rf /" | sh.
 func (a *shAnalyzer) echoedCode(src, dst *syntax.Stmt, line, col int) {
-	w := stageWords(src)
-	if len(w) < 2 || (w[0] != "echo" && w[0] != "printf") || slices.Contains(w, "") {
-		return
-	}
 	lang := Shell
 	if strings.HasPrefix(stageName(dst), "python") {
 		lang = Python
 	} else if !shells[stageName(dst)] {
 		return
 	}
-	args := w[1:]
-	for len(args) > 0 && w[0] == "echo" && strings.HasPrefix(args[0], "-") {
-		args = args[1:]
+	if code, ok := a.catHeredoc(src, line, col); ok {
+		a.codeString(line, col, lang, code)
+		return
 	}
-	a.inline(line, col, lang, strings.Join(args, " "))
+	if c, ok := src.Cmd.(*syntax.CallExpr); ok && len(src.Redirs) == 0 {
+		if text, ok := foldSubst([]*syntax.Stmt{src}); ok && len(c.Args) > 1 {
+			a.inline(line, col, lang, text)
+		}
+	}
+}
+
+// catHeredoc returns the here-document or here-string that cat passes on
+// unchanged: cat <<EOF | sh runs the document.
+func (a *shAnalyzer) catHeredoc(s *syntax.Stmt, line, col int) (shWord, bool) {
+	w := stageWords(s)
+	if len(w) != 1 || baseName(w[0]) != "cat" {
+		return shWord{}, false
+	}
+	for _, rd := range s.Redirs {
+		switch {
+		case rd.Hdoc != nil:
+			return a.word(rd.Hdoc, line, col), true
+		case rd.Op == syntax.WordHdoc && rd.Word != nil:
+			return a.word(rd.Word, line, col), true
+		}
+	}
+	return shWord{}, false
 }
 
 // literalWord returns the text of a word made only of literal and quoted
 // literal parts, and "" for any word with an expansion.
 func literalWord(w *syntax.Word) string {
 	var b strings.Builder
+	inDouble := false
 	var walk func(parts []syntax.WordPart) bool
 	walk = func(parts []syntax.WordPart) bool {
 		for _, p := range parts {
 			switch p := p.(type) {
 			case *syntax.Lit:
-				b.WriteString(p.Value)
+				if inDouble {
+					b.WriteString(dqUnescape(p.Value))
+				} else {
+					b.WriteString(unbackslash(p.Value))
+				}
 			case *syntax.SglQuoted:
 				b.WriteString(p.Value)
 			case *syntax.DblQuoted:
-				if !walk(p.Parts) {
+				inDouble = true
+				ok := walk(p.Parts)
+				inDouble = false
+				if !ok {
 					return false
 				}
 			default:
@@ -245,6 +320,22 @@ func literalWord(w *syntax.Word) string {
 	}
 	if !walk(w.Parts) {
 		return ""
+	}
+	return b.String()
+}
+
+// dqUnescape removes the backslashes bash removes inside double quotes:
+// before $, `, ", \ and a newline.
+func dqUnescape(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+1 < len(s) && strings.IndexByte("$`\"\\\n", s[i+1]) >= 0 {
+			i++
+		}
+		b.WriteByte(s[i])
 	}
 	return b.String()
 }

@@ -63,6 +63,14 @@ func (a *shAnalyzer) download(line, col int, base string, args []shWord) {
 }
 
 func (a *shAnalyzer) chmod(line, col int, args []shWord) {
+	rec := hasFlag(args, "R", "--recursive")
+	for _, t := range operands(args)[min(1, len(operands(args))):] {
+		p := cleanPath(t.s)
+		if t.known && (p == "/" || rec && !insideWorkdir(p) || underAny(p, systemDirs...)) {
+			a.add(line, col, "system.tamper", "changes the permissions of "+t.s+", part of the system")
+			return
+		}
+	}
 	for _, x := range args {
 		m := x.s
 		if strings.Contains(m, "+s") || strings.Contains(m, "+t") && strings.Contains(m, "s") ||
@@ -74,9 +82,16 @@ func (a *shAnalyzer) chmod(line, col int, args []shWord) {
 	a.add(line, col, "file.permissions", "changes file permissions")
 }
 
+// systemDirs hold the system's programs and configuration.
+var systemDirs = []string{"/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/boot", "/sys", "/proc", "/var", "/opt", "/root"}
+
 func (a *shAnalyzer) dd(line, col int, args []shWord) {
 	for _, x := range args {
 		if t, ok := strings.CutPrefix(x.s, "of="); ok {
+			if !x.known && strings.HasPrefix(t, "/dev/") {
+				a.add(line, col, "destroy.device", "overwrites a device whose name is computed")
+				return
+			}
 			if isBlockDevice(cleanPath(t)) {
 				a.add(line, col, "destroy.device", "overwrites the device "+t)
 				return
@@ -150,14 +165,22 @@ func (a *shAnalyzer) textTool(line, col int, base string, args []shWord) {
 		a.find(line, col, args)
 		return
 	}
+	if base == "sed" {
+		for _, sc := range sedScripts(args, ops) {
+			a.sedScript(line, col, sc)
+		}
+	}
 	if (base == "awk" || base == "gawk") && len(ops) > 0 {
-		if strings.Contains(ops[0].s, "system(") || strings.Contains(ops[0].s, "| getline") || strings.Contains(ops[0].s, "|&") {
+		if code := awkCode(ops[0].s); strings.Contains(code, "system(") || strings.Contains(code, "| getline") ||
+			strings.Contains(code, "|&") || !ops[0].known {
 			a.add(line, col, "process.spawn", "runs commands from inside awk")
 			a.embeddedCommands(line, col, ops[0].s)
 		}
 	}
 	if textPattern[base] && !hasFlag(args, "ef", "--expression", "--file", "--regexp") && len(ops) > 0 {
 		ops = ops[1:]
+	} else if textPattern[base] {
+		ops = withoutScripts(args)
 	}
 	write := base == "sed" && hasFlag(args, "i", "--in-place")
 	for _, t := range ops {
@@ -167,6 +190,38 @@ func (a *shAnalyzer) textTool(line, col int, base string, args []shWord) {
 			a.fileRead(line, col, t)
 		}
 	}
+}
+
+// withoutScripts returns the operands of a text tool given its program
+// with -e or -f: the words after those flags are not files it reads.
+func withoutScripts(args []shWord) []shWord {
+	var out []shWord
+	for i := 0; i < len(args); i++ {
+		x := args[i]
+		if x.known && (x.s == "-e" || x.s == "-f" || x.s == "--expression" || x.s == "--file" || x.s == "--regexp") {
+			i++
+			continue
+		}
+		out = append(out, x)
+	}
+	return operands(out)
+}
+
+// sedScripts returns the scripts a sed command runs: each -e value, or its
+// first operand.
+func sedScripts(args, ops []shWord) []string {
+	var out []string
+	for i, x := range args {
+		if x.known && (x.s == "-e" || x.s == "--expression") && i+1 < len(args) {
+			out = append(out, args[i+1].s)
+		} else if v, ok := strings.CutPrefix(x.s, "--expression="); ok {
+			out = append(out, v)
+		}
+	}
+	if len(out) == 0 && len(ops) > 0 && !hasFlag(args, "f", "--file") {
+		out = append(out, ops[0].s)
+	}
+	return out
 }
 
 func (a *shAnalyzer) find(line, col int, args []shWord) {
@@ -191,7 +246,7 @@ func (a *shAnalyzer) find(line, col int, args []shWord) {
 					sub := make([]shWord, 0, end-i-1)
 					for _, y := range args[i+1 : end] {
 						if y.s == "{}" {
-							y = shWord{}
+							y = foundPath(roots)
 						}
 						sub = append(sub, y)
 					}
@@ -205,6 +260,22 @@ func (a *shAnalyzer) find(line, col int, args []shWord) {
 			a.fileRead(line, col, x)
 		}
 	}
+}
+
+// foundPath is what {} stands for in find -exec: a file under the roots.
+// A command run on every file under / or ~ is judged as run on the root
+// itself, since that is what it reaches; inside the working directory the
+// file is unknown.
+func foundPath(roots []shWord) shWord {
+	if len(roots) == 0 {
+		return shWord{}
+	}
+	for _, r := range roots {
+		if r.known && !insideWorkdir(cleanPath(r.s)) {
+			return r
+		}
+	}
+	return shWord{}
 }
 
 func (a *shAnalyzer) fileRead(line, col int, t shWord) {

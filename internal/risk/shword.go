@@ -37,13 +37,28 @@ func (a *shAnalyzer) parts(parts []syntax.WordPart, b *strings.Builder, out *shW
 				b.WriteString(p.Value)
 			}
 		case *syntax.DblQuoted:
-			a.parts(p.Parts, b, out, line, col)
+			for _, q := range p.Parts {
+				if l, ok := q.(*syntax.Lit); ok {
+					if out.known {
+						b.WriteString(dqUnescape(l.Value))
+					}
+					continue
+				}
+				a.parts([]syntax.WordPart{q}, b, out, line, col)
+			}
 		case *syntax.ParamExp:
 			a.param(p, b, out, line, col)
 		case *syntax.CmdSubst:
 			a.list(p.Stmts)
 			out.net = out.net || downloads(p.Stmts)
 			out.decoded = out.decoded || decodes(p.Stmts)
+			if s, ok := foldSubst(p.Stmts); ok {
+				out.computed = true
+				if out.known {
+					b.WriteString(s)
+				}
+				continue
+			}
 			stop()
 		case *syntax.ProcSubst:
 			a.list(p.Stmts)
@@ -63,6 +78,12 @@ func (a *shAnalyzer) param(p *syntax.ParamExp, b *strings.Builder, out *shWord, 
 		return
 	}
 	name := p.Param.Value
+	if a.posKnown && !p.Excl && !p.Length && p.Slice == nil && p.Repl == nil && p.Index == nil && p.Exp == nil {
+		if v, ok := a.positional(name); ok {
+			appendValue(b, out, v)
+			return
+		}
+	}
 	if p.Exp != nil && p.Exp.Word != nil {
 		a.word(p.Exp.Word, line, col)
 	}
@@ -74,12 +95,7 @@ func (a *shAnalyzer) param(p *syntax.ParamExp, b *strings.Builder, out *shWord, 
 		return
 	}
 	if v, ok := a.vars[name]; ok {
-		out.computed = true
-		out.net, out.decoded, out.input = out.net || v.net, out.decoded || v.decoded, out.input || v.input
-		if out.known {
-			b.WriteString(v.s)
-		}
-		out.known = out.known && v.known
+		appendValue(b, out, v)
 		return
 	}
 	a.paramRead(name, line, col)
@@ -89,6 +105,16 @@ func (a *shAnalyzer) param(p *syntax.ParamExp, b *strings.Builder, out *shWord, 
 		return
 	}
 	out.known, out.computed, out.input = false, true, true
+}
+
+// appendValue expands a variable's value into the word being built.
+func appendValue(b *strings.Builder, out *shWord, v shWord) {
+	out.computed = true
+	out.net, out.decoded, out.input = out.net || v.net, out.decoded || v.decoded, out.input || v.input
+	if out.known {
+		b.WriteString(v.s)
+	}
+	out.known = out.known && v.known
 }
 
 // paramRead notices a read of an environment variable.

@@ -43,7 +43,7 @@ func (r *Router) Embed(ctx context.Context, inputs []string) ([][]float32, strin
 		r.cfg.Log.Info().Str("model", cand.Ref()).Msg("embedding model chosen")
 		return vecs, cand.Ref(), nil
 	}
-	return nil, "", fmt.Errorf("embed: %w: install one (e.g. ollama pull nomic-embed-text) or start its server", ErrNoEmbedder)
+	return nil, "", fmt.Errorf("embed: %w", ErrNoEmbedder)
 }
 
 // embedders returns the embedding models of reachable endpoints: those in

@@ -176,7 +176,7 @@ type runKey struct {
 // a switch or a plan needs it.
 func New(cfg Config) (*Router, error) {
 	if len(cfg.Endpoints) == 0 {
-		return nil, errors.New("router: no backends configured; set OLLAMA_ENDPOINT or LMSTUDIO_ENDPOINT")
+		return nil, fmt.Errorf("router: no backends configured: %w", ErrNoModel)
 	}
 	if cfg.ContextLength <= 0 {
 		cfg.ContextLength = DefaultContextLength
@@ -411,7 +411,7 @@ type NoModelError struct {
 // Error lists the reasons.
 func (e *NoModelError) Error() string {
 	if len(e.Reasons) == 0 {
-		return "no chat model is installed on any backend; install one (ollama pull llama3.2:3b, or download one in LM Studio)"
+		return "no chat model is installed on any backend"
 	}
 	return "no model can answer: " + strings.Join(e.Reasons, "; ")
 }

@@ -21,6 +21,9 @@ import (
 // ErrNoFTS5 means the SQLite library was compiled without FTS5.
 var ErrNoFTS5 = errors.New("SQLite was built without FTS5: build and test with `-tags sqlite_fts5` (make build / make test do this)")
 
+// ErrDamaged means the file is not an SQLite database or is corrupt.
+var ErrDamaged = errors.New("the file is not a Mai database or is damaged")
+
 // DB is an open, migrated database.
 type DB struct {
 	*sql.DB
@@ -115,7 +118,7 @@ func connect(ctx context.Context, sqlDB *sql.DB, path string) (*DB, error) {
 func friendly(err error) error {
 	var se sqlite3.Error
 	if errors.As(err, &se) && (se.Code == sqlite3.ErrNotADB || se.Code == sqlite3.ErrCorrupt) {
-		return fmt.Errorf("%w (the file is not a Mai database or is damaged; restore a backup with 'mai memory restore')", err)
+		return fmt.Errorf("%w: %w", ErrDamaged, err)
 	}
 	return err
 }

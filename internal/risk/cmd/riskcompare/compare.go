@@ -100,12 +100,15 @@ func (c *confusion) write(w io.Writer, title string, total int) {
 type report struct {
 	total       int
 	mai, bandit confusion
-	rows        []row
+	// banditSure counts only Bandit's findings of HIGH confidence
+	banditSure confusion
+	rows       []row
 }
 
 type row struct {
 	name              string
 	want, mai, bandit risk.Level
+	severity, conf    string // Bandit's worst finding: its severity and confidence
 }
 
 func (r *report) maiWins() bool {
@@ -115,23 +118,29 @@ func (r *report) maiWins() bool {
 
 func (r *report) print(w io.Writer) {
 	fmt.Fprintf(w, "Python samples: %d\n", r.total)
-	fmt.Fprintln(w, "Bandit mapping: no issue → LOW, LOW → MEDIUM, MEDIUM → HIGH, HIGH → BLOCKED, parse error → HIGH")
+	fmt.Fprintln(w, "What this is: agreement with Mai's own labels. The corpus was labelled by Mai's authors to Mai's")
+	fmt.Fprintln(w, "risk levels, which Bandit was not built for; it shows how far each tool's verdicts match that")
+	fmt.Fprintln(w, "specification, not which tool is more accurate in general.")
+	fmt.Fprintln(w, "Bandit mapping (severity of its worst finding): no issue → LOW, LOW → MEDIUM, MEDIUM → HIGH,")
+	fmt.Fprintln(w, "HIGH → BLOCKED, parse error → HIGH.")
 	fmt.Fprintln(w)
 	r.mai.write(w, "Mai", r.total)
 	fmt.Fprintln(w)
-	r.bandit.write(w, "Bandit", r.total)
+	r.bandit.write(w, "Bandit, all findings", r.total)
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "Disagreements (sample: want / Mai / Bandit):")
+	r.banditSure.write(w, "Bandit, HIGH-confidence findings only", r.total)
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "Disagreements (sample: want / Mai / Bandit mapped, with Bandit's severity/confidence):")
 	for _, x := range r.rows {
 		if x.mai != x.want || x.bandit != x.want {
-			fmt.Fprintf(w, "  %-40s %-8s %-8s %-8s\n", x.name, x.want, x.mai, x.bandit)
+			fmt.Fprintf(w, "  %-40s %-8s %-8s %-8s %s/%s\n", x.name, x.want, x.mai, x.bandit, orNone(x.severity), orNone(x.conf))
 		}
 	}
 	verdict := "no"
 	if r.maiWins() {
 		verdict = "yes"
 	}
-	fmt.Fprintf(w, "\nMai has fewer misses and fewer false alarms than Bandit: %s\n", verdict)
+	fmt.Fprintf(w, "\nOn Mai's labels, Mai has fewer misses and fewer false alarms than Bandit: %s\n", verdict)
 }
 
 func compare(ctx context.Context, samples []sample, bandit string) (*report, error) {
@@ -148,8 +157,9 @@ func compare(ctx context.Context, samples []sample, bandit string) (*report, err
 		m := risk.Analyzer{}.Analyze(ctx, risk.Python, s.path, s.src).Level
 		b := bl[s.path]
 		r.mai[s.want][m]++
-		r.bandit[s.want][b]++
-		r.rows = append(r.rows, row{filepath.Base(s.path), s.want, m, b})
+		r.bandit[s.want][b.level]++
+		r.banditSure[s.want][b.sure]++
+		r.rows = append(r.rows, row{filepath.Base(s.path), s.want, m, b.level, b.severity, b.confidence})
 	}
 	sort.Slice(r.rows, func(i, j int) bool { return r.rows[i].name < r.rows[j].name })
 	return r, nil
@@ -161,13 +171,29 @@ type banditOutput struct {
 		Filename string `json:"filename"`
 	} `json:"errors"`
 	Results []struct {
-		Filename string `json:"filename"`
-		Severity string `json:"issue_severity"`
+		Filename   string `json:"filename"`
+		Severity   string `json:"issue_severity"`
+		Confidence string `json:"issue_confidence"`
 	} `json:"results"`
 }
 
+// banditVerdict is Bandit's judgement of one file: the mapped level of its
+// worst finding with that finding's severity and confidence, and the
+// mapped level counting only findings of HIGH confidence.
+type banditVerdict struct {
+	level, sure          risk.Level
+	severity, confidence string
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
 // runBandit judges every file with Bandit and maps its severities.
-func runBandit(ctx context.Context, bandit string, files []string) (map[string]risk.Level, error) {
+func runBandit(ctx context.Context, bandit string, files []string) (map[string]banditVerdict, error) {
 	if _, err := exec.LookPath(bandit); err != nil {
 		return nil, fmt.Errorf("bandit is not installed (%v); install it with 'apt-get install -y bandit' or run .ci/risk.sh", err)
 	}
@@ -183,14 +209,28 @@ func runBandit(ctx context.Context, bandit string, files []string) (map[string]r
 	if jerr := json.Unmarshal(stdout.Bytes(), &out); jerr != nil {
 		return nil, fmt.Errorf("read bandit's report: %v (exit %v, stderr %q)", jerr, err, strings.TrimSpace(stderr.String()))
 	}
-	levels := map[string]risk.Level{}
+	levels := map[string]banditVerdict{}
 	for _, e := range out.Errors {
-		levels[e.Filename] = max(levels[e.Filename], risk.High)
+		v := levels[e.Filename]
+		v.level, v.sure, v.severity, v.confidence = max(v.level, risk.High), max(v.sure, risk.High), "parse error", ""
+		levels[e.Filename] = v
 	}
 	for _, res := range out.Results {
-		levels[res.Filename] = max(levels[res.Filename], banditLevel(res.Severity))
+		v := levels[res.Filename]
+		l := banditLevel(res.Severity)
+		if l > v.level || l == v.level && confRank(res.Confidence) > confRank(v.confidence) {
+			v.level, v.severity, v.confidence = l, strings.ToUpper(res.Severity), strings.ToUpper(res.Confidence)
+		}
+		if strings.EqualFold(res.Confidence, "HIGH") {
+			v.sure = max(v.sure, l)
+		}
+		levels[res.Filename] = v
 	}
 	return levels, nil
+}
+
+func confRank(c string) int {
+	return map[string]int{"LOW": 1, "MEDIUM": 2, "HIGH": 3}[strings.ToUpper(c)]
 }
 
 func banditLevel(severity string) risk.Level {

@@ -10,9 +10,12 @@ import (
 	"github.com/maicompanion/mai/internal/testenv"
 )
 
-// TestMaiBeatsBandit runs the real Bandit over the Python corpus and
-// requires Mai to have fewer misses and fewer false alarms.
-func TestMaiBeatsBandit(t *testing.T) {
+// TestMaiBeatsBanditOnMaiLabels runs the real Bandit over the Python corpus
+// and requires Mai to have fewer misses and fewer false alarms than Bandit
+// against the corpus's labels. The labels are Mai's own, to Mai's levels,
+// with Bandit's severities mapped onto them (see riskcompare's doc): this is
+// agreement with Mai's specification, not a general accuracy contest.
+func TestMaiBeatsBanditOnMaiLabels(t *testing.T) {
 	if _, err := exec.LookPath("bandit"); err != nil {
 		testenv.Missing(t, "bandit", "the comparison runs the real Bandit", "run .ci/risk.sh or 'apt-get install -y bandit'")
 	}
@@ -22,7 +25,8 @@ func TestMaiBeatsBandit(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("riskcompare exited %d", code)
 	}
-	for _, want := range []string{"Mai: exact", "Bandit: exact", "want\\got"} {
+	for _, want := range []string{"Mai: exact", "Bandit, all findings: exact", "Bandit, HIGH-confidence findings only: exact",
+		"agreement with Mai's own labels", "want\\got"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -1,10 +1,15 @@
 // Command riskcompare runs Mai's risk analysis and Bandit side by side over
 // the Python part of the labelled corpus and prints both confusion matrices.
 //
-// Bandit's severities are mapped one step up, because Bandit reports a
-// finding only when something deserves attention: no issue is LOW, a LOW
-// issue is MEDIUM (shown with the result), MEDIUM is HIGH (needs approval)
-// and HIGH is BLOCKED. A file Bandit cannot parse is HIGH, as for Mai.
+// The corpus's labels are Mai's own, to Mai's four levels; Bandit was not
+// built for them, so the comparison measures agreement with Mai's
+// specification, not general accuracy. Bandit's severities are mapped one
+// step up, because Bandit reports a finding only when something deserves
+// attention: no issue is LOW, a LOW issue is MEDIUM (shown with the
+// result), MEDIUM is HIGH (needs approval) and HIGH is BLOCKED. A file
+// Bandit cannot parse is HIGH, as for Mai. Bandit's confidence is reported
+// beside each severity, and a second matrix counts only its findings of
+// HIGH confidence.
 //
 // It exits 0 when Mai has fewer misses and fewer false alarms than Bandit,
 // 1 when it does not, and 2 when Bandit cannot be run.

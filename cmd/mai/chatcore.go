@@ -1,0 +1,237 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/maicompanion/mai/internal/approval"
+	"github.com/maicompanion/mai/internal/audit"
+	"github.com/maicompanion/mai/internal/chat"
+	"github.com/maicompanion/mai/internal/config"
+	"github.com/maicompanion/mai/internal/control"
+	"github.com/maicompanion/mai/internal/logging"
+	"github.com/maicompanion/mai/internal/memory"
+	"github.com/maicompanion/mai/internal/router"
+	"github.com/maicompanion/mai/internal/sandbox"
+	"github.com/maicompanion/mai/internal/workspace"
+)
+
+// ownerID is the user the terminal and the control socket speak for: the
+// owner's Discord id when it is set, so a DM and the terminal are one
+// conversation partner; LocalUser otherwise.
+func ownerID(cfg *config.Config) string {
+	if cfg.DiscordUserID != "" {
+		return cfg.DiscordUserID
+	}
+	return memory.LocalUser
+}
+
+// chatCore is the chat core with everything it was built from.
+type chatCore struct {
+	core  *chat.Core
+	owner string
+	close func()
+}
+
+// openChatCore builds the chat core in this process, over its own router
+// and memory (embedding and summarising through the router, as the daemon
+// does); close releases them.
+func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore, error) {
+	ms, err := m.openModels(ctx, readWrite)
+	if err != nil {
+		return nil, err
+	}
+	if err := ms.applyPin(ctx); err != nil {
+		log.Warn().Err(err).Msg("pinned model unavailable")
+	}
+	led, err := m.openLedger(ctx)
+	if err != nil {
+		ms.close()
+		return nil, err
+	}
+	mem := memory.New(ms.db, memory.Options{Embedder: ms.router, Summarizer: memory.NewModelSummarizer(ms.router)})
+	cc, err := m.newChatCore(ctx, log, ms.router, mem, led, approval.ViaTerminal)
+	if err != nil {
+		led.close()
+		ms.close()
+		return nil, err
+	}
+	closeCore := cc.close
+	cc.close = func() { closeCore(); led.close(); ms.close() }
+	return cc, nil
+}
+
+// newChatCore builds the chat core over r and mem: the workspace (created
+// on first start) and, when Docker answers, the sandbox behind its gate,
+// whose HIGH-risk jobs become approval requests in led that the turn's
+// front end shows and the owner decides (via says how the decision
+// arrives). History the terminal wrote under LocalUser before an owner id
+// was set becomes the owner's, and the audit log says so.
+func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Router, mem *memory.Store, led *ledger, via approval.Via) (*chatCore, error) {
+	cfg := m.cfg
+	ws, created, err := workspace.Open(ctx, cfg.Workspace)
+	if errors.Is(err, workspace.ErrNotRepository) {
+		return nil, fmt.Errorf("%w; move it away or point MAI_WORKSPACE elsewhere", err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info().Str("path", ws.Dir).Msg("workspace created")
+	}
+	owner := ownerID(cfg)
+	if owner != memory.LocalUser {
+		n, err := mem.MergeUser(ctx, memory.LocalUser, owner)
+		if err != nil {
+			return nil, fmt.Errorf("merge the terminal's history into the owner's: %w", err)
+		}
+		if n > 0 {
+			log.Info().Int64("messages", n).Str("owner", owner).Msg("terminal history merged into the owner's")
+			rec := audit.Record{Actor: "mai", Action: "memory.merge_user", Subject: owner, Details: map[string]any{"from": memory.LocalUser, "messages": n}}
+			if _, err := led.log.Append(ctx, rec); err != nil {
+				return nil, fmt.Errorf("audit the merge of the terminal's history: %w", err)
+			}
+		}
+	}
+	cc := &chatCore{owner: owner, close: func() {}}
+	// A HIGH-risk job becomes a persisted request, shown in the turn's
+	// front end; Discord and mai approvals can decide it as well.
+	approver := approval.CodeRun{Service: led.approvals, Requester: "mai", Created: func(ctx context.Context, r approval.Request) error {
+		a := chat.Approval{ID: r.ID, Code: string(r.Payload), SHA256: r.PayloadSHA256}
+		if r.Verdict != nil {
+			a.Language = string(r.Verdict.Lang)
+			for _, f := range r.Verdict.Findings {
+				a.Findings = append(a.Findings, fmt.Sprintf("%s line %d %s: %s", f.Level, f.Line, f.Rule, f.Reason))
+			}
+		}
+		if err := cc.core.Ask(ctx, a); err != nil {
+			log.Info().Str("request", r.ID).Msg("approval request waits for a decision elsewhere")
+		}
+		return nil
+	}}
+	decide := func(ctx context.Context, a chat.Approval, approved bool, pin string) error {
+		if err := m.chatPIN(ctx, pin); err != nil {
+			return err
+		}
+		_, err := led.approvals.Decide(ctx, a.ID, approval.Decision{Approve: approved, By: approval.LocalOwner, Via: via, PayloadSHA256: a.SHA256})
+		return err
+	}
+	var code chat.CodeRunner
+	if sb, err := m.openSandbox(ctx, "", approver); err != nil {
+		log.Warn().Err(err).Msg("code execution is off until Docker answers")
+	} else {
+		cc.close = func() { sb.Close() }
+		code = auditedRunner{sb, m, led, log}
+	}
+	facts := cfg.Chat.FactsEvery
+	if facts == 0 {
+		facts = -1
+	}
+	core, err := chat.New(chat.Config{
+		Models: chat.FromRouter(r), Memory: mem, Persona: ws.Persona, Code: code,
+		MaxToolCalls: cfg.Chat.MaxToolCalls, FactsEvery: facts, ShowThinking: cfg.Chat.ShowThinking, Decide: decide,
+		Log: logging.Component(log, "chat"),
+	})
+	if err != nil {
+		cc.close()
+		return nil, err
+	}
+	cc.core = core
+	return cc, nil
+}
+
+// auditedRunner records every run or refusal of the model's code in the
+// audit log, as mai sandbox run does.
+type auditedRunner struct {
+	*sandbox.Sandbox
+	m   *Main
+	led *ledger
+	log zerolog.Logger
+}
+
+func (a auditedRunner) Run(ctx context.Context, job sandbox.Job) (sandbox.Result, error) {
+	res, err := a.Sandbox.Run(ctx, job)
+	id := ""
+	if res.Approval != nil {
+		id = res.Approval.ID
+	}
+	if rerr := a.m.recordRun(ctx, a.led, id, res, err); rerr != nil {
+		a.log.Error().Err(rerr).Msg("sandbox run not audited")
+	}
+	return res, err
+}
+
+// chatPIN checks the PIN a chat decision came with, when one is stored:
+// without one (and without MAI_PIN) the front end is asked for it.
+func (m *Main) chatPIN(ctx context.Context, pin string) error {
+	if stored, err := m.pinStore().Stored(); err != nil || !stored {
+		return err
+	}
+	if pin == "" {
+		pin = m.cfg.PIN.Reveal()
+	}
+	if pin == "" {
+		return chat.ErrPINRequired
+	}
+	src := m.pinInput(false)
+	src.lines = bufio.NewReader(strings.NewReader(pin + "\n"))
+	if err := m.requirePIN(ctx, src); err != nil {
+		return fmt.Errorf("%w: %v", chat.ErrPINRequired, err)
+	}
+	return nil
+}
+
+// chatConn is a conversation as a front end sees it, the same whether the
+// core runs in this process or in the daemon behind the control socket.
+type chatConn interface {
+	Send(ctx context.Context, m chat.Message, emit func(chat.Event)) error
+	Decide(ctx context.Context, id string, approved bool, pin string) error
+}
+
+// localConn is the in-process core speaking for the owner.
+type localConn struct{ cc *chatCore }
+
+func (l localConn) Send(ctx context.Context, m chat.Message, emit func(chat.Event)) error {
+	m.User = l.cc.owner
+	return l.cc.core.Send(ctx, m, emit)
+}
+
+func (l localConn) Decide(ctx context.Context, id string, approved bool, pin string) error {
+	return l.cc.core.Decide(ctx, l.cc.owner, id, approved, pin)
+}
+
+// pingTimeout bounds the look for a running daemon: on this machine it
+// answers in well under a millisecond.
+const pingTimeout = 500 * time.Millisecond
+
+// socketPath is where this data directory's daemon listens.
+func (m *Main) socketPath() string {
+	rt, _ := m.Env("XDG_RUNTIME_DIR")
+	return control.SocketPath(m.cfg.DataDir, rt)
+}
+
+// connectChat returns the daemon's conversation when a daemon answers on
+// the control socket, else the core opened in this process; remote says
+// which. close releases it.
+func (m *Main) connectChat(ctx context.Context) (conn chatConn, remote bool, closeFn func(), err error) {
+	cl := control.NewClient(m.socketPath())
+	if cl.Ping(ctx, pingTimeout) == nil {
+		return cl, true, func() {}, nil
+	}
+	logs, err := m.openLogs(nil)
+	if err != nil {
+		return nil, false, nil, err
+	}
+	cc, err := m.openChatCore(ctx, logs.Logger)
+	if err != nil {
+		logs.Close()
+		return nil, false, nil, err
+	}
+	return localConn{cc}, false, func() { cc.close(); logs.Close() }, nil
+}

@@ -1,0 +1,286 @@
+// Package chat is the conversation core that every front end (the terminal,
+// the control socket, Discord) uses unchanged: one session per user, a turn
+// that stores the message, assembles the context memory offers within the
+// window of the model the router will use, streams the answer, runs the
+// tools the model asks for through the sandbox's gate, and stores the answer
+// with its model and statistics. Front ends only translate Events.
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/maicompanion/mai/internal/llm"
+	"github.com/maicompanion/mai/internal/memory"
+	"github.com/maicompanion/mai/internal/sandbox"
+)
+
+// Defaults of Config.
+const (
+	DefaultMaxToolCalls  = 5
+	DefaultFactsEvery    = 6
+	DefaultMaxInputBytes = 16 << 10
+)
+
+// Models is what the core needs from the model router.
+type Models interface {
+	// Target returns the model the next chat will answer with and the
+	// context length it is loaded with, choosing one when none is active.
+	// tools says the request carries tools, so a tool-capable model is
+	// preferred.
+	Target(ctx context.Context, tools bool) (Target, error)
+	// ChatWith streams an answer from the model the router chooses. build
+	// is called with that model, loaded, before the stream starts, and
+	// again for the model a failover moves to (the stream then yields an
+	// llm.EventRestart); it returns the request, assembled for the model's
+	// context.
+	ChatWith(ctx context.Context, build func(Target) (llm.Request, error)) (llm.Stream, error)
+	// Switch makes the named model the active one.
+	Switch(ctx context.Context, ref string) error
+	// List returns the installed chat models' names, the active one marked.
+	List(ctx context.Context) ([]string, error)
+	// Pause unloads the models Mai loaded and returns how many.
+	Pause(ctx context.Context) (int, error)
+}
+
+// Target is the model a chat goes to.
+type Target struct {
+	Ref    string // "ollama:llama3.2:3b"
+	Window int    // the context length it is loaded with
+	Tools  bool   // it accepts tool definitions
+}
+
+// CodeRunner is the sandbox's gate: every job it runs was judged by the
+// risk analyser first, HIGH ones approved, BLOCKED ones refused.
+type CodeRunner interface {
+	Run(ctx context.Context, job sandbox.Job) (sandbox.Result, error)
+	// EnsureImage pulls the sandbox's image unless the engine has it,
+	// reporting progress.
+	EnsureImage(ctx context.Context, img string, report func(sandbox.PullProgress)) error
+}
+
+// Config is what a Core works with.
+type Config struct {
+	Models Models
+	Memory *memory.Store
+	// Persona returns the system prompt (the workspace's persona.md).
+	Persona func() (string, error)
+	// Code runs code; nil turns run_code and /run off.
+	Code CodeRunner
+	// Channel names the front end in stored conversations ("terminal").
+	Channel string
+	// MaxToolCalls bounds the tool calls of one turn; DefaultMaxToolCalls when 0.
+	MaxToolCalls int
+	// FactsEvery is how many user turns pass between fact extractions;
+	// DefaultFactsEvery when 0, never when negative.
+	FactsEvery int
+	// ShowThinking streams the model's reasoning as EventThinking text.
+	ShowThinking bool
+	// MaxInputBytes truncates longer messages; DefaultMaxInputBytes when 0.
+	MaxInputBytes int
+	// MaxTokens bounds each answer; 0 lets the model decide.
+	MaxTokens int
+	// Decide records the owner's decision on a persisted approval request
+	// shown with Ask (bound to the payload hash shown), checking pin when a
+	// PIN is stored. Nil when the gate's approver is Core.Approve.
+	Decide func(ctx context.Context, a Approval, approved bool, pin string) error
+	Log    zerolog.Logger
+}
+
+// Core holds every user's session. It is safe for concurrent use.
+type Core struct {
+	cfg Config
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	paused   bool
+	imageOK  bool // the sandbox image is on the engine
+}
+
+// ErrEmpty is returned for a message with nothing in it.
+var ErrEmpty = errors.New("the message is empty")
+
+// New returns a core.
+func New(cfg Config) (*Core, error) {
+	if cfg.Models == nil || cfg.Memory == nil {
+		return nil, errors.New("chat: a model router and a memory store are required")
+	}
+	if cfg.MaxToolCalls <= 0 {
+		cfg.MaxToolCalls = DefaultMaxToolCalls
+	}
+	if cfg.FactsEvery == 0 {
+		cfg.FactsEvery = DefaultFactsEvery
+	}
+	if cfg.MaxInputBytes <= 0 {
+		cfg.MaxInputBytes = DefaultMaxInputBytes
+	}
+	if cfg.Persona == nil {
+		cfg.Persona = func() (string, error) { return "", nil }
+	}
+	if cfg.Channel == "" {
+		cfg.Channel = "terminal"
+	}
+	return &Core{cfg: cfg, sessions: map[string]*session{}}, nil
+}
+
+// session is one user's conversation state.
+type session struct {
+	user string
+	gen  chan struct{} // holds a token while a generation runs
+
+	mu        sync.Mutex
+	conv      int64
+	cancel    context.CancelFunc   // of the running generation
+	emit      func(Event)          // of the running generation, for approvals
+	waiting   int                  // messages queued behind it
+	userTurns int                  // since the last fact extraction
+	approvals map[string]chan bool // asked inline by Approve
+	asked     map[string]Approval  // shown by Ask
+	maxTokens int                  // of the running generation
+	last      Stats                // of the last answer, for /status
+	confirm   bool                 // /forget all was asked once
+	// toldNoTools is the last model the owner was told takes no tools.
+	toldNoTools string
+}
+
+func (c *Core) session(user string) *session {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.sessions[user]
+	if s == nil {
+		s = &session{user: user, gen: make(chan struct{}, 1), approvals: map[string]chan bool{}, asked: map[string]Approval{}}
+		c.sessions[user] = s
+	}
+	return s
+}
+
+// Message is one message from a user.
+type Message struct {
+	User string `json:"user"`
+	Text string `json:"text"`
+	// MaxTokens bounds the answer; 0 takes Config.MaxTokens.
+	MaxTokens int `json:"max_tokens,omitempty"`
+}
+
+// Send handles one message: a command when it starts with "/", otherwise a
+// turn. Events go to emit as they happen, from the calling
+// goroutine or, for approvals, from the one running the code. A message
+// that arrives while the user's previous one is being answered waits for
+// it. The error returned is also emitted as an EventError.
+func (c *Core) Send(ctx context.Context, m Message, emit func(Event)) error {
+	if strings.TrimSpace(m.User) == "" {
+		return errors.New("chat: no user")
+	}
+	s := c.session(m.User)
+	text := m.Text
+	trimmed := strings.TrimSpace(text)
+	var err error
+	switch {
+	case trimmed == "":
+		err = fmt.Errorf("%w: type something to say, or /help", ErrEmpty)
+	case strings.HasPrefix(trimmed, "/"):
+		err = c.command(ctx, s, trimmed, m.MaxTokens, emit)
+	default:
+		err = c.generate(ctx, s, m.MaxTokens, emit, func(ctx context.Context) error { return c.turn(ctx, s, text, emit) })
+	}
+	if err != nil {
+		emit(Event{Kind: EventError, Text: err.Error()})
+	}
+	return err
+}
+
+// generate runs fn as the user's one generation: it waits for the running
+// one (saying so), and makes fn's context the one /stop cancels.
+func (c *Core) generate(ctx context.Context, s *session, maxTokens int, emit func(Event), fn func(context.Context) error) error {
+	select {
+	case s.gen <- struct{}{}:
+	default:
+		s.mu.Lock()
+		s.waiting++
+		s.mu.Unlock()
+		emit(Event{Kind: EventNotice, Text: "queued: Mai answers this after the current answer"})
+		select {
+		case s.gen <- struct{}{}:
+			s.mu.Lock()
+			s.waiting--
+			s.mu.Unlock()
+		case <-ctx.Done():
+			s.mu.Lock()
+			s.waiting--
+			s.mu.Unlock()
+			return ctx.Err()
+		}
+	}
+	defer func() { <-s.gen }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	s.mu.Lock()
+	s.cancel, s.emit = cancel, emit
+	s.maxTokens = c.cfg.MaxTokens
+	if maxTokens > 0 {
+		s.maxTokens = maxTokens
+	}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.cancel, s.emit = nil, nil
+		s.mu.Unlock()
+	}()
+	c.mu.Lock()
+	paused := c.paused
+	c.mu.Unlock()
+	if paused {
+		emit(Event{Kind: EventNotice, Text: "paused: Mai's models are unloaded; /resume to talk again"})
+		return nil
+	}
+	return fn(context.WithValue(ctx, turnKey{}, s))
+}
+
+// Stop cancels the user's running generation; it reports whether one ran.
+func (c *Core) Stop(user string) bool {
+	s := c.session(user)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel == nil {
+		return false
+	}
+	s.cancel()
+	return true
+}
+
+// conversation returns the session's conversation: the user's latest, or
+// a new one.
+func (c *Core) conversation(ctx context.Context, s *session) (int64, error) {
+	s.mu.Lock()
+	id := s.conv
+	s.mu.Unlock()
+	if id != 0 {
+		return id, nil
+	}
+	conv, err := c.cfg.Memory.LatestConversation(ctx, s.user)
+	switch {
+	case err == nil:
+		id = conv.ID
+	case errors.Is(err, memory.ErrNotFound):
+		if id, err = c.cfg.Memory.StartConversation(ctx, s.user, c.cfg.Channel); err != nil {
+			return 0, err
+		}
+	default:
+		return 0, err
+	}
+	s.mu.Lock()
+	s.conv = id
+	s.mu.Unlock()
+	return id, nil
+}
+
+// Conversation returns the id of the user's current conversation, starting
+// one when the user has none.
+func (c *Core) Conversation(ctx context.Context, user string) (int64, error) {
+	return c.conversation(ctx, c.session(user))
+}

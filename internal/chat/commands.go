@@ -1,0 +1,308 @@
+package chat
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/maicompanion/mai/internal/llm"
+	"github.com/maicompanion/mai/internal/memory"
+)
+
+// Help is the text of /help.
+const Help = `Commands:
+  /help            this list
+  /status          the model, its speed and how full the context is
+  /models          installed models; the active one is marked
+  /switch NAME     answer with that model (e.g. ollama:llama3.2:3b)
+  /stop            stop the answer being written
+  /regenerate      answer the last message again, replacing the answer
+  /clear           start a new conversation (the old one stays in memory)
+  /forget          forget this conversation for real
+  /forget fact ID  forget one fact; /forget all forgets everything (asks first)
+  /remember TEXT   remember something about you
+  /facts           what Mai knows about you
+  /run             run the code block that follows (or Mai's last one)
+  /pause           unload Mai's models (free the GPU); /resume to go on
+  /exit            leave (terminal)`
+
+// command runs a slash command.
+func (c *Core) command(ctx context.Context, s *session, line string, maxTokens int, emit func(Event)) error {
+	name, arg, _ := strings.Cut(line, " ")
+	if i := strings.IndexAny(name, "\n"); i >= 0 { // "/run\n```…"
+		name, arg = name[:i], line[i+1:]
+	}
+	arg = strings.TrimSpace(arg)
+	reply := func(format string, a ...any) error {
+		emit(Event{Kind: EventReply, Text: fmt.Sprintf(format, a...)})
+		return nil
+	}
+	switch name {
+	case "/help":
+		return reply("%s", Help)
+	case "/exit", "/quit":
+		emit(Event{Kind: EventExit})
+		return nil
+	case "/stop":
+		if c.Stop(s.user) {
+			return nil
+		}
+		return reply("nothing is running")
+	case "/status":
+		return reply("%s", c.status(ctx, s))
+	case "/models":
+		names, err := c.cfg.Models.List(ctx)
+		if err != nil {
+			return err
+		}
+		return reply("%s", strings.Join(names, "\n"))
+	case "/switch":
+		if arg == "" {
+			return errors.New("/switch needs a model name, e.g. /switch ollama:llama3.2:3b (see /models)")
+		}
+		if err := c.cfg.Models.Switch(ctx, arg); err != nil {
+			return err
+		}
+		return reply("switched to %s", arg)
+	case "/clear":
+		id, err := c.cfg.Memory.StartConversation(ctx, s.user, c.cfg.Channel)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.conv = id
+		s.mu.Unlock()
+		return reply("new conversation; the earlier one stays in memory")
+	case "/forget":
+		return c.forget(ctx, s, arg, reply)
+	case "/facts":
+		return c.listFacts(ctx, s, reply)
+	case "/remember":
+		if arg == "" {
+			return errors.New("/remember needs something to remember, e.g. /remember I am allergic to peanuts")
+		}
+		return c.generate(ctx, s, maxTokens, emit, func(ctx context.Context) error { return c.remember(ctx, s, arg, emit) })
+	case "/regenerate":
+		return c.generate(ctx, s, maxTokens, emit, func(ctx context.Context) error { return c.regenerate(ctx, s, emit) })
+	case "/run":
+		return c.generate(ctx, s, maxTokens, emit, func(ctx context.Context) error { return c.runCommand(ctx, s, arg, emit) })
+	case "/pause":
+		c.mu.Lock()
+		c.paused = true
+		c.mu.Unlock()
+		n, err := c.cfg.Models.Pause(ctx)
+		if err != nil {
+			return err
+		}
+		return reply("paused; %d model(s) unloaded. /resume when you want Mai back", n)
+	case "/resume":
+		c.mu.Lock()
+		c.paused = false
+		c.mu.Unlock()
+		return reply("resumed")
+	}
+	return fmt.Errorf("unknown command %s; /help lists them", name)
+}
+
+func (c *Core) status(ctx context.Context, s *session) string {
+	var b strings.Builder
+	tgt, err := c.cfg.Models.Target(ctx, false)
+	if err != nil {
+		fmt.Fprintf(&b, "model: none (%v)\n", err)
+	} else {
+		fmt.Fprintf(&b, "model: %s (context %d tokens)\n", tgt.Ref, tgt.Window)
+	}
+	s.mu.Lock()
+	last, conv, waiting, running := s.last, s.conv, s.waiting, s.cancel != nil
+	s.mu.Unlock()
+	if last.Model != "" {
+		fmt.Fprintf(&b, "last answer: %s\n", StatusLine(last))
+	}
+	c.mu.Lock()
+	paused := c.paused
+	c.mu.Unlock()
+	fmt.Fprintf(&b, "conversation: %d; answering: %t; queued: %d; paused: %t", conv, running, waiting, paused)
+	return b.String()
+}
+
+// StatusLine is the one line shown after each answer.
+func StatusLine(st Stats) string {
+	line := fmt.Sprintf("%s · %.1f tokens/s · %d tokens", st.Model, st.TokensPerSecond, st.CompletionTokens)
+	if st.ContextWindow > 0 {
+		line += fmt.Sprintf(" · context %d/%d (%d%%)", st.ContextTokens, st.ContextWindow, 100*st.ContextTokens/st.ContextWindow)
+	}
+	if st.ToolCalls > 0 {
+		line += fmt.Sprintf(" · %d tool call(s)", st.ToolCalls)
+	}
+	if st.FailedOver {
+		line += " · failed over"
+	}
+	return line
+}
+
+func (c *Core) forget(ctx context.Context, s *session, arg string, reply func(string, ...any) error) error {
+	switch {
+	case arg == "":
+		conv, err := c.conversation(ctx, s)
+		if err != nil {
+			return err
+		}
+		r, err := c.cfg.Memory.ForgetConversation(ctx, conv)
+		if err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.conv = 0
+		s.mu.Unlock()
+		return reply("forgot this conversation: %d messages, %d summaries", r.Messages, r.Summaries)
+	case strings.HasPrefix(arg, "fact"):
+		id, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(arg, "fact")), 10, 64)
+		if err != nil {
+			return errors.New("/forget fact needs the fact's number from /facts, e.g. /forget fact 3")
+		}
+		if err := c.forgetFact(ctx, s.user, id); err != nil {
+			return err
+		}
+		return reply("forgot fact %d", id)
+	case arg == "all":
+		s.mu.Lock()
+		s.confirm = true
+		s.mu.Unlock()
+		return reply("this deletes every conversation and fact Mai has of you, for real. Type /forget all yes to do it")
+	case arg == "all yes":
+		s.mu.Lock()
+		ok := s.confirm
+		s.confirm = false
+		s.mu.Unlock()
+		if !ok {
+			return errors.New("type /forget all first, then /forget all yes")
+		}
+		r, err := c.cfg.Memory.ForgetUser(ctx, s.user, time.Time{})
+		if err != nil && !errors.Is(err, memory.ErrNotFound) {
+			return err
+		}
+		if err := c.cfg.Memory.Purge(ctx); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		s.conv = 0
+		s.mu.Unlock()
+		return reply("forgot everything: %d messages, %d facts", r.Messages, r.Facts)
+	}
+	return fmt.Errorf("/forget takes nothing, fact ID, or all; not %q", arg)
+}
+
+// forgetFact deletes one of user's facts and purges it from the files.
+func (c *Core) forgetFact(ctx context.Context, user string, id int64) error {
+	fs, err := c.cfg.Memory.Facts(ctx, user)
+	if err != nil {
+		return err
+	}
+	for _, f := range fs {
+		if f.ID == id {
+			if err := c.cfg.Memory.ForgetFact(ctx, id); err != nil {
+				return err
+			}
+			return c.cfg.Memory.Purge(ctx)
+		}
+	}
+	return fmt.Errorf("there is no fact %d; /facts lists them", id)
+}
+
+func (c *Core) listFacts(ctx context.Context, s *session, reply func(string, ...any) error) error {
+	fs, err := c.cfg.Memory.Facts(ctx, s.user)
+	if err != nil {
+		return err
+	}
+	if len(fs) == 0 {
+		return reply("Mai knows no facts about you yet; /remember TEXT tells it one")
+	}
+	var b strings.Builder
+	for _, f := range fs {
+		fmt.Fprintf(&b, "%d. ", f.ID)
+		if f.Subject != "" {
+			fmt.Fprintf(&b, "%s: ", f.Subject)
+		}
+		fmt.Fprintf(&b, "%s (confidence %.2f)\n", f.Statement, f.Confidence)
+	}
+	return reply("%s", strings.TrimRight(b.String(), "\n"))
+}
+
+// runCommand runs the fenced block in arg, or the last one of Mai's
+// previous answer, and lets the model comment on the result.
+func (c *Core) runCommand(ctx context.Context, s *session, arg string, emit func(Event)) error {
+	if c.cfg.Code == nil {
+		return errors.New("code execution is off: Docker is not reachable")
+	}
+	conv, err := c.conversation(ctx, s)
+	if err != nil {
+		return err
+	}
+	tag, code, ok := lastBlock(arg)
+	if !ok && arg != "" {
+		tag, code, ok = "", arg, true
+	}
+	if !ok {
+		ms, err := c.cfg.Memory.Messages(ctx, conv, 0, 0)
+		if err != nil {
+			return err
+		}
+		for i := len(ms) - 1; i >= 0 && !ok; i-- {
+			if ms[i].Role == memory.RoleAssistant {
+				tag, code, ok = lastBlock(ms[i].Content)
+				break
+			}
+		}
+		if !ok {
+			return errors.New("/run needs a code block after it (```python … ```), or an answer of Mai's with one")
+		}
+	}
+	lang, known := runLanguage(tag)
+	if !known {
+		v := detect(ctx, code)
+		lang, _ = runLanguage(string(v))
+	}
+	req, err := c.cfg.Memory.Append(ctx, memory.Message{ConversationID: conv, Role: memory.RoleUser, Content: "/run\n```" + tag + "\n" + code + "\n```"})
+	if err != nil {
+		return err
+	}
+	out := c.runCode(ctx, lang, code, emit)
+	if err := c.store(ctx, conv, req.ID, "run_code: "+out, memory.TurnDetail{Kind: memory.TurnToolResult, ToolName: "run_code"}, ""); err != nil {
+		return err
+	}
+	return c.answer(ctx, s, conv, req.ID, []llm.Message{{Role: llm.RoleUser, Content: "The code above was run; explain the result briefly."}}, emit)
+}
+
+// regenerate answers the conversation's last user message again: the
+// answer it had (with its tool turns and any broken-off partial) is deleted
+// from memory and replaced by the new one.
+func (c *Core) regenerate(ctx context.Context, s *session, emit func(Event)) error {
+	conv, err := c.conversation(ctx, s)
+	if err != nil {
+		return err
+	}
+	ms, err := c.cfg.Memory.Messages(ctx, conv, 0, 0)
+	if err != nil {
+		return err
+	}
+	last := -1
+	for i, m := range ms {
+		if m.Role == memory.RoleUser {
+			last = i
+		}
+	}
+	if last < 0 {
+		return errors.New("there is no message to answer again")
+	}
+	var old []int64
+	for _, m := range ms[last+1:] {
+		old = append(old, m.ID)
+	}
+	if err := c.cfg.Memory.DeleteMessages(ctx, conv, old); err != nil {
+		return err
+	}
+	return c.answer(ctx, s, conv, ms[last].ID, nil, emit)
+}

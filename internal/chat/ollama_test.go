@@ -1,0 +1,120 @@
+package chat_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/maicompanion/mai/internal/chat"
+	"github.com/maicompanion/mai/internal/chat/chattest"
+	"github.com/maicompanion/mai/internal/llm/ollama"
+	"github.com/maicompanion/mai/internal/llm/ollama/ollamatest"
+	"github.com/maicompanion/mai/internal/memory"
+)
+
+var shared = &ollamatest.Shared{}
+
+func TestMain(m *testing.M) { os.Exit(ollamatest.Main(m, shared)) }
+
+// ollamaCore is a core over the real Ollama behind a recording proxy, on
+// the database at path (reopened: a restart).
+func ollamaCore(t *testing.T, path string, proxy *chattest.Proxy) (*chat.Core, *memory.Store) {
+	t.Helper()
+	be, err := ollama.New(proxy.URL, ollama.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRouter(t, []string{"ollama:" + ollamatest.ChatModel}, be)
+	mem := openMemory(t, path)
+	return newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem, FactsEvery: -1}), mem
+}
+
+// lastSystem returns the system prompt of the last chat the proxy saw.
+func lastSystem(t *testing.T, p *chattest.Proxy) string {
+	t.Helper()
+	chats := p.Chats()
+	if len(chats) == 0 {
+		t.Fatal("no chat reached Ollama")
+	}
+	var req struct {
+		Messages []struct{ Role, Content string }
+	}
+	if err := json.Unmarshal(chats[len(chats)-1], &req); err != nil {
+		t.Fatal(err)
+	}
+	if len(req.Messages) == 0 || req.Messages[0].Role != "system" {
+		t.Fatalf("no system turn: %+v", req.Messages)
+	}
+	return req.Messages[0].Content
+}
+
+// A fact told and a thing said in one session reach the model in the next,
+// after the core restarts and after /clear: the tiny model answers random
+// words, so "recalled" means present in the context sent to Ollama.
+func TestRecallAcrossRestartRealOllama(t *testing.T) {
+	srv := shared.Server(t)
+	proxy := chattest.NewProxy(t, srv.URL(), 0)
+	path := dbPath(t)
+	c1, _ := ollamaCore(t, path, proxy)
+	for _, text := range []string{"/remember my passport is in the blue drawer", "I adopted a tortoise named Bartholomew"} {
+		if ev, err := send(t, c1, "owner", text); err != nil {
+			t.Fatalf("%s: %v (%v)", text, err, ev.kinds())
+		}
+	}
+	c2, mem := ollamaCore(t, path, proxy)
+	if _, err := send(t, c2, "owner", "/clear"); err != nil {
+		t.Fatal(err)
+	}
+	ev, err := send(t, c2, "owner", "where is my passport, and how is Bartholomew?")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev.done() == nil || ev.done().Model != ollamatest.ChatModel {
+		t.Fatalf("no answer from the real model: %v", ev.kinds())
+	}
+	sys := lastSystem(t, proxy)
+	for _, want := range []string{"You are Mai, the test persona.", "passport is in the blue drawer", "tortoise named Bartholomew"} {
+		if !strings.Contains(sys, want) {
+			t.Errorf("the context sent lacks %q:\n%s", want, sys)
+		}
+	}
+	ms, ds := stored(t, mem, c2, "owner")
+	if len(ms) != 2 || ms[1].Model != ollamatest.ChatModel || ds[ms[1].ID].CompletionTokens == 0 {
+		t.Errorf("stored after /clear = %+v %+v", ms, ds)
+	}
+}
+
+// Cancelling mid-stream ends the answer at once against the real server.
+func TestCancelMidStreamRealOllama(t *testing.T) {
+	srv := shared.Server(t)
+	proxy := chattest.NewProxy(t, srv.URL(), 20*time.Millisecond)
+	c, mem := ollamaCore(t, dbPath(t), proxy)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ev := &events{}
+	ev.on = func(e chat.Event) {
+		if e.Kind == chat.EventText {
+			cancel()
+		}
+	}
+	begin := time.Now()
+	err := c.Send(ctx, chat.Message{User: "owner", Text: "tell me a long story", MaxTokens: 2000}, ev.emit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(begin); d > 20*time.Second {
+		t.Errorf("cancel took %s", d)
+	}
+	k := ev.kinds()
+	if slices.Contains(k, chat.EventDone) || !strings.Contains(ev.text(chat.EventNotice), "stopped") {
+		t.Errorf("events = %v", k)
+	}
+	ms, _ := stored(t, mem, c, "owner")
+	if len(ms) != 2 || ms[1].Role != memory.RoleAssistant || ms[1].Content == "" {
+		t.Errorf("the partial answer was not kept: %+v", ms)
+	}
+}

@@ -1,0 +1,277 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/maicompanion/mai/internal/llm"
+	"github.com/maicompanion/mai/internal/memory"
+	"github.com/maicompanion/mai/internal/risk"
+	"github.com/maicompanion/mai/internal/sandbox"
+)
+
+// maxToolOutput caps what a tool result gives back to the model.
+const maxToolOutput = 4 << 10
+
+// tools returns the tools offered to models that take them.
+func (c *Core) tools() []llm.Tool {
+	var ts []llm.Tool
+	if c.cfg.Code != nil {
+		ts = append(ts, llm.Tool{
+			Name:        "run_code",
+			Description: "Run a short Python or shell program in a sandbox without network, and get its output. Risky code waits for the owner's approval; dangerous code never runs.",
+			Parameters:  json.RawMessage(`{"type":"object","properties":{"language":{"type":"string","enum":["python","sh"]},"code":{"type":"string"}},"required":["language","code"]}`),
+		})
+	}
+	return append(ts,
+		llm.Tool{
+			Name:        "remember",
+			Description: "Remember a durable fact or preference about the owner for later conversations.",
+			Parameters:  json.RawMessage(`{"type":"object","properties":{"subject":{"type":"string"},"statement":{"type":"string"}},"required":["statement"]}`),
+		},
+		llm.Tool{
+			Name:        "recall",
+			Description: "Search earlier conversations with the owner.",
+			Parameters:  json.RawMessage(`{"type":"object","properties":{"query":{"type":"string"}},"required":["query"]}`),
+		})
+}
+
+// toolLoop runs the tool calls of one turn, within MaxToolCalls, and tells
+// a model that sent malformed arguments once before giving up.
+type toolLoop struct {
+	c     *Core
+	s     *session
+	conv  int64
+	emit  func(Event)
+	calls int
+	bad   bool // the model already sent malformed arguments once
+	over  bool // the limit was reached: the next answer is the last
+	// malformed lists this round's calls whose arguments were not JSON.
+	malformed []int
+}
+
+// errMalformed ends a turn whose model sent malformed tool arguments twice.
+var errMalformed = errors.New("the model sent malformed tool calls twice; the turn ends here (try again, or another model with /switch)")
+
+// run executes res's calls, stores them and their results, and returns
+// extra extended with them for the next round.
+func (l *toolLoop) run(ctx context.Context, extra []llm.Message, res streamed) ([]llm.Message, error) {
+	// Malformed arguments are sent back as {} (a server would reject the
+	// request, and storing them as JSON would fail); the tool result says
+	// what was wrong.
+	for i, c := range res.calls {
+		if !json.Valid(c.Arguments) {
+			res.calls[i].Arguments = json.RawMessage("{}")
+			l.malformed = append(l.malformed, i)
+		}
+	}
+	if err := l.c.store(ctx, l.conv, 0, callJSON(res.calls), memory.TurnDetail{Kind: memory.TurnToolCall, ToolName: res.calls[0].Name, ToolCallID: res.calls[0].ID}, res.stats.Model); err != nil {
+		return nil, err
+	}
+	extra = append(extra, llm.Message{Role: llm.RoleAssistant, Content: res.text, ToolCalls: res.calls})
+	for i, call := range res.calls {
+		if slices.Contains(l.malformed, i) {
+			call.Arguments = nil
+		}
+		var out string
+		if l.calls >= l.c.cfg.MaxToolCalls {
+			out = fmt.Sprintf("not run: the limit of %d tool calls a turn is reached; answer with what you have", l.c.cfg.MaxToolCalls)
+			l.over = true
+		} else {
+			l.calls++
+			var malformed bool
+			out, malformed = l.c.runTool(ctx, l.s, l.conv, call, l.emit)
+			if malformed {
+				if l.bad {
+					return nil, errMalformed
+				}
+				l.bad = true
+			}
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err := l.c.store(ctx, l.conv, 0, call.Name+": "+out, memory.TurnDetail{Kind: memory.TurnToolResult, ToolName: call.Name, ToolCallID: call.ID}, ""); err != nil {
+			return nil, err
+		}
+		extra = append(extra, llm.Message{Role: llm.RoleTool, Content: out, ToolCallID: call.ID})
+	}
+	l.malformed = l.malformed[:0]
+	return extra, nil
+}
+
+// runTool runs one call and returns what the model is told; malformed says
+// the arguments could not be read.
+func (c *Core) runTool(ctx context.Context, s *session, conv int64, call llm.ToolCall, emit func(Event)) (string, bool) {
+	var args struct {
+		Language, Code, Subject, Statement, Query string
+	}
+	if len(call.Arguments) == 0 || json.Unmarshal(call.Arguments, &args) != nil {
+		emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: call.Name, Status: "failed", Line: "the model sent arguments that are not a JSON object"}})
+		return "error: your arguments are not a valid JSON object; call the tool again with a JSON object matching its parameters", true
+	}
+	switch call.Name {
+	case "run_code":
+		if c.cfg.Code == nil {
+			return "error: code execution is off", false
+		}
+		lang, _ := runLanguage(args.Language)
+		return c.runCode(ctx, lang, args.Code, emit), false
+	case "remember":
+		id, err := c.cfg.Memory.Remember(ctx, memory.Fact{User: s.user, Subject: args.Subject, Statement: args.Statement, Confidence: 0.9, Sources: c.lastUserMessage(ctx, conv)})
+		if err != nil {
+			return "error: " + err.Error(), false
+		}
+		emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "remember", Status: "done", Line: fmt.Sprintf("remembered fact %d", id)}})
+		return "remembered", false
+	case "recall":
+		mems, err := c.cfg.Memory.Recall(ctx, s.user, args.Query, 5)
+		if err != nil {
+			return "error: " + err.Error(), false
+		}
+		var b strings.Builder
+		for _, m := range mems {
+			fmt.Fprintf(&b, "[%s] %s: %s\n", m.Time.Format("2006-01-02"), m.Role, m.Content)
+		}
+		emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "recall", Status: "done", Line: fmt.Sprintf("recalled %d memories", len(mems))}})
+		if b.Len() == 0 {
+			return "nothing found", false
+		}
+		return capText(b.String(), maxToolOutput), false
+	}
+	return fmt.Sprintf("error: there is no tool %q", call.Name), false
+}
+
+// lastUserMessage returns the id of the conversation's latest user message,
+// the provenance of a fact the model remembers.
+func (c *Core) lastUserMessage(ctx context.Context, conv int64) []int64 {
+	ms, err := c.cfg.Memory.Messages(ctx, conv, 0, 0)
+	if err != nil {
+		return nil
+	}
+	for i := len(ms) - 1; i >= 0; i-- {
+		if ms[i].Role == memory.RoleUser {
+			return []int64{ms[i].ID}
+		}
+	}
+	return nil
+}
+
+// runCode sends code through the sandbox's gate and returns the result for
+// the model; the owner sees one status line. lang "" means the code is in a
+// language the sandbox cannot run: the verdict is given anyway.
+func (c *Core) runCode(ctx context.Context, lang, code string, emit func(Event)) string {
+	if lang == "" {
+		v := risk.Analyze(ctx, "", []byte(code))
+		line := fmt.Sprintf("cannot run this here: the sandbox runs Python and shell (this looks like %s, risk %s)", langName(v.Lang), v.Level)
+		emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "run_code", Status: "refused", Line: line}})
+		return line
+	}
+	if err := c.ensureImage(ctx, emit); err != nil {
+		emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "run_code", Status: "failed", Line: capText(err.Error(), 300)}})
+		return "error: the sandbox is not ready: " + err.Error()
+	}
+	emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "run_code", Status: "running", Line: "running " + lang + " in the sandbox"}})
+	start := time.Now()
+	res, err := c.cfg.Code.Run(ctx, sandbox.Job{Language: lang, Files: map[string][]byte{entryFor(lang): []byte(code)}})
+	if re, ok := sandbox.IsRefused(err); ok {
+		line := "refused: " + re.Error()
+		emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "run_code", Status: "refused", Line: capText(line, 300)}})
+		return "the code was not run. " + line
+	}
+	if err != nil {
+		emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "run_code", Status: "failed", Line: capText(err.Error(), 300)}})
+		return "error: " + err.Error()
+	}
+	line := fmt.Sprintf("ran %s: exit %d in %s", lang, res.ExitCode, time.Since(start).Round(10*time.Millisecond))
+	switch {
+	case res.TimedOut:
+		line += " (timed out)"
+	case res.OOMKilled:
+		line += " (out of memory)"
+	}
+	emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "run_code", Status: "done", Line: line}})
+	var b strings.Builder
+	fmt.Fprintf(&b, "exit code %d\n", res.ExitCode)
+	if res.Stdout != "" {
+		fmt.Fprintf(&b, "stdout:\n%s\n", res.Stdout)
+	}
+	if res.Stderr != "" {
+		fmt.Fprintf(&b, "stderr:\n%s\n", res.Stderr)
+	}
+	if res.TimedOut {
+		b.WriteString("the program was stopped: it ran out of time\n")
+	}
+	return capText(b.String(), maxToolOutput)
+}
+
+// ensureImage pulls the sandbox image on first use, reporting progress as
+// notices (one per finished layer).
+func (c *Core) ensureImage(ctx context.Context, emit func(Event)) error {
+	c.mu.Lock()
+	ok := c.imageOK
+	c.mu.Unlock()
+	if ok {
+		return nil
+	}
+	done := -1
+	err := c.cfg.Code.EnsureImage(ctx, "", func(p sandbox.PullProgress) {
+		if p.LayersDone != done {
+			done = p.LayersDone
+			emit(Event{Kind: EventNotice, Text: fmt.Sprintf("pulling the sandbox image %s: %d of %d layers", p.Image, p.LayersDone, p.Layers)})
+		}
+	})
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	c.imageOK = true
+	c.mu.Unlock()
+	return nil
+}
+
+func entryFor(lang string) string {
+	if lang == "python" {
+		return "main.py"
+	}
+	return "main.sh"
+}
+
+func langName(l risk.Lang) string {
+	if l == "" {
+		return "an unknown language"
+	}
+	return string(l)
+}
+
+// runLanguage maps a fence tag or tool argument to a sandbox language: ""
+// with ok when the tag names a language the sandbox cannot run, and ok false
+// for no tag (detect it).
+func runLanguage(tag string) (lang string, ok bool) {
+	switch strings.ToLower(strings.TrimSpace(tag)) {
+	case "":
+		return "", false
+	case "python", "py", "python3":
+		return "python", true
+	case "sh", "bash", "shell":
+		return "sh", true
+	}
+	return "", true
+}
+
+// capText cuts s to at most n bytes, at a character boundary, saying so.
+func capText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "\n… (cut)"
+}

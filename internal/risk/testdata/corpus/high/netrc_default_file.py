@@ -1,0 +1,2 @@
+import netrc
+print(netrc.netrc().hosts)

@@ -1,0 +1,1 @@
+cat jobs.txt | xargs -I{} sh -c '{}'

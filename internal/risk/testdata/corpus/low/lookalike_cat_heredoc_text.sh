@@ -1,0 +1,3 @@
+cat <<EOF
+rm -rf / is only text here
+EOF

@@ -1,0 +1,4 @@
+import math
+class Util:
+    root = math.sqrt
+print(Util.root(16))

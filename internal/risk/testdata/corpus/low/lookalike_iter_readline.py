@@ -1,0 +1,3 @@
+import sys
+for line in iter(sys.stdin.readline, ""):
+    print(line.strip())

@@ -1,0 +1,1 @@
+printf '%s\n' 'rm -rf /' | grep -c rm

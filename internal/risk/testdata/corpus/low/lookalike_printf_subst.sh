@@ -1,0 +1,2 @@
+name=$(printf '%s-%s' a b)
+echo "$name"

@@ -1,0 +1,1 @@
+printf 'a\nb\n' | sed -e 's/a/e/g' -e '/b/d'

@@ -1,0 +1,3 @@
+import types, os
+ns = types.SimpleNamespace(a=1)
+print(ns.a, os.getcwd(), os.path.basename("/a/b"))

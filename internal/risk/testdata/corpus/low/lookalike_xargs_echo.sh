@@ -1,0 +1,1 @@
+printf '1\n2\n' | xargs -n1 echo
