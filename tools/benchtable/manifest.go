@@ -38,6 +38,15 @@ var manifest = []expect{
 	{Pkg: "internal/risk", Name: "Analyze/sh", Baseline: "parsing the same code alone", Ratio: "x-parse", Goal: "ms/kline < 5"},
 	{Pkg: "internal/risk", Name: "Analyze/go", Baseline: "parsing the same code alone", Ratio: "x-parse", Goal: "ms/kline < 5"},
 
+	{Pkg: "internal/risk", Name: "RiskShapes/sh-pipeline", Baseline: "ordinary code of the same language and size, same run", Ratio: "x-ordinary-per-line", Goal: "x-ordinary-per-line <= 3, x-ordinary-per-byte <= 3"},
+	{Pkg: "internal/risk", Name: "RiskShapes/sh-and-chain", Baseline: "ordinary code of the same language and size, same run", Ratio: "x-ordinary-per-line", Goal: "x-ordinary-per-line <= 3, x-ordinary-per-byte <= 3"},
+	{Pkg: "internal/risk", Name: "RiskShapes/sh-statements", Baseline: "ordinary code of the same language and size, same run", Ratio: "x-ordinary-per-line", Goal: "x-ordinary-per-line <= 3, x-ordinary-per-byte <= 3"},
+	{Pkg: "internal/risk", Name: "RiskShapes/sh-substitutions", Baseline: "ordinary code of the same language and size, same run", Ratio: "x-ordinary-per-line", Goal: "x-ordinary-per-line <= 3, x-ordinary-per-byte <= 3"},
+	{Pkg: "internal/risk", Name: "RiskShapes/py-concatenation", Baseline: "ordinary code of the same language and size, same run", Ratio: "x-ordinary-per-line", Goal: "x-ordinary-per-line <= 3, x-ordinary-per-byte <= 3"},
+	{Pkg: "internal/risk", Name: "RiskShapes/py-list", Baseline: "ordinary code of the same language and size, same run", Ratio: "x-ordinary-per-line", Goal: "x-ordinary-per-line <= 3, x-ordinary-per-byte <= 3"},
+	{Pkg: "internal/risk", Name: "RiskShapes/go-concatenation", Baseline: "ordinary code of the same language and size, same run", Ratio: "x-ordinary-per-line", Goal: "x-ordinary-per-line <= 3, x-ordinary-per-byte <= 3"},
+	{Pkg: "internal/risk", Name: "RiskFailClosed", Baseline: "the same analysis without its \"not modelled\" findings: benign corpus programs at each verdict", Goal: "benign-blocked-closed <= 0"},
+
 	// internal/audit
 	{Pkg: "internal/audit", Name: "Append", Baseline: "a plain SQLite INSERT of the same row in its own transaction, synchronous=FULL, same file", Ratio: "x-insert", Goal: "x-insert <= 2"},
 	{Pkg: "internal/audit", Name: "Verify", Baseline: "a plain scan reading every column of the same 10^5 rows", Ratio: "x-scan", Goal: "entries/s >= 200000"},
