@@ -85,7 +85,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 	var base []llm.Message
 	noTools := "" // the model that answers does not take tools
 	loop := toolLoop{c: c, s: s, conv: conv, emit: emit}
-	var counted string // the model the context's tokens were counted for
+	var counted string   // the model the context's tokens were counted for
 	var last llm.Request // the last request sent, and to which model
 	var lastRef string
 	build := func(t Target) (llm.Request, error) {
