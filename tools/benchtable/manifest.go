@@ -18,6 +18,9 @@ var manifest = []expect{
 	{Pkg: "internal/router", Name: "Decide", Baseline: "one listing of loaded models from a backend on loopback", Ratio: "ratio-vs-one-listing", Goal: "ns/decision < 30000"},
 	{Pkg: "internal/router", Name: "ChatTarget", Baseline: "none: what every chat pays the router once a model is loaded", Goal: "ns/op <= 10000"},
 
+	// internal/chat
+	{Pkg: "internal/chat", Name: "TurnOverhead", Baseline: "the messages the core sent, streamed straight through the router, paced to 50 tokens/s by a delaying proxy", Ratio: "core/bare", Goal: "overhead-p50-ms < 20, core/bare <= 1.05", Needs: "ollama"},
+
 	// internal/sandbox
 	{Pkg: "internal/sandbox", Name: "HelloVsDockerRun/cold", Sides: "mai moby cli", Baseline: "the same hardened container through the moby client in-process: create, attach, start, wait, remove", Goal: "ratio <= 1.2", Needs: "dockerd"},
 	{Pkg: "internal/sandbox", Name: "HelloVsDockerRun/pool", Sides: "mai moby cli", Baseline: "the same hardened container through the moby client in-process; pool refills outside the measured calls", Goal: "ratio <= 1", Needs: "dockerd"},
