@@ -50,6 +50,9 @@ var manifest = []expect{
 	{Pkg: "internal/risk", Name: "RiskShapes/go-concatenation", Baseline: "ordinary code of the same language and size, same run", Ratio: "x-ordinary-per-line", Goal: "x-ordinary-per-line <= 3, x-ordinary-per-byte <= 3"},
 	{Pkg: "internal/risk", Name: "RiskFailClosed", Baseline: "the same analysis without its \"not modelled\" findings: benign corpus programs at each verdict", Goal: "benign-blocked-closed <= 0"},
 
+	// internal/selfmod
+	{Pkg: "internal/selfmod", Name: "Pipeline", Baseline: "a bare git worktree add + commit + branch move + worktree remove of the same one-file change", Ratio: "x-bare", Goal: "x-bare <= 1.5"},
+
 	// internal/audit
 	{Pkg: "internal/audit", Name: "Append", Baseline: "a plain SQLite INSERT of the same row in its own transaction, synchronous=FULL, same file", Ratio: "x-insert", Goal: "x-insert <= 2"},
 	{Pkg: "internal/audit", Name: "Verify", Baseline: "a plain scan reading every column of the same 10^5 rows", Ratio: "x-scan", Goal: "entries/s >= 200000"},
