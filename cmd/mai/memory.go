@@ -77,7 +77,7 @@ func (m *Main) openMemory(ctx context.Context, access dbAccess, models bool) (*m
 		db.Close()
 		return nil, nil, err
 	}
-	opts := memory.Options{Embedder: boundedEmbedder{r, planTimeout}, Summarizer: memory.NewModelSummarizer(r)}
+	opts := memory.Options{Embedder: boundedEmbedder{r, planTimeout}, Summarizer: memory.NewModelSummarizer(r), Vocabularies: r}
 	return memory.New(db, opts), func() { closeLogs(); db.Close() }, nil
 }
 

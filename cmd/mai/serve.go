@@ -99,7 +99,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 
 	// Memory embeds and summarises with the router's choices: the first
 	// embedding model in MAI_MODELS (else the smallest installed one), and
-	// the current chat model, with extraction when none answers.
+	// the current chat model, with extraction when none answers. It counts
+	// a model's tokens from the vocabulary the router finds for it.
 	// The chat core on the control socket uses the same router and memory.
 	var memOpts memory.Options
 	sl := switchlog.New(db.DB)
@@ -108,7 +109,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		log.Error().Err(err).Msg("cannot plan models: memory recalls by words only and summarises by extraction, and chat is off")
 		r = nil
 	} else {
-		memOpts = memory.Options{Embedder: r, Summarizer: memory.NewModelSummarizer(r)}
+		memOpts = memory.Options{Embedder: r, Summarizer: memory.NewModelSummarizer(r), Vocabularies: r}
 	}
 	mem := memory.New(db, memOpts)
 	// One chat core serves both front ends: the owner is one user with one

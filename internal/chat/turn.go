@@ -85,20 +85,24 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 	var base []llm.Message
 	noTools := "" // the model that answers does not take tools
 	loop := toolLoop{c: c, s: s, conv: conv, emit: emit}
+	var counted string   // the model the context's tokens were counted for
+	var last llm.Request // the last request sent, and to which model
+	var lastRef string
 	build := func(t Target) (llm.Request, error) {
 		if t.Window <= 0 {
 			t.Window = defaultWindow
 		}
 		// Once tool turns are stored, a new assembly would repeat them: the
 		// rounds of one answer keep the context of its first.
-		if base == nil || (t.Window != st.ContextWindow && loop.calls == 0) {
-			asm, err := c.cfg.Memory.Assemble(ctx, memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: t.Window})
+		if base == nil || ((t.Window != st.ContextWindow || t.Ref != counted) && loop.calls == 0) {
+			asm, err := c.cfg.Memory.Assemble(ctx, memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: t.Window, Model: t.Ref})
 			if err != nil {
 				return llm.Request{}, err
 			}
-			base, st.ContextTokens, st.ContextWindow = toLLM(asm.Turns), asm.Tokens, t.Window
+			base, st.ContextTokens, st.ContextWindow, counted = toLLM(asm.Turns), asm.Tokens, t.Window, t.Ref
 		}
 		req := llm.Request{Messages: append(slices.Clip(base), extra...)}
+		defer func() { last, lastRef = req, t.Ref }()
 		if t.Tools && !loop.over {
 			req.Tools = tools
 		}
@@ -127,6 +131,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 			return err
 		}
 		if len(res.calls) == 0 || loop.over {
+			c.observePrompt(ctx, lastRef, last, res.stats.PromptTokens)
 			if len(res.calls) > 0 {
 				emit(Event{Kind: EventNotice, Text: fmt.Sprintf("stopped: the model kept asking for tools after %d calls", loop.calls)})
 			}
@@ -136,6 +141,16 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 			return err
 		}
 	}
+}
+
+// observePrompt tells memory how many tokens the backend counted for the
+// last request's prompt, so it counts the next context as this model does.
+func (c *Core) observePrompt(ctx context.Context, model string, req llm.Request, tokens int) {
+	texts := make([]string, len(req.Messages))
+	for i, m := range req.Messages {
+		texts[i] = m.Content
+	}
+	c.cfg.Memory.ObservePrompt(ctx, model, texts, tokens)
 }
 
 // tellNoTools says once per session and model that the model answering
