@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/maicompanion/mai/internal/chat"
@@ -55,9 +56,11 @@ func (c *Client) Ping(ctx context.Context, timeout time.Duration) error {
 // Send sends a message and relays the events of its answer to emit until
 // the daemon says it is finished. Cancelling ctx ends the request, which
 // stops the answer in the daemon. The user is the daemon's owner whatever
-// m.User says.
+// m.User says. m.PIN goes with it in a header; a command that needs it
+// and came without it (or with a wrong one) fails with an error wrapping
+// chat.ErrPINRequired.
 func (c *Client) Send(ctx context.Context, m chat.Message, emit func(chat.Event)) error {
-	resp, err := c.post(ctx, "/v1/send", m, "")
+	resp, err := c.post(ctx, "/v1/send", m, m.PIN)
 	if err != nil {
 		return err
 	}
@@ -74,7 +77,7 @@ func (c *Client) Send(ctx context.Context, m chat.Message, emit func(chat.Event)
 		case endKind:
 			return last
 		case chat.EventError:
-			last = errors.New(ev.Text)
+			last = eventError(ev.Text)
 		}
 		emit(ev)
 	}
@@ -82,6 +85,15 @@ func (c *Client) Send(ctx context.Context, m chat.Message, emit func(chat.Event)
 		return ctx.Err()
 	}
 	return ErrDaemonGone
+}
+
+// eventError is the error an error event stands for; one that says a PIN
+// is needed wraps chat.ErrPINRequired again, so the front end can ask.
+func eventError(text string) error {
+	if rest, ok := strings.CutPrefix(text, chat.ErrPINRequired.Error()); ok {
+		return fmt.Errorf("%w%s", chat.ErrPINRequired, rest)
+	}
+	return errors.New(text)
 }
 
 // Decide answers a pending approval, with the PIN when one is stored

@@ -39,7 +39,8 @@ type Server struct {
 	Log       zerolog.Logger
 }
 
-// PINHeader carries the owner's PIN with a decision.
+// PINHeader carries the owner's PIN with a decision or a command that
+// changes state (chat.NeedsPIN).
 const PINHeader = "X-Mai-PIN"
 
 // endKind marks the last line of a send stream, so a client tells a
@@ -105,6 +106,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.User = s.User
+	m.PIN = r.Header.Get(PINHeader) // commands that change state need it
 	s.Log.Debug().Int("bytes", len(m.Text)).Msg("control: message")
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
