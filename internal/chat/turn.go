@@ -246,15 +246,12 @@ func (c *Core) stream(ctx context.Context, build func(Target) (llm.Request, erro
 			return res, err
 		}
 		switch ev.Kind {
+		case llm.EventThinking:
+			thinking = c.think(ev.Text, thinking, emit)
 		case llm.EventText:
 			visible, thought := th.feed(ev.Text)
 			if thought != "" {
-				if c.cfg.ShowThinking {
-					emit(Event{Kind: EventThinking, Text: thought})
-				} else if !thinking {
-					emit(Event{Kind: EventThinking})
-				}
-				thinking = true
+				thinking = c.think(thought, thinking, emit)
 			}
 			if visible != "" {
 				b.WriteString(visible)
@@ -284,6 +281,18 @@ func (c *Core) stream(ctx context.Context, build func(Target) (llm.Request, erro
 	}
 	res.text = strings.TrimSpace(b.String())
 	return res, nil
+}
+
+// think shows a piece of the model's thinking: the text itself with
+// ShowThinking, else one empty EventThinking per answer ("thinking…").
+// It reports that the model has been thinking.
+func (c *Core) think(thought string, thinking bool, emit func(Event)) bool {
+	if c.cfg.ShowThinking {
+		emit(Event{Kind: EventThinking, Text: thought})
+	} else if !thinking {
+		emit(Event{Kind: EventThinking})
+	}
+	return true
 }
 
 // modelName returns the model of a "backend:model" reference, as the

@@ -526,3 +526,47 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A reasoning model's reasoning_content deltas arrive as thinking events,
+// apart from the answer's text, and Collect leaves them out.
+func TestChatStreamsThinking(t *testing.T) {
+	srv, c := newClient(t)
+	srv.Script(lmstudiotest.Reply{Reasoning: []string{"The user", " greets me."}, Chunks: []string{"Hi", "!"}})
+	s, err := c.Chat(t.Context(), chatReq("qwen/qwen3-8b", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	var text, thought strings.Builder
+	for {
+		ev, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		kinds = append(kinds, ev.Kind.String())
+		switch ev.Kind {
+		case llm.EventThinking:
+			thought.WriteString(ev.Text)
+		case llm.EventText:
+			text.WriteString(ev.Text)
+		}
+	}
+	s.Close()
+	if got := strings.Join(kinds, " "); got != "thinking thinking text text done" {
+		t.Fatalf("events %s", got)
+	}
+	if text.String() != "Hi!" || thought.String() != "The user greets me." {
+		t.Errorf("text %q, thinking %q", text.String(), thought.String())
+	}
+	srv.Script(lmstudiotest.Reply{Reasoning: []string{"hmm"}, Chunks: []string{"Yes."}})
+	s, err = c.Chat(t.Context(), chatReq("qwen/qwen3-8b", "again"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, _, err := llm.Collect(s); err != nil || msg.Content != "Yes." {
+		t.Errorf("collected %q, %v", msg.Content, err)
+	}
+}

@@ -570,3 +570,37 @@ func TestEmbedErrors(t *testing.T) {
 		t.Errorf("no inputs: %v, %v", v, err)
 	}
 }
+
+// A reasoning model's "thinking" field arrives as thinking events, apart
+// from the answer's text (a recorded stream of a model asked with think).
+func TestChatStreamThinking(t *testing.T) {
+	c := fakeOllama(t, map[string]route{"POST /api/chat": {contentType: "application/x-ndjson", body: testdata(t, "chat-thinking.ndjson")}})
+	s, err := c.Chat(context.Background(), llm.Request{Model: "qwen3:8b", Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs, err := drain(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	var text, thought strings.Builder
+	for _, ev := range evs {
+		kinds = append(kinds, ev.Kind.String())
+		switch ev.Kind {
+		case llm.EventThinking:
+			thought.WriteString(ev.Text)
+		case llm.EventText:
+			text.WriteString(ev.Text)
+		}
+	}
+	if got := strings.Join(kinds, " "); got != "thinking thinking thinking text text done" {
+		t.Fatalf("events %s", got)
+	}
+	if text.String() != "Hello!" || thought.String() != "Okay, the user says hi." {
+		t.Errorf("text %q, thinking %q", text.String(), thought.String())
+	}
+	if st := evs[len(evs)-1].Stats; st.CompletionTokens != 5 || st.FinishReason != "stop" {
+		t.Errorf("stats %+v", st)
+	}
+}
