@@ -38,8 +38,9 @@ type Models interface {
 	// is called with that model, loaded, before the stream starts, and
 	// again for the model a failover moves to (the stream then yields an
 	// llm.EventRestart); it returns the request, assembled for the model's
-	// context.
-	ChatWith(ctx context.Context, build func(Target) (llm.Request, error)) (llm.Stream, error)
+	// context. tools says the request carries tools, so that a
+	// tool-capable model is preferred (a notice says when none can answer).
+	ChatWith(ctx context.Context, tools bool, build func(Target) (llm.Request, error)) (llm.Stream, error)
 	// Switch makes the named model the active one.
 	Switch(ctx context.Context, ref string) error
 	// List returns the installed chat models' names, the active one marked.

@@ -109,7 +109,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 		return req, nil
 	}
 	for {
-		res, err := c.stream(ctx, build, emit)
+		res, err := c.stream(ctx, len(tools) > 0 && !loop.over, build, emit)
 		if noTools != "" && len(tools) > 0 {
 			c.tellNoTools(s, noTools, emit)
 		}
@@ -226,9 +226,9 @@ type partial struct{ text, model string }
 // After a restart (the backend failed and another model starts the answer
 // again) the text so far is kept as a partial and the front end told to
 // discard it.
-func (c *Core) stream(ctx context.Context, build func(Target) (llm.Request, error), emit func(Event)) (streamed, error) {
+func (c *Core) stream(ctx context.Context, tools bool, build func(Target) (llm.Request, error), emit func(Event)) (streamed, error) {
 	var res streamed
-	st, err := c.cfg.Models.ChatWith(ctx, build)
+	st, err := c.cfg.Models.ChatWith(ctx, tools, build)
 	if err != nil {
 		return res, err
 	}
