@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/maicompanion/mai/internal/llm/lmstudio/lmstudiotest"
 )
 
 // With a PIN stored, a chat command that changes state needs it, in
@@ -49,4 +52,44 @@ func TestChatCommandsNeedThePIN(t *testing.T) {
 	if r := runMai(t, dir, env, "chat", "--once", "/status"); r.code != 0 {
 		t.Errorf("/status needs no PIN: %+v", r)
 	}
+}
+
+// mai status reads the daemon's live state on the control socket when it
+// runs (its active model, its chat core), and plans in process otherwise.
+func TestStatusThroughTheDaemon(t *testing.T) {
+	srv, dir, env := lmStudioEnv(t)
+	env["MAI_FACTS_EVERY"] = "0"
+	type status struct {
+		Daemon struct{ Running, Live bool }
+		Chat   string
+		Plan   struct{ Active string }
+	}
+	read := func() status {
+		t.Helper()
+		r := runMai(t, dir, env, "status", "--json")
+		var st status
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
+			t.Fatalf("status: %+v", r)
+		}
+		return st
+	}
+	if st := read(); st.Daemon.Running || st.Daemon.Live || st.Chat != "" {
+		t.Errorf("without a daemon: %+v", st)
+	}
+	cmd, out := maiProcess(t, dir, envList(env), "serve")
+	sock := filepath.Join(env["MAI_DATA_DIR"], "mai.sock")
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	srv.Script(lmstudiotest.Reply{Chunks: []string{"hello"}})
+	if r := runMai(t, dir, env, "chat", "--once", "hi"); r.code != 0 {
+		t.Fatalf("chat: %+v\n%s", r, out)
+	}
+	st := read()
+	if !st.Daemon.Live || st.Plan.Active != "lmstudio:qwen/qwen3-8b" || !strings.Contains(st.Chat, "last answer: qwen/qwen3-8b") {
+		t.Errorf("through the daemon: %+v\n%s", st, out)
+	}
+	if r := runMai(t, dir, env, "status"); r.code != 0 || !strings.Contains(r.stdout, "chat (live, from the daemon)") {
+		t.Errorf("status text: %+v", r)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
 }

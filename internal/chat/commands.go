@@ -128,6 +128,13 @@ func NeedsPIN(command string) bool {
 	return false
 }
 
+// Status is what /status answers for user: the model, the last answer's
+// statistics, the conversation and whether an answer runs, waits or Mai is
+// paused.
+func (c *Core) Status(ctx context.Context, user string) string {
+	return c.status(ctx, c.session(user))
+}
+
 func (c *Core) status(ctx context.Context, s *session) string {
 	var b strings.Builder
 	tgt, err := c.cfg.Models.Target(ctx, false)

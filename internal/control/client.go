@@ -87,6 +87,31 @@ func (c *Client) Send(ctx context.Context, m chat.Message, emit func(chat.Event)
 	return ErrDaemonGone
 }
 
+// Status decodes the daemon's live state (GET /v1/status) into v.
+func (c *Client) Status(ctx context.Context, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://mai/v1/status", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w (%s): %v", ErrNoDaemon, c.path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
+		return fmt.Errorf("control: %s: %s", resp.Status, e.Error)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(v); err != nil {
+		return fmt.Errorf("control: bad status from the daemon: %w", err)
+	}
+	return nil
+}
+
 // eventError is the error an error event stands for; one that says a PIN
 // is needed wraps chat.ErrPINRequired again, so the front end can ask.
 func eventError(text string) error {
