@@ -168,14 +168,7 @@ func TestChatStreams(t *testing.T) {
 	}
 	var deltas []string
 	var done *llm.Stats
-	for {
-		ev, err := s.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range readAll(t, s) {
 		switch ev.Kind {
 		case llm.EventText:
 			deltas = append(deltas, ev.Text)
@@ -183,7 +176,6 @@ func TestChatStreams(t *testing.T) {
 			done = &ev.Stats
 		}
 	}
-	s.Close()
 	if strings.Join(deltas, "|") != "Hel|lo| there" {
 		t.Errorf("deltas = %q", deltas)
 	}
@@ -538,14 +530,7 @@ func TestChatStreamsThinking(t *testing.T) {
 	}
 	var kinds []string
 	var text, thought strings.Builder
-	for {
-		ev, err := s.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range readAll(t, s) {
 		kinds = append(kinds, ev.Kind.String())
 		switch ev.Kind {
 		case llm.EventThinking:
@@ -554,7 +539,6 @@ func TestChatStreamsThinking(t *testing.T) {
 			text.WriteString(ev.Text)
 		}
 	}
-	s.Close()
 	if got := strings.Join(kinds, " "); got != "thinking thinking text text done" {
 		t.Fatalf("events %s", got)
 	}
@@ -568,5 +552,22 @@ func TestChatStreamsThinking(t *testing.T) {
 	}
 	if msg, _, err := llm.Collect(s); err != nil || msg.Content != "Yes." {
 		t.Errorf("collected %q, %v", msg.Content, err)
+	}
+}
+
+// readAll reads s to its end, failing the test on an error, and closes it.
+func readAll(t *testing.T, s llm.Stream) []llm.Event {
+	t.Helper()
+	defer s.Close()
+	var evs []llm.Event
+	for {
+		ev, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			return evs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
 	}
 }
