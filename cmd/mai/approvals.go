@@ -161,7 +161,12 @@ func (m *Main) approvalsDecide(ctx context.Context, approve bool, args []string)
 	if err != nil {
 		return err
 	}
-	defer l.close()
+	closed := false
+	defer func() {
+		if !closed {
+			l.close()
+		}
+	}()
 	hash := r.PayloadSHA256
 	if *sha != "" {
 		hash = *sha
@@ -176,6 +181,11 @@ func (m *Main) approvalsDecide(ctx context.Context, approve bool, args []string)
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "%s %s: %s (payload SHA-256 %s)\n", got.State, got.ID, got.Summary, got.PayloadSHA256)
+	if got.Kind == approval.KindSelfMod { // the commit (or the discard) follows at once
+		closed = true
+		l.close()
+		return m.settleSelfmod(ctx)
+	}
 	return nil
 }
 

@@ -133,12 +133,15 @@ func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Ro
 		cc.close = func() { sb.Close() }
 		code = auditedRunner{sb, m, led, log}
 	}
+	changes, closeChanges := m.chatProposer(ctx, led, r, log)
+	closeCode := cc.close
+	cc.close = func() { closeChanges(); closeCode() }
 	facts := cfg.Chat.FactsEvery
 	if facts == 0 {
 		facts = -1
 	}
 	core, err := chat.New(chat.Config{
-		Models: chat.FromRouter(r), Memory: mem, Persona: ws.Persona, Code: code,
+		Models: chat.FromRouter(r), Memory: mem, Persona: ws.Persona, Code: code, Changes: changes,
 		MaxToolCalls: cfg.Chat.MaxToolCalls, FactsEvery: facts, ShowThinking: cfg.Chat.ShowThinking, Decide: decide, CheckPIN: checkPIN,
 		Log: logging.Component(log, "chat"),
 	})

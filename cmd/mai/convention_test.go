@@ -66,6 +66,10 @@ func conventionCases() []cliCase {
 		{path: "audit verify", json: true},
 		{path: "audit list", flags: []string{"--limit", "5"}, json: true},
 		{path: "audit reanchor", flags: []string{"--reason", "a test"}},
+		{path: "selfmod propose", operands: []string{"x.py:skills/x.py"}, flags: []string{"--message", "a skill", "--no-wait"}, freeText: true},
+		{path: "selfmod list", json: true},
+		{path: "selfmod show", operands: []string{"p3m9q2x"}, json: true},
+		{path: "selfmod revert", operands: []string{"HEAD"}, flags: []string{"--no-wait"}},
 		{path: "pin set", flags: []string{"--pin-stdin"}, stdin: "2468\n"},
 		{path: "pin clear", flags: []string{"--pin-stdin"}},
 	}

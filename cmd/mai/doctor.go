@@ -21,7 +21,7 @@ func (m *Main) runDoctor(ctx context.Context, args []string) error {
 	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
 	}
-	results := doctor.Summarize(doctor.Run(ctx, doctor.Checks(m.cfg, doctor.Env{}), doctorTimeout))
+	results := doctor.Summarize(doctor.Run(ctx, append(doctor.Checks(m.cfg, doctor.Env{}), m.reviewerCheck()), doctorTimeout))
 	if *asJSON {
 		if err := m.writeJSON(results); err != nil {
 			return err

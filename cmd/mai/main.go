@@ -32,6 +32,7 @@ func commands() []command {
 		memoryCommand(),
 		approvalsCommand(),
 		auditCommand(),
+		selfmodCommand(),
 		pinCommand(),
 	}
 }

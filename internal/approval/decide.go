@@ -277,3 +277,9 @@ func (s *Service) Wait(ctx context.Context, id string) (Request, error) {
 		t.Stop()
 	}
 }
+
+// Supersede ends a pending request that something else made moot (a
+// self-modification whose change no longer applies).
+func (s *Service) Supersede(ctx context.Context, id, reason string) error {
+	return s.finish(ctx, id, Superseded, "mai", "", reason, "approval.supersede")
+}

@@ -65,6 +65,31 @@ type CodeRunner interface {
 	EnsureImage(ctx context.Context, img string, report func(sandbox.PullProgress)) error
 }
 
+// ChangeProposer sends a change to Mai's workspace through the
+// self-modification pipeline (risk, review, checks, the owner's approval,
+// a commit); the propose_change tool calls it.
+type ChangeProposer interface {
+	// ProposeChange returns what the model is told: the proposal's id and
+	// where it stands, or why it was refused.
+	ProposeChange(ctx context.Context, c ChangeRequest) (string, error)
+}
+
+// ChangeRequest is a change the model proposes.
+type ChangeRequest struct {
+	Subject   string
+	Rationale string
+	Files     []ChangeFile
+	Request   string // the owner's message that asked for it
+	MessageID int64  // that message's id
+}
+
+// ChangeFile is one file of a ChangeRequest: its new content, or its removal.
+type ChangeFile struct {
+	Path    string `json:"path"`
+	Content string `json:"content"`
+	Delete  bool   `json:"delete"`
+}
+
 // Config is what a Core works with.
 type Config struct {
 	Models Models
@@ -73,6 +98,8 @@ type Config struct {
 	Persona func() (string, error)
 	// Code runs code; nil turns run_code and /run off.
 	Code CodeRunner
+	// Changes proposes changes to the workspace; nil turns propose_change off.
+	Changes ChangeProposer
 	// Channel names the front end in stored conversations ("terminal").
 	Channel string
 	// MaxToolCalls bounds the tool calls of one turn; DefaultMaxToolCalls when 0.

@@ -29,6 +29,16 @@ func (c *Core) tools() []llm.Tool {
 			Parameters:  json.RawMessage(`{"type":"object","properties":{"language":{"type":"string","enum":["python","sh"]},"code":{"type":"string"}},"required":["language","code"]}`),
 		})
 	}
+	if c.cfg.Changes != nil {
+		ts = append(ts, llm.Tool{
+			Name: "propose_change",
+			Description: "Propose a change to your own workspace (persona.md, skills/, the risk policy): whole new file contents. " +
+				"It is reviewed, checked and committed only after the owner approves it.",
+			Parameters: json.RawMessage(`{"type":"object","properties":{"subject":{"type":"string","description":"one line, the commit's subject"},` +
+				`"rationale":{"type":"string"},"files":{"type":"array","items":{"type":"object","properties":{"path":{"type":"string"},` +
+				`"content":{"type":"string"},"delete":{"type":"boolean"}},"required":["path"]}}},"required":["subject","files"]}`),
+		})
+	}
 	return append(ts,
 		llm.Tool{
 			Name:        "remember",
@@ -110,7 +120,8 @@ func (l *toolLoop) run(ctx context.Context, extra []llm.Message, res streamed) (
 // the arguments could not be read.
 func (c *Core) runTool(ctx context.Context, s *session, conv int64, call llm.ToolCall, emit func(Event)) (string, bool) {
 	var args struct {
-		Language, Code, Subject, Statement, Query string
+		Language, Code, Subject, Statement, Query, Rationale string
+		Files                                                []ChangeFile
 	}
 	if len(call.Arguments) == 0 || json.Unmarshal(call.Arguments, &args) != nil {
 		emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: call.Name, Status: "failed", Line: "the model sent arguments that are not a JSON object"}})
@@ -123,6 +134,11 @@ func (c *Core) runTool(ctx context.Context, s *session, conv int64, call llm.Too
 		}
 		lang, _ := runLanguage(args.Language)
 		return c.runCode(ctx, lang, args.Code, emit), false
+	case "propose_change":
+		if c.cfg.Changes == nil {
+			return "error: changes to the workspace are off", false
+		}
+		return c.proposeChange(ctx, conv, ChangeRequest{Subject: args.Subject, Rationale: args.Rationale, Files: args.Files}, emit), false
 	case "remember":
 		id, err := c.cfg.Memory.Remember(ctx, memory.Fact{User: s.user, Subject: args.Subject, Statement: args.Statement, Confidence: 0.9, Sources: c.lastUserMessage(ctx, conv)})
 		if err != nil {
@@ -274,4 +290,26 @@ func capText(s string, n int) string {
 		n--
 	}
 	return s[:n] + "\n… (cut)"
+}
+
+// proposeChange sends the model's change through the self-modification
+// pipeline, with the owner's last message as the request; the owner sees
+// one status line.
+func (c *Core) proposeChange(ctx context.Context, conv int64, req ChangeRequest, emit func(Event)) string {
+	if ms, err := c.cfg.Memory.Messages(ctx, conv, 0, 0); err == nil {
+		for i := len(ms) - 1; i >= 0; i-- {
+			if ms[i].Role == memory.RoleUser {
+				req.Request, req.MessageID = ms[i].Content, ms[i].ID
+				break
+			}
+		}
+	}
+	emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "propose_change", Status: "running", Line: "proposing: " + capText(req.Subject, 100)}})
+	out, err := c.cfg.Changes.ProposeChange(ctx, req)
+	if err != nil {
+		emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "propose_change", Status: "refused", Line: capText(err.Error(), 300)}})
+		return "the change was not proposed: " + err.Error()
+	}
+	emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "propose_change", Status: "done", Line: capText(out, 300)}})
+	return capText(out, maxToolOutput)
 }

@@ -79,7 +79,25 @@ type Config struct {
 	VRAMHeadroom Headroom
 
 	SandboxImage string
-	Chat         ChatConfig
+	// SandboxGoImage is a Go-capable image for checks of Mai's own source;
+	// empty leaves those checks unavailable.
+	SandboxGoImage string
+	// SourceRepo is a checkout of Mai's source that self-modification may
+	// target; empty when not configured.
+	SourceRepo string
+	// Reviewer is the second agent that reviews self-modifications:
+	// local (the router's model), anthropic, opencode, openai or none.
+	Reviewer string
+	// The optional reviewers' settings.
+	AnthropicAPIKey  Secret
+	AnthropicModel   string
+	AnthropicURL     string
+	OpenCodeURL      string
+	OpenCodePassword Secret
+	ReviewEndpoint   string
+	ReviewAPIKey     Secret
+	ReviewModel      string
+	Chat             ChatConfig
 	// ApprovalRemind and ApprovalExpire time an unanswered approval request.
 	ApprovalRemind time.Duration
 	ApprovalExpire time.Duration

@@ -203,6 +203,62 @@ func vars() []variable {
 			},
 			show: func(c *Config) string { return c.SandboxImage },
 		},
+		{
+			name: "SANDBOX_GO_IMAGE", help: "Go-capable Docker image for the checks (go vet, go test) of changes to Mai's own source; unset leaves them unavailable",
+			def: constant(""),
+			set: func(c *Config, raw string) error {
+				if strings.ContainsAny(raw, " \t") || strings.HasPrefix(raw, "-") {
+					return fmt.Errorf("expected a Docker image reference such as golang:1.26")
+				}
+				c.SandboxGoImage = raw
+				return nil
+			},
+			show: func(c *Config) string { return c.SandboxGoImage },
+		},
+		{
+			name: "MAI_SOURCE_REPO", help: "a git checkout of Mai's own source that self-modification may change (with approval); unset: only the workspace",
+			def: constant(""),
+			set: func(c *Config, raw string) error {
+				if raw == "" {
+					c.SourceRepo = ""
+					return nil
+				}
+				return pathVar(func(c *Config) *string { return &c.SourceRepo })(c, raw)
+			},
+			show: func(c *Config) string { return c.SourceRepo },
+		},
+		{
+			name: "MAI_REVIEWER", help: "the second agent that reviews self-modifications: local (the router's model), anthropic, opencode, openai (REVIEW_ENDPOINT) or none", defDoc: "local",
+			def: constant("local"),
+			set: func(c *Config, raw string) error {
+				switch r := strings.ToLower(raw); r {
+				case "local", "none", "anthropic", "opencode", "openai":
+					c.Reviewer = r
+					return nil
+				}
+				return fmt.Errorf("expected local, anthropic, opencode, openai or none")
+			},
+			show: func(c *Config) string { return c.Reviewer },
+		},
+		secretVar("ANTHROPIC_API_KEY", "API key of the Anthropic reviewer (MAI_REVIEWER=anthropic)", func(c *Config) *Secret { return &c.AnthropicAPIKey }),
+		stringVar("ANTHROPIC_MODEL", "the Anthropic reviewer's model", "claude-sonnet-4-5", func(c *Config) *string { return &c.AnthropicModel }),
+		urlVar("ANTHROPIC_API_URL", "the Anthropic API's base URL (change only for testing or a proxy)", "https://api.anthropic.com", func(c *Config) *string { return &c.AnthropicURL }),
+		urlVar("OPENCODE_URL", "the OpenCode server of the opencode reviewer (opencode serve)", "http://127.0.0.1:4096", func(c *Config) *string { return &c.OpenCodeURL }),
+		secretVar("OPENCODE_SERVER_PASSWORD", "the OpenCode server's basic-auth password, when it has one", func(c *Config) *Secret { return &c.OpenCodePassword }),
+		{
+			name: "REVIEW_ENDPOINT", help: "an OpenAI-compatible API base URL for the openai reviewer (e.g. http://host:8000/v1)",
+			def: constant(""),
+			set: func(c *Config, raw string) error {
+				if raw == "" {
+					c.ReviewEndpoint = ""
+					return nil
+				}
+				return urlVar("REVIEW_ENDPOINT", "", "http://host:8000/v1", func(c *Config) *string { return &c.ReviewEndpoint }).set(c, raw)
+			},
+			show: func(c *Config) string { return c.ReviewEndpoint },
+		},
+		secretVar("REVIEW_API_KEY", "the bearer key of REVIEW_ENDPOINT, when it needs one", func(c *Config) *Secret { return &c.ReviewAPIKey }),
+		stringVar("REVIEW_MODEL", "the model the openai reviewer asks at REVIEW_ENDPOINT", "", func(c *Config) *string { return &c.ReviewModel }),
 		intVar("MAI_CHAT_MAX_TOOL_CALLS", "most tool calls (run_code, remember, recall) the model may make in one answer", 5, 1, func(c *Config) *int { return &c.Chat.MaxToolCalls }),
 		intVar("MAI_FACTS_EVERY", "learn facts about the owner every this many messages (0: only at /remember)", 6, 0, func(c *Config) *int { return &c.Chat.FactsEvery }),
 		boolVar("MAI_SHOW_THINKING", "show a reasoning model's thinking instead of one \"thinking…\" line", false, func(c *Config) *bool { return &c.Chat.ShowThinking }),
@@ -355,4 +411,26 @@ func parseHeadroom(raw string) (Headroom, error) {
 		return Headroom{}, bad
 	}
 	return Headroom{GB: f, Set: true}, nil
+}
+
+func secretVar(name, help string, field func(*Config) *Secret) variable {
+	return variable{
+		name: name, help: help, def: constant(""),
+		secret: func(c *Config) Secret { return *field(c) },
+		set:    func(c *Config, raw string) error { *field(c) = Secret(raw); return nil },
+	}
+}
+
+func stringVar(name, help, def string, field func(*Config) *string) variable {
+	return variable{
+		name: name, help: help, defDoc: def, def: constant(def),
+		set: func(c *Config, raw string) error {
+			if strings.ContainsAny(raw, " \t\n") {
+				return fmt.Errorf("expected a name without spaces")
+			}
+			*field(c) = raw
+			return nil
+		},
+		show: func(c *Config) string { return *field(c) },
+	}
 }

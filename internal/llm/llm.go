@@ -144,6 +144,9 @@ type Request struct {
 	Messages []Message
 	Tools    []Tool
 	Options  Options
+	// Format, when set, is a JSON Schema the answer must follow (Ollama
+	// format, OpenAI-compatible response_format json_schema).
+	Format json.RawMessage
 	// KeepAlive is how long the model stays loaded after this request (Ollama
 	// keep_alive, LM Studio ttl): 0 keeps the server's default, negative forever.
 	KeepAlive time.Duration

@@ -205,6 +205,16 @@ type (
 		// TTL is LM Studio's idle time-to-live in seconds for a JIT-loaded
 		// model; other servers ignore the unknown field.
 		TTL int64 `json:"ttl,omitempty"`
+		// ResponseFormat constrains the answer to a JSON Schema.
+		ResponseFormat *responseFormat `json:"response_format,omitempty"`
+	}
+	responseFormat struct {
+		Type       string `json:"type"` // "json_schema"
+		JSONSchema struct {
+			Name   string          `json:"name"`
+			Strict bool            `json:"strict"`
+			Schema json.RawMessage `json:"schema"`
+		} `json:"json_schema"`
 	}
 	chatMessage struct {
 		Role       string         `json:"role"`
@@ -243,6 +253,11 @@ func encodeChat(req llm.Request) chatRequest {
 		Stop:        req.Options.Stop,
 	}
 	out.StreamOptions.IncludeUsage = true
+	if len(req.Format) > 0 {
+		out.ResponseFormat = &responseFormat{Type: "json_schema"}
+		out.ResponseFormat.JSONSchema.Name, out.ResponseFormat.JSONSchema.Strict = "answer", true
+		out.ResponseFormat.JSONSchema.Schema = req.Format
+	}
 	if req.KeepAlive > 0 {
 		out.TTL = int64(math.Ceil(req.KeepAlive.Seconds()))
 	}

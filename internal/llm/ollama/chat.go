@@ -39,17 +39,18 @@ type wireTool struct {
 }
 
 type chatRequest struct {
-	Model     string         `json:"model"`
-	Messages  []wireMessage  `json:"messages"`
-	Tools     []wireTool     `json:"tools,omitempty"`
-	Stream    bool           `json:"stream"`
-	Options   map[string]any `json:"options,omitempty"`
-	KeepAlive any            `json:"keep_alive,omitempty"`
+	Model     string          `json:"model"`
+	Messages  []wireMessage   `json:"messages"`
+	Tools     []wireTool      `json:"tools,omitempty"`
+	Stream    bool            `json:"stream"`
+	Options   map[string]any  `json:"options,omitempty"`
+	KeepAlive any             `json:"keep_alive,omitempty"`
+	Format    json.RawMessage `json:"format,omitempty"`
 }
 
 // chatBody translates a Request into Ollama's /api/chat body.
 func chatBody(req llm.Request) chatRequest {
-	body := chatRequest{Model: req.Model, Stream: true, KeepAlive: keepAlive(req.KeepAlive)}
+	body := chatRequest{Model: req.Model, Stream: true, KeepAlive: keepAlive(req.KeepAlive), Format: req.Format}
 	// Ollama names the tool a result belongs to, not the call: find the name
 	// from the assistant message that made the call.
 	callNames := map[string]string{}
