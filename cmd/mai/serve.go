@@ -205,10 +205,13 @@ func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog
 		}
 		defer os.Remove(path)
 		log.Info().Str("socket", path).Str("owner", cc.owner).Msg("control socket listening")
-		// Decisions carry the PIN (checked by the core's Decide, the same
-		// way in-process); srv.Authorize is where commands that change
-		// state would ask for it too.
-		srv := &control.Server{Core: cc.core, User: cc.owner, Log: log}
+		// Decisions and commands that change state carry the PIN, checked
+		// by the core the same way in-process.
+		srv := &control.Server{Core: cc.core, User: cc.owner, Log: log, Status: func(ctx context.Context) (any, error) {
+			ctx, cancel := context.WithTimeout(ctx, planTimeout)
+			defer cancel()
+			return liveState{Plan: r.Plan(ctx), Chat: cc.core.Status(ctx, cc.owner)}, nil
+		}}
 		return srv.Serve(ctx, ln, 5*time.Second)
 	}
 }
