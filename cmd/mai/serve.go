@@ -101,7 +101,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 	// embedding model in MAI_MODELS (else the smallest installed one), and
 	// the current chat model, with extraction when none answers. It counts
 	// a model's tokens from the vocabulary the router finds for it.
-	// The chat core on the control socket uses the same router and memory.
+	// The daemon's chat core uses the same router and memory.
 	var memOpts memory.Options
 	sl := switchlog.New(db.DB)
 	r, _, err := m.newRouter(ctx, logging.Component(log, "router"), sl, readWrite)
@@ -123,7 +123,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
 		{"upkeep", memoryUpkeep(db, mem, cfg, logging.Component(log, "upkeep"))},
 		{"embedder", embedder(mem, logging.Component(log, "memory"))},
-		{"control", m.controlSocket(logging.Component(log, "control"), cc)},
+		{"control", m.controlSocket(logging.Component(log, "control"), r, cc)},
 		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
 		{"selfmod", m.selfmodSettler(led, wake, logging.Component(log, "selfmod"))},
 		{"discord", m.discordLoop(bot, cc, led, mem, logging.Component(log, "discord"))},
@@ -209,8 +209,8 @@ func (m *Main) sharedChatCore(ctx context.Context, log zerolog.Logger, r *router
 
 // controlSocket serves the daemon's chat core on the control socket, so
 // that `mai chat` talks to this daemon. Without a chat core the daemon runs
-// on without chat.
-func (m *Main) controlSocket(log zerolog.Logger, cc *chatCore) func(context.Context) error {
+// on without chat; r answers the status's model plan.
+func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, cc *chatCore) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if cc == nil {
 			<-ctx.Done()
@@ -223,10 +223,13 @@ func (m *Main) controlSocket(log zerolog.Logger, cc *chatCore) func(context.Cont
 		}
 		defer os.Remove(path)
 		log.Info().Str("socket", path).Str("owner", cc.owner).Msg("control socket listening")
-		// Decisions carry the PIN (checked by the core's Decide, the same
-		// way in-process); srv.Authorize is where commands that change
-		// state would ask for it too.
-		srv := &control.Server{Core: cc.core, User: cc.owner, Log: log}
+		// Decisions and commands that change state carry the PIN, checked
+		// by the core the same way in-process.
+		srv := &control.Server{Core: cc.core, User: cc.owner, Log: log, Status: func(ctx context.Context) (any, error) {
+			ctx, cancel := context.WithTimeout(ctx, planTimeout)
+			defer cancel()
+			return liveState{Plan: r.Plan(ctx), Chat: cc.core.Status(ctx, cc.owner)}, nil
+		}}
 		return srv.Serve(ctx, ln, 5*time.Second)
 	}
 }

@@ -113,7 +113,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 		return req, nil
 	}
 	for {
-		res, err := c.stream(ctx, build, emit)
+		res, err := c.stream(ctx, len(tools) > 0 && !loop.over, build, emit)
 		if noTools != "" && len(tools) > 0 {
 			c.tellNoTools(s, noTools, emit)
 		}
@@ -241,9 +241,9 @@ type partial struct{ text, model string }
 // After a restart (the backend failed and another model starts the answer
 // again) the text so far is kept as a partial and the front end told to
 // discard it.
-func (c *Core) stream(ctx context.Context, build func(Target) (llm.Request, error), emit func(Event)) (streamed, error) {
+func (c *Core) stream(ctx context.Context, tools bool, build func(Target) (llm.Request, error), emit func(Event)) (streamed, error) {
 	var res streamed
-	st, err := c.cfg.Models.ChatWith(ctx, build)
+	st, err := c.cfg.Models.ChatWith(ctx, tools, build)
 	if err != nil {
 		return res, err
 	}
@@ -261,15 +261,12 @@ func (c *Core) stream(ctx context.Context, build func(Target) (llm.Request, erro
 			return res, err
 		}
 		switch ev.Kind {
+		case llm.EventThinking:
+			thinking = c.think(ev.Text, thinking, emit)
 		case llm.EventText:
 			visible, thought := th.feed(ev.Text)
 			if thought != "" {
-				if c.cfg.ShowThinking {
-					emit(Event{Kind: EventThinking, Text: thought})
-				} else if !thinking {
-					emit(Event{Kind: EventThinking})
-				}
-				thinking = true
+				thinking = c.think(thought, thinking, emit)
 			}
 			if visible != "" {
 				b.WriteString(visible)
@@ -299,6 +296,18 @@ func (c *Core) stream(ctx context.Context, build func(Target) (llm.Request, erro
 	}
 	res.text = strings.TrimSpace(b.String())
 	return res, nil
+}
+
+// think shows a piece of the model's thinking: the text itself with
+// ShowThinking, else one empty EventThinking per answer ("thinking…").
+// It reports that the model has been thinking.
+func (c *Core) think(thought string, thinking bool, emit func(Event)) bool {
+	if c.cfg.ShowThinking {
+		emit(Event{Kind: EventThinking, Text: thought})
+	} else if !thinking {
+		emit(Event{Kind: EventThinking})
+	}
+	return true
 }
 
 // modelName returns the model of a "backend:model" reference, as the
