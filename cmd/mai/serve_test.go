@@ -64,13 +64,7 @@ func TestServeOneOwnerAcrossFrontEnds(t *testing.T) {
 // afterwards finds it committed and commits nothing more.
 func TestServeCommitsADecidedSelfModification(t *testing.T) {
 	_, dir, env := lmStudioEnv(t)
-	ws := filepath.Join(dir, "workspace")
-	gitT(t, dir, "init", "-q", "-b", "main", ws)
-	os.WriteFile(filepath.Join(ws, "persona.md"), []byte("You are Mai.\n"), 0o644)
-	gitT(t, ws, "add", "-A")
-	gitT(t, ws, "commit", "-qm", "start")
-	os.WriteFile(filepath.Join(dir, "new.md"), []byte("You are Mai, and warm.\n"), 0o644)
-	env["MAI_WORKSPACE"], env["MAI_REVIEWER"], env["DOCKER_HOST"] = ws, "none", "unix://"+filepath.Join(dir, "no-docker.sock")
+	ws := warmerPersona(t, dir, env)
 	fake, ch := serveDiscordIn(t, dir, env)
 
 	res := runMai(t, dir, env, "selfmod", "propose", "--no-wait", "--message", "a warmer persona", "new.md:persona.md")
