@@ -308,6 +308,18 @@ func (c *Core) runCommand(ctx context.Context, s *session, arg string, emit func
 // answer it had (with its tool turns and any broken-off partial) is deleted
 // from memory and replaced by the new one.
 func (c *Core) regenerate(ctx context.Context, s *session, emit func(Event)) error {
+	return c.regenerateIf(ctx, s, func(string) bool { return true }, emit)
+}
+
+// Why regenerateIf answered nothing again.
+var (
+	errNoMessage = errors.New("there is no message to answer again")
+	errNotLast   = errors.New("chat: not the conversation's last user message")
+)
+
+// regenerateIf is regenerate when the last user message's text satisfies
+// match, and errNotLast, with nothing changed, when it does not.
+func (c *Core) regenerateIf(ctx context.Context, s *session, match func(last string) bool, emit func(Event)) error {
 	conv, err := c.conversation(ctx, s)
 	if err != nil {
 		return err
@@ -323,7 +335,10 @@ func (c *Core) regenerate(ctx context.Context, s *session, emit func(Event)) err
 		}
 	}
 	if last < 0 {
-		return errors.New("there is no message to answer again")
+		return errNoMessage
+	}
+	if !match(ms[last].Content) {
+		return errNotLast
 	}
 	var old []int64
 	for _, m := range ms[last+1:] {
