@@ -128,6 +128,8 @@ func (p *printer) emit(ev chat.Event) {
 	case chat.EventThinking:
 		if ev.Text != "" {
 			fmt.Fprint(p.errw, ev.Text)
+		} else {
+			p.side("[thinking…]") // once an answer: MAI_SHOW_THINKING shows the thinking itself
 		}
 	case chat.EventTool:
 		p.side("[%s: %s]", ev.Tool.Name, ev.Tool.Line)

@@ -115,8 +115,12 @@ func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Ro
 		}
 		return nil
 	}}
+	// In the daemon the PIN comes with the request (the client adds its
+	// MAI_PIN); the daemon's own MAI_PIN does not stand in for it.
+	inProcess := via != approval.ViaControl
+	checkPIN := func(ctx context.Context, pin string) error { return m.chatPIN(ctx, pin, inProcess) }
 	decide := func(ctx context.Context, a chat.Approval, approved bool, pin string) error {
-		if err := m.chatPIN(ctx, pin); err != nil {
+		if err := checkPIN(ctx, pin); err != nil {
 			return err
 		}
 		_, err := led.approvals.Decide(ctx, a.ID, approval.Decision{Approve: approved, By: approval.LocalOwner, Via: via, PayloadSHA256: a.SHA256})
@@ -138,7 +142,7 @@ func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Ro
 	}
 	core, err := chat.New(chat.Config{
 		Models: chat.FromRouter(r), Memory: mem, Persona: ws.Persona, Code: code, Changes: changes,
-		MaxToolCalls: cfg.Chat.MaxToolCalls, FactsEvery: facts, ShowThinking: cfg.Chat.ShowThinking, Decide: decide,
+		MaxToolCalls: cfg.Chat.MaxToolCalls, FactsEvery: facts, ShowThinking: cfg.Chat.ShowThinking, Decide: decide, CheckPIN: checkPIN,
 		Log: logging.Component(log, "chat"),
 	})
 	if err != nil {
@@ -170,13 +174,15 @@ func (a auditedRunner) Run(ctx context.Context, job sandbox.Job) (sandbox.Result
 	return res, err
 }
 
-// chatPIN checks the PIN a chat decision came with, when one is stored:
-// without one (and without MAI_PIN) the front end is asked for it.
-func (m *Main) chatPIN(ctx context.Context, pin string) error {
+// chatPIN checks the PIN a chat decision or state-changing command came
+// with, when one is stored, with the CLI's code (wrong ones audited, five
+// lock): without one (and, with useEnv, without MAI_PIN) the front end is
+// asked for it.
+func (m *Main) chatPIN(ctx context.Context, pin string, useEnv bool) error {
 	if stored, err := m.pinStore().Stored(); err != nil || !stored {
 		return err
 	}
-	if pin == "" {
+	if pin == "" && useEnv {
 		pin = m.cfg.PIN.Reveal()
 	}
 	if pin == "" {
@@ -209,6 +215,27 @@ func (l localConn) Decide(ctx context.Context, id string, approved bool, pin str
 	return l.cc.core.Decide(ctx, l.cc.owner, id, approved, pin)
 }
 
+// remoteConn is the daemon's core, sent this CLI's MAI_PIN when a message
+// or decision carries no PIN of its own, as the in-process core uses it.
+type remoteConn struct {
+	cl  *control.Client
+	pin string
+}
+
+func (r remoteConn) Send(ctx context.Context, m chat.Message, emit func(chat.Event)) error {
+	if m.PIN == "" {
+		m.PIN = r.pin
+	}
+	return r.cl.Send(ctx, m, emit)
+}
+
+func (r remoteConn) Decide(ctx context.Context, id string, approved bool, pin string) error {
+	if pin == "" {
+		pin = r.pin
+	}
+	return r.cl.Decide(ctx, id, approved, pin)
+}
+
 // pingTimeout bounds the look for a running daemon: on this machine it
 // answers in well under a millisecond.
 const pingTimeout = 500 * time.Millisecond
@@ -225,7 +252,7 @@ func (m *Main) socketPath() string {
 func (m *Main) connectChat(ctx context.Context) (conn chatConn, remote bool, closeFn func(), err error) {
 	cl := control.NewClient(m.socketPath())
 	if cl.Ping(ctx, pingTimeout) == nil {
-		return cl, true, func() {}, nil
+		return remoteConn{cl, m.cfg.PIN.Reveal()}, true, func() {}, nil
 	}
 	logs, err := m.openLogs(nil)
 	if err != nil {

@@ -6,10 +6,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/maicompanion/mai/internal/approval"
 	"github.com/maicompanion/mai/internal/discord"
 	"github.com/maicompanion/mai/internal/memory"
-	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/store"
 )
 
@@ -31,25 +29,19 @@ func (m *Main) discordBot(db *store.DB, log zerolog.Logger) (*discord.Bot, error
 	}), nil
 }
 
-// discordLoop runs the bot over a chat core of its own (on the daemon's
-// router and memory; without a router the bot says chat is off and still
-// shows approvals) until ctx ends, connecting again (after 2 s, doubling
-// to a minute) while Discord cannot be reached at start; discordgo itself
-// reconnects a session that drops later. A nil bot runs nothing.
-func (m *Main) discordLoop(bot *discord.Bot, r *router.Router, led *ledger, mem *memory.Store, log zerolog.Logger) func(context.Context) error {
+// discordLoop runs the bot over the daemon's chat core (without one the
+// bot says chat is off and still shows approvals) until ctx ends,
+// connecting again (after 2 s, doubling to a minute) while Discord cannot
+// be reached at start; discordgo itself reconnects a session that drops
+// later. A nil bot runs nothing.
+func (m *Main) discordLoop(bot *discord.Bot, cc *chatCore, led *ledger, mem *memory.Store, log zerolog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if bot == nil {
 			<-ctx.Done()
 			return nil
 		}
-		if r != nil {
-			cc, err := m.newChatCore(ctx, log, r, mem, led, approval.ViaDiscord)
-			if err != nil {
-				log.Warn().Err(err).Msg("chat on Discord is off: the chat core could not start")
-			} else {
-				defer cc.close()
-				bot.SetChat(discord.FromCore(cc.core))
-			}
+		if cc != nil {
+			bot.SetChat(discord.FromCore(cc.core))
 		}
 		bot.SetApprovals(led.approvals)
 		bot.SetMemory(mem)

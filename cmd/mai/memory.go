@@ -77,7 +77,7 @@ func (m *Main) openMemory(ctx context.Context, access dbAccess, models bool) (*m
 		db.Close()
 		return nil, nil, err
 	}
-	opts := memory.Options{Embedder: boundedEmbedder{r, planTimeout}, Summarizer: memory.NewModelSummarizer(r)}
+	opts := memory.Options{Embedder: boundedEmbedder{r, planTimeout}, Summarizer: memory.NewModelSummarizer(r), Vocabularies: r}
 	return memory.New(db, opts), func() { closeLogs(); db.Close() }, nil
 }
 
@@ -368,10 +368,10 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(m.Stdout, "imported %d messages, %d summaries, %d facts and %d embeddings of %d user(s)\n",
-		rep.Messages, rep.Summaries, rep.Facts, rep.Embeddings, rep.Users)
+	fmt.Fprintf(m.Stdout, "imported %d messages (%d with chat details), %d summaries, %d facts and %d embeddings of %d user(s)\n",
+		rep.Messages, rep.Turns, rep.Summaries, rep.Facts, rep.Embeddings, rep.Users)
 	return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.import", Subject: rest[0], Details: map[string]any{
-		"merge": merge, "users": rep.Users, "messages": rep.Messages, "summaries": rep.Summaries, "facts": rep.Facts, "embeddings": rep.Embeddings}})
+		"merge": merge, "users": rep.Users, "messages": rep.Messages, "turns": rep.Turns, "summaries": rep.Summaries, "facts": rep.Facts, "embeddings": rep.Embeddings}})
 }
 
 func (m *Main) memoryFacts(ctx context.Context, args []string) error {

@@ -110,7 +110,7 @@ func (m *Main) selfmodPropose(ctx context.Context, args []string) error {
 	message := fs.String("message", "", "what you ask for (recorded in the commit)")
 	subject := fs.String("subject", "", "the commit's subject line (default: the message's first line)")
 	rationale := fs.String("rationale", "", "why (recorded in the commit)")
-	noWait := fs.Bool("no-wait", false, "print the proposal id and return; the commit is made by the next selfmod command after your approval")
+	noWait := fs.Bool("no-wait", false, "print the proposal id and return; after your approval the running daemon or the next selfmod command commits it")
 	wait := fs.Duration("wait", 10*time.Minute, "how long to wait for the decision")
 	despiteReview := fs.Bool("despite-review", false, "offer the change for approval even if the reviewer rejects it")
 	despiteChecks := fs.Bool("despite-checks", false, "commit on approval even if the checks fail")

@@ -26,18 +26,28 @@ func gitT(t *testing.T, dir string, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
-// A persona change proposed by hand: review (none configured here), checks
-// (no Docker here: unavailable), the approval, one commit with every
-// trailer, a verified audit log, and a revert through the same pipeline.
-func TestSelfmodProposeApproveRevert(t *testing.T) {
-	dir := t.TempDir()
+// warmerPersona makes dir/workspace a git repository with persona.md and
+// writes dir/new.md, a warmer persona to propose; env gets the workspace,
+// no reviewer and no Docker. It returns the workspace.
+func warmerPersona(t *testing.T, dir string, env map[string]string) string {
+	t.Helper()
 	ws := filepath.Join(dir, "workspace")
 	gitT(t, dir, "init", "-q", "-b", "main", ws)
 	os.WriteFile(filepath.Join(ws, "persona.md"), []byte("You are Mai.\n"), 0o644)
 	gitT(t, ws, "add", "-A")
 	gitT(t, ws, "commit", "-qm", "start")
 	os.WriteFile(filepath.Join(dir, "new.md"), []byte("You are Mai, and warm.\n"), 0o644)
-	env := map[string]string{"MAI_WORKSPACE": ws, "MAI_REVIEWER": "none", "DOCKER_HOST": "unix://" + filepath.Join(dir, "no-docker.sock")}
+	env["MAI_WORKSPACE"], env["MAI_REVIEWER"], env["DOCKER_HOST"] = ws, "none", "unix://"+filepath.Join(dir, "no-docker.sock")
+	return ws
+}
+
+// A persona change proposed by hand: review (none configured here), checks
+// (no Docker here: unavailable), the approval, one commit with every
+// trailer, a verified audit log, and a revert through the same pipeline.
+func TestSelfmodProposeApproveRevert(t *testing.T) {
+	dir := t.TempDir()
+	env := map[string]string{}
+	ws := warmerPersona(t, dir, env)
 
 	res := runMai(t, dir, env, "selfmod", "propose", "--no-wait", "--message", "a warmer persona", "new.md:persona.md")
 	if res.code != 0 {

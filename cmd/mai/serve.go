@@ -79,7 +79,8 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		log.Error().Err(err).Msg("cannot set up Discord")
 		return err
 	}
-	listeners := []approval.Listener{logListener{logging.Component(log, "approvals")}}
+	wake := make(selfmodWaker, 1)
+	listeners := []approval.Listener{logListener{logging.Component(log, "approvals")}, wake}
 	if bot != nil {
 		listeners = append(listeners, bot.Listener())
 	}
@@ -98,8 +99,9 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 
 	// Memory embeds and summarises with the router's choices: the first
 	// embedding model in MAI_MODELS (else the smallest installed one), and
-	// the current chat model, with extraction when none answers.
-	// The chat core on the control socket uses the same router and memory.
+	// the current chat model, with extraction when none answers. It counts
+	// a model's tokens from the vocabulary the router finds for it.
+	// The daemon's chat core uses the same router and memory.
 	var memOpts memory.Options
 	sl := switchlog.New(db.DB)
 	r, _, err := m.newRouter(ctx, logging.Component(log, "router"), sl, readWrite)
@@ -107,16 +109,24 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		log.Error().Err(err).Msg("cannot plan models: memory recalls by words only and summarises by extraction, and chat is off")
 		r = nil
 	} else {
-		memOpts = memory.Options{Embedder: r, Summarizer: memory.NewModelSummarizer(r)}
+		memOpts = memory.Options{Embedder: r, Summarizer: memory.NewModelSummarizer(r), Vocabularies: r}
 	}
 	mem := memory.New(db, memOpts)
+	// One chat core serves both front ends: the owner is one user with one
+	// generation at a time, whether a message comes from Discord or from
+	// mai chat, and a /stop from either stops it.
+	cc := m.sharedChatCore(ctx, log, r, sl, mem, led)
+	if cc != nil {
+		defer cc.close()
+	}
 	comps := []component{
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
 		{"upkeep", memoryUpkeep(db, mem, cfg, logging.Component(log, "upkeep"))},
 		{"embedder", embedder(mem, logging.Component(log, "memory"))},
-		{"control", m.controlSocket(logging.Component(log, "control"), r, sl, mem, led)},
+		{"control", m.controlSocket(logging.Component(log, "control"), r, cc)},
 		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
-		{"discord", m.discordLoop(bot, r, led, mem, logging.Component(log, "discord"))},
+		{"selfmod", m.selfmodSettler(led, wake, logging.Component(log, "selfmod"))},
+		{"discord", m.discordLoop(bot, cc, led, mem, logging.Component(log, "discord"))},
 	}
 	stop := m.signals()
 	defer stop.close()
@@ -178,25 +188,34 @@ func memoryUpkeep(db *store.DB, mem *memory.Store, cfg *config.Config, log zerol
 	}
 }
 
-// controlSocket serves the chat core, over the daemon's router and memory,
-// on the control socket, so that `mai chat` talks to this daemon. Without
-// a router (no backend configured) the daemon runs on without chat.
-func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store, led *ledger) func(context.Context) error {
+// sharedChatCore builds the daemon's one chat core over its router and
+// memory, with the pinned model applied; nil, said in the log, without a
+// router (no backend configured) or when the core cannot start.
+func (m *Main) sharedChatCore(ctx context.Context, log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store, led *ledger) *chatCore {
+	if r == nil {
+		return nil
+	}
+	log = logging.Component(log, "chat")
+	if err := (&models{router: r, log: sl}).applyPin(ctx); err != nil {
+		log.Warn().Err(err).Msg("pinned model unavailable")
+	}
+	cc, err := m.newChatCore(ctx, log, r, mem, led, approval.ViaControl)
+	if err != nil {
+		log.Warn().Err(err).Msg("chat is off: the chat core could not start")
+		return nil
+	}
+	return cc
+}
+
+// controlSocket serves the daemon's chat core on the control socket, so
+// that `mai chat` talks to this daemon. Without a chat core the daemon runs
+// on without chat; r answers the status's model plan.
+func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, cc *chatCore) func(context.Context) error {
 	return func(ctx context.Context) error {
-		if r == nil {
+		if cc == nil {
 			<-ctx.Done()
 			return nil
 		}
-		if err := (&models{router: r, log: sl}).applyPin(ctx); err != nil {
-			log.Warn().Err(err).Msg("pinned model unavailable")
-		}
-		cc, err := m.newChatCore(ctx, log, r, mem, led, approval.ViaControl)
-		if err != nil {
-			log.Warn().Err(err).Msg("chat is off: the chat core could not start")
-			<-ctx.Done()
-			return nil
-		}
-		defer cc.close()
 		path := m.socketPath()
 		ln, err := control.Listen(path)
 		if err != nil {
@@ -204,10 +223,13 @@ func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog
 		}
 		defer os.Remove(path)
 		log.Info().Str("socket", path).Str("owner", cc.owner).Msg("control socket listening")
-		// Decisions carry the PIN (checked by the core's Decide, the same
-		// way in-process); srv.Authorize is where commands that change
-		// state would ask for it too.
-		srv := &control.Server{Core: cc.core, User: cc.owner, Log: log}
+		// Decisions and commands that change state carry the PIN, checked
+		// by the core the same way in-process.
+		srv := &control.Server{Core: cc.core, User: cc.owner, Log: log, Status: func(ctx context.Context) (any, error) {
+			ctx, cancel := context.WithTimeout(ctx, planTimeout)
+			defer cancel()
+			return liveState{Plan: r.Plan(ctx), Chat: cc.core.Status(ctx, cc.owner)}, nil
+		}}
 		return srv.Serve(ctx, ln, 5*time.Second)
 	}
 }

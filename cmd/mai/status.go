@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/maicompanion/mai/internal/control"
 
 	"github.com/maicompanion/mai/internal/lockfile"
 	"github.com/maicompanion/mai/internal/router"
@@ -12,7 +16,8 @@ import (
 // statusReport is `mai status --json`.
 type statusReport struct {
 	Daemon    daemonState     `json:"daemon"`
-	Discord   string          `json:"discord"` // off (no token), not-connected: this process has no connection, and status does not yet ask the daemon for its own
+	Chat      string          `json:"chat,omitempty"` // the daemon's chat core, as /status says it
+	Discord   string          `json:"discord"`        // off (no token), not-connected: this process has no connection, and status does not yet ask the daemon for its own
 	PinnedRef string          `json:"pinned_ref"`
 	Plan      router.Plan     `json:"plan"`
 	Switches  []router.Switch `json:"last_switches"` // from the database, oldest first
@@ -22,6 +27,30 @@ type daemonState struct {
 	Running bool   `json:"running"`
 	PID     int    `json:"pid,omitempty"`
 	DataDir string `json:"data_dir"`
+	// Live: the plan is the daemon's own (its active model), read on the
+	// control socket; else a plan made in this process.
+	Live bool `json:"live"`
+}
+
+// liveState is what the daemon reports on the control socket.
+type liveState struct {
+	Plan router.Plan `json:"plan"`
+	Chat string      `json:"chat,omitempty"`
+}
+
+// liveStatus returns the daemon's live state when one answers on the
+// control socket (remote), else the plan of local, a router in this
+// process: one path for both, as mai chat has.
+func (m *Main) liveStatus(ctx context.Context, local *models) (st liveState, remote bool) {
+	cl := control.NewClient(m.socketPath())
+	if cl.Ping(ctx, pingTimeout) == nil {
+		ctx, cancel := context.WithTimeout(ctx, planTimeout+time.Second)
+		defer cancel()
+		if err := cl.Status(ctx, &st); err == nil {
+			return st, true
+		}
+	}
+	return liveState{Plan: local.plan(ctx)}, false
 }
 
 func (m *Main) runStatus(ctx context.Context, args []string) error {
@@ -38,7 +67,8 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		return err
 	}
 	defer ms.close()
-	rep := statusReport{Daemon: daemonState{DataDir: m.cfg.DataDir}, Discord: "not-connected", Plan: ms.plan(ctx)}
+	live, remote := m.liveStatus(ctx, ms)
+	rep := statusReport{Daemon: daemonState{DataDir: m.cfg.DataDir, Live: remote}, Discord: "not-connected", Plan: live.Plan, Chat: live.Chat}
 	lock := filepath.Join(m.cfg.DataDir, "mai.pid")
 	if lockfile.Held(lock) {
 		rep.Daemon.Running = true
@@ -58,6 +88,9 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	}
 	if rep.Daemon.Running {
 		fmt.Fprintf(m.Stdout, "daemon: running (pid %d), data in %s\n", rep.Daemon.PID, rep.Daemon.DataDir)
+		if rep.Daemon.Live {
+			fmt.Fprintf(m.Stdout, "chat (live, from the daemon):\n  %s\n", strings.ReplaceAll(rep.Chat, "\n", "\n  "))
+		}
 	} else {
 		fmt.Fprintf(m.Stdout, "daemon: not running (start it with 'mai serve'), data in %s\n", rep.Daemon.DataDir)
 	}

@@ -136,7 +136,13 @@ func (tt *ttyChat) loop(ctx context.Context) error {
 		}
 		armed = false
 		tt.hist.save(text)
-		exit, err := tt.send(ctx, text)
+		exit, err := tt.send(ctx, text, "")
+		if errors.Is(err, chat.ErrPINRequired) {
+			// A command that changes state: ask for the PIN, send it again.
+			if pin, perr := tt.t.ReadPassword("PIN: "); perr == nil && pin != "" {
+				exit, err = tt.send(ctx, text, pin)
+			}
+		}
 		if exit {
 			return nil
 		}
@@ -177,7 +183,7 @@ func (tt *ttyChat) readMessage() (string, error) {
 
 // send runs one message and shows its events; it reports whether the
 // session should end.
-func (tt *ttyChat) send(ctx context.Context, text string) (bool, error) {
+func (tt *ttyChat) send(ctx context.Context, text, pin string) (bool, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	tt.mu.Lock()
@@ -187,7 +193,7 @@ func (tt *ttyChat) send(ctx context.Context, text string) (bool, error) {
 	events := make(chan chat.Event, 64)
 	done := make(chan error, 1)
 	go func() {
-		done <- tt.conn.Send(ctx, chat.Message{Text: text, MaxTokens: tt.maxTokens}, func(ev chat.Event) { events <- ev })
+		done <- tt.conn.Send(ctx, chat.Message{Text: text, MaxTokens: tt.maxTokens, PIN: pin}, func(ev chat.Event) { events <- ev })
 	}()
 	tt.answering.Store(true)
 	defer tt.answering.Store(false)

@@ -49,9 +49,10 @@ func (c *Core) Approve(ctx context.Context, req sandbox.ApprovalRequest) (sandbo
 	}
 }
 
-// ErrPINRequired: a PIN is stored and the decision came without it (or
-// with a wrong one); the front end asks for it and decides again.
-var ErrPINRequired = errors.New("the PIN is needed to decide")
+// ErrPINRequired: a PIN is stored and the decision or command that changes
+// state came without it (or with a wrong one); the front end asks for it
+// and tries again.
+var ErrPINRequired = errors.New("the PIN is needed for this")
 
 // Ask shows a persisted approval request (made by the gate's approver,
 // which waits for its decision) to the front end of the running turn in

@@ -38,8 +38,9 @@ type Models interface {
 	// is called with that model, loaded, before the stream starts, and
 	// again for the model a failover moves to (the stream then yields an
 	// llm.EventRestart); it returns the request, assembled for the model's
-	// context.
-	ChatWith(ctx context.Context, build func(Target) (llm.Request, error)) (llm.Stream, error)
+	// context. tools says the request carries tools, so that a
+	// tool-capable model is preferred (a notice says when none can answer).
+	ChatWith(ctx context.Context, tools bool, build func(Target) (llm.Request, error)) (llm.Stream, error)
 	// Switch makes the named model the active one.
 	Switch(ctx context.Context, ref string) error
 	// List returns the installed chat models' names, the active one marked.
@@ -116,7 +117,11 @@ type Config struct {
 	// shown with Ask (bound to the payload hash shown), checking pin when a
 	// PIN is stored. Nil when the gate's approver is Core.Approve.
 	Decide func(ctx context.Context, a Approval, approved bool, pin string) error
-	Log    zerolog.Logger
+	// CheckPIN checks the PIN a command that changes state came with (see
+	// NeedsPIN) when one is stored, returning an error wrapping
+	// ErrPINRequired when it is missing or wrong; nil asks for none.
+	CheckPIN func(ctx context.Context, pin string) error
+	Log      zerolog.Logger
 }
 
 // Core holds every user's session. It is safe for concurrent use.
@@ -192,6 +197,10 @@ type Message struct {
 	Text string `json:"text"`
 	// MaxTokens bounds the answer; 0 takes Config.MaxTokens.
 	MaxTokens int `json:"max_tokens,omitempty"`
+	// PIN is the owner's PIN, for commands that change state when a PIN is
+	// stored. It is never serialised: the control socket carries it in a
+	// header.
+	PIN string `json:"-"`
 }
 
 // Send handles one message: a command when it starts with "/", otherwise a
@@ -211,7 +220,7 @@ func (c *Core) Send(ctx context.Context, m Message, emit func(Event)) error {
 	case trimmed == "":
 		err = fmt.Errorf("%w: type something to say, or /help", ErrEmpty)
 	case strings.HasPrefix(trimmed, "/"):
-		err = c.command(ctx, s, trimmed, m.MaxTokens, emit)
+		err = c.command(ctx, s, trimmed, m, emit)
 	default:
 		err = c.generate(ctx, s, m.MaxTokens, emit, func(ctx context.Context) error { return c.turn(ctx, s, text, emit) })
 	}

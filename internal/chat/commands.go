@@ -30,11 +30,18 @@ const Help = `Commands:
   /exit            leave (terminal)`
 
 // command runs a slash command.
-func (c *Core) command(ctx context.Context, s *session, line string, maxTokens int, emit func(Event)) error {
+// A command that changes state asks for the PIN first (see NeedsPIN).
+func (c *Core) command(ctx context.Context, s *session, line string, m Message, emit func(Event)) error {
 	name, arg, _ := strings.Cut(line, " ")
 	if i := strings.IndexAny(name, "\n"); i >= 0 { // "/run\n```…"
 		name, arg = name[:i], line[i+1:]
 	}
+	if NeedsPIN(name) && c.cfg.CheckPIN != nil {
+		if err := c.cfg.CheckPIN(ctx, m.PIN); err != nil {
+			return err
+		}
+	}
+	maxTokens := m.MaxTokens
 	arg = strings.TrimSpace(arg)
 	reply := func(format string, a ...any) error {
 		emit(Event{Kind: EventReply, Text: fmt.Sprintf(format, a...)})
@@ -105,6 +112,27 @@ func (c *Core) command(ctx context.Context, s *session, line string, maxTokens i
 		return reply("resumed")
 	}
 	return fmt.Errorf("unknown command %s; /help lists them", name)
+}
+
+// NeedsPIN reports whether the command (its first word, "/forget") changes
+// or deletes state the owner would not want changed behind their back, so
+// that it needs the PIN when one is stored: the model answering, the
+// conversation, what is remembered, whether Mai runs. Messages, /remember,
+// /regenerate and /run are conversation itself (code still passes the risk
+// gate and its approvals); reading commands need nothing.
+func NeedsPIN(command string) bool {
+	switch command {
+	case "/switch", "/clear", "/forget", "/pause", "/resume":
+		return true
+	}
+	return false
+}
+
+// Status is what /status answers for user: the model, the last answer's
+// statistics, the conversation and whether an answer runs, waits or Mai is
+// paused.
+func (c *Core) Status(ctx context.Context, user string) string {
+	return c.status(ctx, c.session(user))
 }
 
 func (c *Core) status(ctx context.Context, s *session) string {
@@ -280,9 +308,24 @@ func (c *Core) runCommand(ctx context.Context, s *session, arg string, emit func
 // answer it had (with its tool turns and any broken-off partial) is deleted
 // from memory and replaced by the new one.
 func (c *Core) regenerate(ctx context.Context, s *session, emit func(Event)) error {
+	return c.regenerateIf(ctx, s, func(string) bool { return true }, emit)
+}
+
+// Why regenerateIf answered nothing again.
+var (
+	errNoMessage = errors.New("there is no message to answer again")
+	errNotLast   = errors.New("chat: not the conversation's last user message")
+)
+
+// regenerateIf is regenerate when the last user message's text satisfies
+// match, and errNotLast, with nothing changed, when it does not.
+func (c *Core) regenerateIf(ctx context.Context, s *session, match func(last string) bool, emit func(Event)) error {
 	conv, ms, last, err := c.lastExchange(ctx, s)
 	if err != nil {
 		return err
+	}
+	if !match(ms[last].Content) {
+		return errNotLast
 	}
 	var old []int64
 	for _, m := range ms[last+1:] {

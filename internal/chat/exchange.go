@@ -2,7 +2,6 @@ package chat
 
 import (
 	"context"
-	"errors"
 
 	"github.com/maicompanion/mai/internal/memory"
 )
@@ -25,7 +24,7 @@ func (c *Core) lastExchange(ctx context.Context, s *session) (int64, []memory.Me
 		}
 	}
 	if last < 0 {
-		return 0, nil, 0, errors.New("there is no message to answer again")
+		return 0, nil, 0, errNoMessage
 	}
 	return conv, ms, last, nil
 }

@@ -65,8 +65,8 @@ func (rm routerModels) Target(ctx context.Context, tools bool) (Target, error) {
 	return Target{}, fmt.Errorf("%w: %s is no longer installed", router.ErrNoModel, ref)
 }
 
-func (rm routerModels) ChatWith(ctx context.Context, build func(Target) (llm.Request, error)) (llm.Stream, error) {
-	return rm.r.ChatWith(ctx, func(c router.Choice) (llm.Request, error) {
+func (rm routerModels) ChatWith(ctx context.Context, tools bool, build func(Target) (llm.Request, error)) (llm.Stream, error) {
+	return rm.r.ChatWithOptions(ctx, router.ChatOptions{Tools: tools}, func(c router.Choice) (llm.Request, error) {
 		return build(Target{Ref: c.Ref(), Window: c.ContextLength, Tools: c.Model.Capabilities.Tools})
 	})
 }

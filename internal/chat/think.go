@@ -5,7 +5,7 @@ import "strings"
 // thinkFilter separates a reasoning model's <think>…</think> blocks from
 // its answer as the text streams in, tags split across pieces included.
 // (Ollama's separate "thinking" field and LM Studio's reasoning content
-// never reach the answer text: the backends do not put them there.)
+// arrive as llm.EventThinking, never as answer text.)
 type thinkFilter struct {
 	in      bool   // inside a block
 	pending string // a tail that may be the start of a tag

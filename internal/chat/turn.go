@@ -85,21 +85,25 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 	var base []llm.Message
 	noTools := "" // the model that answers does not take tools
 	loop := toolLoop{c: c, s: s, conv: conv, emit: emit}
+	var counted string   // the model the context's tokens were counted for
+	var last llm.Request // the last request sent, and to which model
+	var lastRef string
 	build := func(t Target) (llm.Request, error) {
 		if t.Window <= 0 {
 			t.Window = defaultWindow
 		}
 		// Once tool turns are stored, a new assembly would repeat them: the
 		// rounds of one answer keep the context of its first.
-		if base == nil || (t.Window != st.ContextWindow && loop.calls == 0) {
-			asm, err := c.cfg.Memory.Assemble(ctx, memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: t.Window})
+		if base == nil || ((t.Window != st.ContextWindow || t.Ref != counted) && loop.calls == 0) {
+			asm, err := c.cfg.Memory.Assemble(ctx, memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: t.Window, Model: t.Ref})
 			if err != nil {
 				return llm.Request{}, err
 			}
-			base, st.ContextTokens, st.ContextWindow = toLLM(asm.Turns), asm.Tokens, t.Window
+			base, st.ContextTokens, st.ContextWindow, counted = toLLM(asm.Turns), asm.Tokens, t.Window, t.Ref
 			st.RecentTurns, st.Summaries = asm.Recent, asm.Summaries
 		}
 		req := llm.Request{Messages: append(slices.Clip(base), extra...)}
+		defer func() { last, lastRef = req, t.Ref }()
 		if t.Tools && !loop.over {
 			req.Tools = tools
 		}
@@ -110,7 +114,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 		return req, nil
 	}
 	for {
-		res, err := c.stream(ctx, build, emit)
+		res, err := c.stream(ctx, len(tools) > 0 && !loop.over, build, emit)
 		if noTools != "" && len(tools) > 0 {
 			c.tellNoTools(s, noTools, emit)
 		}
@@ -128,6 +132,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 			return err
 		}
 		if len(res.calls) == 0 || loop.over {
+			c.observePrompt(ctx, lastRef, last, res.stats.PromptTokens)
 			if len(res.calls) > 0 {
 				emit(Event{Kind: EventNotice, Text: fmt.Sprintf("stopped: the model kept asking for tools after %d calls", loop.calls)})
 			}
@@ -137,6 +142,16 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 			return err
 		}
 	}
+}
+
+// observePrompt tells memory how many tokens the backend counted for the
+// last request's prompt, so it counts the next context as this model does.
+func (c *Core) observePrompt(ctx context.Context, model string, req llm.Request, tokens int) {
+	texts := make([]string, len(req.Messages))
+	for i, m := range req.Messages {
+		texts[i] = m.Content
+	}
+	c.cfg.Memory.ObservePrompt(ctx, model, texts, tokens)
 }
 
 // tellNoTools says once per session and model that the model answering
@@ -227,9 +242,9 @@ type partial struct{ text, model string }
 // After a restart (the backend failed and another model starts the answer
 // again) the text so far is kept as a partial and the front end told to
 // discard it.
-func (c *Core) stream(ctx context.Context, build func(Target) (llm.Request, error), emit func(Event)) (streamed, error) {
+func (c *Core) stream(ctx context.Context, tools bool, build func(Target) (llm.Request, error), emit func(Event)) (streamed, error) {
 	var res streamed
-	st, err := c.cfg.Models.ChatWith(ctx, build)
+	st, err := c.cfg.Models.ChatWith(ctx, tools, build)
 	if err != nil {
 		return res, err
 	}
@@ -247,15 +262,12 @@ func (c *Core) stream(ctx context.Context, build func(Target) (llm.Request, erro
 			return res, err
 		}
 		switch ev.Kind {
+		case llm.EventThinking:
+			thinking = c.think(ev.Text, thinking, emit)
 		case llm.EventText:
 			visible, thought := th.feed(ev.Text)
 			if thought != "" {
-				if c.cfg.ShowThinking {
-					emit(Event{Kind: EventThinking, Text: thought})
-				} else if !thinking {
-					emit(Event{Kind: EventThinking})
-				}
-				thinking = true
+				thinking = c.think(thought, thinking, emit)
 			}
 			if visible != "" {
 				b.WriteString(visible)
@@ -285,6 +297,18 @@ func (c *Core) stream(ctx context.Context, build func(Target) (llm.Request, erro
 	}
 	res.text = strings.TrimSpace(b.String())
 	return res, nil
+}
+
+// think shows a piece of the model's thinking: the text itself with
+// ShowThinking, else one empty EventThinking per answer ("thinking…").
+// It reports that the model has been thinking.
+func (c *Core) think(thought string, thinking bool, emit func(Event)) bool {
+	if c.cfg.ShowThinking {
+		emit(Event{Kind: EventThinking, Text: thought})
+	} else if !thinking {
+		emit(Event{Kind: EventThinking})
+	}
+	return true
 }
 
 // modelName returns the model of a "backend:model" reference, as the

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/maicompanion/mai/internal/chat"
@@ -55,9 +56,11 @@ func (c *Client) Ping(ctx context.Context, timeout time.Duration) error {
 // Send sends a message and relays the events of its answer to emit until
 // the daemon says it is finished. Cancelling ctx ends the request, which
 // stops the answer in the daemon. The user is the daemon's owner whatever
-// m.User says.
+// m.User says. m.PIN goes with it in a header; a command that needs it
+// and came without it (or with a wrong one) fails with an error wrapping
+// chat.ErrPINRequired.
 func (c *Client) Send(ctx context.Context, m chat.Message, emit func(chat.Event)) error {
-	resp, err := c.post(ctx, "/v1/send", m, "")
+	resp, err := c.post(ctx, "/v1/send", m, m.PIN)
 	if err != nil {
 		return err
 	}
@@ -74,7 +77,7 @@ func (c *Client) Send(ctx context.Context, m chat.Message, emit func(chat.Event)
 		case endKind:
 			return last
 		case chat.EventError:
-			last = errors.New(ev.Text)
+			last = eventError(ev.Text)
 		}
 		emit(ev)
 	}
@@ -82,6 +85,40 @@ func (c *Client) Send(ctx context.Context, m chat.Message, emit func(chat.Event)
 		return ctx.Err()
 	}
 	return ErrDaemonGone
+}
+
+// Status decodes the daemon's live state (GET /v1/status) into v.
+func (c *Client) Status(ctx context.Context, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://mai/v1/status", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w (%s): %v", ErrNoDaemon, c.path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct{ Error string }
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
+		return fmt.Errorf("control: %s: %s", resp.Status, e.Error)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxBody)).Decode(v); err != nil {
+		return fmt.Errorf("control: bad status from the daemon: %w", err)
+	}
+	return nil
+}
+
+// eventError is the error an error event stands for; one that says a PIN
+// is needed wraps chat.ErrPINRequired again, so the front end can ask.
+func eventError(text string) error {
+	if rest, ok := strings.CutPrefix(text, chat.ErrPINRequired.Error()); ok {
+		return fmt.Errorf("%w%s", chat.ErrPINRequired, rest)
+	}
+	return errors.New(text)
 }
 
 // Decide answers a pending approval, with the PIN when one is stored

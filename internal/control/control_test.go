@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -80,12 +81,12 @@ func TestListenModeAndPeer(t *testing.T) {
 
 // daemon serves a real chat core over a fake LM Studio on a socket.
 func daemon(t *testing.T, auth func(*http.Request, string) error) (*lmstudiotest.Server, *Client, context.CancelFunc, chan error) {
-	return daemonWith(t, auth, nil)
+	return daemonWith(t, auth, nil, nil)
 }
 
 // daemonWith is daemon with code running through sb's gate, whose approvals
 // the core asks for.
-func daemonWith(t *testing.T, auth func(*http.Request, string) error, sb func(sandbox.Approver) chat.CodeRunner) (*lmstudiotest.Server, *Client, context.CancelFunc, chan error) {
+func daemonWith(t *testing.T, auth func(*http.Request, string) error, sb func(sandbox.Approver) chat.CodeRunner, checkPIN func(context.Context, string) error) (*lmstudiotest.Server, *Client, context.CancelFunc, chan error) {
 	t.Helper()
 	srv := lmstudiotest.New(t, lmstudiotest.Model{Key: "m", SizeBytes: 1 << 30, ParamsString: "1B", ToolUse: true})
 	r, err := router.New(router.Config{
@@ -107,7 +108,7 @@ func daemonWith(t *testing.T, auth func(*http.Request, string) error, sb func(sa
 			return core.Approve(ctx, req)
 		}))
 	}
-	core, err = chat.New(chat.Config{Models: chat.FromRouter(r), Memory: memory.New(db, memory.Options{}), Code: code})
+	core, err = chat.New(chat.Config{Models: chat.FromRouter(r), Memory: memory.New(db, memory.Options{}), Code: code, CheckPIN: checkPIN})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +213,7 @@ func TestApprovalThroughTheSocket(t *testing.T) {
 		}
 		t.Cleanup(func() { sb.Close() })
 		return sb
-	})
+	}, nil)
 	args, _ := json.Marshal(map[string]string{"language": "python", "code": "import subprocess\nsubprocess.run(['echo', 'approved'])\n"})
 	srv.Script(lmstudiotest.Reply{ToolCalls: []lmstudiotest.ToolCall{{ID: "c1", Name: "run_code", Arguments: string(args)}}}, lmstudiotest.Reply{Chunks: []string{"done"}})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -233,5 +234,35 @@ func TestApprovalThroughTheSocket(t *testing.T) {
 	last := reqs[len(reqs)-1].Messages
 	if out := last[len(last)-1].Content; !strings.Contains(out, "approved") || !strings.Contains(out, "exit code 0") {
 		t.Errorf("tool result = %q", out)
+	}
+}
+
+// A command that changes state reaches the core with the PIN the client
+// sent in the header, and without it the client gets ErrPINRequired back,
+// so the front end can ask and send again.
+func TestStateChangingCommandCarriesThePIN(t *testing.T) {
+	var got []string
+	_, cl, _, _ := daemonWith(t, nil, nil, func(_ context.Context, pin string) error {
+		got = append(got, pin)
+		if pin != "2468" {
+			return fmt.Errorf("%w: wrong PIN", chat.ErrPINRequired)
+		}
+		return nil
+	})
+	ctx := context.Background()
+	if err := cl.Send(ctx, chat.Message{Text: "/pause"}, func(chat.Event) {}); !errors.Is(err, chat.ErrPINRequired) {
+		t.Errorf("/pause without the PIN = %v", err)
+	}
+	var reply string
+	err := cl.Send(ctx, chat.Message{Text: "/pause", PIN: "2468"}, func(ev chat.Event) {
+		if ev.Kind == chat.EventReply {
+			reply = ev.Text
+		}
+	})
+	if err != nil || !strings.HasPrefix(reply, "paused") {
+		t.Errorf("/pause with the PIN = %v, %q", err, reply)
+	}
+	if len(got) != 2 || got[0] != "" || got[1] != "2468" {
+		t.Errorf("the core saw PINs %q", got)
 	}
 }

@@ -36,10 +36,14 @@ type Server struct {
 	// Authorize, when set, is asked before an action; an error refuses it
 	// with 403 and the error's text. This is where the PIN is checked.
 	Authorize func(r *http.Request, action string) error
-	Log       zerolog.Logger
+	// Status, when set, returns the daemon's live state for GET /v1/status
+	// (any JSON value); without it the route answers 404.
+	Status func(ctx context.Context) (any, error)
+	Log    zerolog.Logger
 }
 
-// PINHeader carries the owner's PIN with a decision.
+// PINHeader carries the owner's PIN with a decision or a command that
+// changes state (chat.NeedsPIN).
 const PINHeader = "X-Mai-PIN"
 
 // endKind marks the last line of a send stream, so a client tells a
@@ -58,6 +62,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("POST /v1/send", s.send)
 	mux.HandleFunc("POST /v1/decide", s.decide)
+	mux.HandleFunc("GET /v1/status", s.status)
 	return mux
 }
 
@@ -105,6 +110,7 @@ func (s *Server) send(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m.User = s.User
+	m.PIN = r.Header.Get(PINHeader) // commands that change state need it
 	s.Log.Debug().Int("bytes", len(m.Text)).Msg("control: message")
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
@@ -147,6 +153,19 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+func (s *Server) status(w http.ResponseWriter, r *http.Request) {
+	if s.Status == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "this daemon reports no status"})
+		return
+	}
+	v, err := s.Status(r.Context())
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

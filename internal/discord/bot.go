@@ -138,7 +138,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	for _, p := range interrupted {
 		b.o.Log.Info().Int64("reply", p.id).Msg("discord: finishing an answer a restart interrupted")
-		go b.stream(ctx, resumedReply(ctx, b, p.id, p.channel, p.prompt, p.refs), p.prompt)
+		go b.stream(ctx, resumedReply(ctx, b, p.id, p.channel, p.prompt, p.refs), p.prompt, true)
 	}
 	synced := make(chan struct{})
 	go func() { b.approvals.syncLoop(ctx); close(synced) }()
@@ -184,7 +184,7 @@ func (b *Bot) answerDM(ctx context.Context, m *discordgo.Message) {
 	b.mu.Lock()
 	b.asked[m.ID], b.latest = r, r
 	b.mu.Unlock()
-	b.stream(ctx, r, text)
+	b.stream(ctx, r, text, false)
 }
 
 // answer sends text to the chat core and streams its events into a reply.
@@ -194,10 +194,13 @@ func (b *Bot) answer(ctx context.Context, channel, text string) {
 		b.o.Log.Error().Err(err).Msg("discord: start a reply")
 		return
 	}
-	b.stream(ctx, r, text)
+	b.stream(ctx, r, text, false)
 }
 
-func (b *Bot) stream(ctx context.Context, r *reply, text string) {
+// stream sends text to the chat core and its events into r; redo says r
+// continues an answer a restart interrupted, whose prompt the core may
+// already have stored.
+func (b *Bot) stream(ctx context.Context, r *reply, text string, redo bool) {
 	b.presence(1)
 	defer b.presence(-1)
 	if b.chat == nil {
@@ -205,7 +208,11 @@ func (b *Bot) stream(ctx context.Context, r *reply, text string) {
 		r.finish()
 		return
 	}
-	err := b.chat.Send(ctx, b.o.Owner, text, func(e Event) {
+	send := b.chat.Send
+	if rd, ok := b.chat.(Redoer); ok && redo {
+		send = rd.Redo
+	}
+	err := send(ctx, b.o.Owner, text, func(e Event) {
 		if e.Kind == EventDone && e.Stats.Model != "" {
 			b.mu.Lock()
 			b.model = e.Stats.Model

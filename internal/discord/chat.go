@@ -12,6 +12,13 @@ type Chat interface {
 	Stop(user string) bool
 }
 
+// Redoer is a Chat that can answer a message again without storing it a
+// second time; the bot uses it for an answer a restart interrupted (and
+// Send when the Chat is not one).
+type Redoer interface {
+	Redo(ctx context.Context, user, text string, emit func(Event)) error
+}
+
 // EventKind says what an Event carries.
 type EventKind int
 

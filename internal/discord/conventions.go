@@ -67,7 +67,7 @@ func (b *Bot) redo(ctx context.Context, old *reply, text, note string) *reply {
 		b.latest = r
 	}
 	b.mu.Unlock()
-	b.stream(ctx, r, text)
+	b.stream(ctx, r, text, false)
 	return r
 }
 

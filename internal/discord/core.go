@@ -12,17 +12,28 @@ func FromCore(c *chat.Core) Chat { return coreChat{c} }
 type coreChat struct{ c *chat.Core }
 
 func (cc coreChat) Send(ctx context.Context, user, text string, emit func(Event)) error {
-	return cc.c.Send(ctx, chat.Message{User: user, Text: text}, func(e chat.Event) {
-		if de, ok := fromChatEvent(e); ok {
-			emit(de)
-		}
-	})
+	return cc.c.Send(ctx, chat.Message{User: user, Text: text}, adapt(emit))
+}
+
+// Redo answers text again through the core's Redo: the stored message is
+// not stored twice.
+func (cc coreChat) Redo(ctx context.Context, user, text string, emit func(Event)) error {
+	return cc.c.Redo(ctx, chat.Message{User: user, Text: text}, adapt(emit))
 }
 
 func (cc coreChat) Stop(user string) bool { return cc.c.Stop(user) }
 
 func (cc coreChat) ForgetLast(ctx context.Context, user string) error {
 	return cc.c.ForgetLast(ctx, user)
+}
+
+// adapt passes the chat events Discord shows on to emit.
+func adapt(emit func(Event)) func(chat.Event) {
+	return func(e chat.Event) {
+		if de, ok := fromChatEvent(e); ok {
+			emit(de)
+		}
+	}
 }
 
 // fromChatEvent translates one chat event; reasoning is not shown.

@@ -130,3 +130,59 @@ func TestOutageMidAnswerRealOllama(t *testing.T) {
 		t.Fatalf("%d 429s", fake.RateLimited())
 	}
 }
+
+// An answer a restart interrupted is regenerated through the real chat
+// core without storing the owner's message a second time: memory holds it
+// once, and one answer to it.
+func TestRestartRegeneratesWithoutStoringTwiceRealOllama(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	db := openDB(t, t.TempDir())
+	core, mem := ollamaCore(t, db, 200*time.Millisecond)
+	s, err := NewSession(discordtest.Token, fake.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.LogLevel = -1
+	first := New(s, db.DB, FromCore(core), Options{Owner: ownerID, Log: testLog(t), EditInterval: 300 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- first.Run(ctx) }()
+	waitFor(t, "the bot to connect", fake.Connected)
+	ch := fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "tell me about tortoises")
+	waitFor(t, "a partly streamed answer", func() bool {
+		m := fake.BotMessages(ch)
+		return len(m) == 1 && m[0].Content != ""
+	})
+	cancel() // a shutdown mid-answer: the reply stays unfinished
+	<-done
+	if replyDone(db) {
+		t.Fatal("the reply was finished before the shutdown; the test needs it interrupted")
+	}
+
+	core2, _ := ollamaCore(t, db, 0)
+	b := startBot(t, fake, db, FromCore(core2), Options{EditInterval: 300 * time.Millisecond})
+	waitFor(t, "the finished reply", func() bool { return replyDone(db) })
+	flush(t, b.Outbox(), 60*time.Second)
+	if m, want := fake.BotMessages(ch), "-# ↻ regenerated after a restart\n"+lastAnswer(t, mem).Content; len(m) != 1 || m[0].Content != want {
+		t.Fatalf("Discord shows %q, want %q in the one message", contents(m), want)
+	}
+	conv, err := mem.LatestConversation(context.Background(), ownerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := mem.Messages(context.Background(), conv.ID, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var roles []string
+	for _, m := range msgs {
+		roles = append(roles, string(m.Role))
+		if m.Role == memory.RoleUser && m.Content != "tell me about tortoises" {
+			t.Errorf("stored user message %q", m.Content)
+		}
+	}
+	if strings.Join(roles, ",") != "user,assistant" {
+		t.Fatalf("memory holds %v after the restart, want the message once and one answer", roles)
+	}
+}

@@ -149,7 +149,7 @@ func TestErrors(t *testing.T) {
 }
 
 func TestEventKindString(t *testing.T) {
-	for k, want := range map[llm.EventKind]string{llm.EventText: "text", llm.EventToolCall: "tool_call", llm.EventNotice: "notice", llm.EventDone: "done", llm.EventRestart: "restart", 0: "EventKind(0)"} {
+	for k, want := range map[llm.EventKind]string{llm.EventText: "text", llm.EventToolCall: "tool_call", llm.EventNotice: "notice", llm.EventDone: "done", llm.EventRestart: "restart", llm.EventThinking: "thinking", 0: "EventKind(0)"} {
 		if got := k.String(); got != want {
 			t.Errorf("%d.String() = %q, want %q", k, got, want)
 		}

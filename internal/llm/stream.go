@@ -39,6 +39,10 @@ const (
 	// the text and tool calls received so far (the terminal reprints, a
 	// Discord message is edited back, memory stores only what follows).
 	EventRestart
+	// EventThinking carries Text, a piece of a reasoning model's thinking
+	// (Ollama's "thinking", OpenAI-style "reasoning_content"): never part
+	// of the answer.
+	EventThinking
 )
 
 // String returns the kind's name.
@@ -54,6 +58,8 @@ func (k EventKind) String() string {
 		return "done"
 	case EventRestart:
 		return "restart"
+	case EventThinking:
+		return "thinking"
 	}
 	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
@@ -62,7 +68,7 @@ func (k EventKind) String() string {
 // token allocates nothing beyond the token's text.
 type Event struct {
 	Kind     EventKind
-	Text     string   // EventText, EventNotice, EventRestart
+	Text     string   // EventText, EventNotice, EventRestart, EventThinking
 	ToolCall ToolCall // EventToolCall
 	Stats    Stats    // EventDone
 	Restart  Restart  // EventRestart

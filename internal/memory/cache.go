@@ -12,6 +12,7 @@ type cacheKey struct {
 	user         string
 	persona      string
 	query        string
+	model        string
 	window       int
 	reserve      int
 }

@@ -33,6 +33,10 @@ type ContextRequest struct {
 	Query string
 	// Window is the model's context length in tokens.
 	Window int
+	// Model names the model the context is for, so tokens are counted as
+	// its tokenizer does (Store.Tokenizer); "" counts with the generic
+	// estimate, which holds for no model in particular.
+	Model string
 	// Reserve is kept free for the reply; 0 means a quarter of the window,
 	// at most 1024 tokens.
 	Reserve int
@@ -49,7 +53,7 @@ type Turn struct {
 // summaries, recalled memories) and the recent turns, within Budget.
 type Context struct {
 	Turns     []Turn `json:"turns"`
-	Tokens    int    `json:"tokens"` // estimated, template overhead included
+	Tokens    int    `json:"tokens"` // estimated, template overhead and the generation prompt included
 	Budget    int    `json:"budget"` // Window − Reserve
 	Facts     int    `json:"facts"`
 	Summaries int    `json:"summaries"`
@@ -79,7 +83,7 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 	if budget <= turnOverhead {
 		return Context{}, fmt.Errorf("assemble context: window %d leaves no room after reserving %d for the reply", req.Window, req.Reserve)
 	}
-	key := cacheKey{conversation: req.Conversation, user: req.User, persona: req.Persona, query: req.Query, window: req.Window, reserve: req.Reserve}
+	key := cacheKey{conversation: req.Conversation, user: req.User, persona: req.Persona, query: req.Query, model: req.Model, window: req.Window, reserve: req.Reserve}
 	if c, ok := s.cache.get(key); ok {
 		c.Cached = true
 		return c, nil
@@ -102,11 +106,14 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 // then as many recent turns as the rest of the budget holds.
 func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (Context, error) {
 	c := Context{Budget: budget}
+	tok := s.Tokenizer(ctx, req.Model)
+	over := tok.TurnOverhead()
 	persona := strings.TrimSpace(req.Persona)
-	if s.tok.Count(persona) > budget/2 {
-		persona = truncateTokens(s.tok, persona, budget/2)
+	if tok.Count(persona) > budget/2 {
+		persona = truncateTokens(tok, persona, budget/2)
 	}
-	room := budget - s.tok.Count(persona) - turnOverhead
+	// Every message, and the generation prompt after them, costs over.
+	room := budget - tok.Count(persona) - 2*over
 	foldEnd, err := s.lastFoldEnd(ctx, req.Conversation)
 	if err != nil {
 		return c, err
@@ -115,7 +122,7 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 	if err != nil {
 		return c, err
 	}
-	sys := systemTurn{tok: s.tok}
+	sys := systemTurn{tok: tok}
 	usedFacts, err := s.factSection(ctx, &sys, req.User, query, int(float64(room)*factShare))
 	if err != nil {
 		return c, err
@@ -128,7 +135,7 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 		return c, err
 	}
 	system := persona + sys.text()
-	recent, total, err := s.recentWithin(ctx, req.Conversation, foldEnd, s.tok.Count(system)+turnOverhead, budget)
+	recent, total, err := s.recentWithin(ctx, tok, req, foldEnd, tok.Count(system)+2*over, budget)
 	if err != nil {
 		return c, err
 	}
@@ -224,7 +231,7 @@ func (s *Store) foldSection(ctx context.Context, sys *systemTurn, conversation i
 	for i := len(folds) - 1; i >= 0; i-- { // newest first, so they win the room
 		lines = append(lines, folds[i])
 	}
-	return len(sys.add("Earlier in this conversation", reverse(keepFitting(s.tok, lines, limit)), limit)), nil
+	return len(sys.add("Earlier in this conversation", reverse(keepFitting(sys.tok, lines, limit)), limit)), nil
 }
 
 // memorySection adds what Recall finds for query, leaving out what the
@@ -250,15 +257,17 @@ func (s *Store) memorySection(ctx context.Context, sys *systemTurn, req ContextR
 			who = "summary"
 		}
 		l := fmt.Sprintf("- [%s] %s: %s", m.Time.Format("2006-01-02"), who, strings.Join(strings.Fields(m.Content), " "))
-		lines = append(lines, truncateTokens(s.tok, l, per))
+		lines = append(lines, truncateTokens(sys.tok, l, per))
 	}
 	return len(sys.add("Memories that may be relevant", lines, limit)), nil
 }
 
 // recentWithin returns the newest turns after foldEnd that fit in budget
-// beside a system turn of sysTokens, and the total tokens with them.
-func (s *Store) recentWithin(ctx context.Context, conversation, foldEnd int64, sysTokens, budget int) ([]Message, int, error) {
-	recent, _, err := s.RecentTurns(ctx, conversation, foldEnd, budget-sysTokens)
+// beside a system turn of sysTokens, counted by tok, and the total tokens
+// with them.
+func (s *Store) recentWithin(ctx context.Context, tok *Estimator, req ContextRequest, foldEnd int64, sysTokens, budget int) ([]Message, int, error) {
+	over := tok.TurnOverhead()
+	recent, err := s.recentFitting(ctx, tok, req.Model, req.Conversation, foldEnd, budget-sysTokens, over)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -266,10 +275,10 @@ func (s *Store) recentWithin(ctx context.Context, conversation, foldEnd int64, s
 	// the whole-text estimate can differ by a token or two.
 	total := sysTokens
 	for _, m := range recent {
-		total += m.Tokens + turnOverhead
+		total += m.Tokens + over
 	}
 	for total > budget && len(recent) > 0 {
-		total -= recent[0].Tokens + turnOverhead
+		total -= recent[0].Tokens + over
 		recent = recent[1:]
 	}
 	if total > budget {
@@ -343,9 +352,14 @@ func (s *Store) foldIfNeeded(ctx context.Context, req ContextRequest) (int, erro
 	if err != nil {
 		return 0, err
 	}
-	total := s.tok.Count(req.Persona) + turnOverhead
-	for _, m := range ms {
-		total += m.Tokens + turnOverhead
+	tok := s.Tokenizer(ctx, req.Model)
+	over := tok.TurnOverhead()
+	total := tok.Count(req.Persona) + over
+	for i, m := range ms {
+		if req.Model != "" {
+			ms[i].Tokens = tok.Count(m.Content)
+		}
+		total += ms[i].Tokens + over
 	}
 	if float64(total) <= FoldThreshold*float64(req.Window) {
 		return 0, nil
@@ -353,7 +367,7 @@ func (s *Store) foldIfNeeded(ctx context.Context, req ContextRequest) (int, erro
 	target := int(FoldTarget * float64(req.Window))
 	n := 0
 	for n < len(ms)-2 && total > target {
-		total -= ms[n].Tokens + turnOverhead
+		total -= ms[n].Tokens + over
 		n++
 	}
 	if n == 0 {

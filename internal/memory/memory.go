@@ -73,6 +73,9 @@ type Options struct {
 	CacheSize int
 	// Recall tunes ranking; zero fields take defaults.
 	Recall RecallOptions
+	// Vocabularies gives models' tokenizer vocabularies, from which token
+	// counts for ContextRequest.Model start (see Store.Tokenizer).
+	Vocabularies VocabularySource
 }
 
 // Store is the memory of every user, over one database.
@@ -97,6 +100,10 @@ type Store struct {
 
 	embedMu        sync.Mutex
 	lastEmbedModel string // the embedder's model when it last answered
+
+	// models are the token estimators of each model (Tokenizer); tok is
+	// the generic one.
+	models estimators
 }
 
 // New returns a Store over db, which must have been opened by store.Open

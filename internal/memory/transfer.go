@@ -18,7 +18,7 @@ import (
 // numbered from 1 per type in the export, never by database id: an export
 // imported elsewhere (or after forgetting) exports again byte for byte.
 type Record struct {
-	Type         string  `json:"type"` // user, conversation, message, summary, fact, embedding
+	Type         string  `json:"type"` // user, conversation, message, turn, summary, fact, embedding
 	Ref          int64   `json:"ref,omitempty"`
 	User         string  `json:"user,omitempty"`
 	Conversation int64   `json:"conversation,omitempty"`
@@ -46,6 +46,17 @@ type Record struct {
 	Message      int64   `json:"message,omitempty"`
 	Dims         int     `json:"dims,omitempty"`
 	Vector       string  `json:"vector,omitempty"` // base64 of little-endian float32
+	// A turn record: the chat core's detail of Message.
+	Kind             string  `json:"kind,omitempty"` // answer, tool_call, tool_result
+	ToolName         string  `json:"tool_name,omitempty"`
+	ToolCallID       string  `json:"tool_call_id,omitempty"`
+	PromptTokens     int     `json:"prompt_tokens,omitempty"`
+	CompletionTokens int     `json:"completion_tokens,omitempty"`
+	TokensPerSecond  float64 `json:"tokens_per_second,omitempty"`
+	FirstTokenMS     int64   `json:"first_token_ms,omitempty"`
+	FailedOver       bool    `json:"failed_over,omitempty"`
+	ContextTokens    int     `json:"context_tokens,omitempty"`
+	ContextWindow    int     `json:"context_window,omitempty"`
 }
 
 const timeLayout = "2006-01-02T15:04:05.000Z07:00"
@@ -70,7 +81,7 @@ func parseMS(s string) (int64, error) {
 
 // ExportReport counts what an export wrote.
 type ExportReport struct {
-	Users, Conversations, Messages, Summaries, Facts, Embeddings int
+	Users, Conversations, Messages, Turns, Summaries, Facts, Embeddings int
 }
 
 // Export writes user's history (every user's when user is "") as JSON
@@ -160,6 +171,7 @@ func (s *Store) exportUser(ctx context.Context, enc *json.Encoder, user string, 
 	}{
 		{"conversations", x.conversations},
 		{"messages", x.messages},
+		{"turns", x.turns},
 		{"summaries", x.summaries},
 		{"facts", x.facts},
 		{"embeddings", x.embeddings},
@@ -209,6 +221,23 @@ FROM messages WHERE user_id = ? ORDER BY id`, []any{x.user}, func(r rowScanner) 
 		x.rep.Messages++
 		rec.Ref, rec.Conversation, rec.ReplyTo, rec.Time, rec.Content = int64(x.rep.Messages), x.convs[conv], x.msgs[reply], fmtMS(ms), &content
 		x.msgs[id] = rec.Ref
+		return x.enc.Encode(rec)
+	})
+}
+
+// turns writes the chat core's details of the user's messages.
+func (x *exporter) turns(ctx context.Context) error {
+	return eachRow(ctx, x.s.db, `SELECT d.message_id, d.kind, d.tool_name, d.tool_call_id, d.prompt_tokens, d.completion_tokens, d.tokens_per_second,
+d.first_token_ms, d.failed_over, d.context_tokens, d.context_window
+FROM turn_details d JOIN messages m ON m.id = d.message_id WHERE m.user_id = ? ORDER BY d.message_id`, []any{x.user}, func(r rowScanner) error {
+		var id int64
+		rec := Record{Type: "turn"}
+		if err := r.Scan(&id, &rec.Kind, &rec.ToolName, &rec.ToolCallID, &rec.PromptTokens, &rec.CompletionTokens, &rec.TokensPerSecond,
+			&rec.FirstTokenMS, &rec.FailedOver, &rec.ContextTokens, &rec.ContextWindow); err != nil {
+			return err
+		}
+		x.rep.Turns++
+		rec.Message = x.msgs[id]
 		return x.enc.Encode(rec)
 	})
 }
@@ -351,7 +380,7 @@ func parseImport(r io.Reader) ([]lineRecord, error) {
 	var out []lineRecord
 	var bad []LineError
 	user := ""
-	refs := map[string]map[int64]bool{"conversation": {}, "message": {}}
+	refs := map[string]map[int64]bool{"conversation": {}, "message": {}, "turn": {}}
 	n := 0
 	for sc.Scan() {
 		n++
@@ -373,7 +402,9 @@ func parseImport(r io.Reader) ([]lineRecord, error) {
 		if rec.Type == "user" {
 			user = rec.User
 		}
-		if m := refs[rec.Type]; m != nil {
+		if rec.Type == "turn" {
+			refs["turn"][rec.Message] = true // one detail a message
+		} else if m := refs[rec.Type]; m != nil {
 			m[rec.Ref] = true
 		}
 		out = append(out, lineRecord{n, rec})
@@ -419,6 +450,14 @@ func checkRecord(rec *Record, user string, refs map[string]map[int64]bool) error
 		}
 		return need(rec.Ref > 0 && !refs["message"][rec.Ref] && refs["conversation"][rec.Conversation] && rec.Content != nil && rec.Time != "",
 			"needs a new ref, a known conversation, content and time")
+	case "turn":
+		switch TurnKind(rec.Kind) {
+		case TurnAnswer, TurnToolCall, TurnToolResult:
+		default:
+			return fmt.Errorf("turn record: unknown kind %q", rec.Kind)
+		}
+		return need(refs["message"][rec.Message] && !refs["turn"][rec.Message] && rec.FirstTokenMS >= 0,
+			"needs a known message without another turn record, and a first_token_ms of at least 0")
 	case "summary":
 		switch rec.Tier {
 		case "fold", "day", "condensed":
@@ -476,6 +515,12 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`, conv[rec.Conversation], user, 
 			}
 			last = id
 			rep.Messages++
+		case "turn":
+			_, err = tx.ExecContext(ctx, `INSERT INTO turn_details (message_id, kind, tool_name, tool_call_id, prompt_tokens, completion_tokens,
+tokens_per_second, first_token_ms, failed_over, context_tokens, context_window) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+				msg[rec.Message], rec.Kind, rec.ToolName, rec.ToolCallID, rec.PromptTokens, rec.CompletionTokens, rec.TokensPerSecond,
+				rec.FirstTokenMS, rec.FailedOver, rec.ContextTokens, rec.ContextWindow)
+			rep.Turns++
 		case "summary":
 			_, err = tx.ExecContext(ctx, `INSERT INTO summaries (user_id, conversation_id, tier, period, first_message_id, last_message_id, from_ms, to_ms, content, tokens, model, created_ms)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (conversation_id, tier, period) WHERE tier != 'fold' DO NOTHING`,

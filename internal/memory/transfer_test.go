@@ -30,6 +30,22 @@ func richHistory(t *testing.T, s *Store, clk *clock) {
 	conv := startConv(t, s, "alice")
 	q := appendMsgs(t, s, conv, Message{Content: "Ünïcödé and \"quotes\" and <html> & a\nnewline\ttab — 日本語 🎉"})[0]
 	a := appendMsgs(t, s, conv, Message{Role: RoleAssistant, Content: "a reply", ReplyTo: q.ID, Model: "llama3.2:1b", Tokens: 3, TokensExact: true})[0]
+	// The chat core's details: an answer's statistics, a tool call and its
+	// result.
+	for _, tt := range []struct {
+		m Message
+		d TurnDetail
+	}{
+		{Message{Role: RoleAssistant, Content: "a partial answer", Model: "qwen3:8b"}, TurnDetail{Kind: TurnAnswer, PromptTokens: 41, CompletionTokens: 7,
+			TokensPerSecond: 23.456789, FirstToken: 312 * time.Millisecond, FailedOver: true, ContextTokens: 1234, ContextWindow: 8192}},
+		{Message{Role: RoleAssistant, Content: `[{"name":"run_code"}]`, Model: "qwen3:8b"}, TurnDetail{Kind: TurnToolCall, ToolName: "run_code", ToolCallID: "call_7"}},
+		{Message{Role: RoleTool, Content: "exit code 0"}, TurnDetail{Kind: TurnToolResult, ToolName: "run_code", ToolCallID: "call_7"}},
+	} {
+		tt.m.ConversationID = conv
+		if _, err := s.AppendTurn(ctx, tt.m, tt.d); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if _, err := s.Remember(ctx, Fact{User: "alice", Subject: "pets", Statement: "has a cat", Confidence: 0.75, Sources: []int64{q.ID, a.ID}}); err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +91,7 @@ func TestExportForgetImportRoundTrip(t *testing.T) {
 	}
 	var left int
 	if err := s.DB().QueryRow(`SELECT (SELECT count(*) FROM messages WHERE user_id = 'alice') + (SELECT count(*) FROM summaries WHERE user_id = 'alice')
- + (SELECT count(*) FROM archive WHERE user_id = 'alice') + (SELECT count(*) FROM facts WHERE user_id = 'alice') + (SELECT count(*) FROM embeddings)
+ + (SELECT count(*) FROM archive WHERE user_id = 'alice') + (SELECT count(*) FROM facts WHERE user_id = 'alice') + (SELECT count(*) FROM embeddings) + (SELECT count(*) FROM turn_details)
  + (SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'alice')`).Scan(&left); err != nil || left != 0 {
 		t.Fatalf("after forgetting alice, %d of her rows remain (%v)", left, err)
 	}
@@ -86,7 +102,13 @@ func TestExportForgetImportRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if imp.Users != 1 || imp.Embeddings != 1 || imp.Facts != 2 {
+	for _, want := range []string{`{"type":"turn","message":`, `"kind":"answer","prompt_tokens":41,"completion_tokens":7,"tokens_per_second":23.456789,"first_token_ms":312,"failed_over":true,"context_tokens":1234,"context_window":8192}`,
+		`"kind":"tool_result","tool_name":"run_code","tool_call_id":"call_7"}`} {
+		if !strings.Contains(before, want) {
+			t.Errorf("the export lacks %s", want)
+		}
+	}
+	if imp.Users != 1 || imp.Embeddings != 1 || imp.Facts != 2 || imp.Turns != 3 {
 		t.Errorf("import report %+v", imp)
 	}
 	if after := exportString(t, s, "alice"); after != before {
@@ -143,6 +165,10 @@ func TestImportRejectsMalformedLines(t *testing.T) {
 		`{"type":"planet"}`,
 		`{"type":"fact","statement":"x","confidence":2,"time":"2026-01-01T00:00:00.000Z","updated":"2026-01-01T00:00:00.000Z"}`,
 		`{"type":"message","ref":5,"conversation":1,"role":"user","content":"extra field","time":"2026-01-01T00:00:00.000Z","colour":"red"}`,
+		`{"type":"turn","message":1,"kind":"answer"}`,
+		`{"type":"turn","message":1,"kind":"answer"}`,
+		`{"type":"turn","message":9,"kind":"answer"}`,
+		`{"type":"turn","message":1,"kind":"monologue"}`,
 	}, "\n")
 	_, err := s.Import(ctx, strings.NewReader(in), ImportOptions{})
 	var ie *ImportError
@@ -153,7 +179,7 @@ func TestImportRejectsMalformedLines(t *testing.T) {
 	for _, l := range ie.Lines {
 		lines = append(lines, l.Line)
 	}
-	if want := []int{4, 5, 6, 8, 9, 10, 11}; !equalInts(lines, want) {
+	if want := []int{4, 5, 6, 8, 9, 10, 11, 13, 14, 15}; !equalInts(lines, want) {
 		t.Errorf("bad lines %v, want %v (%v)", lines, want, err)
 	}
 	var n int

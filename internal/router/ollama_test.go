@@ -226,37 +226,3 @@ func TestRouterFailoverFromKilledOllama(t *testing.T) {
 		t.Errorf("plan shows Ollama as %+v", p.Endpoints[0])
 	}
 }
-
-// BenchmarkModelSwitch measures a switch between the two tiny models on a
-// real Ollama whose memory holds one: unload, load, and the first token.
-func BenchmarkModelSwitch(b *testing.B) {
-	srv := ollamatest.Start(b)
-	c := ollamaClient(b, srv)
-	sizes := measure(b, c, ollamatest.ChatModel, ollamatest.LargeChatModel)
-	pool, headroom := onePool(b, c, sizes)
-	r, err := router.New(router.Config{
-		Endpoints: []router.Endpoint{{Backend: c, Pool: pool.Name}}, Pools: []router.Pool{pool},
-		ContextLength: ollamaContext, Headroom: headroom,
-	})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx := context.Background()
-	models := []string{ollamatest.ChatModel, ollamatest.LargeChatModel}
-	req := llm.Request{Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}, Options: llm.Options{MaxTokens: 1}}
-	i := 0
-	for b.Loop() {
-		i++
-		if err := r.Switch(ctx, "ollama:"+models[i%2]); err != nil {
-			b.Fatal(err)
-		}
-		s, err := r.Chat(ctx, req)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if _, err := s.Next(); err != nil {
-			b.Fatal(err)
-		}
-		s.Close()
-	}
-}

@@ -53,6 +53,7 @@ const (
 	CauseFailure Cause = "failure" // the backend failed
 	CauseLatency Cause = "latency" // answers were too slow: downgrade
 	CauseUpgrade Cause = "upgrade" // a better model fits again
+	CauseTools   Cause = "tools"   // a request carried tools the active model does not take
 )
 
 // tracker applies a Policy to what happens to the active model. It is a

@@ -142,6 +142,9 @@ type Router struct {
 	// downgrade is the reason for a downgrade decided after an answer,
 	// applied at the next chat.
 	downgrade string
+	// toolsTold is the model the owner was last told answers a request
+	// with tools without them.
+	toolsTold string
 	embedder  *Candidate // the embedding model in use
 }
 
@@ -483,6 +486,48 @@ func (r *Router) target(ctx context.Context, downgrade string) (Candidate, error
 	}
 }
 
+// toolTarget returns the model to answer a request that carries tools when
+// the active one, c, takes none: the best-ranked tool-capable model that
+// fits, made the active one — unless the owner chose c. The notice, when
+// not empty, tells the owner that c answers without tools and why.
+func (r *Router) toolTarget(ctx context.Context, c Candidate) (Candidate, string) {
+	r.selectMu.Lock()
+	defer r.selectMu.Unlock()
+	r.mu.Lock()
+	pinned := r.track.pinned
+	r.mu.Unlock()
+	if pinned {
+		return c, r.toolNotice(c, fmt.Sprintf("%s takes no tools and was chosen by the owner; it answers without them", c.Ref()))
+	}
+	v := r.look(ctx)
+	ranked := v.rank(r.cfg.Preferences)
+	t, ok := v.choose(ranked, r.cfg.ContextLength, r.cfg.Headroom, func(x Candidate) bool { return !x.Model.Capabilities.Tools })
+	if !ok {
+		why := "none is installed"
+		for _, x := range ranked {
+			if x.Model.Capabilities.Tools {
+				why = x.Ref() + " " + v.fit(x, r.cfg.ContextLength, r.cfg.Headroom).reason()
+				break
+			}
+		}
+		return c, r.toolNotice(c, fmt.Sprintf("no model that takes tools is loaded or fits (%s); %s answers without them", why, c.Ref()))
+	}
+	r.setActive(t, CauseTools, fmt.Sprintf("the request carries tools and %s takes none", c.Ref()))
+	return t, ""
+}
+
+// toolNotice returns notice the first time in a row that c answers a
+// request with tools without them, "" after that.
+func (r *Router) toolNotice(c Candidate, notice string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.toolsTold == c.Ref() {
+		return ""
+	}
+	r.toolsTold = c.Ref()
+	return notice
+}
+
 // Switch makes the model named ref ("ollama:qwen2.5:14b", or a bare model
 // name) the active one at the owner's request, loading it now. Automatic
 // upgrades stop until a failure or slowness moves the router off it.
@@ -687,8 +732,20 @@ type Choice struct {
 // Chat streams an answer to req from the active model (choosing one on
 // first use), failing over once to the next model that fits when the
 // backend fails; see ChatWith. req.Model is replaced by the router's choice.
+// A request that carries tools prefers a tool-capable model (see
+// ChatOptions).
 func (r *Router) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) {
-	return r.ChatWith(ctx, func(Choice) (llm.Request, error) { return req, nil })
+	return r.ChatWithOptions(ctx, ChatOptions{Tools: len(req.Tools) > 0}, func(Choice) (llm.Request, error) { return req, nil })
+}
+
+// ChatOptions says what a request needs from the model that answers it.
+type ChatOptions struct {
+	// Tools: the request carries tools. When the active model takes none
+	// and the owner did not choose it, the best-ranked tool-capable model
+	// that fits (the same fit rules as any choice) becomes the active one;
+	// when none does, the stream begins with a notice saying so and the
+	// active model answers.
+	Tools bool
 }
 
 // ChatWith streams an answer from the active model (choosing one on first
@@ -701,6 +758,11 @@ func (r *Router) Chat(ctx context.Context, req llm.Request) (llm.Stream, error) 
 // request's Model is replaced by the choice, and its context length, when
 // unset, is the one the model is loaded with.
 func (r *Router) ChatWith(ctx context.Context, build func(Choice) (llm.Request, error)) (llm.Stream, error) {
+	return r.ChatWithOptions(ctx, ChatOptions{}, build)
+}
+
+// ChatWithOptions is ChatWith for a request with the needs in o.
+func (r *Router) ChatWithOptions(ctx context.Context, o ChatOptions, build func(Choice) (llm.Request, error)) (llm.Stream, error) {
 	r.mu.Lock()
 	downgrade := r.pendingDowngrade()
 	r.mu.Unlock()
@@ -709,6 +771,13 @@ func (r *Router) ChatWith(ctx context.Context, build func(Choice) (llm.Request, 
 		return nil, err
 	}
 	s := &stream{r: r, ctx: ctx, build: build}
+	if o.Tools && !c.Model.Capabilities.Tools {
+		var notice string
+		c, notice = r.toolTarget(ctx, c)
+		if notice != "" {
+			s.restart = &llm.Event{Kind: llm.EventNotice, Text: notice}
+		}
+	}
 	inner, _, err := r.start(ctx, c, build)
 	if err == nil {
 		s.attach(c, inner)

@@ -1,97 +1,102 @@
-// Command benchtable reads `go test -bench` output on stdin, passes it
-// through to stderr as it arrives, and prints one table at the end: each
-// benchmark with its time per operation and every extra metric it reported
-// (ratios against the obvious alternative, tokens/s, p50/p99, …).
+// Command benchtable reads `go test -v -bench` output on stdin, passes it
+// through to stderr as it arrives, and prints one table at the end: every
+// row of the manifest (manifest.go) — with its figures, or "not run" and
+// why — and every other benchmark it saw, on which machine.
+//
+// # Reporting contract
+//
+// A benchmark reports what it measured with b.ReportMetric, under any unit.
+// Every result line benchtable reads becomes a row with all its metrics, so
+// a new benchmark shows up without any change here; a line in the manifest
+// adds what a reader needs to judge it:
+//
+//   - Pkg and Name name the row: the package path below the module
+//     ("internal/memory") and the benchmark as go test prints it, without
+//     "Benchmark" and the -GOMAXPROCS suffix ("Recall/messages=10000").
+//   - Baseline says in words what Mai is compared with (or "none: …" for a
+//     plain figure), and Needs the component without which it cannot run.
+//   - Goal is one or more conditions "METRIC OP NUMBER" joined by ", ", OP
+//     one of < <= > >=; METRIC is a reported unit, "ratio" (the row's ratio,
+//     below), or "<side>-ms" (a side's ns/op in milliseconds). Each row says
+//     whether its goal is met by the median of its runs.
+//
+// A row gets its ratio in one of two ways:
+//
+//   - Sides: a paired benchmark measures Mai and its baseline(s) in the same
+//     run and reports each side's figures as "<side>-ns/op", "<side>-B/op"
+//     and "<side>-allocs/op" (internal/benchpair does this); Sides lists the
+//     side names, Mai's first, the baseline second, further labelled
+//     baselines after. The ratio is Mai's figure over the baseline's in Unit
+//     ("ns/op" unless set, e.g. "MB" for "<side>-MB"), computed per run.
+//   - Ratio names a metric the benchmark computes itself ("x-parse",
+//     "recall/fts"): the convention of the older benchmarks, still valid.
+//
+// With -count N each row is read N times; the table shows the medians, and
+// the ratio's median with its spread (lowest–highest) over the runs.
+// `make bench` runs every benchmark 5 times.
+//
+// A manifest row with no result is printed as "not run" with the reason the
+// benchmark gave when it skipped or failed (go test prints it with -v), or
+// what stopped its package. A benchmark that failed in any run, or a failed
+// package, makes benchtable exit with status 1; under MAI_TEST_REQUIRE_ALL=1
+// so does a row that did not run.
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
-	"text/tabwriter"
 )
 
-// row is one benchmark result line.
-type row struct {
-	pkg, name string
-	metrics   map[string]string
+// expect is one row the manifest requires.
+type expect struct {
+	Pkg, Name string
+	Sides     string // "mai base [more…]" for paired benchmarks
+	Unit      string // what the sides' ratio compares; default "ns/op"
+	Ratio     string // the metric that is the ratio, for unpaired rows
+	Baseline  string
+	Goal      string
+	Needs     string
 }
 
 func main() {
-	rows, failed, err := parse(os.Stdin, os.Stderr)
+	res, err := parse(os.Stdin, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
 	}
-	render(os.Stdout, rows)
-	if failed {
-		fmt.Fprintln(os.Stderr, "benchtable: some benchmark packages failed (see above)")
-		os.Exit(1)
-	}
+	rows := build(manifest, res)
+	render(os.Stdout, res.machine(), rows)
+	os.Exit(verdict(os.Stderr, res, rows, os.Getenv("MAI_TEST_REQUIRE_ALL") == "1"))
 }
 
-func parse(r io.Reader, echo io.Writer) ([]row, bool, error) {
-	var rows []row
-	var pkg string
-	failed := false
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		fmt.Fprintln(echo, line)
-		f := strings.Fields(line)
-		switch {
-		case len(f) >= 2 && f[0] == "pkg:":
-			pkg = f[1]
-		case len(f) >= 1 && (f[0] == "FAIL" || strings.HasPrefix(line, "--- FAIL")):
-			failed = true
-		case len(f) >= 4 && strings.HasPrefix(f[0], "Benchmark"):
-			rw := row{pkg: pkg, name: trimProcs(strings.TrimPrefix(f[0], "Benchmark")), metrics: map[string]string{}}
-			// After the name and iteration count come value/unit pairs.
-			for i := 2; i+1 < len(f); i += 2 {
-				rw.metrics[f[i+1]] = f[i]
-			}
-			rows = append(rows, rw)
+// verdict says why the run failed, if it did, and returns the exit status.
+func verdict(w io.Writer, res *results, rows []row, requireAll bool) int {
+	status := 0
+	if len(res.failedPkgs) > 0 {
+		fmt.Fprintln(w, "benchtable: some benchmark packages failed (see above)")
+		status = 1
+	}
+	if len(res.failed) > 0 {
+		var names []string
+		for k := range res.failed {
+			names = append(names, k)
 		}
+		sort.Strings(names)
+		fmt.Fprintf(w, "benchtable: benchmarks failed: %s\n", strings.Join(names, ", "))
+		status = 1
 	}
-	return rows, failed, sc.Err()
-}
-
-// trimProcs drops the -GOMAXPROCS suffix go test appends to names.
-func trimProcs(name string) string {
-	if i := strings.LastIndex(name, "-"); i > 0 && strings.Trim(name[i+1:], "0123456789") == "" {
-		return name[:i]
-	}
-	return name
-}
-
-func render(w io.Writer, rows []row) {
-	standard := map[string]bool{"ns/op": true, "B/op": true, "allocs/op": true, "MB/s": true}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "PACKAGE\tBENCHMARK\tNS/OP\tB/OP\tALLOCS/OP\tOTHER METRICS")
+	missing := 0
 	for _, r := range rows {
-		var extra []string
-		for unit, v := range r.metrics {
-			if !standard[unit] {
-				extra = append(extra, v+" "+unit)
-			}
+		if r.notRun != "" {
+			missing++
 		}
-		sort.Strings(extra)
-		if v, ok := r.metrics["MB/s"]; ok {
-			extra = append([]string{v + " MB/s"}, extra...)
-		}
-		pkg := r.pkg[strings.LastIndex(r.pkg, "/")+1:]
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", pkg, r.name, dash(r.metrics["ns/op"]), dash(r.metrics["B/op"]), dash(r.metrics["allocs/op"]), strings.Join(extra, ", "))
 	}
-	tw.Flush()
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
+	if missing > 0 && requireAll {
+		fmt.Fprintf(w, "benchtable: %d expected rows did not run, and MAI_TEST_REQUIRE_ALL=1 requires all\n", missing)
+		status = 1
 	}
-	return s
+	return status
 }

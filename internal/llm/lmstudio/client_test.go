@@ -168,14 +168,7 @@ func TestChatStreams(t *testing.T) {
 	}
 	var deltas []string
 	var done *llm.Stats
-	for {
-		ev, err := s.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, ev := range readAll(t, s) {
 		switch ev.Kind {
 		case llm.EventText:
 			deltas = append(deltas, ev.Text)
@@ -183,7 +176,6 @@ func TestChatStreams(t *testing.T) {
 			done = &ev.Stats
 		}
 	}
-	s.Close()
 	if strings.Join(deltas, "|") != "Hel|lo| there" {
 		t.Errorf("deltas = %q", deltas)
 	}
@@ -524,5 +516,58 @@ func waitFor(t *testing.T, cond func() bool, what string) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// A reasoning model's reasoning_content deltas arrive as thinking events,
+// apart from the answer's text, and Collect leaves them out.
+func TestChatStreamsThinking(t *testing.T) {
+	srv, c := newClient(t)
+	srv.Script(lmstudiotest.Reply{Reasoning: []string{"The user", " greets me."}, Chunks: []string{"Hi", "!"}})
+	s, err := c.Chat(t.Context(), chatReq("qwen/qwen3-8b", "hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	var text, thought strings.Builder
+	for _, ev := range readAll(t, s) {
+		kinds = append(kinds, ev.Kind.String())
+		switch ev.Kind {
+		case llm.EventThinking:
+			thought.WriteString(ev.Text)
+		case llm.EventText:
+			text.WriteString(ev.Text)
+		}
+	}
+	if got := strings.Join(kinds, " "); got != "thinking thinking text text done" {
+		t.Fatalf("events %s", got)
+	}
+	if text.String() != "Hi!" || thought.String() != "The user greets me." {
+		t.Errorf("text %q, thinking %q", text.String(), thought.String())
+	}
+	srv.Script(lmstudiotest.Reply{Reasoning: []string{"hmm"}, Chunks: []string{"Yes."}})
+	s, err = c.Chat(t.Context(), chatReq("qwen/qwen3-8b", "again"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if msg, _, err := llm.Collect(s); err != nil || msg.Content != "Yes." {
+		t.Errorf("collected %q, %v", msg.Content, err)
+	}
+}
+
+// readAll reads s to its end, failing the test on an error, and closes it.
+func readAll(t *testing.T, s llm.Stream) []llm.Event {
+	t.Helper()
+	defer s.Close()
+	var evs []llm.Event
+	for {
+		ev, err := s.Next()
+		if errors.Is(err, io.EOF) {
+			return evs
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs = append(evs, ev)
 	}
 }

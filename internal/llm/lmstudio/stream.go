@@ -23,8 +23,13 @@ type chunk struct {
 	Choices []struct {
 		Index int `json:"index"`
 		Delta struct {
-			Content   string `json:"content"`
-			ToolCalls []struct {
+			Content string `json:"content"`
+			// A reasoning model's thinking: LM Studio and most
+			// OpenAI-compatible servers send reasoning_content, some
+			// reasoning.
+			ReasoningContent string `json:"reasoning_content"`
+			Reasoning        string `json:"reasoning"`
+			ToolCalls        []struct {
 				Index    int    `json:"index"`
 				ID       string `json:"id"`
 				Function struct {
@@ -180,6 +185,10 @@ func (s *chatStream) step() error {
 		ch := &c.Choices[i]
 		if ch.Index != 0 {
 			continue // Mai never asks for n > 1
+		}
+		if th := ch.Delta.ReasoningContent + ch.Delta.Reasoning; th != "" {
+			s.firstToken()
+			s.pending = append(s.pending, llm.Event{Kind: llm.EventThinking, Text: th})
 		}
 		if ch.Delta.Content != "" {
 			s.firstToken()

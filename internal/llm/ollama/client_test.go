@@ -312,9 +312,12 @@ func drain(s llm.Stream) ([]llm.Event, error) {
 	}
 }
 
-func TestChatStream(t *testing.T) {
-	c := fakeOllama(t, map[string]route{"POST /api/chat": {contentType: "application/x-ndjson", body: testdata(t, "chat-tools.ndjson")}})
-	s, err := c.Chat(context.Background(), llm.Request{Model: "qwen3:8b", Messages: []llm.Message{{Role: llm.RoleUser, Content: "weather in Oslo?"}}})
+// recordedChat streams the recorded /api/chat answer in testdata/file
+// through the client and returns its events and the drained stream.
+func recordedChat(t *testing.T, file string) ([]llm.Event, llm.Stream) {
+	t.Helper()
+	c := fakeOllama(t, map[string]route{"POST /api/chat": {contentType: "application/x-ndjson", body: testdata(t, file)}})
+	s, err := c.Chat(context.Background(), llm.Request{Model: "qwen3:8b", Messages: []llm.Message{{Role: llm.RoleUser, Content: "hi"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,6 +325,11 @@ func TestChatStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return evs, s
+}
+
+func TestChatStream(t *testing.T) {
+	evs, s := recordedChat(t, "chat-tools.ndjson")
 	var kinds []string
 	var text strings.Builder
 	for _, ev := range evs {
@@ -568,5 +576,31 @@ func TestEmbedErrors(t *testing.T) {
 	}
 	if v, err := c.Embed(context.Background(), "e", nil); err != nil || v != nil {
 		t.Errorf("no inputs: %v, %v", v, err)
+	}
+}
+
+// A reasoning model's "thinking" field arrives as thinking events, apart
+// from the answer's text (a recorded stream of a model asked with think).
+func TestChatStreamThinking(t *testing.T) {
+	evs, _ := recordedChat(t, "chat-thinking.ndjson")
+	var kinds []string
+	var text, thought strings.Builder
+	for _, ev := range evs {
+		kinds = append(kinds, ev.Kind.String())
+		switch ev.Kind {
+		case llm.EventThinking:
+			thought.WriteString(ev.Text)
+		case llm.EventText:
+			text.WriteString(ev.Text)
+		}
+	}
+	if got := strings.Join(kinds, " "); got != "thinking thinking thinking text text done" {
+		t.Fatalf("events %s", got)
+	}
+	if text.String() != "Hello!" || thought.String() != "Okay, the user says hi." {
+		t.Errorf("text %q, thinking %q", text.String(), thought.String())
+	}
+	if st := evs[len(evs)-1].Stats; st.CompletionTokens != 5 || st.FinishReason != "stop" {
+		t.Errorf("stats %+v", st)
 	}
 }

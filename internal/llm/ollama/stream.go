@@ -24,6 +24,7 @@ type chatLine struct {
 	Model   json.RawMessage `json:"model"`
 	Message struct {
 		Content   string         `json:"content"`
+		Thinking  string         `json:"thinking"`
 		ToolCalls []wireToolCall `json:"tool_calls"`
 	} `json:"message"`
 	Done               bool            `json:"done"`
@@ -202,6 +203,10 @@ func (s *stream) parse(b []byte) error {
 			msg = string(l.Error)
 		}
 		return &llm.Error{Kind: llm.ErrBadResponse, Msg: fmt.Sprintf("%s failed mid-answer: %s", s.c.who(), msg)}
+	}
+	if l.Message.Thinking != "" {
+		s.firstToken()
+		s.pending = append(s.pending, Event{Kind: llm.EventThinking, Text: l.Message.Thinking})
 	}
 	if l.Message.Content != "" {
 		s.firstToken()

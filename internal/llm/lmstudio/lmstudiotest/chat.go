@@ -28,6 +28,7 @@ type (
 	delta struct {
 		Role      string          `json:"role,omitempty"`
 		Content   string          `json:"content,omitempty"`
+		Reasoning string          `json:"reasoning_content,omitempty"`
 		ToolCalls []deltaToolCall `json:"tool_calls,omitempty"`
 	}
 	deltaToolCall struct {
@@ -118,9 +119,18 @@ func (s *Server) stream(st *sseWriter, req ChatRequest, reply Reply) bool {
 	}
 	sent := 0
 	cut := func() bool { return reply.CutAfter > 0 && sent >= reply.CutAfter }
+	for i, text := range reply.Reasoning {
+		d := delta{Reasoning: text}
+		if i == 0 {
+			d.Role = "assistant"
+		}
+		if !st.send(choice{Delta: d}) {
+			return false
+		}
+	}
 	for i, text := range chunks {
 		d := delta{Content: text}
-		if i == 0 {
+		if i == 0 && len(reply.Reasoning) == 0 {
 			d.Role = "assistant"
 		}
 		if !st.send(choice{Delta: d}) {

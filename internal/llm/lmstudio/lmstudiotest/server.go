@@ -38,7 +38,10 @@ type Model struct {
 
 // Reply is a scripted answer to one chat request.
 type Reply struct {
-	Chunks       []string   // text pieces, one streamed event each
+	Chunks []string // text pieces, one streamed event each
+	// Reasoning is thinking streamed before the text as reasoning_content
+	// deltas, one event each, as LM Studio does for reasoning models.
+	Reasoning    []string
 	ToolCalls    []ToolCall // streamed after the text, arguments in several pieces
 	FinishReason string     // "stop", or "tool_calls" when ToolCalls is set, when empty
 	Delay        time.Duration

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/maicompanion/mai/internal/llm/lmstudio/lmstudiotest"
+)
+
+// With a PIN stored, a chat command that changes state needs it, in
+// process and through a running daemon alike, and five wrong PINs lock it
+// out as they lock out mai approvals.
+func TestChatCommandsNeedThePIN(t *testing.T) {
+	_, dir, env := lmStudioEnv(t)
+	env["MAI_FACTS_EVERY"] = "0"
+	if r := runMaiStdin(t, dir, env, "2468\n", "pin", "set"); r.code != 0 {
+		t.Fatalf("pin set: %+v", r)
+	}
+	if r := runMai(t, dir, env, "chat", "--once", "/pause"); r.code != 1 || !strings.Contains(r.stderr, "PIN") {
+		t.Fatalf("/pause without the PIN, in process: %+v", r)
+	}
+	cmd, out := maiProcess(t, dir, envList(env), "serve")
+	sock := filepath.Join(env["MAI_DATA_DIR"], "mai.sock")
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	if r := runMai(t, dir, env, "chat", "--once", "/clear"); r.code != 1 || !strings.Contains(r.stderr, "PIN is needed") {
+		t.Errorf("/clear without the PIN, through the daemon: %+v\n%s", r, out)
+	}
+	env["MAI_PIN"] = "2468"
+	if r := runMai(t, dir, env, "chat", "--once", "/clear"); r.code != 0 || !strings.Contains(r.stdout, "new conversation") {
+		t.Errorf("/clear with the PIN, through the daemon: %+v\n%s", r, out)
+	}
+	env["MAI_PIN"] = "9999"
+	for i := 1; i <= 5; i++ {
+		r := runMai(t, dir, env, "chat", "--once", "/forget")
+		if r.code != 1 || !strings.Contains(r.stderr, "wrong PIN") {
+			t.Fatalf("wrong PIN %d through the daemon: %+v", i, r)
+		}
+		if i == 5 && !strings.Contains(r.stderr, "locked until") {
+			t.Fatalf("the fifth wrong PIN does not lock: %+v", r)
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+	env["MAI_PIN"] = "2468"
+	if r := runMai(t, dir, env, "chat", "--once", "/resume"); r.code != 1 || !strings.Contains(r.stderr, "locked until") {
+		t.Errorf("the right PIN during the lock-out, in process: %+v", r)
+	}
+	if r := runMai(t, dir, env, "chat", "--once", "/status"); r.code != 0 {
+		t.Errorf("/status needs no PIN: %+v", r)
+	}
+}
+
+// mai status reads the daemon's live state on the control socket when it
+// runs (its active model, its chat core), and plans in process otherwise.
+func TestStatusThroughTheDaemon(t *testing.T) {
+	srv, dir, env := lmStudioEnv(t)
+	env["MAI_FACTS_EVERY"] = "0"
+	type status struct {
+		Daemon struct{ Running, Live bool }
+		Chat   string
+		Plan   struct{ Active string }
+	}
+	read := func() status {
+		t.Helper()
+		r := runMai(t, dir, env, "status", "--json")
+		var st status
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
+			t.Fatalf("status: %+v", r)
+		}
+		return st
+	}
+	if st := read(); st.Daemon.Running || st.Daemon.Live || st.Chat != "" {
+		t.Errorf("without a daemon: %+v", st)
+	}
+	cmd, out := maiProcess(t, dir, envList(env), "serve")
+	sock := filepath.Join(env["MAI_DATA_DIR"], "mai.sock")
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	srv.Script(lmstudiotest.Reply{Chunks: []string{"hello"}})
+	if r := runMai(t, dir, env, "chat", "--once", "hi"); r.code != 0 {
+		t.Fatalf("chat: %+v\n%s", r, out)
+	}
+	st := read()
+	if !st.Daemon.Live || st.Plan.Active != "lmstudio:qwen/qwen3-8b" || !strings.Contains(st.Chat, "last answer: qwen/qwen3-8b") {
+		t.Errorf("through the daemon: %+v\n%s", st, out)
+	}
+	if r := runMai(t, dir, env, "status"); r.code != 0 || !strings.Contains(r.stdout, "chat (live, from the daemon)") {
+		t.Errorf("status text: %+v", r)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	cmd.Wait()
+}
