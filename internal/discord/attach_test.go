@@ -9,12 +9,9 @@ import (
 )
 
 func attachBot(t *testing.T) (*discordtest.Server, *scriptChat, string) {
-	t.Helper()
-	fake := newFake(t, discordtest.Options{})
-	db := openDB(t, t.TempDir())
 	chat := &scriptChat{events: []Event{{Kind: EventText, Text: "ran it"}}}
-	startBot(t, fake, db, chat, Options{EditInterval: 100 * time.Millisecond})
-	return fake, chat, fake.DMChannel(ownerID)
+	fake, ch := botWith(t, chat)
+	return fake, chat, ch
 }
 
 func waitSent(t *testing.T, chat *scriptChat, want string) {

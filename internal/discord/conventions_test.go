@@ -10,13 +10,19 @@ import (
 	"github.com/maicompanion/mai/internal/discord/discordtest"
 )
 
-func echoBot(t *testing.T) (*discordtest.Server, *scriptChat, string) {
+// botWith runs a bot over chat against a new fake; it returns the fake and
+// the owner's DM channel.
+func botWith(t *testing.T, chat *scriptChat) (*discordtest.Server, string) {
 	t.Helper()
 	fake := newFake(t, discordtest.Options{})
-	db := openDB(t, t.TempDir())
+	startBot(t, fake, openDB(t, t.TempDir()), chat, Options{EditInterval: 100 * time.Millisecond})
+	return fake, fake.DMChannel(ownerID)
+}
+
+func echoBot(t *testing.T) (*discordtest.Server, *scriptChat, string) {
 	chat := &scriptChat{echo: true}
-	startBot(t, fake, db, chat, Options{EditInterval: 100 * time.Millisecond})
-	return fake, chat, fake.DMChannel(ownerID)
+	fake, ch := botWith(t, chat)
+	return fake, chat, ch
 }
 
 // ask sends a DM and waits until the bot's reply to it shows.
