@@ -109,6 +109,9 @@ func discordServe(t *testing.T) (*discordtest.Server, *lmstudiotest.Server, stri
 		cmd.Wait()
 		if t.Failed() {
 			t.Logf("mai serve:\n%s", out)
+			if b, err := os.ReadFile(filepath.Join(env["MAI_DATA_DIR"], ".logs", "mai.log")); err == nil {
+				t.Logf("mai.log:\n%s", b)
+			}
 		}
 	})
 	waitFor(t, fake.Connected)

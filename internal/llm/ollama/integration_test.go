@@ -281,12 +281,12 @@ func TestRealChatCancel(t *testing.T) {
 	if !errors.Is(nextErr, context.Canceled) {
 		t.Fatalf("after cancel: %v, want context.Canceled", nextErr)
 	}
-	// The server still answers through a fresh connection. It may first
-	// finish the abandoned generation, which on a loaded two-core machine
-	// takes a while, hence the longer deadline.
-	ctx2, cancel2 := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel2()
-	s2, err := c.Chat(ctx2, llm.Request{Model: ollamatest.ChatModel, Messages: userSays("hi"), Options: llm.Options{MaxTokens: 4}})
+	// The server still answers chats through a fresh connection. The check
+	// asks another model: under a loaded full test run, Ollama 0.17.4 was
+	// seen to keep the cancelled model's runner busy for minutes (no log
+	// line, the next request to that model queued behind it), which is
+	// Ollama's scheduling, not the client's cancel that this test is about.
+	s2, err := c.Chat(ctxT(t), llm.Request{Model: ollamatest.StopModel, Messages: userSays("hi"), Options: llm.Options{MaxTokens: 4}})
 	if err != nil {
 		t.Fatalf("chat after a cancelled one: %v\nollama serve log:\n%s", err, srv.Logs())
 	}
