@@ -320,22 +320,9 @@ var (
 // regenerateIf is regenerate when the last user message's text satisfies
 // match, and errNotLast, with nothing changed, when it does not.
 func (c *Core) regenerateIf(ctx context.Context, s *session, match func(last string) bool, emit func(Event)) error {
-	conv, err := c.conversation(ctx, s)
+	conv, ms, last, err := c.lastExchange(ctx, s)
 	if err != nil {
 		return err
-	}
-	ms, err := c.cfg.Memory.Messages(ctx, conv, 0, 0)
-	if err != nil {
-		return err
-	}
-	last := -1
-	for i, m := range ms {
-		if m.Role == memory.RoleUser {
-			last = i
-		}
-	}
-	if last < 0 {
-		return errNoMessage
 	}
 	if !match(ms[last].Content) {
 		return errNotLast

@@ -52,6 +52,17 @@ func TestTurnStoresAnswerWithModelAndStats(t *testing.T) {
 	if d := ds[ms[1].ID]; d.Kind != memory.TurnAnswer || d.ContextWindow != 4096 || d.CompletionTokens != 2 {
 		t.Errorf("detail = %+v", d)
 	}
+	if st.RecentTurns != 1 || st.Summaries != 0 {
+		t.Errorf("first turn kept %d recent turns and %d summaries, want 1 and 0", st.RecentTurns, st.Summaries)
+	}
+	// The second turn's context holds the first exchange and the new message.
+	srv.Script(lmstudiotest.Reply{Chunks: []string{"Fine."}})
+	if ev, err = send(t, c, "u1", "how are you?"); err != nil {
+		t.Fatal(err)
+	}
+	if st := ev.done(); st == nil || st.RecentTurns != 3 {
+		t.Errorf("second turn stats = %+v, want 3 recent turns", st)
+	}
 }
 
 // An empty message is refused and stores nothing; a megabyte is cut to the
@@ -377,5 +388,31 @@ func TestModelWithoutToolsIsSaid(t *testing.T) {
 		if len(req.Tools) != 0 {
 			t.Errorf("tools offered to a model without them: %d", len(req.Tools))
 		}
+	}
+}
+
+// ForgetLast deletes the latest message and its answer, and nothing before.
+func TestForgetLastExchange(t *testing.T) {
+	srv, r := fakeLMStudio(t)
+	mem := openMemory(t, dbPath(t))
+	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem})
+	srv.Script(lmstudiotest.Reply{Chunks: []string{"one"}}, lmstudiotest.Reply{Chunks: []string{"two"}})
+	for _, q := range []string{"first", "second"} {
+		if _, err := send(t, c, "u1", q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.ForgetLast(context.Background(), "u1"); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := stored(t, mem, c, "u1")
+	if len(ms) != 2 || ms[0].Content != "first" || ms[1].Content != "one" {
+		t.Fatalf("stored = %+v", ms)
+	}
+	if err := c.ForgetLast(context.Background(), "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ForgetLast(context.Background(), "u1"); err == nil {
+		t.Fatal("forgetting an empty conversation's last exchange succeeded")
 	}
 }

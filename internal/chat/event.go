@@ -50,6 +50,9 @@ type ToolActivity struct {
 	Name   string `json:"name"`
 	Status string `json:"status"` // "running", "done", "refused", "failed"
 	Line   string `json:"line"`   // one short line: what ran and how it ended
+	// Output is what a finished run_code printed (stdout, then stderr),
+	// for front ends that show it; the model gets its own copy.
+	Output string `json:"output,omitempty"`
 }
 
 // Approval is a pending decision on code the risk gate judged HIGH.
@@ -74,4 +77,9 @@ type Stats struct {
 	ContextWindow    int           `json:"context_window"` // the model's loaded context
 	ToolCalls        int           `json:"tool_calls,omitempty"`
 	FailedOver       bool          `json:"failed_over,omitempty"`
+	// RecentTurns is how many of the conversation's latest messages the
+	// context kept word for word; Summaries > 0 says older ones were
+	// folded into summaries, so the model saw only the last RecentTurns.
+	RecentTurns int `json:"recent_turns,omitempty"`
+	Summaries   int `json:"summaries,omitempty"`
 }

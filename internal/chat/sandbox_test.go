@@ -126,6 +126,15 @@ func TestRunCodeThroughGateAndSandbox(t *testing.T) {
 	if !strings.Contains(ev.text(chat.EventTool), "ran python: exit 0") || rec.created() == 0 {
 		t.Errorf("tool lines %q; containers created %d", ev.text(chat.EventTool), rec.created())
 	}
+	var shown []string
+	for _, e := range ev.evs {
+		if e.Kind == chat.EventTool && e.Tool.Status == "done" {
+			shown = append(shown, e.Tool.Output)
+		}
+	}
+	if len(shown) != 1 || shown[0] != "42\n" {
+		t.Errorf("the owner was shown the outputs %q, want [\"42\\n\"]", shown)
+	}
 
 	// HIGH: an approval event, answered yes, then it runs.
 	srv.Script(runCall("python", "import subprocess\nsubprocess.run(['echo', 'approved'])\n"), lmstudiotest.Reply{Chunks: []string{"done"}})

@@ -212,7 +212,7 @@ func (c *Core) runCode(ctx context.Context, lang, code string, emit func(Event))
 	case res.OOMKilled:
 		line += " (out of memory)"
 	}
-	emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "run_code", Status: "done", Line: line}})
+	emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "run_code", Status: "done", Line: line, Output: res.Stdout + res.Stderr}})
 	var b strings.Builder
 	fmt.Fprintf(&b, "exit code %d\n", res.ExitCode)
 	if res.Stdout != "" {

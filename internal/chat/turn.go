@@ -100,6 +100,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 				return llm.Request{}, err
 			}
 			base, st.ContextTokens, st.ContextWindow, counted = toLLM(asm.Turns), asm.Tokens, t.Window, t.Ref
+			st.RecentTurns, st.Summaries = asm.Recent, asm.Summaries
 		}
 		req := llm.Request{Messages: append(slices.Clip(base), extra...)}
 		defer func() { last, lastRef = req, t.Ref }()

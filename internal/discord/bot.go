@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,10 +46,13 @@ type Bot struct {
 	memory    Memory
 
 	mu      sync.Mutex
-	replies map[Ref]bool // the messages of streamed replies, for 🛑 🔁 🗑
-	dm      string       // the DM channel with the owner, once known
-	busy    int          // answers being generated
-	model   string       // the model of the last answer
+	replies map[Ref]*reply    // the messages of streamed replies, for 🛑 🔁 🗑
+	asked   map[string]*reply // the owner's DMs (by message id) → their replies
+	latest  *reply            // the reply to the owner's latest DM
+	runs    map[Ref]string    // verdicts on code files → the /run their ▶️ sends
+	dm      string            // the DM channel with the owner, once known
+	busy    int               // answers being generated
+	model   string            // the model of the last answer
 }
 
 // presence shows whether Mai is busy and the model it last used; delta
@@ -79,7 +83,7 @@ func New(s *discordgo.Session, db *sql.DB, chat Chat, o Options) *Bot {
 	if o.EditInterval <= 0 {
 		o.EditInterval = 1200 * time.Millisecond
 	}
-	b := &Bot{s: s, db: db, chat: chat, o: o, replies: map[Ref]bool{}}
+	b := &Bot{s: s, db: db, chat: chat, o: o, replies: map[Ref]*reply{}, runs: map[Ref]string{}, asked: map[string]*reply{}}
 	b.out = NewOutbox(db, s, b.botID, o.Log)
 	b.approvals = &approvalView{b: b}
 	s.Identify.Intents = Intents
@@ -110,6 +114,8 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { b.onMessage(ctx, m.Message) }),
 		b.s.AddHandler(func(_ *discordgo.Session, r *discordgo.MessageReactionAdd) { b.onReaction(ctx, r.MessageReaction) }),
 		b.s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) { b.onInteraction(ctx, i) }),
+		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageUpdate) { b.onEdit(ctx, m.Message) }),
+		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDelete) { b.onDelete(ctx, m.Message) }),
 	}
 	defer func() {
 		for _, rm := range removers {
@@ -132,7 +138,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	for _, p := range interrupted {
 		b.o.Log.Info().Int64("reply", p.id).Msg("discord: finishing an answer a restart interrupted")
-		go b.stream(ctx, resumedReply(ctx, b, p.id, p.channel, p.refs), p.prompt, true)
+		go b.stream(ctx, resumedReply(ctx, b, p.id, p.channel, p.prompt, p.refs), p.prompt, true)
 	}
 	synced := make(chan struct{})
 	go func() { b.approvals.syncLoop(ctx); close(synced) }()
@@ -159,7 +165,26 @@ func (b *Bot) onMessage(ctx context.Context, m *discordgo.Message) {
 	b.mu.Lock()
 	b.dm = m.ChannelID
 	b.mu.Unlock()
-	go b.answer(ctx, m.ChannelID, m.Content)
+	if len(m.Attachments) > 0 {
+		go b.onAttachments(ctx, m)
+		return
+	}
+	go b.answerDM(ctx, m)
+}
+
+// answerDM answers one of the owner's DMs, with the chain of messages it
+// replies to, if any, quoted before it.
+func (b *Bot) answerDM(ctx context.Context, m *discordgo.Message) {
+	text := b.withChain(ctx, m)
+	r, err := newReply(ctx, b, m.ChannelID, text)
+	if err != nil {
+		b.o.Log.Error().Err(err).Msg("discord: start a reply")
+		return
+	}
+	b.mu.Lock()
+	b.asked[m.ID], b.latest = r, r
+	b.mu.Unlock()
+	b.stream(ctx, r, text, false)
 }
 
 // answer sends text to the chat core and streams its events into a reply.
@@ -256,9 +281,9 @@ func (b *Bot) refuse(ctx context.Context, user, channel string) error {
 }
 
 // track remembers a message of a streamed reply.
-func (b *Bot) track(ref Ref) {
+func (b *Bot) track(ref Ref, r *reply) {
 	b.mu.Lock()
-	b.replies[ref] = true
+	b.replies[ref] = r
 	b.mu.Unlock()
 }
 
@@ -292,17 +317,37 @@ func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
 		return
 	}
 	b.mu.Lock()
-	isReply := b.replies[ref]
+	old := b.replies[ref]
+	inPlace := old != nil && old == b.latest // redone or forgotten in its messages
+	run := b.runs[ref]                       // a verdict on a code file
+	if strings.TrimSuffix(r.Emoji.Name, "\ufe0f") != strings.TrimSuffix(EmojiRun, "\ufe0f") {
+		run = ""
+	}
+	if run != "" {
+		delete(b.runs, ref) // one run per ▶️; send the file again to rerun
+	}
 	b.mu.Unlock()
-	if !isReply {
+	if run != "" {
+		go b.answer(ctx, r.ChannelID, run)
+		return
+	}
+	if old == nil {
 		return
 	}
 	switch r.Emoji.Name {
 	case EmojiStop:
 		b.chat.Stop(b.o.Owner)
 	case EmojiRegenerate:
+		if inPlace { // the answer to the latest DM is redone in its own messages
+			go b.redo(ctx, old, "/regenerate", "")
+			return
+		}
 		go b.answer(ctx, r.ChannelID, "/regenerate")
 	case EmojiForget, "🗑":
+		if fg, ok := b.chat.(lastExchangeForgetter); ok && inPlace {
+			go b.forget(ctx, old, fg, ForgottenByReaction)
+			return
+		}
 		go b.answer(ctx, r.ChannelID, "/forget")
 	}
 }

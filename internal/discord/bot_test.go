@@ -16,6 +16,9 @@ import (
 type scriptChat struct {
 	events []Event
 	pause  time.Duration
+	echo   bool // answer "re: " and the text instead of events
+
+	forgets int // ForgetLast calls
 
 	mu    sync.Mutex
 	users []string
@@ -28,6 +31,11 @@ func (c *scriptChat) Send(ctx context.Context, user, text string, emit func(Even
 	c.users = append(c.users, user)
 	c.texts = append(c.texts, text)
 	c.mu.Unlock()
+	if c.echo {
+		emit(Event{Kind: EventText, Text: "re: " + text})
+		emit(Event{Kind: EventDone})
+		return nil
+	}
 	for _, e := range c.events {
 		select {
 		case <-time.After(c.pause):
@@ -44,6 +52,19 @@ func (c *scriptChat) Stop(user string) bool {
 	defer c.mu.Unlock()
 	c.stops = append(c.stops, user)
 	return true
+}
+
+func (c *scriptChat) ForgetLast(context.Context, string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.forgets++
+	return nil
+}
+
+func (c *scriptChat) forgot() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.forgets
 }
 
 func (c *scriptChat) sent() []string {
@@ -83,6 +104,7 @@ func startBot(t testing.TB, fake *discordtest.Server, db *store.DB, chat Chat, o
 }
 
 func waitFor(t testing.TB, what string, cond func() bool) {
+
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if cond() {
@@ -265,7 +287,8 @@ func TestWithoutChatCoreDMsSayChatIsOff(t *testing.T) {
 	})
 }
 
-// The owner's 🛑 stops the generation, 🔁 regenerates, 🗑️ forgets; a
+// The owner's 🛑 stops the generation, 🔁 regenerates, 🗑️ forgets the
+// exchange; a
 // stranger's reactions do nothing.
 func TestReactionsOnAReply(t *testing.T) {
 	fake := newFake(t, discordtest.Options{})
@@ -284,11 +307,15 @@ func TestReactionsOnAReply(t *testing.T) {
 	fake.React(ownerID, ch, reply, EmojiRegenerate)
 	waitFor(t, "the regeneration", func() bool { return len(chat.sent()) == 2 })
 	fake.React(ownerID, ch, reply, "🗑")
-	waitFor(t, "the forgetting", func() bool { return len(chat.sent()) == 3 })
+	waitFor(t, "the forgetting", func() bool { return chat.forgot() == 1 })
+	waitFor(t, "the reply marked forgotten", func() bool {
+		m := fake.BotMessages(ch)
+		return len(m) == 1 && m[0].Content == "-# "+ForgottenByReaction
+	})
 	chat.mu.Lock()
 	stops := append([]string(nil), chat.stops...)
 	chat.mu.Unlock()
-	if got := chat.sent(); strings.Join(got, "|") != "question|/regenerate|/forget" || len(stops) != 1 || stops[0] != ownerID {
+	if got := chat.sent(); strings.Join(got, "|") != "question|/regenerate" || len(stops) != 1 || stops[0] != ownerID {
 		t.Fatalf("chat core got %q and stops %q", got, stops)
 	}
 }

@@ -46,6 +46,8 @@ type Event struct {
 	Kind  EventKind
 	Text  string
 	Stats Stats
+	// Output is what code run in the sandbox printed (EventTool).
+	Output string
 }
 
 // Stats describe a finished answer, for the footer.

@@ -23,6 +23,10 @@ func (cc coreChat) Redo(ctx context.Context, user, text string, emit func(Event)
 
 func (cc coreChat) Stop(user string) bool { return cc.c.Stop(user) }
 
+func (cc coreChat) ForgetLast(ctx context.Context, user string) error {
+	return cc.c.ForgetLast(ctx, user)
+}
+
 // adapt passes the chat events Discord shows on to emit.
 func adapt(emit func(Event)) func(chat.Event) {
 	return func(e chat.Event) {
@@ -43,7 +47,7 @@ func fromChatEvent(e chat.Event) (Event, bool) {
 		if e.Tool == nil {
 			return Event{}, false
 		}
-		return Event{Kind: EventTool, Text: e.Tool.Line}, true
+		return Event{Kind: EventTool, Text: e.Tool.Line, Output: e.Tool.Output}, true
 	case chat.EventApproval:
 		if e.Approval == nil {
 			return Event{}, false
@@ -59,6 +63,9 @@ func fromChatEvent(e chat.Event) (Event, bool) {
 		var st Stats
 		if e.Stats != nil {
 			st = Stats{Model: e.Stats.Model, TokensPerSecond: e.Stats.TokensPerSecond, ContextTokens: e.Stats.ContextTokens, ContextWindow: e.Stats.ContextWindow}
+			if e.Stats.Summaries > 0 { // older messages are only summarised
+				st.KeptMessages = e.Stats.RecentTurns
+			}
 		}
 		return Event{Kind: EventDone, Stats: st}, true
 	}

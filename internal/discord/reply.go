@@ -20,11 +20,14 @@ type reply struct {
 	channel string
 	ctx     context.Context
 	row     int64 // in discord_replies
+	prompt  string
 
 	mu       sync.Mutex
 	text     strings.Builder
 	notes    []string // tool activity, notices, a restart: shown above the answer
+	outputs  []string // what code run in the sandbox printed, capped
 	footer   string
+	finished chan struct{} // closed by finish
 	started  bool          // text arrived: typing stops, the first message goes out
 	refs     []Ref         // the messages, in order
 	shown    []string      // what each message was last set to
@@ -41,7 +44,7 @@ func newReply(ctx context.Context, b *Bot, channel, prompt string) (*reply, erro
 	if err != nil {
 		return nil, fmt.Errorf("discord reply: %w", err)
 	}
-	r := &reply{b: b, channel: channel, ctx: ctx, typing: make(chan struct{})}
+	r := &reply{b: b, channel: channel, ctx: ctx, prompt: prompt, typing: make(chan struct{}), finished: make(chan struct{})}
 	if r.row, err = res.LastInsertId(); err != nil {
 		return nil, fmt.Errorf("discord reply: %w", err)
 	}
@@ -50,11 +53,11 @@ func newReply(ctx context.Context, b *Bot, channel, prompt string) (*reply, erro
 }
 
 // resumedReply continues an interrupted reply in its messages.
-func resumedReply(ctx context.Context, b *Bot, row int64, channel string, refs []Ref) *reply {
-	r := &reply{b: b, channel: channel, ctx: ctx, row: row, typing: make(chan struct{}), refs: refs, shown: make([]string, len(refs))}
+func resumedReply(ctx context.Context, b *Bot, row int64, channel, prompt string, refs []Ref) *reply {
+	r := &reply{b: b, channel: channel, ctx: ctx, row: row, prompt: prompt, typing: make(chan struct{}), finished: make(chan struct{}), refs: refs, shown: make([]string, len(refs))}
 	r.notes = []string{"↻ regenerated after a restart"}
 	for _, ref := range refs {
-		b.track(ref)
+		b.track(ref, r)
 	}
 	go r.type_()
 	return r
@@ -102,6 +105,9 @@ func (r *reply) emit(e Event) {
 		r.notes = append(r.notes, "↻ "+e.Text)
 	case EventTool:
 		r.notes = append(r.notes, "🔧 "+e.Text)
+		if e.Output != "" {
+			r.addOutput(e.Output)
+		}
 	case EventNotice:
 		r.notes = append(r.notes, e.Text)
 	case EventError:
@@ -160,6 +166,7 @@ func (r *reply) finish() {
 	if r.text.Len() > 0 || len(r.notes) > 0 {
 		r.render()
 	}
+	defer close(r.finished)
 	if _, err := r.b.db.ExecContext(context.WithoutCancel(r.ctx), `UPDATE discord_replies SET done = 1 WHERE id = ?`, r.row); err != nil {
 		r.b.o.Log.Error().Err(err).Msg("discord: record a finished reply")
 	}
@@ -171,11 +178,14 @@ func (r *reply) content() string {
 	for _, n := range r.notes {
 		fmt.Fprintf(&b, "-# %s\n", oneLine(n))
 	}
+	for _, o := range r.outputs {
+		fmt.Fprintf(&b, "```\n%s\n```\n", o)
+	}
 	b.WriteString(r.text.String())
 	if r.footer != "" {
 		b.WriteString("\n-# " + r.footer)
 	}
-	return b.String()
+	return strings.TrimSuffix(b.String(), "\n") // notes alone end with one
 }
 
 // render brings the messages up to date through the outbox: edits for the
@@ -202,7 +212,7 @@ func (r *reply) render() {
 		}
 		r.refs = append(r.refs, ref)
 		r.shown = append(r.shown, p)
-		r.b.track(ref)
+		r.b.track(ref, r)
 		r.saveRefs()
 	}
 	for i := len(parts); i < len(r.refs); i++ { // the answer got shorter (a restart)
@@ -211,6 +221,28 @@ func (r *reply) render() {
 			r.shown[i] = "…"
 		}
 	}
+}
+
+// MaxShownOutput is how much of a program's output a reply shows; longer
+// output is shown cut and comes whole as a file attachment.
+const MaxShownOutput = 1500
+
+// OutputFile names the attachment with a program's whole output.
+const OutputFile = "output.txt"
+
+// addOutput shows out in a code block, cut to MaxShownOutput characters;
+// output longer than that is also sent whole, as a file.
+func (r *reply) addOutput(out string) {
+	// A fence inside the output would end the block early.
+	shown := strings.ReplaceAll(strings.TrimRight(out, "\n"), "```", "`\u200b``")
+	if rs := []rune(shown); len(rs) > MaxShownOutput {
+		shown = string(rs[:MaxShownOutput]) + "\n…"
+		note := fmt.Sprintf("-# the whole output, %d characters", len([]rune(out)))
+		if _, err := r.b.out.Send(r.ctx, r.channel, Message{Content: note, Files: []File{{Name: OutputFile, Data: []byte(out)}}}); err != nil {
+			r.b.o.Log.Error().Err(err).Msg("discord: queue a program's output")
+		}
+	}
+	r.outputs = append(r.outputs, shown)
 }
 
 func oneLine(s string) string {

@@ -66,7 +66,8 @@ type Server struct {
 	nextID   int64
 	down     bool
 	commands []*discordgo.ApplicationCommand
-	replies  map[string][]Call // interaction id → callback and follow-up calls
+	replies  map[string][]Call  // interaction id → callback and follow-up calls
+	cdn      map[string]cdnFile // attachment id → the uploaded file
 }
 
 // New starts a fake Discord; Close stops it.
@@ -84,11 +85,13 @@ func New(o Options) *Server {
 		users:    map[string]*discordgo.User{BotID: {ID: BotID, Username: "mai", Bot: true}},
 		nextID:   1_000_000_000_000_000_000,
 		replies:  map[string][]Call{},
+		cdn:      map[string]cdnFile{},
 	}
 	s.gw = newGateway(s, o.HeartbeatInterval)
 	mux := http.NewServeMux()
 	mux.HandleFunc("/gateway/", s.gw.serve) // discordgo adds the trailing slash
 	mux.HandleFunc("/api/v"+discordgo.APIVersion+"/", s.serveREST)
+	mux.HandleFunc("/attachments/", s.serveCDN)
 	s.http = httptest.NewUnstartedServer(mux)
 	s.http.Start()
 	s.URL = s.http.URL + "/api/v" + discordgo.APIVersion
@@ -371,4 +374,57 @@ func idLess(a, b string) bool {
 		return len(a) < len(b)
 	}
 	return a < b
+}
+
+// ReplyDM posts content from userID as a reply to the message toID in
+// their DM, carrying the reference and the referenced message as Discord
+// does, and dispatches MESSAGE_CREATE.
+func (s *Server) ReplyDM(userID, content, toID string) *discordgo.Message {
+	s.mu.Lock()
+	ch := s.dmLocked(userID)
+	to, _ := s.findLocked(ch, toID)
+	m := &discordgo.Message{
+		ID: s.newID(), ChannelID: ch, Content: content, Author: s.users[userID],
+		Timestamp: time.Now().UTC(), Type: discordgo.MessageTypeReply,
+		MessageReference: &discordgo.MessageReference{MessageID: toID, ChannelID: ch},
+	}
+	if to != nil {
+		cp := *to
+		cp.ReferencedMessage = nil // Discord does not nest them
+		m.ReferencedMessage = &cp
+	}
+	s.messages[ch] = append(s.messages[ch], m)
+	cp := *m
+	s.mu.Unlock()
+	s.gw.dispatch("MESSAGE_CREATE", &cp)
+	return &cp
+}
+
+// EditDM changes the text of userID's message id and dispatches
+// MESSAGE_UPDATE with the whole message.
+func (s *Server) EditDM(userID, id, content string) {
+	s.mu.Lock()
+	m, _ := s.findLocked(s.dmLocked(userID), id)
+	if m == nil {
+		s.mu.Unlock()
+		return
+	}
+	m.Content = content
+	t := time.Now().UTC()
+	m.EditedTimestamp = &t
+	cp := *m
+	s.mu.Unlock()
+	s.gw.dispatch("MESSAGE_UPDATE", &cp)
+}
+
+// DeleteDM deletes userID's message id and dispatches MESSAGE_DELETE,
+// which carries only the ids.
+func (s *Server) DeleteDM(userID, id string) {
+	s.mu.Lock()
+	ch := s.dmLocked(userID)
+	if _, i := s.findLocked(ch, id); i >= 0 {
+		s.messages[ch] = append(s.messages[ch][:i], s.messages[ch][i+1:]...)
+	}
+	s.mu.Unlock()
+	s.gw.dispatch("MESSAGE_DELETE", map[string]string{"id": id, "channel_id": ch})
 }

@@ -1,0 +1,113 @@
+package discord
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/maicompanion/mai/internal/discord/discordtest"
+)
+
+// botWith runs a bot over chat against a new fake; it returns the fake and
+// the owner's DM channel.
+func botWith(t *testing.T, chat *scriptChat) (*discordtest.Server, string) {
+	t.Helper()
+	fake := newFake(t, discordtest.Options{})
+	startBot(t, fake, openDB(t, t.TempDir()), chat, Options{EditInterval: 100 * time.Millisecond})
+	return fake, fake.DMChannel(ownerID)
+}
+
+func echoBot(t *testing.T) (*discordtest.Server, *scriptChat, string) {
+	chat := &scriptChat{echo: true}
+	fake, ch := botWith(t, chat)
+	return fake, chat, ch
+}
+
+// ask sends a DM and waits until the bot's reply to it shows.
+func ask(t *testing.T, fake *discordtest.Server, ch, text string) (sent, reply *discordgo.Message) {
+	t.Helper()
+	sent = fake.SendDM(ownerID, text)
+	waitFor(t, "the answer to "+text, func() bool {
+		for _, m := range fake.BotMessages(ch) {
+			if m.Content == "re: "+text {
+				reply = &m
+				return true
+			}
+		}
+		return false
+	})
+	return sent, reply
+}
+
+func TestRegenerateEditsTheReply(t *testing.T) {
+	fake, chat, ch := echoBot(t)
+	_, reply := ask(t, fake, ch, "question")
+	fake.React(ownerID, ch, reply.ID, EmojiRegenerate)
+	waitFor(t, "the answer again, in the same message", func() bool {
+		m := fake.BotMessages(ch)
+		return len(m) == 1 && m[0].ID == reply.ID && m[0].Content == "re: /regenerate"
+	})
+	if got := chat.sent(); strings.Join(got, "|") != "question|/regenerate" {
+		t.Fatalf("chat core got %q", got)
+	}
+}
+
+func TestEditedDMIsAnsweredAgainInPlace(t *testing.T) {
+	fake, chat, ch := echoBot(t)
+	sent, reply := ask(t, fake, ch, "2+2?")
+	fake.EditDM(ownerID, sent.ID, "3+3?")
+	want := "-# ✏️ answered again: you edited your message\nre: 3+3?"
+	waitFor(t, "the new answer in the old message", func() bool {
+		m := fake.BotMessages(ch)
+		return len(m) == 1 && m[0].ID == reply.ID && m[0].Content == want
+	})
+	if got := chat.sent(); strings.Join(got, "|") != "2+2?|3+3?" || chat.forgot() != 1 {
+		t.Fatalf("chat core got %q, forgot %d exchanges, want one", got, chat.forgot())
+	}
+}
+
+func TestDeletedDMIsForgotten(t *testing.T) {
+	fake, chat, ch := echoBot(t)
+	first, _ := ask(t, fake, ch, "first")
+	second, reply := ask(t, fake, ch, "second")
+	// Only the latest exchange can be taken out of memory.
+	fake.DeleteDM(ownerID, first.ID)
+	fake.EditDM(ownerID, first.ID, "changed") // gone already: nothing
+	fake.DeleteDM(ownerID, second.ID)
+	waitFor(t, "the reply marked forgotten", func() bool {
+		for _, m := range fake.BotMessages(ch) {
+			if m.ID == reply.ID {
+				return m.Content == "-# "+Forgotten
+			}
+		}
+		return false
+	})
+	time.Sleep(200 * time.Millisecond)
+	if chat.forgot() != 1 || len(chat.sent()) != 2 {
+		t.Fatalf("forgot %d exchanges and got %q; want the latest forgotten once", chat.forgot(), chat.sent())
+	}
+}
+
+func TestReplyChainIsTheContext(t *testing.T) {
+	fake, chat, ch := echoBot(t)
+	_, first := ask(t, fake, ch, "first")
+	ask(t, fake, ch, "second")
+	goOn := fake.ReplyDM(ownerID, "go on", first.ID)
+	waitFor(t, "the answer to the reply", func() bool { return len(chat.sent()) == 3 })
+	fake.ReplyDM(ownerID, "and more", goOn.ID)
+	waitFor(t, "the answer to the reply's reply", func() bool { return len(chat.sent()) == 4 })
+	head := "[This replies to an earlier point of our conversation; continue from there.]\n"
+	want := []string{
+		head + "You (Mai) wrote:\n> re: first\n\ngo on",
+		head + "You (Mai) wrote:\n> re: first\nI (the owner) wrote:\n> go on\n\nand more",
+	}
+	if got := chat.sent()[2:]; got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("chat core got\n%q\nwant\n%q", got, want)
+	}
+	// The second hop came from the API: Discord nests one referenced message only.
+	if n := countRoute(fake.Calls(), "GET /channels/{id}/messages/{m}"); n != 1 {
+		t.Fatalf("%d message fetches, want 1", n)
+	}
+}
