@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,6 +33,13 @@ func TestServeProcessDiscord(t *testing.T) {
 	cmd, out := maiProcess(t, dir, []string{"MAI_DATA_DIR=" + data, "OLLAMA_ENDPOINT=http://127.0.0.1:9", "LMSTUDIO_ENDPOINT=http://127.0.0.1:9",
 		"DISCORD_BOT_TOKEN=" + discordtest.Token, "DISCORD_USER_ID=" + owner, "DISCORD_API_URL=" + fake.URL, "DISCORD_EDIT_INTERVAL=300ms"}, "serve")
 	waitFor(t, fake.Connected)
+	// mai status asks the daemon for its live connection.
+	st := runMai(t, dir, map[string]string{"MAI_DATA_DIR": data, "OLLAMA_ENDPOINT": "http://127.0.0.1:9", "LMSTUDIO_ENDPOINT": "http://127.0.0.1:9",
+		"DISCORD_BOT_TOKEN": discordtest.Token, "DISCORD_USER_ID": owner, "DISCORD_API_URL": fake.URL}, "status", "--json")
+	var rep statusReport
+	if err := json.Unmarshal([]byte(st.stdout), &rep); err != nil || rep.Discord != "connected" || !rep.Daemon.Live {
+		t.Errorf("status while the daemon is connected: %v, discord %q, live %v; stderr %q", err, rep.Discord, rep.Daemon.Live, st.stderr)
+	}
 	ch := fake.DMChannel(owner)
 	fake.SendDM(owner, "hello")
 	waitFor(t, func() bool { return len(fake.BotMessages(ch)) == 1 && fake.BotMessages(ch)[0].Content != "" })

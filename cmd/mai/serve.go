@@ -17,6 +17,7 @@ import (
 	"github.com/maicompanion/mai/internal/approval"
 	"github.com/maicompanion/mai/internal/config"
 	"github.com/maicompanion/mai/internal/control"
+	"github.com/maicompanion/mai/internal/discord"
 	"github.com/maicompanion/mai/internal/doctor"
 	"github.com/maicompanion/mai/internal/lockfile"
 	"github.com/maicompanion/mai/internal/logging"
@@ -123,7 +124,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
 		{"upkeep", memoryUpkeep(db, mem, cfg, logging.Component(log, "upkeep"))},
 		{"embedder", embedder(mem, logging.Component(log, "memory"))},
-		{"control", m.controlSocket(logging.Component(log, "control"), r, cc)},
+		{"control", m.controlSocket(logging.Component(log, "control"), r, cc, bot)},
 		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
 		{"selfmod", m.selfmodSettler(led, wake, logging.Component(log, "selfmod"))},
 		{"discord", m.discordLoop(bot, cc, led, mem, logging.Component(log, "discord"))},
@@ -210,7 +211,7 @@ func (m *Main) sharedChatCore(ctx context.Context, log zerolog.Logger, r *router
 // controlSocket serves the daemon's chat core on the control socket, so
 // that `mai chat` talks to this daemon. Without a chat core the daemon runs
 // on without chat; r answers the status's model plan.
-func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, cc *chatCore) func(context.Context) error {
+func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, cc *chatCore, bot *discord.Bot) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if cc == nil {
 			<-ctx.Done()
@@ -228,7 +229,7 @@ func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, cc *chatCore)
 		srv := &control.Server{Core: cc.core, User: cc.owner, Log: log, Status: func(ctx context.Context) (any, error) {
 			ctx, cancel := context.WithTimeout(ctx, planTimeout)
 			defer cancel()
-			return liveState{Plan: r.Plan(ctx), Chat: cc.core.Status(ctx, cc.owner)}, nil
+			return liveState{Plan: r.Plan(ctx), Chat: cc.core.Status(ctx, cc.owner), Discord: discordState(bot)}, nil
 		}}
 		return srv.Serve(ctx, ln, 5*time.Second)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/maicompanion/mai/internal/control"
+	"github.com/maicompanion/mai/internal/discord"
 
 	"github.com/maicompanion/mai/internal/lockfile"
 	"github.com/maicompanion/mai/internal/router"
@@ -17,7 +18,7 @@ import (
 type statusReport struct {
 	Daemon    daemonState     `json:"daemon"`
 	Chat      string          `json:"chat,omitempty"` // the daemon's chat core, as /status says it
-	Discord   string          `json:"discord"`        // off (no token), not-connected: this process has no connection, and status does not yet ask the daemon for its own
+	Discord   string          `json:"discord"`        // off; with a daemon answering on the socket, its live connected or connecting; else not-connected (no daemon to ask)
 	PinnedRef string          `json:"pinned_ref"`
 	Plan      router.Plan     `json:"plan"`
 	Switches  []router.Switch `json:"last_switches"` // from the database, oldest first
@@ -34,8 +35,21 @@ type daemonState struct {
 
 // liveState is what the daemon reports on the control socket.
 type liveState struct {
-	Plan router.Plan `json:"plan"`
-	Chat string      `json:"chat,omitempty"`
+	Plan    router.Plan `json:"plan"`
+	Chat    string      `json:"chat,omitempty"`
+	Discord string      `json:"discord,omitempty"` // the daemon's gateway session: off, connected, connecting
+}
+
+// discordState is the daemon's Discord connection as status shows it.
+func discordState(bot *discord.Bot) string {
+	switch {
+	case bot == nil:
+		return "off"
+	case bot.Connected():
+		return "connected"
+	default:
+		return "connecting"
+	}
 }
 
 // liveStatus returns the daemon's live state when one answers on the
@@ -74,8 +88,11 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		rep.Daemon.Running = true
 		rep.Daemon.PID, _ = lockfile.Holder(lock)
 	}
-	if m.cfg.DiscordBotToken == "" {
+	if m.cfg.DiscordBotToken == "" || m.cfg.DiscordUserID == "" {
 		rep.Discord = "off"
+	}
+	if remote && live.Discord != "" {
+		rep.Discord = live.Discord
 	}
 	if rep.PinnedRef, err = ms.log.Pinned(ctx); err != nil {
 		return err
@@ -94,10 +111,13 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	} else {
 		fmt.Fprintf(m.Stdout, "daemon: not running (start it with 'mai serve'), data in %s\n", rep.Daemon.DataDir)
 	}
-	if rep.Discord == "off" {
-		fmt.Fprintf(m.Stdout, "discord: off (no DISCORD_BOT_TOKEN)\n\n")
-	} else {
-		fmt.Fprintf(m.Stdout, "discord: not connected here (mai status does not yet ask the daemon for its Discord connection)\n\n")
+	switch {
+	case rep.Discord == "off":
+		fmt.Fprintf(m.Stdout, "discord: off (no DISCORD_BOT_TOKEN, or no DISCORD_USER_ID)\n\n")
+	case rep.Daemon.Live:
+		fmt.Fprintf(m.Stdout, "discord: %s (live, from the daemon)\n\n", rep.Discord)
+	default:
+		fmt.Fprintf(m.Stdout, "discord: not connected (no daemon is running to connect)\n\n")
 	}
 	m.printPlan(rep.Plan, rep.PinnedRef)
 	fmt.Fprintln(m.Stdout)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -44,6 +45,8 @@ type Bot struct {
 
 	approvals *approvalView
 	memory    Memory
+
+	connected atomic.Bool // the gateway session is up (READY or RESUMED, not yet dropped)
 
 	mu      sync.Mutex
 	replies map[Ref]*reply    // the messages of streamed replies, for 🛑 🔁 🗑
@@ -93,6 +96,10 @@ func New(s *discordgo.Session, db *sql.DB, chat Chat, o Options) *Bot {
 	return b
 }
 
+// Connected reports whether the gateway session is up now: it has seen
+// READY or RESUMED and no disconnect since. `mai status` shows it.
+func (b *Bot) Connected() bool { return b.connected.Load() }
+
 // SetChat sets the chat core; call it before Run.
 func (b *Bot) SetChat(c Chat) { b.chat = c }
 
@@ -116,7 +123,11 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) { b.onInteraction(ctx, i) }),
 		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageUpdate) { b.onEdit(ctx, m.Message) }),
 		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDelete) { b.onDelete(ctx, m.Message) }),
+		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Ready) { b.connected.Store(true) }),
+		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) { b.connected.Store(true) }),
+		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) { b.connected.Store(false) }),
 	}
+	defer b.connected.Store(false)
 	defer func() {
 		for _, rm := range removers {
 			rm()
