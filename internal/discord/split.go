@@ -129,18 +129,25 @@ func joins(r rune) bool {
 // takeClosingFence extends a cut that stops just before the line closing
 // the open code block to include that line when it fits, rather than
 // closing the block with a fence of our own and reopening an empty one.
+// Only a cut at the start of a line can stop before a fence line: the rest
+// of a line that ends in backticks is not one.
 func takeClosingFence(text string, off, cut, room int) int {
-	if in, _ := fenceAt(text[:off+cut]); !in {
+	pos := off + cut
+	if pos > 0 && text[pos-1] != '\n' {
 		return cut
 	}
-	line, _, found := strings.Cut(text[off+cut:], "\n")
-	if !closingFence(line) || utf8.RuneCountInString(text[off:off+cut+len(line)]) > room {
+	if in, _ := fenceAt(text[:pos]); !in {
 		return cut
 	}
+	line, _, found := strings.Cut(text[pos:], "\n")
+	end := cut + len(line)
 	if found {
-		return cut + len(line) + 1
+		end++ // the part keeps the line's newline, so it counts
 	}
-	return cut + len(line)
+	if !closingFence(line) || utf8.RuneCountInString(text[off:off+end]) > room {
+		return cut
+	}
+	return end
 }
 
 // closingFence reports whether line is a bare fence, which closes an open block.
