@@ -93,3 +93,31 @@ func TestStatusThroughTheDaemon(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGINT)
 	cmd.Wait()
 }
+
+// `mai models switch` with the daemon running switches the model the
+// daemon answers with (through the control socket), pins it and audits it.
+func TestModelsSwitchThroughTheDaemon(t *testing.T) {
+	srv, dir, env := lmStudioEnv(t)
+	env["MAI_FACTS_EVERY"] = "0"
+	cmd, out := maiProcess(t, dir, envList(env), "serve")
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() })
+	sock := filepath.Join(env["MAI_DATA_DIR"], "mai.sock")
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	if r := runMai(t, dir, env, "models", "switch", "lmstudio:meta/llama-3.2-3b"); r.code != 0 || !strings.Contains(r.stdout, "switched to lmstudio:meta/llama-3.2-3b") {
+		t.Fatalf("switch: %+v\n%s", r, out)
+	}
+	srv.Script(lmstudiotest.Reply{Chunks: []string{"hello"}})
+	if r := runMai(t, dir, env, "chat", "--once", "hi", "--stats"); r.code != 0 || !strings.Contains(r.stderr, "llama-3.2-3b") {
+		t.Errorf("the daemon did not answer with the switched model: %+v\n%s", r, out)
+	}
+	var st struct {
+		PinnedRef string `json:"pinned_ref"`
+		Plan      struct{ Active string }
+	}
+	if r := runMai(t, dir, env, "status", "--json"); json.Unmarshal([]byte(r.stdout), &st) != nil || st.PinnedRef != "lmstudio:meta/llama-3.2-3b" || st.Plan.Active != "lmstudio:meta/llama-3.2-3b" {
+		t.Errorf("status after the switch: %+v", st)
+	}
+	if r := runMai(t, dir, env, "audit", "list", "--action", "model.pin", "--json"); !strings.Contains(r.stdout, "llama-3.2-3b") {
+		t.Errorf("the switch is not audited: %+v", r)
+	}
+}

@@ -8,8 +8,10 @@ import (
 
 	"github.com/maicompanion/mai/internal/approval"
 	"github.com/maicompanion/mai/internal/audit"
+	"github.com/maicompanion/mai/internal/control"
 	"github.com/maicompanion/mai/internal/gpu"
 	"github.com/maicompanion/mai/internal/router"
+	"github.com/maicompanion/mai/internal/switchlog"
 )
 
 const modelsExamples = `  mai models list                        # installed models on every backend
@@ -61,16 +63,11 @@ func (m *Main) runModelsSwitch(ctx context.Context, args []string) error {
 	if !*auto && len(rest) != 1 {
 		return fmt.Errorf("%w: give one model to switch to, e.g. 'mai models switch ollama:llama3.2:3b', or --auto", errUsage)
 	}
-	ms, err := m.openModels(ctx, readWrite)
-	if err != nil {
-		return err
-	}
-	defer ms.close()
 	target := ""
 	if len(rest) == 1 {
 		target = rest[0]
 	}
-	return m.modelsSwitch(ctx, ms, target, *asJSON)
+	return m.modelsSwitch(ctx, target, *asJSON)
 }
 
 // installedModel is one row of `mai models list --json`.
@@ -216,32 +213,58 @@ func (m *Main) printPlan(plan router.Plan, pinned string) {
 	tw.Flush()
 }
 
-func (m *Main) modelsSwitch(ctx context.Context, ms *models, ref string, asJSON bool) error {
-	if ref == "" { // --auto
-		if err := ms.log.Pin(ctx, ""); err != nil {
+// modelsSwitch switches and pins (ref "" unpins) through the running
+// daemon when one answers, so the model it answers with is the one
+// switched to, and in this process otherwise: one step, pinModel, either way.
+func (m *Main) modelsSwitch(ctx context.Context, ref string, asJSON bool) error {
+	var pinned string
+	cl := control.NewClient(m.socketPath())
+	if cl.Ping(ctx, pingTimeout) == nil {
+		p, err := cl.SwitchModel(ctx, ref)
+		if err != nil {
 			return err
 		}
-		if asJSON {
-			return m.writeJSON(map[string]string{"pinned_ref": ""})
+		pinned = p
+	} else {
+		ms, err := m.openModels(ctx, readWrite)
+		if err != nil {
+			return err
 		}
+		defer ms.close()
+		if pinned, err = m.pinModel(ctx, ms.router, ms.log, ref); err != nil {
+			return err
+		}
+	}
+	switch {
+	case asJSON && pinned == "":
+		return m.writeJSON(map[string]string{"pinned_ref": ""})
+	case asJSON:
+		return m.writeJSON(map[string]string{"active": pinned, "pinned_ref": pinned})
+	case pinned == "":
 		fmt.Fprintln(m.Stdout, "no model pinned: the router chooses the best model that fits")
-		return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "model.unpin", Subject: "model"})
+	default:
+		fmt.Fprintf(m.Stdout, "switched to %s, loaded and pinned\n", pinned)
 	}
-	if err := ms.router.Switch(ctx, ref); err != nil {
-		return err
-	}
-	active, _ := ms.router.Active()
-	if err := ms.log.Pin(ctx, active.Ref()); err != nil {
-		return err
-	}
-	if err := m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "model.pin", Subject: active.Ref(), Details: map[string]string{"requested": ref}}); err != nil {
-		return err
-	}
-	if asJSON {
-		return m.writeJSON(map[string]string{"active": active.Ref(), "pinned_ref": active.Ref()})
-	}
-	fmt.Fprintf(m.Stdout, "switched to %s, loaded and pinned\n", active.Ref())
 	return nil
+}
+
+// pinModel switches r to ref, pins it in the switch log and audits it as
+// the owner's choice; ref "" unpins. It returns the pinned ref.
+func (m *Main) pinModel(ctx context.Context, r *router.Router, sl *switchlog.Log, ref string) (string, error) {
+	if ref == "" {
+		if err := sl.Pin(ctx, ""); err != nil {
+			return "", err
+		}
+		return "", m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "model.unpin", Subject: "model"})
+	}
+	if err := r.Switch(ctx, ref); err != nil {
+		return "", err
+	}
+	active, _ := r.Active()
+	if err := sl.Pin(ctx, active.Ref()); err != nil {
+		return "", err
+	}
+	return active.Ref(), m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "model.pin", Subject: active.Ref(), Details: map[string]string{"requested": ref}})
 }
 
 func (m *Main) modelsProbe(ctx context.Context, ms *models, asJSON bool) error {

@@ -132,6 +132,21 @@ func (c *Client) Decide(ctx context.Context, id string, approved bool, pin strin
 	return nil
 }
 
+// SwitchModel asks the daemon to switch to ref and pin it ("" unpins); it
+// returns the ref the daemon pinned.
+func (c *Client) SwitchModel(ctx context.Context, ref string) (string, error) {
+	resp, err := c.post(ctx, "/v1/models/switch", ModelSwitch{Ref: ref}, "")
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var got ModelSwitch
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&got); err != nil {
+		return "", fmt.Errorf("control: models switch: %w", err)
+	}
+	return got.Ref, nil
+}
+
 // post sends v as JSON and returns a 200 response, or the daemon's error.
 func (c *Client) post(ctx context.Context, path string, v any, pin string) (*http.Response, error) {
 	body, err := json.Marshal(v)

@@ -39,7 +39,11 @@ type Server struct {
 	// Status, when set, returns the daemon's live state for GET /v1/status
 	// (any JSON value); without it the route answers 404.
 	Status func(ctx context.Context) (any, error)
-	Log    zerolog.Logger
+	// SwitchModel, when set, switches the daemon's model and pins it (ref
+	// "" unpins) for POST /v1/models/switch, returning the pinned ref, so
+	// `mai models switch` changes the model the daemon answers with.
+	SwitchModel func(ctx context.Context, ref string) (pinned string, err error)
+	Log         zerolog.Logger
 }
 
 // PINHeader carries the owner's PIN with a decision or a command that
@@ -63,6 +67,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/send", s.send)
 	mux.HandleFunc("POST /v1/decide", s.decide)
 	mux.HandleFunc("GET /v1/status", s.status)
+	mux.HandleFunc("POST /v1/models/switch", s.switchModel)
 	return mux
 }
 
@@ -166,6 +171,29 @@ func (s *Server) status(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// ModelSwitch is the body of POST /v1/models/switch and of its answer.
+type ModelSwitch struct {
+	Ref string `json:"ref"` // "" unpins
+}
+
+func (s *Server) switchModel(w http.ResponseWriter, r *http.Request) {
+	if s.SwitchModel == nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "this daemon does not switch models"})
+		return
+	}
+	var req ModelSwitch
+	if err := json.NewDecoder(io.LimitReader(r.Body, maxBody)).Decode(&req); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "the body must be {\"ref\": …}: " + err.Error()})
+		return
+	}
+	pinned, err := s.SwitchModel(r.Context(), req.Ref)
+	if err != nil {
+		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, ModelSwitch{Ref: pinned})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
