@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/crypto/argon2"
+
+	"github.com/maicompanion/mai/internal/store"
 )
 
 // PINFile holds the owner's PIN as an argon2id hash with its salt, and the
@@ -169,13 +171,7 @@ func (p PINStore) write(f pinFile) error {
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(p.Dir, PINFile)
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("write PIN file: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	if err := store.WriteFileAtomic(filepath.Join(p.Dir, PINFile), b, 0o600); err != nil {
 		return fmt.Errorf("write PIN file: %w", err)
 	}
 	return nil

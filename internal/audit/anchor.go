@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"time"
+
+	"github.com/maicompanion/mai/internal/store"
 )
 
 // AnchorFile and lockFile are kept in the data directory beside the key.
@@ -65,23 +67,10 @@ func writeAnchor(dir string, h *hasher, keyID string, seq int64, hash []byte, no
 	if err != nil {
 		return err
 	}
-	path := filepath.Join(dir, AnchorFile)
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
+	if err := store.WriteFileAtomic(filepath.Join(dir, AnchorFile), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write audit anchor: %w", err)
 	}
-	_, werr := f.Write(append(b, '\n'))
-	serr := f.Sync()
-	cerr := f.Close()
-	if err := errors.Join(werr, serr, cerr); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write audit anchor: %w", err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write audit anchor: %w", err)
-	}
-	return syncDir(dir)
+	return nil
 }
 
 // fileLock is an exclusive flock that orders anchor writes between

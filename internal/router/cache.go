@@ -14,6 +14,7 @@ import (
 
 	"github.com/maicompanion/mai/internal/gguf"
 	"github.com/maicompanion/mai/internal/llm"
+	"github.com/maicompanion/mai/internal/store"
 )
 
 // cacheName is the file in the model cache directory that holds what the
@@ -221,34 +222,12 @@ func (c *ModelCache) remember(be llm.Backend, models []llm.Model, seen map[strin
 	if bytes.Equal(b, c.written) {
 		return nil
 	}
-	if err := writeAtomic(filepath.Join(c.dir, cacheName), b); err != nil {
+	if err := os.MkdirAll(c.dir, 0o700); err != nil {
+		return fmt.Errorf("model cache: %w", err)
+	}
+	if err := store.WriteFileAtomic(filepath.Join(c.dir, cacheName), b, 0o600); err != nil {
 		return fmt.Errorf("model cache: %w", err)
 	}
 	c.written = b
 	return nil
-}
-
-// writeAtomic writes b to path through a temporary file, synced and
-// renamed, so that a crash leaves the old file or the new one.
-func writeAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -133,3 +133,24 @@ func SyncPath(path string) error {
 	defer f.Close()
 	return f.Sync()
 }
+
+// WriteFileAtomic replaces path with b so that a crash leaves either the
+// old file or the new one, never a part: a temporary file beside it is
+// written, synced and renamed over it, and the folder is synced to make
+// the rename durable. The file gets mode perm.
+func WriteFileAtomic(path string, b []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // fails harmlessly once renamed
+	_, werr := tmp.Write(b)
+	if err := errors.Join(werr, tmp.Chmod(perm), tmp.Sync(), tmp.Close()); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return SyncPath(dir)
+}
