@@ -200,7 +200,7 @@ func (m *Main) sharedChatCore(ctx context.Context, log zerolog.Logger, r *router
 	if err := (&models{router: r, log: sl}).applyPin(ctx); err != nil {
 		log.Warn().Err(err).Msg("pinned model unavailable")
 	}
-	cc, err := m.newChatCore(ctx, log, r, mem, led, approval.ViaControl)
+	cc, err := m.newChatCore(ctx, log, r, sl, mem, led, approval.ViaControl)
 	if err != nil {
 		log.Warn().Err(err).Msg("chat is off: the chat core could not start")
 		return nil

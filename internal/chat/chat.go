@@ -117,6 +117,11 @@ type Config struct {
 	// shown with Ask (bound to the payload hash shown), checking pin when a
 	// PIN is stored. Nil when the gate's approver is Core.Approve.
 	Decide func(ctx context.Context, a Approval, approved bool, pin string) error
+	// Pin, when set, is what /switch does: switch to ref and pin it as the
+	// owner's choice, recorded in the audit log, returning the pinned ref
+	// ("" unpins) — the very step of `mai models switch`. Without it
+	// /switch only makes ref the router's active model.
+	Pin func(ctx context.Context, ref string) (string, error)
 	// CheckPIN checks the PIN a command that changes state came with (see
 	// NeedsPIN) when one is stored, returning an error wrapping
 	// ErrPINRequired when it is missing or wrong; nil asks for none.
@@ -197,6 +202,9 @@ type Message struct {
 	Text string `json:"text"`
 	// MaxTokens bounds the answer; 0 takes Config.MaxTokens.
 	MaxTokens int `json:"max_tokens,omitempty"`
+	// Model, when set, makes that model the active one before the message
+	// is handled, without pinning it (mai chat --model).
+	Model string `json:"model,omitempty"`
 	// PIN is the owner's PIN, for commands that change state when a PIN is
 	// stored. It is never serialised: the control socket carries it in a
 	// header.
@@ -217,6 +225,12 @@ func (c *Core) Send(ctx context.Context, m Message, emit func(Event)) error {
 	trimmed := strings.TrimSpace(text)
 	var err error
 	switch {
+	case m.Model != "":
+		// A message that only names a model just switches.
+		if err = c.useModel(ctx, m); err == nil && trimmed != "" {
+			m.Model = ""
+			return c.Send(ctx, m, emit)
+		}
 	case trimmed == "":
 		err = fmt.Errorf("%w: type something to say, or /help", ErrEmpty)
 	case strings.HasPrefix(trimmed, "/"):
