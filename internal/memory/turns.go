@@ -99,6 +99,29 @@ FROM turn_details d JOIN messages m ON m.id = d.message_id WHERE m.conversation_
 	return out, rows.Err()
 }
 
+// toolDetails returns the tool call and tool result details of the
+// conversation's messages from id first on, by message id.
+func (s *Store) toolDetails(ctx context.Context, conversation, first int64) (map[int64]TurnDetail, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT d.message_id, d.kind, d.tool_name, d.tool_call_id
+FROM turn_details d JOIN messages m ON m.id = d.message_id
+WHERE m.conversation_id = ? AND d.message_id >= ? AND d.kind IN ('tool_call', 'tool_result')`, conversation, first)
+	if err != nil {
+		return nil, fmt.Errorf("read tool turns: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]TurnDetail{}
+	for rows.Next() {
+		var d TurnDetail
+		var kind string
+		if err := rows.Scan(&d.MessageID, &kind, &d.ToolName, &d.ToolCallID); err != nil {
+			return nil, fmt.Errorf("read tool turns: %w", err)
+		}
+		d.Kind = TurnKind(kind)
+		out[d.MessageID] = d
+	}
+	return out, rows.Err()
+}
+
 // DeleteMessages deletes messages of a conversation (a regenerated answer
 // and the tool turns that led to it), with their index entries, vectors and
 // details.
