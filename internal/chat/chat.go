@@ -329,6 +329,26 @@ func (c *Core) conversation(ctx context.Context, s *session) (int64, error) {
 	return id, nil
 }
 
+// HistoryChanged tells the core that user's stored history (every user's
+// for "") changed outside the conversation — forgotten or imported by the
+// memory commands — so that each session finds its conversation again
+// before its next turn instead of writing to one that is gone.
+func (c *Core) HistoryChanged(user string) {
+	c.mu.Lock()
+	var ss []*session
+	for u, s := range c.sessions {
+		if user == "" || u == user {
+			ss = append(ss, s)
+		}
+	}
+	c.mu.Unlock()
+	for _, s := range ss {
+		s.mu.Lock()
+		s.conv, s.confirm = 0, false
+		s.mu.Unlock()
+	}
+}
+
 // Conversation returns the id of the user's current conversation, starting
 // one when the user has none.
 func (c *Core) Conversation(ctx context.Context, user string) (int64, error) {
