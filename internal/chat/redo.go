@@ -20,7 +20,7 @@ func (c *Core) Redo(ctx context.Context, m Message, emit func(Event)) error {
 	err := c.generate(ctx, s, m.MaxTokens, emit, func(ctx context.Context) error {
 		err := c.regenerateIf(ctx, s, func(last string) bool { return c.sameMessage(last, m.Text) }, emit)
 		if errors.Is(err, errNotLast) || errors.Is(err, errNoMessage) {
-			return c.turn(ctx, s, m.Text, emit)
+			return c.turn(ctx, s, m, emit)
 		}
 		return err
 	})
