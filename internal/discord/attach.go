@@ -21,21 +21,26 @@ const MaxCodeFile = 16 << 10
 // EmojiRun on a verdict for a code file runs that file.
 const EmojiRun = "▶️"
 
-// NoVision is the answer to an image.
-const NoVision = "I can't see images: looking at one needs a vision-capable model, and this Mai does not give images to a model."
-
 // maxShownFindings bounds the findings a verdict lists.
 const maxShownFindings = 5
 
-// onAttachments serves a DM with files: an image gets NoVision; a code
-// file is run when the text is /run, else judged, with ▶️ to run it.
-// Text besides a file is answered with the file's code after it.
+// onAttachments serves a DM with files: images go to the chat core with
+// the text (which gives them to a model that can see, or says that none
+// is installed); a code file is run when the text is /run, else judged,
+// with ▶️ to run it. Text besides a file is answered with the file's code
+// after it.
 func (b *Bot) onAttachments(ctx context.Context, m *discordgo.Message) {
 	text := strings.TrimSpace(m.Content)
 	var file *discordgo.MessageAttachment
+	var images []Image
 	for _, a := range m.Attachments {
 		if isImage(a) {
-			b.say(ctx, m.ChannelID, NoVision)
+			im, err := b.downloadImage(ctx, a)
+			if err != nil {
+				b.say(ctx, m.ChannelID, "⚠️ "+err.Error())
+				continue
+			}
+			images = append(images, im)
 			continue
 		}
 		if file == nil {
@@ -43,8 +48,8 @@ func (b *Bot) onAttachments(ctx context.Context, m *discordgo.Message) {
 		}
 	}
 	if file == nil {
-		if text != "" {
-			b.answer(ctx, m.ChannelID, m.Content)
+		if text != "" || len(images) > 0 {
+			b.answerDM(ctx, m, images)
 		}
 		return
 	}
