@@ -31,8 +31,10 @@ func (c *Core) Redo(ctx context.Context, m Message, emit func(Event)) error {
 }
 
 // sameMessage reports whether stored is how text was stored: itself, or
-// its start when it was over MaxInputBytes.
+// its start when it was over MaxInputBytes, with the notes of its images
+// after it (a front end does not keep images across a restart).
 func (c *Core) sameMessage(stored, text string) bool {
+	stored = withoutImageNotes(stored)
 	if stored == text {
 		return true
 	}

@@ -44,6 +44,19 @@ func imageNote(images []llm.Image) string {
 	return b.String()
 }
 
+// withoutImageNotes returns stored without the image notes imageNote
+// added to it.
+func withoutImageNotes(stored string) string {
+	for strings.HasSuffix(stored, "]") {
+		i := strings.LastIndex(stored, "\n[image: ")
+		if i < 0 {
+			break
+		}
+		stored = stored[:i]
+	}
+	return stored
+}
+
 // parent returns id when it is a stored message of s's user, the message
 // a new one replies to; else 0, saying that the answer continues from the
 // latest turns instead.
