@@ -81,7 +81,7 @@ func (l *toolLoop) run(ctx context.Context, extra []llm.Message, res streamed) (
 			l.malformed = append(l.malformed, i)
 		}
 	}
-	if err := l.c.store(ctx, l.conv, 0, callJSON(res.calls), memory.TurnDetail{Kind: memory.TurnToolCall, ToolName: res.calls[0].Name, ToolCallID: res.calls[0].ID}, res.stats.Model); err != nil {
+	if _, err := l.c.store(ctx, l.conv, 0, callJSON(res.calls), memory.TurnDetail{Kind: memory.TurnToolCall, ToolName: res.calls[0].Name, ToolCallID: res.calls[0].ID}, res.stats.Model); err != nil {
 		return nil, err
 	}
 	extra = append(extra, llm.Message{Role: llm.RoleAssistant, Content: res.text, ToolCalls: res.calls})
@@ -107,7 +107,7 @@ func (l *toolLoop) run(ctx context.Context, extra []llm.Message, res streamed) (
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
-		if err := l.c.store(ctx, l.conv, 0, call.Name+": "+out, memory.TurnDetail{Kind: memory.TurnToolResult, ToolName: call.Name, ToolCallID: call.ID}, ""); err != nil {
+		if _, err := l.c.store(ctx, l.conv, 0, call.Name+": "+out, memory.TurnDetail{Kind: memory.TurnToolResult, ToolName: call.Name, ToolCallID: call.ID}, ""); err != nil {
 			return nil, err
 		}
 		extra = append(extra, llm.Message{Role: llm.RoleTool, Content: out, ToolCallID: call.ID})

@@ -20,17 +20,23 @@ type turnKey struct{}
 
 // turn answers one message: store it, answer it, and learn facts every
 // FactsEvery user turns.
-func (c *Core) turn(ctx context.Context, s *session, text string, emit func(Event)) error {
+func (c *Core) turn(ctx context.Context, s *session, m Message, emit func(Event)) error {
 	conv, err := c.conversation(ctx, s)
 	if err != nil {
 		return err
 	}
-	text = c.limitInput(text, emit)
-	msg, err := c.cfg.Memory.Append(ctx, memory.Message{ConversationID: conv, Role: memory.RoleUser, Content: text})
+	text := c.limitInput(m.Text, emit)
+	q := asked{conv: conv, images: c.seeable(ctx, m.Images, text, emit)}
+	if strings.TrimSpace(text) == "" && len(q.images) == 0 {
+		return nil // only images, and no model to see them: NoVision said so
+	}
+	parent := c.parent(ctx, s, m.ReplyTo, emit)
+	msg, err := c.cfg.Memory.Append(ctx, memory.Message{ConversationID: conv, Role: memory.RoleUser, Content: text + imageNote(q.images), ReplyTo: parent})
 	if err != nil {
 		return fmt.Errorf("store the message: %w", err)
 	}
-	if err := c.answer(ctx, s, conv, msg.ID, nil, emit); err != nil {
+	q.id, q.branch = msg.ID, parent != 0
+	if err := c.answer(ctx, s, q, nil, emit); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -63,16 +69,26 @@ func (c *Core) limitInput(text string, emit func(Event)) string {
 	return text[:cut]
 }
 
+// asked is the stored message an answer answers.
+type asked struct {
+	conv, id int64
+	// branch: the message replies to an earlier point of the conversation,
+	// so its reply chain is the context.
+	branch bool
+	images []llm.Image // go with the message to the model
+}
+
 // defaultWindow is assumed when a backend does not say what context a
 // model is loaded with.
 const defaultWindow = 4096
 
-// answer streams the answer to the conversation's latest turn, running the
-// tools it asks for, and stores it. extra, when set, is appended to the
+// answer streams the answer to q, the conversation's latest turn, running
+// the tools it asks for, and stores it. extra, when set, is appended to the
 // assembled context (a /run result the model should see). The context is
 // assembled when the router has chosen the model, for the context it is
 // loaded with, and again for the model a failover moves to.
-func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extra []llm.Message, emit func(Event)) error {
+func (c *Core) answer(ctx context.Context, s *session, q asked, extra []llm.Message, emit func(Event)) error {
+	conv, replyTo := q.conv, q.id
 	tools := c.tools()
 	persona, err := c.cfg.Persona()
 	if err != nil {
@@ -95,11 +111,20 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 		// Once tool turns are stored, a new assembly would repeat them: the
 		// rounds of one answer keep the context of its first.
 		if base == nil || ((t.Window != st.ContextWindow || t.Ref != counted) && loop.calls == 0) {
-			asm, err := c.cfg.Memory.Assemble(ctx, memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: t.Window, Model: t.Ref})
+			creq := memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: t.Window, Model: t.Ref}
+			if q.branch {
+				creq.Branch = q.id
+			}
+			asm, err := c.cfg.Memory.Assemble(ctx, creq)
 			if err != nil {
 				return llm.Request{}, err
 			}
 			base, st.ContextTokens, st.ContextWindow, counted = toLLM(asm.Turns), asm.Tokens, t.Window, t.Ref
+			for i, turn := range asm.Turns {
+				if turn.MessageID == q.id && len(q.images) > 0 {
+					base[i].Images = q.images
+				}
+			}
 			st.RecentTurns, st.Summaries = asm.Recent, asm.Summaries
 		}
 		req := llm.Request{Messages: append(slices.Clip(base), extra...)}
@@ -114,7 +139,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 		return req, nil
 	}
 	for {
-		res, err := c.stream(ctx, len(tools) > 0 && !loop.over, build, emit)
+		res, err := c.stream(ctx, Need{Tools: len(tools) > 0 && !loop.over, Vision: len(q.images) > 0}, build, emit)
 		if noTools != "" && len(tools) > 0 {
 			c.tellNoTools(s, noTools, emit)
 		}
@@ -136,6 +161,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 			if len(res.calls) > 0 {
 				emit(Event{Kind: EventNotice, Text: fmt.Sprintf("stopped: the model kept asking for tools after %d calls", loop.calls)})
 			}
+			st.MessageID = replyTo
 			return c.finish(ctx, s, conv, replyTo, res, st, loop.calls, emit)
 		}
 		if extra, err = loop.run(ctx, extra, res); err != nil {
@@ -170,7 +196,7 @@ func (c *Core) tellNoTools(s *session, model string, emit func(Event)) {
 func (c *Core) finish(ctx context.Context, s *session, conv, replyTo int64, res streamed, st Stats, calls int, emit func(Event)) error {
 	st.Model, st.PromptTokens, st.CompletionTokens = res.stats.Model, res.stats.PromptTokens, res.stats.CompletionTokens
 	st.TokensPerSecond, st.FirstToken, st.ToolCalls = res.stats.TokensPerSecond, res.stats.TimeToFirstToken, calls
-	err := c.store(ctx, conv, replyTo, res.text, memory.TurnDetail{
+	stored, err := c.store(ctx, conv, replyTo, res.text, memory.TurnDetail{
 		Kind: memory.TurnAnswer, PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens,
 		TokensPerSecond: st.TokensPerSecond, FirstToken: st.FirstToken, FailedOver: st.FailedOver,
 		ContextTokens: st.ContextTokens, ContextWindow: st.ContextWindow,
@@ -178,6 +204,7 @@ func (c *Core) finish(ctx context.Context, s *session, conv, replyTo int64, res 
 	if err != nil {
 		return err
 	}
+	st.AnswerID = stored.ID
 	s.mu.Lock()
 	s.last = st
 	s.mu.Unlock()
@@ -194,9 +221,9 @@ func (c *Core) stopped(ctx context.Context, conv, replyTo int64, res streamed, s
 	return nil
 }
 
-// store writes one assistant or tool turn; a failure is logged and
-// returned, never silent.
-func (c *Core) store(ctx context.Context, conv, replyTo int64, text string, d memory.TurnDetail, model string) error {
+// store writes one assistant or tool turn and returns it; a failure is
+// logged and returned, never silent.
+func (c *Core) store(ctx context.Context, conv, replyTo int64, text string, d memory.TurnDetail, model string) (memory.Message, error) {
 	role := memory.RoleAssistant
 	if d.Kind == memory.TurnToolResult {
 		role = memory.RoleTool
@@ -205,11 +232,12 @@ func (c *Core) store(ctx context.Context, conv, replyTo int64, text string, d me
 	if d.Kind == memory.TurnAnswer && d.CompletionTokens > 0 {
 		m.Tokens, m.TokensExact = d.CompletionTokens, true
 	}
-	if _, err := c.cfg.Memory.AppendTurn(context.WithoutCancel(ctx), m, d); err != nil {
+	stored, err := c.cfg.Memory.AppendTurn(context.WithoutCancel(ctx), m, d)
+	if err != nil {
 		c.cfg.Log.Error().Err(err).Msg("could not store a turn")
-		return fmt.Errorf("store the answer: %w", err)
+		return stored, fmt.Errorf("store the answer: %w", err)
 	}
-	return nil
+	return stored, nil
 }
 
 // toLLM converts an assembled context. Stored tool turns become plain
@@ -242,9 +270,9 @@ type partial struct{ text, model string }
 // After a restart (the backend failed and another model starts the answer
 // again) the text so far is kept as a partial and the front end told to
 // discard it.
-func (c *Core) stream(ctx context.Context, tools bool, build func(Target) (llm.Request, error), emit func(Event)) (streamed, error) {
+func (c *Core) stream(ctx context.Context, need Need, build func(Target) (llm.Request, error), emit func(Event)) (streamed, error) {
 	var res streamed
-	st, err := c.cfg.Models.ChatWith(ctx, tools, build)
+	st, err := c.cfg.Models.ChatWith(ctx, need, build)
 	if err != nil {
 		return res, err
 	}
