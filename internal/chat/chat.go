@@ -40,13 +40,24 @@ type Models interface {
 	// llm.EventRestart); it returns the request, assembled for the model's
 	// context. tools says the request carries tools, so that a
 	// tool-capable model is preferred (a notice says when none can answer).
-	ChatWith(ctx context.Context, tools bool, build func(Target) (llm.Request, error)) (llm.Stream, error)
+	// need says what the request needs of the model: tools, so that a
+	// tool-capable model is preferred (a notice says when none can
+	// answer); vision, so that only a model that can see images answers.
+	ChatWith(ctx context.Context, need Need, build func(Target) (llm.Request, error)) (llm.Stream, error)
+	// Sees reports whether a model that can see images is installed.
+	Sees(ctx context.Context) (bool, error)
 	// Switch makes the named model the active one.
 	Switch(ctx context.Context, ref string) error
 	// List returns the installed chat models' names, the active one marked.
 	List(ctx context.Context) ([]string, error)
 	// Pause unloads the models Mai loaded and returns how many.
 	Pause(ctx context.Context) (int, error)
+}
+
+// Need is what a request needs of the model that answers it.
+type Need struct {
+	Tools  bool // it carries tools
+	Vision bool // it carries images
 }
 
 // Target is the model a chat goes to.
@@ -209,6 +220,14 @@ type Message struct {
 	// stored. It is never serialised: the control socket carries it in a
 	// header.
 	PIN string `json:"-"`
+	// ReplyTo is the stored message (its id in memory) this one replies
+	// to, when the front end knows it: the answer then continues from that
+	// point, with the reply chain as its context instead of the
+	// conversation's latest turns.
+	ReplyTo int64 `json:"reply_to,omitempty"`
+	// Images go to a model that can see them with the message; memory
+	// keeps a note of them, not the images.
+	Images []Image `json:"images,omitempty"`
 }
 
 // Send handles one message: a command when it starts with "/", otherwise a
@@ -227,16 +246,16 @@ func (c *Core) Send(ctx context.Context, m Message, emit func(Event)) error {
 	switch {
 	case m.Model != "":
 		// A message that only names a model just switches.
-		if err = c.useModel(ctx, m); err == nil && trimmed != "" {
+		if err = c.useModel(ctx, m); err == nil && (trimmed != "" || len(m.Images) > 0) {
 			m.Model = ""
 			return c.Send(ctx, m, emit)
 		}
-	case trimmed == "":
+	case trimmed == "" && len(m.Images) == 0:
 		err = fmt.Errorf("%w: type something to say, or /help", ErrEmpty)
-	case strings.HasPrefix(trimmed, "/"):
+	case strings.HasPrefix(trimmed, "/") && len(m.Images) == 0:
 		err = c.command(ctx, s, trimmed, m, emit)
 	default:
-		err = c.generate(ctx, s, m.MaxTokens, emit, func(ctx context.Context) error { return c.turn(ctx, s, text, emit) })
+		err = c.generate(ctx, s, m.MaxTokens, emit, func(ctx context.Context) error { return c.turn(ctx, s, m, emit) })
 	}
 	if err != nil {
 		emit(Event{Kind: EventError, Text: err.Error()})

@@ -332,10 +332,10 @@ func (c *Core) runCommand(ctx context.Context, s *session, arg string, emit func
 		return err
 	}
 	out := c.runCode(ctx, lang, code, emit)
-	if err := c.store(ctx, conv, req.ID, "run_code: "+out, memory.TurnDetail{Kind: memory.TurnToolResult, ToolName: "run_code"}, ""); err != nil {
+	if _, err := c.store(ctx, conv, req.ID, "run_code: "+out, memory.TurnDetail{Kind: memory.TurnToolResult, ToolName: "run_code"}, ""); err != nil {
 		return err
 	}
-	return c.answer(ctx, s, conv, req.ID, []llm.Message{{Role: llm.RoleUser, Content: "The code above was run; explain the result briefly."}}, emit)
+	return c.answer(ctx, s, asked{conv: conv, id: req.ID}, []llm.Message{{Role: llm.RoleUser, Content: "The code above was run; explain the result briefly."}}, emit)
 }
 
 // regenerate answers the conversation's last user message again: the
@@ -368,5 +368,5 @@ func (c *Core) regenerateIf(ctx context.Context, s *session, match func(last str
 	if err := c.cfg.Memory.DeleteMessages(ctx, conv, old); err != nil {
 		return err
 	}
-	return c.answer(ctx, s, conv, ms[last].ID, nil, emit)
+	return c.answer(ctx, s, asked{conv: conv, id: ms[last].ID, branch: ms[last].ReplyTo != 0, text: ms[last].Content}, nil, emit)
 }

@@ -82,4 +82,9 @@ type Stats struct {
 	// folded into summaries, so the model saw only the last RecentTurns.
 	RecentTurns int `json:"recent_turns,omitempty"`
 	Summaries   int `json:"summaries,omitempty"`
+	// MessageID and AnswerID are the stored ids of the message answered
+	// and of its answer, which a front end may link its own messages to
+	// (a later Message.ReplyTo).
+	MessageID int64 `json:"message_id,omitempty"`
+	AnswerID  int64 `json:"answer_id,omitempty"`
 }

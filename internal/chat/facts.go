@@ -70,7 +70,7 @@ func (c *Core) learn(ctx context.Context, s *session, conv int64, hint string) (
 	if req.Options.MaxTokens == 0 {
 		req.Options.MaxTokens = 512
 	}
-	st, err := c.cfg.Models.ChatWith(ctx, false, func(Target) (llm.Request, error) { return req, nil })
+	st, err := c.cfg.Models.ChatWith(ctx, Need{}, func(Target) (llm.Request, error) { return req, nil })
 	if err != nil {
 		return nil, err
 	}

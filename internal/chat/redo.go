@@ -20,7 +20,7 @@ func (c *Core) Redo(ctx context.Context, m Message, emit func(Event)) error {
 	err := c.generate(ctx, s, m.MaxTokens, emit, func(ctx context.Context) error {
 		err := c.regenerateIf(ctx, s, func(last string) bool { return c.sameMessage(last, m.Text) }, emit)
 		if errors.Is(err, errNotLast) || errors.Is(err, errNoMessage) {
-			return c.turn(ctx, s, m.Text, emit)
+			return c.turn(ctx, s, m, emit)
 		}
 		return err
 	})
@@ -31,8 +31,10 @@ func (c *Core) Redo(ctx context.Context, m Message, emit func(Event)) error {
 }
 
 // sameMessage reports whether stored is how text was stored: itself, or
-// its start when it was over MaxInputBytes.
+// its start when it was over MaxInputBytes, with the notes of its images
+// after it (a front end does not keep images across a restart).
 func (c *Core) sameMessage(stored, text string) bool {
+	stored = withoutImageNotes(stored)
 	if stored == text {
 		return true
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/maicompanion/mai/internal/chat"
+	"github.com/maicompanion/mai/internal/llm/lmstudio"
 	"github.com/maicompanion/mai/internal/llm/lmstudio/lmstudiotest"
 )
 
@@ -37,5 +38,25 @@ func TestRedoStoresTheMessageOnce(t *testing.T) {
 	want := []string{"an older question", "an older answer", "a question", "second try"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("stored %q, want %q", got, want)
+	}
+}
+
+// A message with an image, redone after a restart (which kept its text,
+// not the image), is recognised by its text and not stored twice.
+func TestRedoOfAnImageMessageStoresItOnce(t *testing.T) {
+	srv := lmstudiotest.New(t, lmstudiotest.Model{Key: "seer", SizeBytes: 3 * gib, ParamsString: "7B", Vision: true, ToolUse: true})
+	r := newRouter(t, nil, lmstudio.New(lmstudio.Config{Endpoint: srv.URL}))
+	mem := openMemory(t, dbPath(t))
+	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem, FactsEvery: -1})
+	img := []chat.Image{{MIME: "image/png", Data: png}}
+	if err := c.Send(context.Background(), chat.Message{User: "u1", Text: "what is this?", Images: img}, (&events{}).emit); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Redo(context.Background(), chat.Message{User: "u1", Text: "what is this?"}, (&events{}).emit); err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := stored(t, mem, c, "u1")
+	if len(ms) != 2 || ms[0].Content != "what is this?\n[image: image/png, 1 KB]" {
+		t.Fatalf("stored %+v, want the message once and one answer", ms)
 	}
 }

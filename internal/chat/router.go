@@ -65,10 +65,16 @@ func (rm routerModels) Target(ctx context.Context, tools bool) (Target, error) {
 	return Target{}, fmt.Errorf("%w: %s is no longer installed", router.ErrNoModel, ref)
 }
 
-func (rm routerModels) ChatWith(ctx context.Context, tools bool, build func(Target) (llm.Request, error)) (llm.Stream, error) {
-	return rm.r.ChatWithOptions(ctx, router.ChatOptions{Tools: tools}, func(c router.Choice) (llm.Request, error) {
+func (rm routerModels) ChatWith(ctx context.Context, need Need, build func(Target) (llm.Request, error)) (llm.Stream, error) {
+	return rm.r.ChatWithOptions(ctx, router.ChatOptions{Tools: need.Tools, Vision: need.Vision}, func(c router.Choice) (llm.Request, error) {
 		return build(Target{Ref: c.Ref(), Window: c.ContextLength, Tools: c.Model.Capabilities.Tools})
 	})
+}
+
+func (rm routerModels) Sees(ctx context.Context) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, planTimeout)
+	defer cancel()
+	return rm.r.Sees(ctx)
 }
 
 func (rm routerModels) Switch(ctx context.Context, ref string) error { return rm.r.Switch(ctx, ref) }

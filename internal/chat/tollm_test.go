@@ -58,7 +58,7 @@ func TestToLLMPairsToolTurns(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := toLLM(tc.turns, tc.tools); !reflect.DeepEqual(got, tc.want) {
+			if got := toLLM(tc.turns, tc.tools, nil); !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("got  %+v\nwant %+v", got, tc.want)
 			}
 		})

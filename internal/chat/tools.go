@@ -60,7 +60,8 @@ type toolLoop struct {
 	conv  int64
 	reply int64 // the message answered
 	emit  func(Event)
-	ids   int // call ids given to calls that came without one
+	ids   int   // call ids given to calls that came without one
+	last  int64 // the latest tool turn stored
 	calls int
 	bad   bool // the model already sent malformed arguments once
 	over  bool // the limit was reached: the next answer is the last
@@ -90,9 +91,11 @@ func (l *toolLoop) run(ctx context.Context, res streamed) error {
 			res.calls[i].ID = fmt.Sprintf("call_%d_%d", l.reply, l.ids)
 		}
 	}
-	if err := l.c.store(ctx, l.conv, 0, callJSON(res.calls), memory.TurnDetail{Kind: memory.TurnToolCall, ToolName: res.calls[0].Name, ToolCallID: res.calls[0].ID}, res.stats.Model); err != nil {
+	stored, err := l.c.store(ctx, l.conv, 0, callJSON(res.calls), memory.TurnDetail{Kind: memory.TurnToolCall, ToolName: res.calls[0].Name, ToolCallID: res.calls[0].ID}, res.stats.Model)
+	if err != nil {
 		return err
 	}
+	l.last = stored.ID
 	for i, call := range res.calls {
 		if slices.Contains(l.malformed, i) {
 			call.Arguments = nil
@@ -115,9 +118,11 @@ func (l *toolLoop) run(ctx context.Context, res streamed) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := l.c.store(ctx, l.conv, 0, call.Name+": "+out, memory.TurnDetail{Kind: memory.TurnToolResult, ToolName: call.Name, ToolCallID: call.ID}, ""); err != nil {
+		stored, err := l.c.store(ctx, l.conv, 0, call.Name+": "+out, memory.TurnDetail{Kind: memory.TurnToolResult, ToolName: call.Name, ToolCallID: call.ID}, "")
+		if err != nil {
 			return err
 		}
+		l.last = stored.ID
 	}
 	l.malformed = l.malformed[:0]
 	return nil

@@ -135,3 +135,46 @@ func TestToolRoundsReassembleWithinTheWindow(t *testing.T) {
 		t.Errorf("stats = %+v, want the last round's context within 4096 − 1024 reserved tokens", st)
 	}
 }
+
+// A reply answered from its branch keeps the branch through rounds of tool
+// use: the next round gets the reply chain, then the tool call and its
+// result, not the conversation's latest turns.
+func TestToolRoundsKeepTheBranch(t *testing.T) {
+	srv, r := fakeLMStudio(t)
+	mem := openMemory(t, dbPath(t))
+	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem, FactsEvery: -1})
+	first, err := send(t, c, "u1", "tell me about tortoises")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := send(t, c, "u1", "now about volcanoes"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Script(
+		lmstudiotest.Reply{ToolCalls: []lmstudiotest.ToolCall{{ID: "t1", Name: "recall", Arguments: `{"query":"tortoises"}`}}},
+		lmstudiotest.Reply{Chunks: []string{"a long time"}},
+	)
+	ev := &events{}
+	if err := c.Send(context.Background(), chat.Message{User: "u1", Text: "how long do they live?", ReplyTo: first.done().AnswerID}, ev.emit); err != nil {
+		t.Fatal(err)
+	}
+	reqs := srv.ChatRequests()
+	second := reqs[len(reqs)-1].Messages[1:]
+	var got []string
+	for _, m := range second {
+		if len(m.ToolCalls) > 0 {
+			got = append(got, m.Role+":call "+m.ToolCalls[0].ID)
+		} else if m.Role == "tool" {
+			got = append(got, m.Role+":result "+m.ToolCallID)
+		} else {
+			got = append(got, m.Role+":"+m.Content)
+		}
+	}
+	want := "user:tell me about tortoises|assistant:You said: tell me about tortoises|user:how long do they live?|assistant:call t1|tool:result t1"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("the second round got\n%s\nwant\n%s", strings.Join(got, "|"), want)
+	}
+	if st := ev.done(); st == nil || st.ToolCalls != 1 {
+		t.Errorf("stats = %+v", st)
+	}
+}

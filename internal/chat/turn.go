@@ -19,17 +19,23 @@ type turnKey struct{}
 
 // turn answers one message: store it, answer it, and learn facts every
 // FactsEvery user turns.
-func (c *Core) turn(ctx context.Context, s *session, text string, emit func(Event)) error {
+func (c *Core) turn(ctx context.Context, s *session, m Message, emit func(Event)) error {
 	conv, err := c.conversation(ctx, s)
 	if err != nil {
 		return err
 	}
-	text = c.limitInput(text, emit)
-	msg, err := c.cfg.Memory.Append(ctx, memory.Message{ConversationID: conv, Role: memory.RoleUser, Content: text})
+	text := c.limitInput(m.Text, emit)
+	q := asked{conv: conv, images: c.seeable(ctx, m.Images, text, emit)}
+	if strings.TrimSpace(text) == "" && len(q.images) == 0 {
+		return nil // only images, and no model to see them: NoVision said so
+	}
+	parent := c.parent(ctx, s, m.ReplyTo, emit)
+	msg, err := c.cfg.Memory.Append(ctx, memory.Message{ConversationID: conv, Role: memory.RoleUser, Content: text + imageNote(q.images), ReplyTo: parent})
 	if err != nil {
 		return fmt.Errorf("store the message: %w", err)
 	}
-	if err := c.answer(ctx, s, conv, msg.ID, nil, emit); err != nil {
+	q.id, q.branch, q.text = msg.ID, parent != 0, msg.Content
+	if err := c.answer(ctx, s, q, nil, emit); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -62,18 +68,29 @@ func (c *Core) limitInput(text string, emit func(Event)) string {
 	return text[:cut]
 }
 
+// asked is the stored message an answer answers.
+type asked struct {
+	conv, id int64
+	// branch: the message replies to an earlier point of the conversation,
+	// so its reply chain is the context.
+	branch bool
+	text   string      // as stored: what memories are recalled for
+	images []llm.Image // go with the message to the model
+}
+
 // defaultWindow is assumed when a backend does not say what context a
 // model is loaded with.
 const defaultWindow = 4096
 
-// answer streams the answer to the conversation's latest turn, running the
-// tools it asks for, and stores it. extra, when set, is appended to the
+// answer streams the answer to q, the conversation's latest turn, running
+// the tools it asks for, and stores it. extra, when set, is appended to the
 // assembled context (a /run result the model should see). Every request —
 // the first, each round after tool calls, a failover's restart — is
 // assembled afresh when the router has chosen the model, within the context
 // it is loaded with: the tool calls and results stored so far come from
 // memory and count against that window.
-func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extra []llm.Message, emit func(Event)) error {
+func (c *Core) answer(ctx context.Context, s *session, q asked, extra []llm.Message, emit func(Event)) error {
+	conv, replyTo := q.conv, q.id
 	tools := c.tools()
 	persona, err := c.cfg.Persona()
 	if err != nil {
@@ -91,13 +108,27 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 		if t.Window <= 0 {
 			t.Window = defaultWindow
 		}
-		asm, err := c.cfg.Memory.Assemble(ctx, memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: t.Window, Model: t.Ref})
+		creq := memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: t.Window, Model: t.Ref}
+		if q.branch {
+			// The reply chain runs back from this answer's latest tool
+			// turn, through the message answered, which stays what
+			// memories are recalled for.
+			creq.Branch, creq.Query = q.id, q.text
+			if loop.last != 0 {
+				creq.Branch = loop.last
+			}
+		}
+		asm, err := c.cfg.Memory.Assemble(ctx, creq)
 		if err != nil {
 			return llm.Request{}, err
 		}
 		st.ContextTokens, st.ContextWindow = asm.Tokens, t.Window
 		st.RecentTurns, st.Summaries = asm.Recent, asm.Summaries
-		req := llm.Request{Messages: append(toLLM(asm.Turns, t.Tools), extra...)}
+		var images map[int64][]llm.Image
+		if len(q.images) > 0 {
+			images = map[int64][]llm.Image{q.id: q.images}
+		}
+		req := llm.Request{Messages: append(toLLM(asm.Turns, t.Tools, images), extra...)}
 		defer func() { last, lastRef = req, t.Ref }()
 		if t.Tools && !loop.over {
 			req.Tools = tools
@@ -109,7 +140,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 		return req, nil
 	}
 	for {
-		res, err := c.stream(ctx, len(tools) > 0 && !loop.over, build, emit)
+		res, err := c.stream(ctx, Need{Tools: len(tools) > 0 && !loop.over, Vision: len(q.images) > 0}, build, emit)
 		if noTools != "" && len(tools) > 0 {
 			c.tellNoTools(s, noTools, emit)
 		}
@@ -131,6 +162,7 @@ func (c *Core) answer(ctx context.Context, s *session, conv, replyTo int64, extr
 			if len(res.calls) > 0 {
 				emit(Event{Kind: EventNotice, Text: fmt.Sprintf("stopped: the model kept asking for tools after %d calls", loop.calls)})
 			}
+			st.MessageID = replyTo
 			return c.finish(ctx, s, conv, replyTo, res, st, loop.calls, emit)
 		}
 		if err := loop.run(ctx, res); err != nil {
@@ -168,7 +200,7 @@ func (c *Core) tellNoTools(s *session, model string, emit func(Event)) {
 func (c *Core) finish(ctx context.Context, s *session, conv, replyTo int64, res streamed, st Stats, calls int, emit func(Event)) error {
 	st.Model, st.PromptTokens, st.CompletionTokens = res.stats.Model, res.stats.PromptTokens, res.stats.CompletionTokens
 	st.TokensPerSecond, st.FirstToken, st.ToolCalls = res.stats.TokensPerSecond, res.stats.TimeToFirstToken, calls
-	err := c.store(ctx, conv, replyTo, res.text, memory.TurnDetail{
+	stored, err := c.store(ctx, conv, replyTo, res.text, memory.TurnDetail{
 		Kind: memory.TurnAnswer, PromptTokens: st.PromptTokens, CompletionTokens: st.CompletionTokens,
 		TokensPerSecond: st.TokensPerSecond, FirstToken: st.FirstToken, FailedOver: st.FailedOver,
 		ContextTokens: st.ContextTokens, ContextWindow: st.ContextWindow,
@@ -176,6 +208,7 @@ func (c *Core) finish(ctx context.Context, s *session, conv, replyTo int64, res 
 	if err != nil {
 		return err
 	}
+	st.AnswerID = stored.ID
 	s.mu.Lock()
 	s.last = st
 	s.mu.Unlock()
@@ -192,9 +225,9 @@ func (c *Core) stopped(ctx context.Context, conv, replyTo int64, res streamed, s
 	return nil
 }
 
-// store writes one assistant or tool turn; a failure is logged and
-// returned, never silent.
-func (c *Core) store(ctx context.Context, conv, replyTo int64, text string, d memory.TurnDetail, model string) error {
+// store writes one assistant or tool turn and returns it; a failure is
+// logged and returned, never silent.
+func (c *Core) store(ctx context.Context, conv, replyTo int64, text string, d memory.TurnDetail, model string) (memory.Message, error) {
 	role := memory.RoleAssistant
 	if d.Kind == memory.TurnToolResult {
 		role = memory.RoleTool
@@ -203,11 +236,12 @@ func (c *Core) store(ctx context.Context, conv, replyTo int64, text string, d me
 	if d.Kind == memory.TurnAnswer && d.CompletionTokens > 0 {
 		m.Tokens, m.TokensExact = d.CompletionTokens, true
 	}
-	if _, err := c.cfg.Memory.AppendTurn(context.WithoutCancel(ctx), m, d); err != nil {
+	stored, err := c.cfg.Memory.AppendTurn(context.WithoutCancel(ctx), m, d)
+	if err != nil {
 		c.cfg.Log.Error().Err(err).Msg("could not store a turn")
-		return fmt.Errorf("store the answer: %w", err)
+		return stored, fmt.Errorf("store the answer: %w", err)
 	}
-	return nil
+	return stored, nil
 }
 
 // toLLM converts an assembled context. For a model that takes tools, a
@@ -216,7 +250,8 @@ func (c *Core) store(ctx context.Context, conv, replyTo int64, text string, d me
 // none of whose results made it into the context is left out, and a
 // result whose call did not becomes a plain note, since OpenAI-style
 // servers reject unpaired tool messages. A model without tools gets notes.
-func toLLM(turns []memory.Turn, tools bool) []llm.Message {
+// images go with the messages of their ids.
+func toLLM(turns []memory.Turn, tools bool, images map[int64][]llm.Image) []llm.Message {
 	out := make([]llm.Message, 0, len(turns)+1)
 	for i := 0; i < len(turns); i++ {
 		t := turns[i]
@@ -232,7 +267,7 @@ func toLLM(turns []memory.Turn, tools bool) []llm.Message {
 		case t.Tool != nil && t.Tool.Kind == memory.TurnToolCall:
 			out = append(out, llm.Message{Role: llm.RoleAssistant, Content: "[tool call] " + t.Content})
 		default:
-			out = append(out, llm.Message{Role: llm.Role(t.Role), Content: t.Content})
+			out = append(out, llm.Message{Role: llm.Role(t.Role), Content: t.Content, Images: images[t.MessageID]})
 		}
 	}
 	return out
@@ -289,9 +324,9 @@ type partial struct{ text, model string }
 // After a restart (the backend failed and another model starts the answer
 // again) the text so far is kept as a partial and the front end told to
 // discard it.
-func (c *Core) stream(ctx context.Context, tools bool, build func(Target) (llm.Request, error), emit func(Event)) (streamed, error) {
+func (c *Core) stream(ctx context.Context, need Need, build func(Target) (llm.Request, error), emit func(Event)) (streamed, error) {
 	var res streamed
-	st, err := c.cfg.Models.ChatWith(ctx, tools, build)
+	st, err := c.cfg.Models.ChatWith(ctx, need, build)
 	if err != nil {
 		return res, err
 	}

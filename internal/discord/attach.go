@@ -21,21 +21,26 @@ const MaxCodeFile = 16 << 10
 // EmojiRun on a verdict for a code file runs that file.
 const EmojiRun = "▶️"
 
-// NoVision is the answer to an image.
-const NoVision = "I can't see images: looking at one needs a vision-capable model, and this Mai does not give images to a model."
-
 // maxShownFindings bounds the findings a verdict lists.
 const maxShownFindings = 5
 
-// onAttachments serves a DM with files: an image gets NoVision; a code
-// file is run when the text is /run, else judged, with ▶️ to run it.
-// Text besides a file is answered with the file's code after it.
+// onAttachments serves a DM with files: images go to the chat core with
+// the text (which gives them to a model that can see, or says that none
+// is installed); a code file is run when the text is /run, else judged,
+// with ▶️ to run it. Text besides a file is answered with the file's code
+// after it.
 func (b *Bot) onAttachments(ctx context.Context, m *discordgo.Message) {
 	text := strings.TrimSpace(m.Content)
 	var file *discordgo.MessageAttachment
+	var images []Image
 	for _, a := range m.Attachments {
 		if isImage(a) {
-			b.say(ctx, m.ChannelID, NoVision)
+			im, err := b.downloadImage(ctx, a)
+			if err != nil {
+				b.say(ctx, m.ChannelID, "⚠️ "+err.Error())
+				continue
+			}
+			images = append(images, im)
 			continue
 		}
 		if file == nil {
@@ -43,8 +48,8 @@ func (b *Bot) onAttachments(ctx context.Context, m *discordgo.Message) {
 		}
 	}
 	if file == nil {
-		if text != "" {
-			b.answer(ctx, m.ChannelID, m.Content)
+		if text != "" || len(images) > 0 {
+			b.answerDM(ctx, m, images)
 		}
 		return
 	}
@@ -97,12 +102,25 @@ func isImage(a *discordgo.MessageAttachment) bool {
 // download fetches a code file: at most MaxCodeFile bytes of UTF-8 text.
 func (b *Bot) download(ctx context.Context, a *discordgo.MessageAttachment) ([]byte, error) {
 	tooBig := fmt.Errorf("%s is larger than %d KiB, the most Mai takes as a code file; paste the part that matters", a.Filename, MaxCodeFile>>10)
-	if a.Size > MaxCodeFile {
-		return nil, tooBig
+	data, _, err := b.fetch(ctx, a, MaxCodeFile, tooBig)
+	if err != nil {
+		return nil, err
+	}
+	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
+		return nil, fmt.Errorf("%s is not a text file; Mai runs and judges source code only", a.Filename)
+	}
+	return data, nil
+}
+
+// fetch downloads an attachment of at most limit bytes (tooBig when it is
+// larger) and returns it with the content type it was served with.
+func (b *Bot) fetch(ctx context.Context, a *discordgo.MessageAttachment, limit int, tooBig error) ([]byte, string, error) {
+	if a.Size > limit {
+		return nil, "", tooBig
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.URL, nil)
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", a.Filename, err)
+		return nil, "", fmt.Errorf("fetching %s: %w", a.Filename, err)
 	}
 	client := b.s.Client
 	if client == nil {
@@ -110,23 +128,20 @@ func (b *Bot) download(ctx context.Context, a *discordgo.MessageAttachment) ([]b
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", a.Filename, err)
+		return nil, "", fmt.Errorf("fetching %s: %w", a.Filename, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("fetching %s: Discord answered %s", a.Filename, resp.Status)
+		return nil, "", fmt.Errorf("fetching %s: Discord answered %s", a.Filename, resp.Status)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, MaxCodeFile+1))
+	data, err := io.ReadAll(io.LimitReader(resp.Body, int64(limit)+1))
 	if err != nil {
-		return nil, fmt.Errorf("fetching %s: %w", a.Filename, err)
+		return nil, "", fmt.Errorf("fetching %s: %w", a.Filename, err)
 	}
-	if len(data) > MaxCodeFile {
-		return nil, tooBig
+	if len(data) > limit {
+		return nil, "", tooBig
 	}
-	if !utf8.Valid(data) || bytes.IndexByte(data, 0) >= 0 {
-		return nil, fmt.Errorf("%s is not a text file; Mai runs and judges source code only", a.Filename)
-	}
-	return data, nil
+	return data, resp.Header.Get("Content-Type"), nil
 }
 
 // verdictText says what the risk analyser makes of a code file.

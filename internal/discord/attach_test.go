@@ -75,15 +75,3 @@ func TestCodeFileRefusals(t *testing.T) {
 		t.Fatalf("the chat core got %q", s)
 	}
 }
-
-func TestImageIsNotSeen(t *testing.T) {
-	fake, chat, ch := attachBot(t)
-	fake.SendDM(ownerID, "", fake.Attachment("cat.png", "image/png", []byte("\x89PNG\r\n\x1a\n")))
-	waitFor(t, "the answer", func() bool { return len(fake.BotMessages(ch)) == 1 })
-	if got := fake.BotMessages(ch)[0].Content; got != NoVision {
-		t.Fatalf("got %q", got)
-	}
-	if s := chat.sent(); len(s) != 0 {
-		t.Fatalf("the chat core got %q", s)
-	}
-}

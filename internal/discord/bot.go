@@ -149,7 +149,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	}
 	for _, p := range interrupted {
 		b.o.Log.Info().Int64("reply", p.id).Msg("discord: finishing an answer a restart interrupted")
-		go b.stream(ctx, resumedReply(ctx, b, p.id, p.channel, p.prompt, p.refs), p.prompt, true)
+		go b.stream(ctx, resumedReply(ctx, b, p), true)
 	}
 	synced := make(chan struct{})
 	go func() { b.approvals.syncLoop(ctx); close(synced) }()
@@ -180,14 +180,15 @@ func (b *Bot) onMessage(ctx context.Context, m *discordgo.Message) {
 		go b.onAttachments(ctx, m)
 		return
 	}
-	go b.answerDM(ctx, m)
+	go b.answerDM(ctx, m, nil)
 }
 
-// answerDM answers one of the owner's DMs, with the chain of messages it
-// replies to, if any, quoted before it.
-func (b *Bot) answerDM(ctx context.Context, m *discordgo.Message) {
-	text := b.withChain(ctx, m)
-	r, err := newReply(ctx, b, m.ChannelID, text)
+// answerDM answers one of the owner's DMs, with its images; a reply is
+// answered from the point it replies to (promptOf).
+func (b *Bot) answerDM(ctx context.Context, m *discordgo.Message, images []Image) {
+	p := b.promptOf(ctx, m)
+	p.Images = images
+	r, err := newReply(ctx, b, m.ChannelID, m.ID, p)
 	if err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: start a reply")
 		return
@@ -195,23 +196,23 @@ func (b *Bot) answerDM(ctx context.Context, m *discordgo.Message) {
 	b.mu.Lock()
 	b.asked[m.ID], b.latest = r, r
 	b.mu.Unlock()
-	b.stream(ctx, r, text, false)
+	b.stream(ctx, r, false)
 }
 
 // answer sends text to the chat core and streams its events into a reply.
 func (b *Bot) answer(ctx context.Context, channel, text string) {
-	r, err := newReply(ctx, b, channel, text)
+	r, err := newReply(ctx, b, channel, "", Prompt{Text: text})
 	if err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: start a reply")
 		return
 	}
-	b.stream(ctx, r, text, false)
+	b.stream(ctx, r, false)
 }
 
-// stream sends text to the chat core and its events into r; redo says r
-// continues an answer a restart interrupted, whose prompt the core may
-// already have stored.
-func (b *Bot) stream(ctx context.Context, r *reply, text string, redo bool) {
+// stream sends r's prompt to the chat core and its events into r; redo
+// says r continues an answer a restart interrupted, whose prompt the core
+// may already have stored.
+func (b *Bot) stream(ctx context.Context, r *reply, redo bool) {
 	b.presence(1)
 	defer b.presence(-1)
 	if b.chat == nil {
@@ -223,11 +224,14 @@ func (b *Bot) stream(ctx context.Context, r *reply, text string, redo bool) {
 	if rd, ok := b.chat.(Redoer); ok && redo {
 		send = rd.Redo
 	}
-	err := send(ctx, b.o.Owner, text, func(e Event) {
+	err := send(ctx, b.o.Owner, r.prompt, func(e Event) {
 		if e.Kind == EventDone && e.Stats.Model != "" {
 			b.mu.Lock()
 			b.model = e.Stats.Model
 			b.mu.Unlock()
+		}
+		if e.Kind == EventDone && e.Stats.MessageID != 0 {
+			r.link(e.Stats)
 		}
 		r.emit(e)
 	})
@@ -242,15 +246,16 @@ func (b *Bot) stream(ctx context.Context, r *reply, text string, redo bool) {
 
 // interrupted is an answer a crash or a shutdown cut short.
 type interrupted struct {
-	id              int64
-	channel, prompt string
-	refs            []Ref
+	id            int64
+	channel, dmID string
+	prompt        Prompt
+	refs          []Ref
 }
 
 // interruptedReplies returns the answers to generate again, each in the
 // messages it had already posted.
 func (b *Bot) interruptedReplies(ctx context.Context) ([]interrupted, error) {
-	rows, err := b.db.QueryContext(ctx, `SELECT id, channel_id, prompt, refs FROM discord_replies WHERE done = 0 ORDER BY id`)
+	rows, err := b.db.QueryContext(ctx, `SELECT id, channel_id, dm_id, prompt, parent_id, refs FROM discord_replies WHERE done = 0 ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("discord replies: %w", err)
 	}
@@ -259,7 +264,7 @@ func (b *Bot) interruptedReplies(ctx context.Context) ([]interrupted, error) {
 	for rows.Next() {
 		var p interrupted
 		var refs string
-		if err := rows.Scan(&p.id, &p.channel, &p.prompt, &refs); err != nil {
+		if err := rows.Scan(&p.id, &p.channel, &p.dmID, &p.prompt.Text, &p.prompt.ReplyTo, &refs); err != nil {
 			return nil, fmt.Errorf("discord replies: %w", err)
 		}
 		if err := json.Unmarshal([]byte(refs), &p.refs); err != nil {
@@ -350,7 +355,7 @@ func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
 		b.chat.Stop(b.o.Owner)
 	case EmojiRegenerate:
 		if inPlace { // the answer to the latest DM is redone in its own messages
-			go b.redo(ctx, old, "/regenerate", "")
+			go b.redo(ctx, old, Prompt{Text: "/regenerate"}, "")
 			return
 		}
 		go b.answer(ctx, r.ChannelID, "/regenerate")

@@ -20,16 +20,19 @@ type scriptChat struct {
 
 	forgets int // ForgetLast calls
 
-	mu    sync.Mutex
-	users []string
-	texts []string
-	stops []string
+	mu      sync.Mutex
+	users   []string
+	texts   []string
+	prompts []Prompt
+	stops   []string
 }
 
-func (c *scriptChat) Send(ctx context.Context, user, text string, emit func(Event)) error {
+func (c *scriptChat) Send(ctx context.Context, user string, p Prompt, emit func(Event)) error {
+	text := p.Text
 	c.mu.Lock()
 	c.users = append(c.users, user)
 	c.texts = append(c.texts, text)
+	c.prompts = append(c.prompts, p)
 	c.mu.Unlock()
 	if c.echo {
 		emit(Event{Kind: EventText, Text: "re: " + text})

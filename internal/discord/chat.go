@@ -7,7 +7,7 @@ import "context"
 type Chat interface {
 	// Send handles one message of user: a command when it starts with "/",
 	// otherwise a turn. Events go to emit as they happen.
-	Send(ctx context.Context, user, text string, emit func(Event)) error
+	Send(ctx context.Context, user string, p Prompt, emit func(Event)) error
 	// Stop cancels user's running generation; it reports whether one ran.
 	Stop(user string) bool
 }
@@ -16,7 +16,22 @@ type Chat interface {
 // second time; the bot uses it for an answer a restart interrupted (and
 // Send when the Chat is not one).
 type Redoer interface {
-	Redo(ctx context.Context, user, text string, emit func(Event)) error
+	Redo(ctx context.Context, user string, p Prompt, emit func(Event)) error
+}
+
+// Prompt is one message of the owner's as the chat core takes it.
+type Prompt struct {
+	Text string
+	// ReplyTo is the chat core's id of the message this one replies to
+	// (Stats.MessageID or AnswerID of an earlier answer), 0 for none.
+	ReplyTo int64
+	Images  []Image
+}
+
+// Image is an image the owner sent: its bytes and MIME type.
+type Image struct {
+	MIME string
+	Data []byte
 }
 
 // EventKind says what an Event carries.
@@ -58,4 +73,7 @@ type Stats struct {
 	ContextWindow   int
 	// KeptMessages > 0 says the context was cut to the last N messages.
 	KeptMessages int
+	// MessageID and AnswerID are the chat core's ids of the message
+	// answered and of the answer.
+	MessageID, AnswerID int64
 }

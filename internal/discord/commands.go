@@ -139,7 +139,7 @@ func (b *Bot) chatCommand(ctx context.Context, text string) string {
 		return ChatOff
 	}
 	var out strings.Builder
-	err := b.chat.Send(ctx, b.o.Owner, text, func(e Event) {
+	err := b.chat.Send(ctx, b.o.Owner, Prompt{Text: text}, func(e Event) {
 		switch e.Kind {
 		case EventReply, EventText:
 			out.WriteString(e.Text)

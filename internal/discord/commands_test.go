@@ -15,7 +15,8 @@ import (
 // echoChat answers a command with a reply naming it.
 type echoChat struct{ scriptChat }
 
-func (c *echoChat) Send(ctx context.Context, user, text string, emit func(Event)) error {
+func (c *echoChat) Send(ctx context.Context, user string, p Prompt, emit func(Event)) error {
+	text := p.Text
 	c.mu.Lock()
 	c.texts = append(c.texts, text)
 	c.mu.Unlock()

@@ -35,11 +35,11 @@ func (r *reply) wait(ctx context.Context) bool {
 // redo answers text again in old's messages (🔁, an edited DM) instead of
 // posting new ones, once old has finished; note, when set, heads the new
 // answer.
-func (b *Bot) redo(ctx context.Context, old *reply, text, note string) *reply {
+func (b *Bot) redo(ctx context.Context, old *reply, p Prompt, note string) *reply {
 	if !old.wait(ctx) {
 		return nil
 	}
-	r, err := newReply(ctx, b, old.channel, text)
+	r, err := newReply(ctx, b, old.channel, old.dmID, p)
 	if err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: start a reply")
 		return nil
@@ -67,7 +67,7 @@ func (b *Bot) redo(ctx context.Context, old *reply, text, note string) *reply {
 		b.latest = r
 	}
 	b.mu.Unlock()
-	b.stream(ctx, r, text, false)
+	b.stream(ctx, r, false)
 	return r
 }
 
@@ -97,14 +97,19 @@ func (b *Bot) onEdit(ctx context.Context, m *discordgo.Message) {
 		return
 	}
 	old, fg := b.latestExchange(ctx, m.ID, "edited")
-	if old == nil || old.prompt == b.withChain(ctx, m) {
-		return // not ours to redo, or only an embed changed
+	if old == nil {
+		return // not ours to redo
+	}
+	p := b.promptOf(ctx, m)
+	if p.Text == old.prompt.Text {
+		return // only an embed changed
 	}
 	if err := fg.ForgetLast(ctx, b.o.Owner); err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: forget an edited exchange")
 		return
 	}
-	b.redo(ctx, old, b.withChain(ctx, m), "✏️ answered again: you edited your message")
+	p.Images = old.prompt.Images
+	b.redo(ctx, old, p, "✏️ answered again: you edited your message")
 }
 
 // Forgotten replaces the answer to a DM the owner deleted; ForgottenByReaction

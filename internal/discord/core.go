@@ -11,14 +11,23 @@ func FromCore(c *chat.Core) Chat { return coreChat{c} }
 
 type coreChat struct{ c *chat.Core }
 
-func (cc coreChat) Send(ctx context.Context, user, text string, emit func(Event)) error {
-	return cc.c.Send(ctx, chat.Message{User: user, Text: text}, adapt(emit))
+func (cc coreChat) Send(ctx context.Context, user string, p Prompt, emit func(Event)) error {
+	return cc.c.Send(ctx, message(user, p), adapt(emit))
 }
 
-// Redo answers text again through the core's Redo: the stored message is
+// Redo answers p again through the core's Redo: the stored message is
 // not stored twice.
-func (cc coreChat) Redo(ctx context.Context, user, text string, emit func(Event)) error {
-	return cc.c.Redo(ctx, chat.Message{User: user, Text: text}, adapt(emit))
+func (cc coreChat) Redo(ctx context.Context, user string, p Prompt, emit func(Event)) error {
+	return cc.c.Redo(ctx, message(user, p), adapt(emit))
+}
+
+// message is p as the chat core takes it.
+func message(user string, p Prompt) chat.Message {
+	m := chat.Message{User: user, Text: p.Text, ReplyTo: p.ReplyTo}
+	for _, im := range p.Images {
+		m.Images = append(m.Images, chat.Image{MIME: im.MIME, Data: im.Data})
+	}
+	return m
 }
 
 func (cc coreChat) Stop(user string) bool { return cc.c.Stop(user) }
@@ -62,7 +71,8 @@ func fromChatEvent(e chat.Event) (Event, bool) {
 	case chat.EventDone:
 		var st Stats
 		if e.Stats != nil {
-			st = Stats{Model: e.Stats.Model, TokensPerSecond: e.Stats.TokensPerSecond, ContextTokens: e.Stats.ContextTokens, ContextWindow: e.Stats.ContextWindow}
+			st = Stats{Model: e.Stats.Model, TokensPerSecond: e.Stats.TokensPerSecond, ContextTokens: e.Stats.ContextTokens, ContextWindow: e.Stats.ContextWindow,
+				MessageID: e.Stats.MessageID, AnswerID: e.Stats.AnswerID}
 			if e.Stats.Summaries > 0 { // older messages are only summarised
 				st.KeptMessages = e.Stats.RecentTurns
 			}

@@ -19,8 +19,9 @@ type reply struct {
 	b       *Bot
 	channel string
 	ctx     context.Context
-	row     int64 // in discord_replies
-	prompt  string
+	row     int64  // in discord_replies
+	dmID    string // the owner's DM it answers, "" for a ▶️ run or a command
+	prompt  Prompt
 
 	mu       sync.Mutex
 	text     strings.Builder
@@ -37,14 +38,15 @@ type reply struct {
 	stopOnce sync.Once
 }
 
-// newReply starts the reply to prompt, recorded so that a crash before its
-// end is repaired on restart.
-func newReply(ctx context.Context, b *Bot, channel, prompt string) (*reply, error) {
-	res, err := b.db.ExecContext(ctx, `INSERT INTO discord_replies (channel_id, prompt, created) VALUES (?, ?, ?)`, channel, prompt, now())
+// newReply starts the reply to prompt, the owner's DM dmID (or none),
+// recorded so that a crash before its end is repaired on restart.
+func newReply(ctx context.Context, b *Bot, channel, dmID string, prompt Prompt) (*reply, error) {
+	res, err := b.db.ExecContext(ctx, `INSERT INTO discord_replies (channel_id, prompt, dm_id, parent_id, created) VALUES (?, ?, ?, ?, ?)`,
+		channel, prompt.Text, dmID, prompt.ReplyTo, now())
 	if err != nil {
 		return nil, fmt.Errorf("discord reply: %w", err)
 	}
-	r := &reply{b: b, channel: channel, ctx: ctx, prompt: prompt, typing: make(chan struct{}), finished: make(chan struct{})}
+	r := &reply{b: b, channel: channel, ctx: ctx, dmID: dmID, prompt: prompt, typing: make(chan struct{}), finished: make(chan struct{})}
 	if r.row, err = res.LastInsertId(); err != nil {
 		return nil, fmt.Errorf("discord reply: %w", err)
 	}
@@ -53,10 +55,11 @@ func newReply(ctx context.Context, b *Bot, channel, prompt string) (*reply, erro
 }
 
 // resumedReply continues an interrupted reply in its messages.
-func resumedReply(ctx context.Context, b *Bot, row int64, channel, prompt string, refs []Ref) *reply {
-	r := &reply{b: b, channel: channel, ctx: ctx, row: row, prompt: prompt, typing: make(chan struct{}), finished: make(chan struct{}), refs: refs, shown: make([]string, len(refs))}
+func resumedReply(ctx context.Context, b *Bot, p interrupted) *reply {
+	r := &reply{b: b, channel: p.channel, ctx: ctx, row: p.id, dmID: p.dmID, prompt: p.prompt, typing: make(chan struct{}), finished: make(chan struct{}),
+		refs: p.refs, shown: make([]string, len(p.refs))}
 	r.notes = []string{"↻ regenerated after a restart"}
-	for _, ref := range refs {
+	for _, ref := range p.refs {
 		b.track(ref, r)
 	}
 	go r.type_()

@@ -6,6 +6,7 @@ package llm
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"time"
 )
@@ -110,6 +111,21 @@ type Message struct {
 	Content    string     `json:"content"`
 	ToolCalls  []ToolCall `json:"tool_calls,omitempty"`   // calls an assistant message asked for
 	ToolCallID string     `json:"tool_call_id,omitempty"` // the call a tool message answers
+	// Images go with a user message to a model that can see them
+	// (Capabilities.Vision).
+	Images []Image `json:"images,omitempty"`
+}
+
+// Image is a picture given to a vision-capable model.
+type Image struct {
+	MIME string `json:"mime"` // "image/png", "image/jpeg", "image/webp"
+	Data []byte `json:"data"`
+}
+
+// DataURI returns the image as a data URI ("data:image/png;base64,…"),
+// the form OpenAI-compatible servers take.
+func (im Image) DataURI() string {
+	return "data:" + im.MIME + ";base64," + base64.StdEncoding.EncodeToString(im.Data)
 }
 
 // ToolCall is a model's request to run a tool.

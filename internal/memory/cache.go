@@ -15,6 +15,7 @@ type cacheKey struct {
 	model        string
 	window       int
 	reserve      int
+	branch       int64
 }
 
 type cacheEntry struct {

@@ -40,6 +40,12 @@ type ContextRequest struct {
 	// Reserve is kept free for the reply; 0 means a quarter of the window,
 	// at most 1024 tokens.
 	Reserve int
+	// Branch, when not 0, is the message being answered when it replies to
+	// an earlier point of the conversation: the turns are then its reply
+	// chain (Store.Branch) instead of the conversation's latest turns, and
+	// the summaries of the conversation's older turns, which follow the
+	// latest turns, are left out.
+	Branch int64
 }
 
 // Turn is one message of an assembled context.
@@ -86,7 +92,7 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 	if budget <= turnOverhead {
 		return Context{}, fmt.Errorf("assemble context: window %d leaves no room after reserving %d for the reply", req.Window, req.Reserve)
 	}
-	key := cacheKey{conversation: req.Conversation, user: req.User, persona: req.Persona, query: req.Query, model: req.Model, window: req.Window, reserve: req.Reserve}
+	key := cacheKey{conversation: req.Conversation, user: req.User, persona: req.Persona, query: req.Query, model: req.Model, window: req.Window, reserve: req.Reserve, branch: req.Branch}
 	if c, ok := s.cache.get(key); ok {
 		c.Cached = true
 		return c, nil
@@ -121,6 +127,10 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 	if err != nil {
 		return c, err
 	}
+	shown, err := s.shownTurns(ctx, req, foldEnd)
+	if err != nil {
+		return c, err
+	}
 	query, err := s.recallQuery(ctx, req, foldEnd)
 	if err != nil {
 		return c, err
@@ -131,10 +141,12 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 		return c, err
 	}
 	c.Facts = len(usedFacts)
-	if c.Summaries, err = s.foldSection(ctx, &sys, req.Conversation, int(float64(room)*summaryShare)); err != nil {
-		return c, err
+	if req.Branch == 0 {
+		if c.Summaries, err = s.foldSection(ctx, &sys, req.Conversation, int(float64(room)*summaryShare)); err != nil {
+			return c, err
+		}
 	}
-	if c.Memories, err = s.memorySection(ctx, &sys, req, query, foldEnd, int(float64(room)*memoryShare)); err != nil {
+	if c.Memories, err = s.memorySection(ctx, &sys, req, query, shown, int(float64(room)*memoryShare)); err != nil {
 		return c, err
 	}
 	system := persona + sys.text()
@@ -143,11 +155,9 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 		return c, err
 	}
 	c.Turns = append(c.Turns, Turn{Role: RoleSystem, Content: system})
-	var tools map[int64]TurnDetail
-	if len(recent) > 0 {
-		if tools, err = s.toolDetails(ctx, req.Conversation, recent[0].ID); err != nil {
-			return c, err
-		}
+	tools, err := s.toolDetails(ctx, recent)
+	if err != nil {
+		return c, err
 	}
 	for _, m := range recent {
 		t := Turn{Role: m.Role, Content: m.Content, MessageID: m.ID}
@@ -197,15 +207,39 @@ func (st *systemTurn) add(title string, lines []string, limit int) []int {
 
 func (st *systemTurn) text() string { return strings.Join(st.sections, "") }
 
+// shownTurns says which stored messages the context may show word for
+// word, so that recall does not repeat them: the conversation's unfolded
+// turns and its folds, or, for a branch, the messages of its reply chain.
+func (s *Store) shownTurns(ctx context.Context, req ContextRequest, foldEnd int64) (func(Recollection) bool, error) {
+	if req.Branch == 0 {
+		return func(m Recollection) bool {
+			return m.ConversationID == req.Conversation && (m.Kind == KindMessage && m.ID > foldEnd || m.Kind == KindSummary && m.Tier == StyleFold)
+		}, nil
+	}
+	chain, err := s.Branch(ctx, req.Branch, 0)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[int64]bool, len(chain))
+	for _, m := range chain {
+		ids[m.ID] = true
+	}
+	return func(m Recollection) bool { return m.Kind == KindMessage && ids[m.ID] }, nil
+}
+
 // recallQuery is what to recall memories for: the request's query, else
-// the conversation's latest unfolded user turn.
+// the message a branch answers, else the conversation's latest unfolded
+// user turn.
 func (s *Store) recallQuery(ctx context.Context, req ContextRequest, foldEnd int64) (string, error) {
 	if req.Query != "" {
 		return req.Query, nil
 	}
 	var query string
-	err := s.db.QueryRowContext(ctx, `SELECT content FROM messages WHERE conversation_id = ? AND id > ? AND role = 'user' ORDER BY id DESC LIMIT 1`,
-		req.Conversation, foldEnd).Scan(&query)
+	q, args := `SELECT content FROM messages WHERE conversation_id = ? AND id > ? AND role = 'user' ORDER BY id DESC LIMIT 1`, []any{req.Conversation, foldEnd}
+	if req.Branch != 0 {
+		q, args = `SELECT content FROM messages WHERE id = ?`, []any{req.Branch}
+	}
+	err := s.db.QueryRowContext(ctx, q, args...).Scan(&query)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return "", fmt.Errorf("read the latest turn: %w", err)
 	}
@@ -248,8 +282,8 @@ func (s *Store) foldSection(ctx context.Context, sys *systemTurn, conversation i
 }
 
 // memorySection adds what Recall finds for query, leaving out what the
-// conversation shows anyway, and returns how many memories it kept.
-func (s *Store) memorySection(ctx context.Context, sys *systemTurn, req ContextRequest, query string, foldEnd int64, limit int) (int, error) {
+// context shows anyway, and returns how many memories it kept.
+func (s *Store) memorySection(ctx context.Context, sys *systemTurn, req ContextRequest, query string, shown func(Recollection) bool, limit int) (int, error) {
 	if query == "" {
 		return 0, nil
 	}
@@ -260,9 +294,7 @@ func (s *Store) memorySection(ctx context.Context, sys *systemTurn, req ContextR
 	per := max(limit/4, 16)
 	var lines []string
 	for _, m := range mems {
-		// The conversation's unfolded turns are the recent turns' to
-		// show, and its folds are in their own section.
-		if m.ConversationID == req.Conversation && (m.Kind == KindMessage && m.ID > foldEnd || m.Kind == KindSummary && m.Tier == StyleFold) {
+		if shown(m) {
 			continue
 		}
 		who := string(m.Role)
@@ -280,7 +312,13 @@ func (s *Store) memorySection(ctx context.Context, sys *systemTurn, req ContextR
 // with them.
 func (s *Store) recentWithin(ctx context.Context, tok *Estimator, req ContextRequest, foldEnd int64, sysTokens, budget int) ([]Message, int, error) {
 	over := tok.TurnOverhead()
-	recent, err := s.recentFitting(ctx, tok, req.Model, req.Conversation, foldEnd, budget-sysTokens, over)
+	var recent []Message
+	var err error
+	if req.Branch != 0 {
+		recent, err = s.branchFitting(ctx, tok, req.Model, req.Branch, budget-sysTokens, over)
+	} else {
+		recent, err = s.recentFitting(ctx, tok, req.Model, req.Conversation, foldEnd, budget-sysTokens, over)
+	}
 	if err != nil {
 		return nil, 0, err
 	}

@@ -264,6 +264,12 @@ func (s *Store) recentFitting(ctx context.Context, tok *Estimator, model string,
 	if err != nil {
 		return nil, err
 	}
+	return fitNewest(tok, model, ms, room, over), nil
+}
+
+// fitNewest returns the newest of ms whose tokens, counted by tok for
+// model (or as stored when model is ""), fit in room with over per turn.
+func fitNewest(tok *Estimator, model string, ms []Message, room, over int) []Message {
 	used, first := 0, len(ms)
 	for i := len(ms) - 1; i >= 0; i-- {
 		if model != "" {
@@ -275,5 +281,5 @@ func (s *Store) recentFitting(ctx context.Context, tok *Estimator, model string,
 		used += ms[i].Tokens + over
 		first = i
 	}
-	return ms[first:], nil
+	return ms[first:]
 }

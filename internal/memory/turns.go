@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -99,17 +100,27 @@ FROM turn_details d JOIN messages m ON m.id = d.message_id WHERE m.conversation_
 	return out, rows.Err()
 }
 
-// toolDetails returns the tool call and tool result details of the
-// conversation's messages from id first on, by message id.
-func (s *Store) toolDetails(ctx context.Context, conversation, first int64) (map[int64]TurnDetail, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT d.message_id, d.kind, d.tool_name, d.tool_call_id
-FROM turn_details d JOIN messages m ON m.id = d.message_id
-WHERE m.conversation_id = ? AND d.message_id >= ? AND d.kind IN ('tool_call', 'tool_result')`, conversation, first)
+// toolDetails returns the tool call and tool result details among the
+// messages ms, by message id.
+func (s *Store) toolDetails(ctx context.Context, ms []Message) (map[int64]TurnDetail, error) {
+	out := map[int64]TurnDetail{}
+	if len(ms) == 0 {
+		return out, nil
+	}
+	ids := make([]int64, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT message_id, kind, tool_name, tool_call_id FROM turn_details
+WHERE message_id IN (SELECT value FROM json_each(?)) AND kind IN ('tool_call', 'tool_result')`, string(list))
 	if err != nil {
 		return nil, fmt.Errorf("read tool turns: %w", err)
 	}
 	defer rows.Close()
-	out := map[int64]TurnDetail{}
 	for rows.Next() {
 		var d TurnDetail
 		var kind string

@@ -54,6 +54,7 @@ const (
 	CauseLatency Cause = "latency" // answers were too slow: downgrade
 	CauseUpgrade Cause = "upgrade" // a better model fits again
 	CauseTools   Cause = "tools"   // a request carried tools the active model does not take
+	CauseVision  Cause = "vision"  // a request carried an image the active model cannot see
 )
 
 // tracker applies a Policy to what happens to the active model. It is a

@@ -746,6 +746,14 @@ type ChatOptions struct {
 	// when none does, the stream begins with a notice saying so and the
 	// active model answers.
 	Tools bool
+	// Vision: the request carries images. When the active model cannot see
+	// them, the best-ranked vision-capable model that fits becomes the
+	// active one (loaded like any other choice, evicting what Mai loaded
+	// when it must) even over the owner's choice, since no other model can
+	// answer; when none does, ChatWithOptions returns a *NoVisionError. A
+	// failover moves only to another vision-capable model. Vision goes
+	// before Tools: a vision model that takes no tools answers without them.
+	Vision bool
 }
 
 // ChatWith streams an answer from the active model (choosing one on first
@@ -770,8 +778,13 @@ func (r *Router) ChatWithOptions(ctx context.Context, o ChatOptions, build func(
 	if err != nil {
 		return nil, err
 	}
-	s := &stream{r: r, ctx: ctx, build: build}
-	if o.Tools && !c.Model.Capabilities.Tools {
+	s := &stream{r: r, ctx: ctx, build: build, vision: o.Vision}
+	if o.Vision && !c.Model.Capabilities.Vision {
+		if c, err = r.visionTarget(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	if o.Tools && !c.Model.Capabilities.Tools && !o.Vision {
 		var notice string
 		c, notice = r.toolTarget(ctx, c)
 		if notice != "" {
@@ -869,7 +882,7 @@ func (r *Router) failed(c Candidate, err error) (away bool, reason string) {
 // wrapping round to the better ones, other than failed and, when failed's
 // backend is unreachable, other than anything on it. Going down first keeps
 // a failover from waiting for a bigger model to load.
-func (r *Router) fallback(ctx context.Context, failed Candidate, err error) (Candidate, error) {
+func (r *Router) fallback(ctx context.Context, failed Candidate, err error, vision bool) (Candidate, error) {
 	v := r.look(ctx)
 	ranked := v.rank(r.cfg.Preferences)
 	if i := indexOf(ranked, failed); i < len(ranked) {
@@ -877,7 +890,7 @@ func (r *Router) fallback(ctx context.Context, failed Candidate, err error) (Can
 	}
 	unreachable := errors.Is(err, llm.ErrUnreachable)
 	c, ok := v.choose(ranked, r.cfg.ContextLength, r.cfg.Headroom, func(c Candidate) bool {
-		return (c.Endpoint == failed.Endpoint && (unreachable || c.Model.Name == failed.Model.Name))
+		return (c.Endpoint == failed.Endpoint && (unreachable || c.Model.Name == failed.Model.Name)) || vision && !c.Model.Capabilities.Vision
 	})
 	if !ok {
 		return Candidate{}, r.noModel(v, nil)

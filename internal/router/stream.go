@@ -16,6 +16,9 @@ type stream struct {
 	r     *Router
 	ctx   context.Context
 	build func(Choice) (llm.Request, error)
+	// vision: the request carries images, so only a model that can see
+	// them may take over.
+	vision bool
 
 	cur        Candidate
 	inner      llm.Stream
@@ -83,7 +86,7 @@ func (s *stream) Next() (llm.Event, error) {
 func (s *stream) failover(failed Candidate, err error) error {
 	s.retried = true
 	away, reason := s.r.failed(failed, err)
-	next, ferr := s.r.fallback(s.ctx, failed, err)
+	next, ferr := s.r.fallback(s.ctx, failed, err, s.vision)
 	if ferr != nil {
 		return fmt.Errorf("%w; no other model could take over: %w", err, ferr)
 	}

@@ -152,6 +152,16 @@ func (db *DB) migrate(ctx context.Context, fsys fs.FS) (string, error) {
 	}
 	for _, m := range st.Pending {
 		err := db.Tx(ctx, func(tx *sql.Tx) error {
+			// Another process opening the same new database may have
+			// applied it since status was read; the transaction holds the
+			// write lock, so this answer stays true until it ends.
+			var done int
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, m.Version).Scan(&done); err != nil {
+				return err
+			}
+			if done > 0 {
+				return nil
+			}
 			if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 				return err
 			}

@@ -42,6 +42,11 @@ type Options struct {
 // migrations, backing up an existing database first. It refuses a database
 // written by a newer Mai and one whose applied migrations have changed.
 func Open(ctx context.Context, path string, o Options) (*DB, error) {
+	unlock, err := setupLock(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	db, err := openRaw(ctx, path, o)
 	return migrated(ctx, db, err, o)
 }

@@ -249,3 +249,28 @@ func TestTxRollsBackOnError(t *testing.T) {
 		t.Fatalf("err=%v rows=%d", err, n)
 	}
 }
+
+// Several processes opening one new database at once (the daemon and a CLI
+// command on a fresh data dir) must all succeed with one schema: before
+// the set-up lock, two applied the first migration twice ("table meta
+// already exists") or one failed the switch to WAL ("database is locked").
+func TestConcurrentOpenOfNewDatabase(t *testing.T) {
+	for round := range 10 {
+		path := filepath.Join(t.TempDir(), "mai.db")
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() {
+				db, err := Open(context.Background(), path, Options{})
+				if err == nil {
+					err = db.Close()
+				}
+				errs <- err
+			}()
+		}
+		for range 4 {
+			if err := <-errs; err != nil {
+				t.Errorf("round %d: %v", round, err)
+			}
+		}
+	}
+}

@@ -217,10 +217,22 @@ type (
 		} `json:"json_schema"`
 	}
 	chatMessage struct {
-		Role       string         `json:"role"`
-		Content    string         `json:"content"`
+		Role string `json:"role"`
+		// Content is the text, or, with images, a list of contentParts.
+		Content    any            `json:"content"`
 		ToolCalls  []chatToolCall `json:"tool_calls,omitempty"`
 		ToolCallID string         `json:"tool_call_id,omitempty"`
+	}
+	// contentPart is one part of a message with images: OpenAI's
+	// {"type": "text", "text": …} or {"type": "image_url", "image_url":
+	// {"url": "data:image/png;base64,…"}}.
+	contentPart struct {
+		Type     string    `json:"type"`
+		Text     string    `json:"text,omitempty"`
+		ImageURL *imageURL `json:"image_url,omitempty"`
+	}
+	imageURL struct {
+		URL string `json:"url"`
 	}
 	chatToolCall struct {
 		ID       string `json:"id"`
@@ -262,7 +274,7 @@ func encodeChat(req llm.Request) chatRequest {
 		out.TTL = int64(math.Ceil(req.KeepAlive.Seconds()))
 	}
 	for i, m := range req.Messages {
-		cm := chatMessage{Role: string(m.Role), Content: m.Content, ToolCallID: m.ToolCallID}
+		cm := chatMessage{Role: string(m.Role), Content: content(m), ToolCallID: m.ToolCallID}
 		for _, tc := range m.ToolCalls {
 			var c chatToolCall
 			c.ID, c.Type = tc.ID, "function"
@@ -281,6 +293,19 @@ func encodeChat(req llm.Request) chatRequest {
 		out.Tools = append(out.Tools, ct)
 	}
 	return out
+}
+
+// content is a message's content: its text, or its text and images as
+// content parts.
+func content(m llm.Message) any {
+	if len(m.Images) == 0 {
+		return m.Content
+	}
+	parts := []contentPart{{Type: "text", Text: m.Content}}
+	for _, im := range m.Images {
+		parts = append(parts, contentPart{Type: "image_url", ImageURL: &imageURL{URL: im.DataURI()}})
+	}
+	return parts
 }
 
 // Chat streams a completion from /v1/chat/completions. The request carries

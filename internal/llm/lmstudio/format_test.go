@@ -2,6 +2,7 @@ package lmstudio
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/maicompanion/mai/internal/llm"
@@ -37,5 +38,22 @@ func TestEncodeChatResponseFormat(t *testing.T) {
 	json.Unmarshal(b, &plain)
 	if _, ok := plain["response_format"]; ok {
 		t.Fatalf("response_format sent without a schema: %s", b)
+	}
+}
+
+// A message with an image goes as OpenAI's content parts: the text, then
+// the image as a base64 data URI; one without stays a plain string.
+func TestEncodeChatImages(t *testing.T) {
+	req := llm.Request{Model: "m", Messages: []llm.Message{
+		{Role: llm.RoleSystem, Content: "persona"},
+		{Role: llm.RoleUser, Content: "what is this?", Images: []llm.Image{{MIME: "image/png", Data: []byte("\x89PNG")}}},
+	}}
+	b, err := json.Marshal(encodeChat(req))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `"messages":[{"role":"system","content":"persona"},{"role":"user","content":[{"type":"text","text":"what is this?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw=="}}]}]`
+	if !strings.Contains(string(b), want) {
+		t.Fatalf("body %s\nwant it to hold %s", b, want)
 	}
 }

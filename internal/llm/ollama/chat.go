@@ -16,6 +16,7 @@ type wireMessage struct {
 	ToolCalls  []wireToolCall `json:"tool_calls,omitempty"`
 	ToolName   string         `json:"tool_name,omitempty"`
 	ToolCallID string         `json:"tool_call_id,omitempty"`
+	Images     [][]byte       `json:"images,omitempty"` // base64 in JSON, as Ollama takes them
 }
 
 type wireToolCall struct {
@@ -56,6 +57,9 @@ func chatBody(req llm.Request) chatRequest {
 	callNames := map[string]string{}
 	for _, m := range req.Messages {
 		wm := wireMessage{Role: string(m.Role), Content: m.Content, ToolCallID: m.ToolCallID}
+		for _, im := range m.Images {
+			wm.Images = append(wm.Images, im.Data)
+		}
 		for i, tc := range m.ToolCalls {
 			args := tc.Arguments
 			if len(args) == 0 {

@@ -57,6 +57,7 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "invalid_request_error", `"model" is required`, "")
 		return
 	}
+	images := req.hasImages()
 	s.mu.Lock()
 	s.requests = append(s.requests, req)
 	reply := echo(req)
@@ -84,6 +85,10 @@ func (s *Server) handleChat(w http.ResponseWriter, r *http.Request) {
 			status = http.StatusNotFound
 		}
 		writeError(w, status, "invalid_request_error", msg, notFoundCode(m))
+		return
+	}
+	if images && !m.Vision {
+		writeError(w, http.StatusBadRequest, "invalid_request_error", "Model does not support images. Please use a model that does.", "")
 		return
 	}
 	if !req.Stream {

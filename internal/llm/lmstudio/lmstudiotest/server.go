@@ -99,10 +99,13 @@ type ChatRequest struct {
 	TTL         int      `json:"ttl"`
 }
 
-// ChatMessage is one message of a ChatRequest.
+// ChatMessage is one message of a ChatRequest. Content is the text (of
+// all text parts, when the content came as a list of parts); Images are
+// the images of its image_url parts, decoded from their data URIs.
 type ChatMessage struct {
-	Role      string `json:"role"`
-	Content   string `json:"content"`
+	Role      string  `json:"role"`
+	Content   string  `json:"content"`
+	Images    []Image `json:"-"`
 	ToolCalls []struct {
 		ID       string `json:"id"`
 		Type     string `json:"type"`

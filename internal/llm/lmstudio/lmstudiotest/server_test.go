@@ -228,3 +228,45 @@ func TestTokenAndUnknownEndpoint(t *testing.T) {
 		t.Errorf("unknown endpoint: %d %s", status, body)
 	}
 }
+
+// An image comes as an OpenAI content part with a base64 data URI: a
+// vision model's request records the decoded bytes; a text-only model
+// refuses it.
+func TestChatImages(t *testing.T) {
+	s := lmstudiotest.New(t,
+		lmstudiotest.Model{Key: "qwen/qwen2.5-vl-7b", Vision: true},
+		lmstudiotest.Model{Key: "qwen/qwen3-8b"},
+	)
+	body := func(model string) string {
+		return `{"model":"` + model + `","stream":true,"messages":[{"role":"user","content":[{"type":"text","text":"what is it?"},{"type":"image_url","image_url":{"url":"data:image/png;base64,iVBORw=="}}]}]}`
+	}
+	if code, b := do(t, "POST", s.URL+"/v1/chat/completions", body("qwen/qwen3-8b")); code != http.StatusBadRequest || !strings.Contains(string(b), "does not support images") {
+		t.Fatalf("text-only model: %d %s", code, b)
+	}
+	if code, b := do(t, "POST", s.URL+"/v1/chat/completions", body("qwen/qwen2.5-vl-7b")); code != http.StatusOK {
+		t.Fatalf("vision model: %d %s", code, b)
+	}
+	reqs := s.ChatRequests()
+	last := reqs[len(reqs)-1].Messages[0]
+	if last.Content != "what is it?" || len(last.Images) != 1 || last.Images[0].MIME != "image/png" || string(last.Images[0].Data) != "\x89PNG" {
+		t.Fatalf("recorded %+v", last)
+	}
+	if code, _ := do(t, "POST", s.URL+"/v1/chat/completions", `{"model":"qwen/qwen2.5-vl-7b","stream":true,"messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"https://example.org/cat.png"}}]}]}`); code != http.StatusBadRequest {
+		t.Fatalf("a remote image URL: %d, want 400", code)
+	}
+}
+
+// The vision model is listed as LM Studio lists one: capabilities.vision
+// in /api/v1/models, type "vlm" in /api/v0/models.
+func TestListVisionModel(t *testing.T) {
+	s := lmstudiotest.New(t, lmstudiotest.Model{Key: "qwen/qwen2.5-vl-7b", Vision: true})
+	_, b := do(t, "GET", s.URL+"/api/v1/models", "")
+	m := decode(t, b)["models"].([]any)[0].(map[string]any)
+	if m["type"] != "llm" || m["capabilities"].(map[string]any)["vision"] != true {
+		t.Fatalf("v1 lists %v", m)
+	}
+	_, b = do(t, "GET", s.URL+"/api/v0/models", "")
+	if m := decode(t, b)["data"].([]any)[0].(map[string]any); m["type"] != "vlm" {
+		t.Fatalf("v0 lists %v", m)
+	}
+}
