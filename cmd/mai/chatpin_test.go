@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -99,10 +100,7 @@ func TestStatusThroughTheDaemon(t *testing.T) {
 func TestModelsSwitchThroughTheDaemon(t *testing.T) {
 	srv, dir, env := lmStudioEnv(t)
 	env["MAI_FACTS_EVERY"] = "0"
-	cmd, out := maiProcess(t, dir, envList(env), "serve")
-	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() })
-	sock := filepath.Join(env["MAI_DATA_DIR"], "mai.sock")
-	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	out := serveDaemon(t, dir, env)
 	if r := runMai(t, dir, env, "models", "switch", "lmstudio:meta/llama-3.2-3b"); r.code != 0 || !strings.Contains(r.stdout, "switched to lmstudio:meta/llama-3.2-3b") {
 		t.Fatalf("switch: %+v\n%s", r, out)
 	}
@@ -144,10 +142,7 @@ func TestChatSwitchPinsAndAudits(t *testing.T) {
 	if got := pinned(); got != "lmstudio:meta/llama-3.2-3b" {
 		t.Errorf("pinned after /switch in process = %q", got)
 	}
-	cmd, out := maiProcess(t, dir, envList(env), "serve")
-	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() })
-	sock := filepath.Join(env["MAI_DATA_DIR"], "mai.sock")
-	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	out := serveDaemon(t, dir, env)
 	if r := runMai(t, dir, env, "chat", "--once", "/switch lmstudio:qwen/qwen3-8b"); r.code != 0 || !strings.Contains(r.stdout, "switched to lmstudio:qwen/qwen3-8b, loaded and pinned") {
 		t.Fatalf("/switch through the daemon: %+v\n%s", r, out)
 	}
@@ -173,4 +168,15 @@ func TestChatSwitchPinsAndAudits(t *testing.T) {
 	if strings.Join(got, ", ") != want {
 		t.Errorf("audited:\n got %s\nwant %s", strings.Join(got, ", "), want)
 	}
+}
+
+// serveDaemon runs `mai serve` for the rest of the test and returns its
+// output once its control socket is there.
+func serveDaemon(t *testing.T, dir string, env map[string]string) *bytes.Buffer {
+	t.Helper()
+	cmd, out := maiProcess(t, dir, envList(env), "serve")
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() })
+	sock := filepath.Join(env["MAI_DATA_DIR"], "mai.sock")
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	return out
 }

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/maicompanion/mai/internal/llm/lmstudio/lmstudiotest"
@@ -24,10 +23,7 @@ func TestMemoryCommandsThroughTheDaemon(t *testing.T) {
 	if r := runMaiStdin(t, dir, env, "2468\n", "pin", "set"); r.code != 0 {
 		t.Fatalf("pin set: %+v", r)
 	}
-	cmd, out := maiProcess(t, dir, envList(env), "serve")
-	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() })
-	sock := filepath.Join(env["MAI_DATA_DIR"], "mai.sock")
-	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	out := serveDaemon(t, dir, env)
 	srv.Script(lmstudiotest.Reply{Chunks: []string{"noted"}})
 	if r := runMai(t, dir, env, "chat", "--once", "my locker code is 4417"); r.code != 0 {
 		t.Fatalf("chat: %+v\n%s", r, out)

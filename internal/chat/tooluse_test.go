@@ -140,16 +140,7 @@ func TestToolRoundsReassembleWithinTheWindow(t *testing.T) {
 // use: the next round gets the reply chain, then the tool call and its
 // result, not the conversation's latest turns.
 func TestToolRoundsKeepTheBranch(t *testing.T) {
-	srv, r := fakeLMStudio(t)
-	mem := openMemory(t, dbPath(t))
-	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem, FactsEvery: -1})
-	first, err := send(t, c, "u1", "tell me about tortoises")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := send(t, c, "u1", "now about volcanoes"); err != nil {
-		t.Fatal(err)
-	}
+	srv, c, first := twoExchanges(t)
 	srv.Script(
 		lmstudiotest.Reply{ToolCalls: []lmstudiotest.ToolCall{{ID: "t1", Name: "recall", Arguments: `{"query":"tortoises"}`}}},
 		lmstudiotest.Reply{Chunks: []string{"a long time"}},
