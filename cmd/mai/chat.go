@@ -20,7 +20,7 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 			"  mai chat --once \"hi\" --model ollama:llama3.2:3b  # answer with that model\n"+
 			"  echo \"summarise this\" | mai chat --once -        # the prompt from stdin")
 	once := fs.String("once", "", "answer this one prompt (- reads it from stdin) and exit")
-	model := fs.String("model", "", "answer with this model (backend:name), as /switch does, without pinning it")
+	model := fs.String("model", "", "answer with this model (backend:name), without pinning it as /switch does")
 	maxTokens := fs.Int("max-tokens", 0, "stop each answer after this many tokens (0: the model decides)")
 	stats := fs.Bool("stats", false, "print the model, token counts and speed to stderr after each answer")
 	if _, err := m.parse(fs, args, 0); err != nil {
@@ -44,7 +44,7 @@ func (m *Main) runChat(ctx context.Context, args []string) error {
 	defer closeConn()
 	p := &printer{out: &answerWriter{w: m.Stdout, live: isTerminal(m.Stdout)}, errw: m.Stderr, stats: *stats}
 	if *model != "" {
-		if err := conn.Send(ctx, chat.Message{Text: "/switch " + *model}, func(chat.Event) {}); err != nil {
+		if err := conn.Send(ctx, chat.Message{Model: *model}, func(chat.Event) {}); err != nil {
 			return err
 		}
 	}

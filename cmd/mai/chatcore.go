@@ -19,6 +19,7 @@ import (
 	"github.com/maicompanion/mai/internal/memory"
 	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/sandbox"
+	"github.com/maicompanion/mai/internal/switchlog"
 	"github.com/maicompanion/mai/internal/workspace"
 )
 
@@ -56,7 +57,7 @@ func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore,
 		return nil, err
 	}
 	mem := memory.New(ms.db, memory.Options{Embedder: ms.router, Summarizer: memory.NewModelSummarizer(ms.router)})
-	cc, err := m.newChatCore(ctx, log, ms.router, mem, led, approval.ViaTerminal)
+	cc, err := m.newChatCore(ctx, log, ms.router, ms.log, mem, led, approval.ViaTerminal)
 	if err != nil {
 		led.close()
 		ms.close()
@@ -73,7 +74,7 @@ func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore,
 // front end shows and the owner decides (via says how the decision
 // arrives). History the terminal wrote under LocalUser before an owner id
 // was set becomes the owner's, and the audit log says so.
-func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Router, mem *memory.Store, led *ledger, via approval.Via) (*chatCore, error) {
+func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store, led *ledger, via approval.Via) (*chatCore, error) {
 	cfg := m.cfg
 	ws, created, err := workspace.Open(ctx, cfg.Workspace)
 	if errors.Is(err, workspace.ErrNotRepository) {
@@ -143,6 +144,8 @@ func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Ro
 	core, err := chat.New(chat.Config{
 		Models: chat.FromRouter(r), Memory: mem, Persona: ws.Persona, Code: code, Changes: changes,
 		MaxToolCalls: cfg.Chat.MaxToolCalls, FactsEvery: facts, ShowThinking: cfg.Chat.ShowThinking, Decide: decide, CheckPIN: checkPIN,
+		// /switch pins and audits exactly as mai models switch does.
+		Pin: func(ctx context.Context, ref string) (string, error) { return m.pinModel(ctx, r, sl, ref) },
 		Log: logging.Component(log, "chat"),
 	})
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -99,10 +100,7 @@ func TestStatusThroughTheDaemon(t *testing.T) {
 func TestModelsSwitchThroughTheDaemon(t *testing.T) {
 	srv, dir, env := lmStudioEnv(t)
 	env["MAI_FACTS_EVERY"] = "0"
-	cmd, out := maiProcess(t, dir, envList(env), "serve")
-	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() })
-	sock := filepath.Join(env["MAI_DATA_DIR"], "mai.sock")
-	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	out := serveDaemon(t, dir, env)
 	if r := runMai(t, dir, env, "models", "switch", "lmstudio:meta/llama-3.2-3b"); r.code != 0 || !strings.Contains(r.stdout, "switched to lmstudio:meta/llama-3.2-3b") {
 		t.Fatalf("switch: %+v\n%s", r, out)
 	}
@@ -120,4 +118,65 @@ func TestModelsSwitchThroughTheDaemon(t *testing.T) {
 	if r := runMai(t, dir, env, "audit", "list", "--action", "model.pin", "--json"); !strings.Contains(r.stdout, "llama-3.2-3b") {
 		t.Errorf("the switch is not audited: %+v", r)
 	}
+}
+
+// /switch typed in the chat is the owner's choice as `mai models switch`
+// is: pinned and audited, in process and through the daemon alike, and
+// /switch auto unpins.
+func TestChatSwitchPinsAndAudits(t *testing.T) {
+	_, dir, env := lmStudioEnv(t)
+	env["MAI_FACTS_EVERY"] = "0"
+	pinned := func() string {
+		t.Helper()
+		var st struct {
+			PinnedRef string `json:"pinned_ref"`
+		}
+		if r := runMai(t, dir, env, "models", "status", "--json"); r.code != 0 || json.Unmarshal([]byte(r.stdout), &st) != nil {
+			t.Fatalf("models status: %+v", r)
+		}
+		return st.PinnedRef
+	}
+	if r := runMai(t, dir, env, "chat", "--once", "/switch lmstudio:meta/llama-3.2-3b"); r.code != 0 || !strings.Contains(r.stdout, "switched to lmstudio:meta/llama-3.2-3b, loaded and pinned") {
+		t.Fatalf("/switch in process: %+v", r)
+	}
+	if got := pinned(); got != "lmstudio:meta/llama-3.2-3b" {
+		t.Errorf("pinned after /switch in process = %q", got)
+	}
+	out := serveDaemon(t, dir, env)
+	if r := runMai(t, dir, env, "chat", "--once", "/switch lmstudio:qwen/qwen3-8b"); r.code != 0 || !strings.Contains(r.stdout, "switched to lmstudio:qwen/qwen3-8b, loaded and pinned") {
+		t.Fatalf("/switch through the daemon: %+v\n%s", r, out)
+	}
+	if got := pinned(); got != "lmstudio:qwen/qwen3-8b" {
+		t.Errorf("pinned after /switch through the daemon = %q", got)
+	}
+	if r := runMai(t, dir, env, "chat", "--once", "/switch auto"); r.code != 0 || !strings.Contains(r.stdout, "no model pinned") {
+		t.Fatalf("/switch auto: %+v", r)
+	}
+	if got := pinned(); got != "" {
+		t.Errorf("pinned after /switch auto = %q", got)
+	}
+	var entries []struct{ Action, Subject string }
+	r := runMai(t, dir, env, "audit", "list", "--action", "model", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
+		t.Fatalf("audit list: %v %+v", err, r)
+	}
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Action+" "+e.Subject)
+	}
+	want := "model.pin lmstudio:meta/llama-3.2-3b, model.pin lmstudio:qwen/qwen3-8b, model.unpin model"
+	if strings.Join(got, ", ") != want {
+		t.Errorf("audited:\n got %s\nwant %s", strings.Join(got, ", "), want)
+	}
+}
+
+// serveDaemon runs `mai serve` for the rest of the test and returns its
+// output once its control socket is there.
+func serveDaemon(t *testing.T, dir string, env map[string]string) *bytes.Buffer {
+	t.Helper()
+	cmd, out := maiProcess(t, dir, envList(env), "serve")
+	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() })
+	sock := filepath.Join(env["MAI_DATA_DIR"], "mai.sock")
+	waitFor(t, func() bool { _, err := os.Stat(sock); return err == nil })
+	return out
 }

@@ -15,8 +15,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/maicompanion/mai/internal/approval"
-	"github.com/maicompanion/mai/internal/audit"
+	"github.com/maicompanion/mai/internal/control"
 	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
 	"github.com/maicompanion/mai/internal/switchlog"
@@ -247,12 +246,12 @@ func (m *Main) memoryCompress(ctx context.Context, args []string) error {
 	}); err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx, readWrite, true)
+	s, done, err := m.memoryChanges(ctx, true)
 	if err != nil {
 		return err
 	}
 	defer done()
-	r, err := s.Compress(ctx, memory.CompressOptions{DryRun: dry})
+	r, err := s.Compress(ctx, control.MemoryCompress{DryRun: dry})
 	if err != nil {
 		return fmt.Errorf("compress memory (steps done so far are kept; run it again to finish): %w", err)
 	}
@@ -340,7 +339,8 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 	if *pinStdin && rest[0] == "-" {
 		return fmt.Errorf("%w: --pin-stdin and - both read standard input: give the PIN in MAI_PIN instead", errUsage)
 	}
-	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
+	pin, err := m.presentedPIN(m.pinInput(*pinStdin))
+	if err != nil {
 		return err
 	}
 	var r io.Reader = m.Stdin
@@ -352,12 +352,12 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 		defer f.Close()
 		r = f
 	}
-	s, done, err := m.openMemory(ctx, readWrite, false)
+	s, done, err := m.memoryChanges(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer done()
-	rep, err := s.Import(ctx, r, memory.ImportOptions{Merge: merge})
+	rep, err := s.Import(ctx, r, control.MemoryImport{Source: rest[0], Merge: merge}, pin)
 	if errors.Is(err, memory.ErrHistoryExists) {
 		return fmt.Errorf("%w; nothing was imported: forget that user first to restore an export exactly, or pass --merge to add it anyway", err)
 	}
@@ -370,8 +370,7 @@ func (m *Main) memoryImport(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(m.Stdout, "imported %d messages (%d with chat details), %d summaries, %d facts and %d embeddings of %d user(s)\n",
 		rep.Messages, rep.Turns, rep.Summaries, rep.Facts, rep.Embeddings, rep.Users)
-	return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.import", Subject: rest[0], Details: map[string]any{
-		"merge": merge, "users": rep.Users, "messages": rep.Messages, "turns": rep.Turns, "summaries": rep.Summaries, "facts": rep.Facts, "embeddings": rep.Embeddings}})
+	return nil
 }
 
 func (m *Main) memoryFacts(ctx context.Context, args []string) error {
@@ -438,45 +437,43 @@ func (m *Main) memoryForget(ctx context.Context, args []string) error {
 	if (user == "") == (fact == "") || (before != "" && user == "") {
 		return fmt.Errorf("%w: forget takes --user ID [--before DATE], or --fact ID", errUsage)
 	}
-	if err := m.requirePIN(ctx, m.pinInput(*pinStdin)); err != nil {
+	f := control.MemoryForget{User: user, Before: before}
+	if fact != "" {
+		id, err := strconv.ParseInt(fact, 10, 64)
+		if err != nil || id <= 0 {
+			return fmt.Errorf("%w: --fact %q is not a fact ID (see 'mai memory facts')", errUsage, fact)
+		}
+		f.Fact = id
+	}
+	if before != "" {
+		if _, err := parseDate(before); err != nil {
+			return err
+		}
+	}
+	pin, err := m.presentedPIN(m.pinInput(*pinStdin))
+	if err != nil {
 		return err
 	}
-	s, done, err := m.openMemory(ctx, readWrite, false)
+	s, done, err := m.memoryChanges(ctx, false)
 	if err != nil {
 		return err
 	}
 	defer done()
-	if fact != "" {
-		id, err := strconv.ParseInt(fact, 10, 64)
-		if err != nil {
-			return fmt.Errorf("%w: --fact %q is not a fact ID (see 'mai memory facts')", errUsage, fact)
-		}
-		if err := s.ForgetFact(ctx, id); errors.Is(err, memory.ErrNotFound) {
-			return fmt.Errorf("there is no fact %d: list them with 'mai memory facts'", id)
-		} else if err != nil {
-			return err
-		}
-		fmt.Fprintf(m.Stdout, "forgot fact %d\n", id)
-		m.warnBackups()
-		return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.forget", Subject: "fact:" + fact})
-	}
-	var cut time.Time
-	if before != "" {
-		if cut, err = parseDate(before); err != nil {
-			return err
-		}
-	}
-	r, err := s.ForgetUser(ctx, user, cut)
-	if errors.Is(err, memory.ErrNotFound) {
+	r, err := s.Forget(ctx, f, pin)
+	switch {
+	case errors.Is(err, memory.ErrNotFound) && f.Fact != 0:
+		return fmt.Errorf("there is no fact %d: list them with 'mai memory facts'", f.Fact)
+	case errors.Is(err, memory.ErrNotFound):
 		return fmt.Errorf("there are no memories of user %s: check the id with 'mai memory stats'", user)
-	}
-	if err != nil {
+	case err != nil:
 		return err
+	case f.Fact != 0:
+		fmt.Fprintf(m.Stdout, "forgot fact %d\n", f.Fact)
+	default:
+		fmt.Fprintf(m.Stdout, "forgot %d messages, %d summaries, %d archived days and %d facts of %s\n", r.Messages, r.Summaries, r.Archives, r.Facts, user)
 	}
-	fmt.Fprintf(m.Stdout, "forgot %d messages, %d summaries, %d archived days and %d facts of %s\n", r.Messages, r.Summaries, r.Archives, r.Facts, user)
 	m.warnBackups()
-	return m.record(ctx, audit.Record{Actor: approval.LocalOwner, Action: "memory.forget", Subject: user, Details: map[string]any{
-		"before": before, "messages": r.Messages, "summaries": r.Summaries, "archives": r.Archives, "facts": r.Facts}})
+	return nil
 }
 
 // warnBackups says which backup files still hold what was just forgotten:

@@ -167,6 +167,16 @@ func (p *pinSource) typed(prompt string) (string, error) {
 	return strings.TrimSpace(string(b)), nil
 }
 
+// presentedPIN returns the PIN the owner presents when one is stored, ""
+// otherwise, for a check elsewhere (chatPIN, in this process or the
+// daemon's).
+func (m *Main) presentedPIN(src *pinSource) (string, error) {
+	if ok, err := m.pinStore().Stored(); err != nil || !ok {
+		return "", err
+	}
+	return src.current()
+}
+
 // requirePIN checks the owner's PIN when one is stored. Wrong PINs and the
 // lock-out they cause are audited.
 func (m *Main) requirePIN(ctx context.Context, src *pinSource) error {

@@ -124,7 +124,7 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
 		{"upkeep", memoryUpkeep(db, mem, cfg, logging.Component(log, "upkeep"))},
 		{"embedder", embedder(mem, logging.Component(log, "memory"))},
-		{"control", m.controlSocket(logging.Component(log, "control"), r, sl, cc, bot)},
+		{"control", m.controlSocket(logging.Component(log, "control"), r, sl, mem, cc, bot)},
 		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
 		{"selfmod", m.selfmodSettler(led, wake, logging.Component(log, "selfmod"))},
 		{"discord", m.discordLoop(bot, cc, led, mem, logging.Component(log, "discord"))},
@@ -200,7 +200,7 @@ func (m *Main) sharedChatCore(ctx context.Context, log zerolog.Logger, r *router
 	if err := (&models{router: r, log: sl}).applyPin(ctx); err != nil {
 		log.Warn().Err(err).Msg("pinned model unavailable")
 	}
-	cc, err := m.newChatCore(ctx, log, r, mem, led, approval.ViaControl)
+	cc, err := m.newChatCore(ctx, log, r, sl, mem, led, approval.ViaControl)
 	if err != nil {
 		log.Warn().Err(err).Msg("chat is off: the chat core could not start")
 		return nil
@@ -209,9 +209,10 @@ func (m *Main) sharedChatCore(ctx context.Context, log zerolog.Logger, r *router
 }
 
 // controlSocket serves the daemon's chat core on the control socket, so
-// that `mai chat` talks to this daemon. Without a chat core the daemon runs
-// on without chat; r answers the status's model plan.
-func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog.Log, cc *chatCore, bot *discord.Bot) func(context.Context) error {
+// that `mai chat` talks to this daemon, and its memory, so that the memory
+// commands change it under the core's eyes. Without a chat core the daemon
+// runs on without chat; r answers the status's model plan.
+func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store, cc *chatCore, bot *discord.Bot) func(context.Context) error {
 	return func(ctx context.Context) error {
 		if cc == nil {
 			<-ctx.Done()
@@ -232,7 +233,7 @@ func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog
 			return liveState{Plan: r.Plan(ctx), Chat: cc.core.Status(ctx, cc.owner), Discord: discordState(bot)}, nil
 		}, SwitchModel: func(ctx context.Context, ref string) (string, error) {
 			return m.pinModel(ctx, r, sl, ref)
-		}}
+		}, Memory: memoryChanger{m: m, mem: mem, changed: cc.core.HistoryChanged}}
 		return srv.Serve(ctx, ln, 5*time.Second)
 	}
 }

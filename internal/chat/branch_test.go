@@ -19,13 +19,12 @@ func sentTurns(req lmstudiotest.ChatRequest) []string {
 	return out
 }
 
-// A message that replies to an earlier answer is answered from that
-// branch: the model gets the reply chain back to its root, not the
-// conversation's latest turns; /regenerate keeps the branch.
-func TestReplyIsAnsweredFromItsBranch(t *testing.T) {
+// twoExchanges is a core whose conversation holds two exchanges, about
+// tortoises then volcanoes; it returns the first's events.
+func twoExchanges(t *testing.T) (*lmstudiotest.Server, *chat.Core, *events) {
+	t.Helper()
 	srv, r := fakeLMStudio(t)
-	mem := openMemory(t, dbPath(t))
-	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem, FactsEvery: -1})
+	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: openMemory(t, dbPath(t)), FactsEvery: -1})
 	first, err := send(t, c, "u1", "tell me about tortoises")
 	if err != nil {
 		t.Fatal(err)
@@ -33,6 +32,14 @@ func TestReplyIsAnsweredFromItsBranch(t *testing.T) {
 	if _, err := send(t, c, "u1", "now about volcanoes"); err != nil {
 		t.Fatal(err)
 	}
+	return srv, c, first
+}
+
+// A message that replies to an earlier answer is answered from that
+// branch: the model gets the reply chain back to its root, not the
+// conversation's latest turns; /regenerate keeps the branch.
+func TestReplyIsAnsweredFromItsBranch(t *testing.T) {
+	srv, c, first := twoExchanges(t)
 	st := first.done()
 	if st == nil || st.MessageID == 0 || st.AnswerID == 0 {
 		t.Fatalf("stats %+v name no stored ids", st)

@@ -128,6 +128,11 @@ type Config struct {
 	// shown with Ask (bound to the payload hash shown), checking pin when a
 	// PIN is stored. Nil when the gate's approver is Core.Approve.
 	Decide func(ctx context.Context, a Approval, approved bool, pin string) error
+	// Pin, when set, is what /switch does: switch to ref and pin it as the
+	// owner's choice, recorded in the audit log, returning the pinned ref
+	// ("" unpins) — the very step of `mai models switch`. Without it
+	// /switch only makes ref the router's active model.
+	Pin func(ctx context.Context, ref string) (string, error)
 	// CheckPIN checks the PIN a command that changes state came with (see
 	// NeedsPIN) when one is stored, returning an error wrapping
 	// ErrPINRequired when it is missing or wrong; nil asks for none.
@@ -208,6 +213,9 @@ type Message struct {
 	Text string `json:"text"`
 	// MaxTokens bounds the answer; 0 takes Config.MaxTokens.
 	MaxTokens int `json:"max_tokens,omitempty"`
+	// Model, when set, makes that model the active one before the message
+	// is handled, without pinning it (mai chat --model).
+	Model string `json:"model,omitempty"`
 	// PIN is the owner's PIN, for commands that change state when a PIN is
 	// stored. It is never serialised: the control socket carries it in a
 	// header.
@@ -236,6 +244,12 @@ func (c *Core) Send(ctx context.Context, m Message, emit func(Event)) error {
 	trimmed := strings.TrimSpace(text)
 	var err error
 	switch {
+	case m.Model != "":
+		// A message that only names a model just switches.
+		if err = c.useModel(ctx, m); err == nil && (trimmed != "" || len(m.Images) > 0) {
+			m.Model = ""
+			return c.Send(ctx, m, emit)
+		}
 	case trimmed == "" && len(m.Images) == 0:
 		err = fmt.Errorf("%w: type something to say, or /help", ErrEmpty)
 	case strings.HasPrefix(trimmed, "/") && len(m.Images) == 0:
@@ -332,6 +346,26 @@ func (c *Core) conversation(ctx context.Context, s *session) (int64, error) {
 	s.conv = id
 	s.mu.Unlock()
 	return id, nil
+}
+
+// HistoryChanged tells the core that user's stored history (every user's
+// for "") changed outside the conversation — forgotten or imported by the
+// memory commands — so that each session finds its conversation again
+// before its next turn instead of writing to one that is gone.
+func (c *Core) HistoryChanged(user string) {
+	c.mu.Lock()
+	var ss []*session
+	for u, s := range c.sessions {
+		if user == "" || u == user {
+			ss = append(ss, s)
+		}
+	}
+	c.mu.Unlock()
+	for _, s := range ss {
+		s.mu.Lock()
+		s.conv, s.confirm = 0, false
+		s.mu.Unlock()
+	}
 }
 
 // Conversation returns the id of the user's current conversation, starting

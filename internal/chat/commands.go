@@ -17,7 +17,7 @@ const Help = `Commands:
   /help            this list
   /status          the model, its speed and how full the context is
   /models          installed models; the active one is marked
-  /switch NAME     answer with that model (e.g. ollama:llama3.2:3b)
+  /switch NAME     answer with that model from now on (pinned; /switch auto unpins)
   /stop            stop the answer being written
   /regenerate      answer the last message again, replacing the answer
   /clear           start a new conversation (the old one stays in memory)
@@ -70,10 +70,7 @@ func (c *Core) command(ctx context.Context, s *session, line string, m Message, 
 		if arg == "" {
 			return errors.New("/switch needs a model name, e.g. /switch ollama:llama3.2:3b (see /models)")
 		}
-		if err := c.cfg.Models.Switch(ctx, arg); err != nil {
-			return err
-		}
-		return reply("switched to %s", arg)
+		return c.switchModel(ctx, arg, reply)
 	case "/clear":
 		id, err := c.cfg.Memory.StartConversation(ctx, s.user, c.cfg.Channel)
 		if err != nil {
@@ -112,6 +109,43 @@ func (c *Core) command(ctx context.Context, s *session, line string, m Message, 
 		return reply("resumed")
 	}
 	return fmt.Errorf("unknown command %s; /help lists them", name)
+}
+
+// switchModel is /switch: the owner's choice, pinned and audited through
+// Config.Pin when the front end gives one; "auto" unpins.
+func (c *Core) switchModel(ctx context.Context, arg string, reply func(string, ...any) error) error {
+	if c.cfg.Pin == nil {
+		if arg == "auto" {
+			return errors.New("nothing is pinned here: the router already chooses")
+		}
+		if err := c.cfg.Models.Switch(ctx, arg); err != nil {
+			return err
+		}
+		return reply("switched to %s", arg)
+	}
+	ref := arg
+	if arg == "auto" {
+		ref = ""
+	}
+	pinned, err := c.cfg.Pin(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if pinned == "" {
+		return reply("no model pinned: the router chooses the best model that fits")
+	}
+	return reply("switched to %s, loaded and pinned", pinned)
+}
+
+// useModel makes m.Model the active model for m (mai chat --model): a
+// switch without the pin, which needs the PIN as /switch does.
+func (c *Core) useModel(ctx context.Context, m Message) error {
+	if c.cfg.CheckPIN != nil {
+		if err := c.cfg.CheckPIN(ctx, m.PIN); err != nil {
+			return err
+		}
+	}
+	return c.cfg.Models.Switch(ctx, m.Model)
 }
 
 // NeedsPIN reports whether the command (its first word, "/forget") changes
@@ -334,5 +368,5 @@ func (c *Core) regenerateIf(ctx context.Context, s *session, match func(last str
 	if err := c.cfg.Memory.DeleteMessages(ctx, conv, old); err != nil {
 		return err
 	}
-	return c.answer(ctx, s, asked{conv: conv, id: ms[last].ID, branch: ms[last].ReplyTo != 0}, nil, emit)
+	return c.answer(ctx, s, asked{conv: conv, id: ms[last].ID, branch: ms[last].ReplyTo != 0, text: ms[last].Content}, nil, emit)
 }

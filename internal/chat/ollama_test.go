@@ -11,6 +11,7 @@ import (
 
 	"github.com/maicompanion/mai/internal/chat"
 	"github.com/maicompanion/mai/internal/chat/chattest"
+	"github.com/maicompanion/mai/internal/llm/lmstudio/lmstudiotest"
 	"github.com/maicompanion/mai/internal/llm/ollama"
 	"github.com/maicompanion/mai/internal/llm/ollama/ollamatest"
 	"github.com/maicompanion/mai/internal/memory"
@@ -117,4 +118,60 @@ func TestCancelMidStreamRealOllama(t *testing.T) {
 	if len(ms) != 2 || ms[1].Role != memory.RoleAssistant || ms[1].Content == "" {
 		t.Errorf("the partial answer was not kept: %+v", ms)
 	}
+}
+
+// Tool use stored in one turn reaches the real Ollama in the next as its
+// native tool messages — the assistant's tool_calls with the arguments as
+// an object, then a "tool" message naming its tool — and Ollama answers
+// them. The tiny model cannot call tools itself, so the first turn is
+// answered by the fake LM Studio over the same database.
+func TestToolTurnsReachRealOllama(t *testing.T) {
+	srv := shared.Server(t)
+	proxy := chattest.NewProxy(t, srv.URL(), 0)
+	path := dbPath(t)
+	lms, r := fakeLMStudio(t)
+	first := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: openMemory(t, path), FactsEvery: -1})
+	lms.Script(
+		lmstudiotest.Reply{ToolCalls: []lmstudiotest.ToolCall{{ID: "call-1", Name: "remember", Arguments: `{"statement":"owns a tortoise"}`}}},
+		lmstudiotest.Reply{Chunks: []string{"noted"}},
+	)
+	if _, err := send(t, first, "owner", "remember that I have a tortoise"); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := ollamaCore(t, path, proxy)
+	ev, err := send(t, c, "owner", "what pet do I have?")
+	if err != nil {
+		t.Fatalf("%v (%v)", err, ev.kinds())
+	}
+	if ev.done() == nil || ev.done().Model != ollamatest.ChatModel {
+		t.Fatalf("no answer from the real model: %v", ev.kinds())
+	}
+	chats := proxy.Chats()
+	var req struct{ Messages []ollamaMessage }
+	if err := json.Unmarshal(chats[len(chats)-1], &req); err != nil {
+		t.Fatal(err)
+	}
+	msgs := req.Messages
+	i := slices.IndexFunc(msgs, func(m ollamaMessage) bool { return len(m.ToolCalls) > 0 })
+	if i < 0 || i+1 >= len(msgs) {
+		t.Fatalf("no tool calls reached Ollama: %s", chats[len(chats)-1])
+	}
+	if fn := msgs[i].ToolCalls[0].Function; msgs[i].Role != "assistant" || fn.Name != "remember" || fn.Arguments["statement"] != "owns a tortoise" {
+		t.Errorf("tool call sent = %+v", msgs[i])
+	}
+	if res := msgs[i+1]; res.Role != "tool" || res.ToolName != "remember" || res.Content != "remembered" {
+		t.Errorf("tool result sent = %+v", res)
+	}
+}
+
+// ollamaMessage is a message of Ollama's /api/chat as the proxy saw it.
+type ollamaMessage struct {
+	Role, Content string
+	ToolName      string `json:"tool_name"`
+	ToolCalls     []struct {
+		Function struct {
+			Name      string
+			Arguments map[string]any
+		}
+	} `json:"tool_calls"`
 }

@@ -58,7 +58,10 @@ type toolLoop struct {
 	c     *Core
 	s     *session
 	conv  int64
+	reply int64 // the message answered
 	emit  func(Event)
+	ids   int   // call ids given to calls that came without one
+	last  int64 // the latest tool turn stored
 	calls int
 	bad   bool // the model already sent malformed arguments once
 	over  bool // the limit was reached: the next answer is the last
@@ -69,22 +72,30 @@ type toolLoop struct {
 // errMalformed ends a turn whose model sent malformed tool arguments twice.
 var errMalformed = errors.New("the model sent malformed tool calls twice; the turn ends here (try again, or another model with /switch)")
 
-// run executes res's calls, stores them and their results, and returns
-// extra extended with them for the next round.
-func (l *toolLoop) run(ctx context.Context, extra []llm.Message, res streamed) ([]llm.Message, error) {
-	// Malformed arguments are sent back as {} (a server would reject the
-	// request, and storing them as JSON would fail); the tool result says
-	// what was wrong.
+// run executes res's calls and stores them and their results, which the
+// next round's context brings back to the model.
+func (l *toolLoop) run(ctx context.Context, res streamed) error {
 	for i, c := range res.calls {
+		// Malformed arguments are sent back as {} (a server would reject
+		// the request, and storing them as JSON would fail); the tool
+		// result says what was wrong.
 		if !json.Valid(c.Arguments) {
 			res.calls[i].Arguments = json.RawMessage("{}")
 			l.malformed = append(l.malformed, i)
 		}
+		// Ollama's native API does not number calls: an id pairs each
+		// result with its call when they go back to the model, in this
+		// answer and in later turns.
+		if c.ID == "" {
+			l.ids++
+			res.calls[i].ID = fmt.Sprintf("call_%d_%d", l.reply, l.ids)
+		}
 	}
-	if _, err := l.c.store(ctx, l.conv, 0, callJSON(res.calls), memory.TurnDetail{Kind: memory.TurnToolCall, ToolName: res.calls[0].Name, ToolCallID: res.calls[0].ID}, res.stats.Model); err != nil {
-		return nil, err
+	stored, err := l.c.store(ctx, l.conv, 0, callJSON(res.calls), memory.TurnDetail{Kind: memory.TurnToolCall, ToolName: res.calls[0].Name, ToolCallID: res.calls[0].ID}, res.stats.Model)
+	if err != nil {
+		return err
 	}
-	extra = append(extra, llm.Message{Role: llm.RoleAssistant, Content: res.text, ToolCalls: res.calls})
+	l.last = stored.ID
 	for i, call := range res.calls {
 		if slices.Contains(l.malformed, i) {
 			call.Arguments = nil
@@ -99,21 +110,22 @@ func (l *toolLoop) run(ctx context.Context, extra []llm.Message, res streamed) (
 			out, malformed = l.c.runTool(ctx, l.s, l.conv, call, l.emit)
 			if malformed {
 				if l.bad {
-					return nil, errMalformed
+					return errMalformed
 				}
 				l.bad = true
 			}
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
-		if _, err := l.c.store(ctx, l.conv, 0, call.Name+": "+out, memory.TurnDetail{Kind: memory.TurnToolResult, ToolName: call.Name, ToolCallID: call.ID}, ""); err != nil {
-			return nil, err
+		stored, err := l.c.store(ctx, l.conv, 0, call.Name+": "+out, memory.TurnDetail{Kind: memory.TurnToolResult, ToolName: call.Name, ToolCallID: call.ID}, "")
+		if err != nil {
+			return err
 		}
-		extra = append(extra, llm.Message{Role: llm.RoleTool, Content: out, ToolCallID: call.ID})
+		l.last = stored.ID
 	}
 	l.malformed = l.malformed[:0]
-	return extra, nil
+	return nil
 }
 
 // runTool runs one call and returns what the model is told; malformed says

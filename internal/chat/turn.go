@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -35,7 +34,7 @@ func (c *Core) turn(ctx context.Context, s *session, m Message, emit func(Event)
 	if err != nil {
 		return fmt.Errorf("store the message: %w", err)
 	}
-	q.id, q.branch = msg.ID, parent != 0
+	q.id, q.branch, q.text = msg.ID, parent != 0, msg.Content
 	if err := c.answer(ctx, s, q, nil, emit); err != nil {
 		return err
 	}
@@ -75,6 +74,7 @@ type asked struct {
 	// branch: the message replies to an earlier point of the conversation,
 	// so its reply chain is the context.
 	branch bool
+	text   string      // as stored: what memories are recalled for
 	images []llm.Image // go with the message to the model
 }
 
@@ -84,9 +84,11 @@ const defaultWindow = 4096
 
 // answer streams the answer to q, the conversation's latest turn, running
 // the tools it asks for, and stores it. extra, when set, is appended to the
-// assembled context (a /run result the model should see). The context is
-// assembled when the router has chosen the model, for the context it is
-// loaded with, and again for the model a failover moves to.
+// assembled context (a /run result the model should see). Every request —
+// the first, each round after tool calls, a failover's restart — is
+// assembled afresh when the router has chosen the model, within the context
+// it is loaded with: the tool calls and results stored so far come from
+// memory and count against that window.
 func (c *Core) answer(ctx context.Context, s *session, q asked, extra []llm.Message, emit func(Event)) error {
 	conv, replyTo := q.conv, q.id
 	tools := c.tools()
@@ -98,36 +100,35 @@ func (c *Core) answer(ctx context.Context, s *session, q asked, extra []llm.Mess
 	maxTokens := s.maxTokens
 	s.mu.Unlock()
 	var st Stats
-	var base []llm.Message
 	noTools := "" // the model that answers does not take tools
-	loop := toolLoop{c: c, s: s, conv: conv, emit: emit}
-	var counted string   // the model the context's tokens were counted for
+	loop := toolLoop{c: c, s: s, conv: conv, reply: replyTo, emit: emit}
 	var last llm.Request // the last request sent, and to which model
 	var lastRef string
 	build := func(t Target) (llm.Request, error) {
 		if t.Window <= 0 {
 			t.Window = defaultWindow
 		}
-		// Once tool turns are stored, a new assembly would repeat them: the
-		// rounds of one answer keep the context of its first.
-		if base == nil || ((t.Window != st.ContextWindow || t.Ref != counted) && loop.calls == 0) {
-			creq := memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: t.Window, Model: t.Ref}
-			if q.branch {
-				creq.Branch = q.id
+		creq := memory.ContextRequest{User: s.user, Conversation: conv, Persona: persona, Window: t.Window, Model: t.Ref}
+		if q.branch {
+			// The reply chain runs back from this answer's latest tool
+			// turn, through the message answered, which stays what
+			// memories are recalled for.
+			creq.Branch, creq.Query = q.id, q.text
+			if loop.last != 0 {
+				creq.Branch = loop.last
 			}
-			asm, err := c.cfg.Memory.Assemble(ctx, creq)
-			if err != nil {
-				return llm.Request{}, err
-			}
-			base, st.ContextTokens, st.ContextWindow, counted = toLLM(asm.Turns), asm.Tokens, t.Window, t.Ref
-			for i, turn := range asm.Turns {
-				if turn.MessageID == q.id && len(q.images) > 0 {
-					base[i].Images = q.images
-				}
-			}
-			st.RecentTurns, st.Summaries = asm.Recent, asm.Summaries
 		}
-		req := llm.Request{Messages: append(slices.Clip(base), extra...)}
+		asm, err := c.cfg.Memory.Assemble(ctx, creq)
+		if err != nil {
+			return llm.Request{}, err
+		}
+		st.ContextTokens, st.ContextWindow = asm.Tokens, t.Window
+		st.RecentTurns, st.Summaries = asm.Recent, asm.Summaries
+		var images map[int64][]llm.Image
+		if len(q.images) > 0 {
+			images = map[int64][]llm.Image{q.id: q.images}
+		}
+		req := llm.Request{Messages: append(toLLM(asm.Turns, t.Tools, images), extra...)}
 		defer func() { last, lastRef = req, t.Ref }()
 		if t.Tools && !loop.over {
 			req.Tools = tools
@@ -164,7 +165,7 @@ func (c *Core) answer(ctx context.Context, s *session, q asked, extra []llm.Mess
 			st.MessageID = replyTo
 			return c.finish(ctx, s, conv, replyTo, res, st, loop.calls, emit)
 		}
-		if extra, err = loop.run(ctx, extra, res); err != nil {
+		if err := loop.run(ctx, res); err != nil {
 			return err
 		}
 	}
@@ -176,6 +177,9 @@ func (c *Core) observePrompt(ctx context.Context, model string, req llm.Request,
 	texts := make([]string, len(req.Messages))
 	for i, m := range req.Messages {
 		texts[i] = m.Content
+		if len(m.ToolCalls) > 0 { // counted in memory as the stored calls
+			texts[i] += callJSON(m.ToolCalls)
+		}
 	}
 	c.cfg.Memory.ObservePrompt(ctx, model, texts, tokens)
 }
@@ -240,20 +244,70 @@ func (c *Core) store(ctx context.Context, conv, replyTo int64, text string, d me
 	return stored, nil
 }
 
-// toLLM converts an assembled context. Stored tool turns become plain
-// notes: the call ids that would pair them with their calls are not kept
-// across turns, and OpenAI-style servers reject unpaired tool messages.
-func toLLM(turns []memory.Turn) []llm.Message {
+// toLLM converts an assembled context. For a model that takes tools, a
+// stored tool call goes back as the assistant's tool calls and its results
+// as tool messages with their call ids, as both wire formats expect; a call
+// none of whose results made it into the context is left out, and a
+// result whose call did not becomes a plain note, since OpenAI-style
+// servers reject unpaired tool messages. A model without tools gets notes.
+// images go with the messages of their ids.
+func toLLM(turns []memory.Turn, tools bool, images map[int64][]llm.Image) []llm.Message {
 	out := make([]llm.Message, 0, len(turns)+1)
-	for _, t := range turns {
-		switch t.Role {
-		case memory.RoleTool:
+	for i := 0; i < len(turns); i++ {
+		t := turns[i]
+		if tools && t.Tool != nil && t.Tool.Kind == memory.TurnToolCall {
+			msgs, n := toolExchange(turns[i:])
+			out = append(out, msgs...)
+			i += n - 1
+			continue
+		}
+		switch {
+		case t.Role == memory.RoleTool:
 			out = append(out, llm.Message{Role: llm.RoleUser, Content: "[tool result] " + t.Content})
+		case t.Tool != nil && t.Tool.Kind == memory.TurnToolCall:
+			out = append(out, llm.Message{Role: llm.RoleAssistant, Content: "[tool call] " + t.Content})
 		default:
-			out = append(out, llm.Message{Role: llm.Role(t.Role), Content: t.Content})
+			out = append(out, llm.Message{Role: llm.Role(t.Role), Content: t.Content, Images: images[t.MessageID]})
 		}
 	}
 	return out
+}
+
+// toolExchange converts the stored tool call turns[0] and the results
+// that follow it, paired by call id. It returns the messages and how many
+// turns it used.
+func toolExchange(turns []memory.Turn) ([]llm.Message, int) {
+	var calls []llm.ToolCall
+	if err := json.Unmarshal([]byte(turns[0].Content), &calls); err != nil {
+		return nil, 1
+	}
+	byID := map[string]llm.ToolCall{}
+	for _, c := range calls {
+		if c.ID != "" {
+			byID[c.ID] = c
+		}
+	}
+	var results []llm.Message
+	var answered []llm.ToolCall
+	n := 1
+	for ; n < len(turns); n++ {
+		r := turns[n]
+		if r.Tool == nil || r.Tool.Kind != memory.TurnToolResult {
+			break
+		}
+		call, ok := byID[r.Tool.ToolCallID]
+		if !ok {
+			break
+		}
+		delete(byID, call.ID)
+		answered = append(answered, call)
+		// Stored as "name: result" for people reading memory.
+		results = append(results, llm.Message{Role: llm.RoleTool, Content: strings.TrimPrefix(r.Content, r.Tool.ToolName+": "), ToolCallID: call.ID})
+	}
+	if len(answered) == 0 {
+		return nil, n
+	}
+	return append([]llm.Message{{Role: llm.RoleAssistant, ToolCalls: answered}}, results...), n
 }
 
 // streamed is one streamed answer.

@@ -149,15 +149,40 @@ func (c *Client) SwitchModel(ctx context.Context, ref string) (string, error) {
 
 // post sends v as JSON and returns a 200 response, or the daemon's error.
 func (c *Client) post(ctx context.Context, path string, v any, pin string) (*http.Response, error) {
-	body, err := json.Marshal(v)
+	resp, err := c.do(ctx, path, jsonBody(v), pin)
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://mai"+path, bytes.NewReader(body))
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		var e struct{ Error string }
+		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
+		return nil, statusError(resp.StatusCode, resp.Status, e.Error)
+	}
+	return resp, nil
+}
+
+// body is a request's body and its content type.
+type body struct {
+	r           io.Reader
+	contentType string
+}
+
+// jsonBody is v as JSON; the values sent are plain data, which always
+// encode.
+func jsonBody(v any) body {
+	b, _ := json.Marshal(v)
+	return body{bytes.NewReader(b), "application/json"}
+}
+
+// do posts b with the PIN, when there is one, and returns the response
+// whatever its status.
+func (c *Client) do(ctx context.Context, path string, b body, pin string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://mai"+path, b.r)
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", b.contentType)
 	if pin != "" {
 		req.Header.Set(PINHeader, pin)
 	}
@@ -168,14 +193,18 @@ func (c *Client) post(ctx context.Context, path string, v any, pin string) (*htt
 		}
 		return nil, fmt.Errorf("%w (%s): %v", ErrNoDaemon, c.path, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		defer resp.Body.Close()
-		var e struct{ Error string }
-		json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&e)
-		if resp.StatusCode == http.StatusUnauthorized {
-			return nil, fmt.Errorf("%w (%s)", chat.ErrPINRequired, e.Error)
-		}
-		return nil, fmt.Errorf("control: %s: %s", resp.Status, e.Error)
-	}
 	return resp, nil
+}
+
+// statusError is the error a daemon's answer other than 200 stands for: a
+// PIN that is missing or wrong wraps chat.ErrPINRequired, with the
+// daemon's words.
+func statusError(code int, status, msg string) error {
+	if code == http.StatusUnauthorized {
+		if err := eventError(msg); errors.Is(err, chat.ErrPINRequired) {
+			return err
+		}
+		return fmt.Errorf("%w (%s)", chat.ErrPINRequired, msg)
+	}
+	return fmt.Errorf("control: %s: %s", status, msg)
 }

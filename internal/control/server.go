@@ -43,7 +43,11 @@ type Server struct {
 	// "" unpins) for POST /v1/models/switch, returning the pinned ref, so
 	// `mai models switch` changes the model the daemon answers with.
 	SwitchModel func(ctx context.Context, ref string) (pinned string, err error)
-	Log         zerolog.Logger
+	// Memory, when set, changes the daemon's memory for the memory
+	// commands (POST /v1/memory/forget, /import, /compress); without it
+	// those routes answer 501.
+	Memory Memory
+	Log    zerolog.Logger
 }
 
 // PINHeader carries the owner's PIN with a decision or a command that
@@ -68,6 +72,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/decide", s.decide)
 	mux.HandleFunc("GET /v1/status", s.status)
 	mux.HandleFunc("POST /v1/models/switch", s.switchModel)
+	s.memoryRoutes(mux)
 	return mux
 }
 

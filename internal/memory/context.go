@@ -53,6 +53,9 @@ type Turn struct {
 	Role      Role   `json:"role"`
 	Content   string `json:"content"`
 	MessageID int64  `json:"message_id,omitempty"` // 0 for the system turn
+	// Tool is the detail of a tool call or tool result turn (its kind, tool
+	// and call id), so the model gets it back as tool use; nil otherwise.
+	Tool *TurnDetail `json:"tool,omitempty"`
 }
 
 // Context is what to send to the model: a system turn (persona, facts,
@@ -152,8 +155,16 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 		return c, err
 	}
 	c.Turns = append(c.Turns, Turn{Role: RoleSystem, Content: system})
+	tools, err := s.toolDetails(ctx, recent)
+	if err != nil {
+		return c, err
+	}
 	for _, m := range recent {
-		c.Turns = append(c.Turns, Turn{Role: m.Role, Content: m.Content, MessageID: m.ID})
+		t := Turn{Role: m.Role, Content: m.Content, MessageID: m.ID}
+		if d, ok := tools[m.ID]; ok {
+			t.Tool = &d
+		}
+		c.Turns = append(c.Turns, t)
 	}
 	c.Recent, c.Tokens = len(recent), total
 	if err := s.markFactsUsed(ctx, usedFacts); err != nil {

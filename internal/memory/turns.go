@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -94,6 +95,39 @@ FROM turn_details d JOIN messages m ON m.id = d.message_id WHERE m.conversation_
 			return nil, fmt.Errorf("read turn details: %w", err)
 		}
 		d.Kind, d.FirstToken = TurnKind(kind), time.Duration(ms)*time.Millisecond
+		out[d.MessageID] = d
+	}
+	return out, rows.Err()
+}
+
+// toolDetails returns the tool call and tool result details among the
+// messages ms, by message id.
+func (s *Store) toolDetails(ctx context.Context, ms []Message) (map[int64]TurnDetail, error) {
+	out := map[int64]TurnDetail{}
+	if len(ms) == 0 {
+		return out, nil
+	}
+	ids := make([]int64, len(ms))
+	for i, m := range ms {
+		ids[i] = m.ID
+	}
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(ctx, `SELECT message_id, kind, tool_name, tool_call_id FROM turn_details
+WHERE message_id IN (SELECT value FROM json_each(?)) AND kind IN ('tool_call', 'tool_result')`, string(list))
+	if err != nil {
+		return nil, fmt.Errorf("read tool turns: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d TurnDetail
+		var kind string
+		if err := rows.Scan(&d.MessageID, &kind, &d.ToolName, &d.ToolCallID); err != nil {
+			return nil, fmt.Errorf("read tool turns: %w", err)
+		}
+		d.Kind = TurnKind(kind)
 		out[d.MessageID] = d
 	}
 	return out, rows.Err()
