@@ -38,6 +38,8 @@ type executor struct {
 	inflight map[string]bool
 	// pool holds pre-staged containers; nil when Options.PoolSize is 0.
 	pool *pool
+	// execOK are the images allowed an exec scratch space (Options.ExecImages).
+	execOK map[string]bool
 }
 
 func (e *executor) track(jobID string, running bool) {
@@ -91,6 +93,9 @@ func (e *executor) prepare(job Job) (prepared, error) {
 	img := job.Image
 	if img == "" {
 		img = e.image
+	}
+	if job.ExecScratch && !e.execOK[img] {
+		return prepared{}, fmt.Errorf("%w: image %s may not execute from its scratch space; only the images in sandbox.Options.ExecImages (SANDBOX_GO_IMAGE) may", ErrExecScratch, img)
 	}
 	lang, err := lookupLanguage(job.Language, img)
 	if err != nil {
@@ -161,8 +166,12 @@ func (e *executor) hostConfig(p prepared, volume string) *container.HostConfig {
 	pids := lim.PIDs
 	scratch := strconv.FormatInt(lim.ScratchBytes, 10)
 	// noexec: nothing written at run time can be executed directly;
-	// interpreters still read scripts from there.
+	// interpreters still read scripts from there. A trusted image's job
+	// that asked for it (Job.ExecScratch, checked in prepare) gets exec.
 	tmpfsOpts := "rw,nosuid,nodev,noexec,size=" + scratch
+	if p.job.ExecScratch {
+		tmpfsOpts = "rw,nosuid,nodev,exec,size=" + scratch
+	}
 	return &container.HostConfig{
 		NetworkMode:    "none",
 		ReadonlyRootfs: true,

@@ -420,3 +420,35 @@ type removalWithID struct {
 	removal
 	jobID string
 }
+
+// TestExecScratchOnlyForTrustedImages: a trusted image's job that asks for
+// it may run a program written to its scratch space, still as a non-root
+// user without network; the same job without the flag cannot, and an image
+// not in ExecImages is refused the flag, through the gate as well.
+func TestExecScratchOnlyForTrustedImages(t *testing.T) {
+	s := newTestSandbox(t, Options{ExecImages: []string{shellImage()}})
+	script := "cp /bin/busybox /tmp/busybox && /tmp/busybox echo ran-from-tmp; id -u; ls /sys/class/net\n"
+	job := shJob(script)
+	job.ExecScratch = true
+	res := runRaw(t, s, job)
+	if res.ExitCode != 0 || !strings.Contains(res.Stdout, "ran-from-tmp") {
+		t.Fatalf("exec scratch on a trusted image: %+v", res)
+	}
+	if strings.Contains(res.Stdout, "\n0\n") || strings.Contains(res.Stdout, "eth0") {
+		t.Fatalf("exec scratch lost a hardening (root or network): %q", res.Stdout)
+	}
+	res = runRaw(t, s, shJob(script))
+	if strings.Contains(res.Stdout, "ran-from-tmp") || !strings.Contains(res.Stdout+res.Stderr, "ermission denied") {
+		t.Fatalf("without ExecScratch the scratch space must stay noexec: %+v", res)
+	}
+	py := pyJob("print('hi')\n")
+	py.ExecScratch = true
+	if _, err := s.exec.prepare(py); !errors.Is(err, ErrExecScratch) || !strings.Contains(err.Error(), pythonImage()) {
+		t.Fatalf("untrusted image with ExecScratch prepared: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if res, err := s.Run(ctx, py); !errors.Is(err, ErrExecScratch) || res.ContainerID != "" {
+		t.Fatalf("untrusted image with ExecScratch ran: %+v %v", res, err)
+	}
+}

@@ -31,6 +31,7 @@ type pool struct {
 type poolKey struct {
 	image, lang string
 	limits      Limits
+	exec        bool
 }
 
 type warmJob struct {
@@ -43,7 +44,7 @@ func newPool(e *executor, size int) *pool {
 	return &pool{e: e, size: size, ctx: ctx, cancel: cancel, idle: map[poolKey][]warmJob{}, filling: map[poolKey]int{}}
 }
 
-func keyOf(p prepared) poolKey { return poolKey{image: p.image, lang: p.lang.name, limits: p.limits} }
+func keyOf(p prepared) poolKey { return poolKey{image: p.image, lang: p.lang.name, limits: p.limits, exec: p.job.ExecScratch} }
 
 // eligible: a pooled container runs the language's default entry file
 // under an id of its own choosing.
@@ -103,7 +104,7 @@ func (pl *pool) refill(p prepared) {
 func (pl *pool) stageOne(key poolKey, tmpl prepared) {
 	defer pl.wg.Done()
 	p := tmpl
-	p.job = Job{ID: newJobID(), Language: tmpl.job.Language}
+	p.job = Job{ID: newJobID(), Language: tmpl.job.Language, ExecScratch: tmpl.job.ExecScratch}
 	p.warm, p.tarball = nil, nil
 	e := pl.e
 	// Tracked while idle, so Cleanup leaves it alone.

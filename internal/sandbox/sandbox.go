@@ -115,6 +115,12 @@ type Job struct {
 	// Image overrides the sandbox's image for this job.
 	Image  string
 	Limits Limits
+	// ExecScratch mounts the job's scratch space (/tmp and the working
+	// directory) exec instead of noexec, so programs it builds can run (a
+	// Go check's test binaries). Honoured only for an image listed in
+	// Options.ExecImages; for any other image the job is refused. Every
+	// other hardening stays.
+	ExecScratch bool
 }
 
 // Result is what a finished job did. ExitCode is the container's exit
@@ -157,6 +163,10 @@ type Options struct {
 	// Each is used by one job and replaced. Worth it in a daemon, not in a
 	// one-shot command.
 	PoolSize int
+	// ExecImages are the trusted images whose jobs may ask for an exec
+	// scratch space (Job.ExecScratch); the product lists only the Go check
+	// image (SANDBOX_GO_IMAGE).
+	ExecImages []string
 }
 
 // Sandbox runs jobs through the risk gate in hardened containers. It is safe
@@ -178,6 +188,9 @@ var (
 	ErrPull = errors.New("image pull failed")
 	// ErrUnsupported: the language cannot run in the image.
 	ErrUnsupported = errors.New("language not supported")
+	// ErrExecScratch: a job asked for an exec scratch space on an image
+	// that is not trusted with one (Options.ExecImages).
+	ErrExecScratch = errors.New("exec scratch space refused")
 	// ErrRefused: the risk gate refused the job (BLOCKED, or HIGH without approval).
 	ErrRefused = errors.New("refused by the risk gate")
 )
@@ -215,9 +228,15 @@ func New(ctx context.Context, opts Options) (*Sandbox, error) {
 			pid:      os.Getpid(),
 			instance: newJobID(),
 			inflight: map[string]bool{},
+			execOK:   map[string]bool{},
 		},
 		approver: opts.Approver,
 		policy:   opts.Policy,
+	}
+	for _, img := range opts.ExecImages {
+		if img != "" {
+			s.exec.execOK[img] = true
+		}
 	}
 	if opts.PoolSize > 0 {
 		s.exec.pool = newPool(s.exec, opts.PoolSize)

@@ -118,7 +118,7 @@ func testSandbox(t *testing.T) *sandbox.Sandbox {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	sb, err := sandbox.New(ctx, sandbox.Options{Image: shellImage(), Approver: CheckApprover{}})
+	sb, err := sandbox.New(ctx, sandbox.Options{Image: shellImage(), Approver: CheckApprover{}, ExecImages: []string{goImageName()}})
 	if err != nil {
 		testenv.Missing(t, "dockerd", err.Error(), howToFix)
 	}

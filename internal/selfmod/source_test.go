@@ -20,7 +20,7 @@ import (
 // the go command, the compiler tools and the standard library's source.
 func goImage(t *testing.T) string {
 	t.Helper()
-	img := "mai-test/go:" + strings.TrimPrefix(runtime.Version(), "go")
+	img := goImageName()
 	if _, err := exec.LookPath("docker"); err != nil {
 		testenv.Missing(t, "docker CLI", "needed to build the Go test image", howToFix)
 	}
@@ -53,6 +53,10 @@ func goImage(t *testing.T) string {
 	}
 	return img
 }
+
+// goImageName is the Go test image's name: the one trusted by testSandbox
+// to execute from its scratch space.
+func goImageName() string { return "mai-test/go:" + strings.TrimPrefix(runtime.Version(), "go") }
 
 // writeGoRoot writes GOROOT as usr/local/go/… to a tar stream: what go vet and go
 // test need, without the toolchain's own sources, tests and docs.
@@ -135,9 +139,18 @@ func TestSourceChecksRunGoTestInTheSandbox(t *testing.T) {
 	if c.Status != "failed" || c.Command != goCheckCommand || !strings.Contains(c.Output, "undefined: Add") {
 		t.Fatalf("checks: %+v", c)
 	}
+	// It compiles and vets clean: only running the test finds it wrong.
+	r, err = e.svc.Propose(context.Background(), Proposal{Target: Target{Name: Source, Path: src}, Subject: "fixture: subtract",
+		Requester: "mai", Changes: []Change{{Path: "add.go", Content: []byte("package fixture\n\n// Add adds.\nfunc Add(a, b int) int { return a - b }\n")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := r.Checks; c.Status != "failed" || c.ExitCode == 0 || !strings.Contains(c.Output, "Add(2, 3) is not 5") || !strings.Contains(c.Output, "FAIL") {
+		t.Fatalf("a change whose test fails: %+v", c)
+	}
 	r, err = e.svc.Propose(context.Background(), Proposal{Target: Target{Name: Source, Path: src}, Subject: "fixture: doc",
 		Requester: "mai", Changes: []Change{{Path: "add.go", Content: []byte("package fixture\n\n// Add returns a+b.\nfunc Add(a, b int) int { return a + b }\n")}}})
-	if err != nil || r.Checks.Status != "passed" || r.Checks.ExitCode != 0 {
+	if err != nil || r.Checks.Status != "passed" || r.Checks.ExitCode != 0 || !strings.Contains(r.Checks.Output, "ok  \tfixture") {
 		t.Fatalf("a harmless change: %+v %v", r.Checks, err)
 	}
 	e.svc.o.GoImage = ""
