@@ -44,7 +44,9 @@ func newPool(e *executor, size int) *pool {
 	return &pool{e: e, size: size, ctx: ctx, cancel: cancel, idle: map[poolKey][]warmJob{}, filling: map[poolKey]int{}}
 }
 
-func keyOf(p prepared) poolKey { return poolKey{image: p.image, lang: p.lang.name, limits: p.limits, exec: p.job.ExecScratch} }
+func keyOf(p prepared) poolKey {
+	return poolKey{image: p.image, lang: p.lang.name, limits: p.limits, exec: p.job.ExecScratch}
+}
 
 // eligible: a pooled container runs the language's default entry file
 // under an id of its own choosing.
