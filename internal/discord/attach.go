@@ -69,9 +69,10 @@ func (b *Bot) onAttachments(ctx context.Context, m *discordgo.Message) {
 		b.o.Log.Error().Err(err).Msg("discord: queue a verdict")
 		return
 	}
-	b.mu.Lock()
-	b.runs[ref] = "/run\n" + block
-	b.mu.Unlock()
+	if err := b.saveOffer(ctx, ref, m.ChannelID, string(v.Lang), code); err != nil {
+		b.say(ctx, m.ChannelID, "⚠️ "+err.Error()+"; send the file with /run to run it")
+		return
+	}
 	if err := b.out.React(ctx, m.ChannelID, ref, "", EmojiRun); err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: queue a reaction")
 	}

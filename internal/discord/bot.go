@@ -52,7 +52,6 @@ type Bot struct {
 	replies map[Ref]*reply    // the messages of streamed replies, for 🛑 🔁 🗑
 	asked   map[string]*reply // the owner's DMs (by message id) → their replies
 	latest  *reply            // the reply to the owner's latest DM
-	runs    map[Ref]string    // verdicts on code files → the /run their ▶️ sends
 	dm      string            // the DM channel with the owner, once known
 	busy    int               // answers being generated
 	model   string            // the model of the last answer
@@ -86,7 +85,7 @@ func New(s *discordgo.Session, db *sql.DB, chat Chat, o Options) *Bot {
 	if o.EditInterval <= 0 {
 		o.EditInterval = 1200 * time.Millisecond
 	}
-	b := &Bot{s: s, db: db, chat: chat, o: o, replies: map[Ref]*reply{}, runs: map[Ref]string{}, asked: map[string]*reply{}}
+	b := &Bot{s: s, db: db, chat: chat, o: o, replies: map[Ref]*reply{}, asked: map[string]*reply{}}
 	b.out = NewOutbox(db, s, b.botID, o.Log)
 	b.approvals = &approvalView{b: b}
 	s.Identify.Intents = Intents
@@ -335,17 +334,19 @@ func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
 	b.mu.Lock()
 	old := b.replies[ref]
 	inPlace := old != nil && old == b.latest // redone or forgotten in its messages
-	run := b.runs[ref]                       // a verdict on a code file
-	if strings.TrimSuffix(r.Emoji.Name, "\ufe0f") != strings.TrimSuffix(EmojiRun, "\ufe0f") {
-		run = ""
-	}
-	if run != "" {
-		delete(b.runs, ref) // one run per ▶️; send the file again to rerun
-	}
 	b.mu.Unlock()
-	if run != "" {
-		go b.answer(ctx, r.ChannelID, run)
-		return
+	if strings.TrimSuffix(r.Emoji.Name, "\ufe0f") == strings.TrimSuffix(EmojiRun, "\ufe0f") {
+		// A verdict on a code file: one run per ▶️ (send the file again
+		// to rerun), kept in the database across restarts.
+		run, err := b.takeOffer(ctx, ref)
+		if err != nil {
+			b.say(ctx, r.ChannelID, "⚠️ "+err.Error())
+			return
+		}
+		if run != "" {
+			go b.answer(ctx, r.ChannelID, run)
+			return
+		}
 	}
 	if old == nil {
 		return
