@@ -248,3 +248,52 @@ func TestDiscordRunDeniedByOwner(t *testing.T) {
 		t.Fatal("a denied run's output reached the model")
 	}
 }
+
+// A ▶️ offer made before `mai serve` restarts still runs after it: the
+// owner's ▶️ on the old verdict runs that exact file through the gate,
+// which asks for approval as the code is HIGH.
+func TestDiscordRunOfferSurvivesServeRestart(t *testing.T) {
+	testenv.Short(t, "runs mai serve twice with the real Docker sandbox")
+	sbEnv, _ := sandboxEnv(t)
+	_, dir, env := lmStudioEnv(t)
+	fake := discordtest.New(discordtest.Options{})
+	t.Cleanup(fake.Close)
+	for k, v := range sbEnv {
+		env[k] = v
+	}
+	env["DISCORD_BOT_TOKEN"], env["DISCORD_USER_ID"], env["DISCORD_API_URL"] = discordtest.Token, discordOwner, fake.URL
+	env["MAI_FACTS_EVERY"] = "0"
+	if os.Getenv("DOCKER_HOST") != "" {
+		env["DOCKER_HOST"] = os.Getenv("DOCKER_HOST")
+	}
+	ch := fake.DMChannel(discordOwner)
+	cmd, out := maiProcess(t, dir, envList(env), "serve")
+	waitFor(t, fake.Connected)
+	code := "import subprocess\nsubprocess.run(['echo', 'ran-after' + '-restart'])\n"
+	fake.SendDM(discordOwner, "", fake.Attachment("later.py", "", []byte(code)))
+	var verdict string
+	waitLong(t, "the verdict with its ▶️", func() bool {
+		for _, m := range fake.BotMessages(ch) {
+			if len(m.Reactions) == 1 && m.Reactions[0].Emoji.Name == "▶️" {
+				verdict = m.ID
+			}
+		}
+		return verdict != ""
+	})
+	interrupt(t, cmd, out, 30*time.Second)
+	waitFor(t, func() bool { return !fake.Connected() })
+
+	cmd, out = maiProcess(t, dir, envList(env), "serve")
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGINT)
+		cmd.Wait()
+		if t.Failed() {
+			t.Logf("mai serve:\n%s", out)
+		}
+	})
+	waitFor(t, fake.Connected)
+	fake.React(discordOwner, ch, verdict, "▶️")
+	embed := approvalEmbed(t, fake, ch, 1)
+	fake.React(discordOwner, ch, embed, discord.EmojiApprove)
+	replyContaining(t, fake, ch, "ran python: exit 0")
+}
