@@ -28,7 +28,8 @@ import (
 const routerProbeEvery = 30 * time.Second
 
 // startAudit opens the audit log (catching its anchor up after a crash)
-// and the approval service, then checks the chain. A broken chain is
+// and the approval service, then checks the chain from the anchor onward
+// (mai audit verify checks all of it). A broken chain is
 // logged loudly and shown in mai status, and never repaired here: that is
 // the owner's decision ('mai audit verify', 'mai audit reanchor').
 func (d *daemonParts) startAudit(ctx context.Context) (func(context.Context), error) {
@@ -51,7 +52,7 @@ func (d *daemonParts) startAudit(ctx context.Context) (func(context.Context), er
 	if err := m.recordPolicy(ctx, led); err != nil {
 		log.Warn().Err(err).Msg("could not record the workspace's risk policy in the audit log")
 	}
-	rep, err := led.log.Verify(ctx)
+	rep, err := led.log.VerifyFromAnchor(ctx)
 	switch {
 	case err != nil:
 		d.health.Set("audit", health.Degraded, "the audit log could not be checked: "+err.Error(), err)
@@ -61,8 +62,8 @@ func (d *daemonParts) startAudit(ctx context.Context) (func(context.Context), er
 		d.health.Set("audit", health.Degraded, detail, errors.New(rep.Problem.Message))
 		log.Error().Int64("seq", rep.Problem.Seq).Str("kind", rep.Problem.Kind).Msg(detail)
 	default:
-		d.health.Set("audit", health.Up, fmt.Sprintf("%d entries verified", rep.Entries), nil)
-		log.Info().Int64("entries", rep.Entries).Int64("last_seq", rep.LastSeq).Msg("audit log verified")
+		d.health.Set("audit", health.Up, fmt.Sprintf("chain intact from the anchor to entry %d", rep.LastSeq), nil)
+		log.Info().Int64("checked", rep.Entries).Int64("last_seq", rep.LastSeq).Msg("audit log checked from the anchor onward")
 	}
 	return func(context.Context) { led.close() }, nil
 }

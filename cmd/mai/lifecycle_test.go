@@ -118,8 +118,12 @@ func waitLive(t *testing.T, dir string, env map[string]string, what string, cond
 // logMessages returns the message of every line of the daemon's log.
 func logMessages(t *testing.T, data string) []string {
 	t.Helper()
+	path := filepath.Join(data, ".logs", "mai.log")
+	if _, err := os.Stat(path); err != nil {
+		return nil // not written yet
+	}
 	var out []string
-	for _, l := range logtest.Lines(t, filepath.Join(data, ".logs", "mai.log")) {
+	for _, l := range logtest.Lines(t, path) {
 		msg, _ := l["message"].(string)
 		out = append(out, msg)
 	}
@@ -218,6 +222,49 @@ func TestServeDockerAbsentDegradesAndRecovers(t *testing.T) {
 	}
 	if msgs := logMessages(t, env["MAI_DATA_DIR"]); countPrefix(msgs, "sandbox is back") != 1 {
 		t.Errorf("no single 'sandbox is back' line")
+	}
+}
+
+// A broken audit chain found at start is logged loudly and shown in
+// status, Mai runs on, and nothing is repaired: mai audit verify still
+// fails after the daemon stopped.
+func TestServeReportsABrokenAuditChain(t *testing.T) {
+	_, dir, env := lmStudioEnv(t)
+	noDocker(t, env)
+	data := env["MAI_DATA_DIR"]
+	// Pinning a model is audited.
+	if r := runMai(t, dir, env, "models", "switch", "lmstudio:meta/llama-3.2-3b"); r.code != 0 {
+		t.Fatalf("switch: %+v", r)
+	}
+	if r := runMai(t, dir, env, "audit", "verify"); r.code != 0 {
+		t.Fatalf("verify before tampering: %+v", r)
+	}
+	db, err := store.Open(context.Background(), filepath.Join(data, "mai.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.DB.Exec(`UPDATE audit_log SET subject = 'forged' WHERE seq = (SELECT max(seq) FROM audit_log)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	cmd, out := maiProcess(t, dir, envList(env), "serve")
+	rep := waitLive(t, dir, env, "audit degraded", func(r statusReport) bool { return component(r, "audit").State == health.Degraded })
+	if c := component(rep, "audit"); !strings.Contains(c.Detail, "THE AUDIT LOG IS BROKEN") || !strings.Contains(c.Detail, "mai audit verify") {
+		t.Errorf("audit = %+v", c)
+	}
+	interrupt(t, cmd, out, 20*time.Second)
+	var loud int
+	for _, l := range logtest.Lines(t, filepath.Join(data, ".logs", "mai.log")) {
+		if m, _ := l["message"].(string); l["level"] == "error" && strings.HasPrefix(m, "THE AUDIT LOG IS BROKEN") {
+			loud++
+		}
+	}
+	if loud != 1 {
+		t.Errorf("%d error lines about the broken chain, want 1", loud)
+	}
+	if r := runMai(t, dir, env, "audit", "verify"); r.code == 0 {
+		t.Errorf("the daemon repaired the chain: %+v", r)
 	}
 }
 
