@@ -384,6 +384,51 @@ func TestServeSIGTERMDrainsDiscord(t *testing.T) {
 	}
 }
 
+// SIGTERM while mai chat streams an answer through the daemon: the answer
+// completes in the terminal before the daemon exits.
+func TestServeSIGTERMDrainsTerminal(t *testing.T) {
+	lms, dir, env := lmStudioEnv(t)
+	noDocker(t, env)
+	words := make([]string, 30)
+	for i := range words {
+		words[i] = "t" + string(rune('a'+i%26)) + " "
+	}
+	words[len(words)-1] = "THE-END"
+	lms.Script(lmstudiotest.Reply{Chunks: words})
+	lms.SetChunkDelay(100 * time.Millisecond)
+	serve, serveOut := maiProcess(t, dir, envList(env), "serve", "--shutdown-timeout", "60s")
+	waitFor(t, func() bool { _, err := os.Stat(filepath.Join(env["MAI_DATA_DIR"], "mai.sock")); return err == nil })
+	chat, chatOut := maiProcess(t, dir, envList(env), "chat", "--once", "tell me a story")
+	waitFor(t, func() bool { return modelSaw(lms, "tell me a story") })
+	time.Sleep(300 * time.Millisecond) // a few words are out
+	if err := serve.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	chatDone := make(chan error, 1)
+	go func() { chatDone <- chat.Wait() }()
+	select {
+	case err := <-chatDone:
+		if err != nil || !strings.Contains(chatOut.String(), "THE-END") {
+			t.Errorf("chat: %v\n%s", err, chatOut)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatal("mai chat did not end")
+	}
+	serveDone := make(chan error, 1)
+	go func() { serveDone <- serve.Wait() }()
+	select {
+	case err := <-serveDone:
+		if err != nil {
+			t.Errorf("serve: %v\n%s", err, serveOut)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if lms.Cancelled() != 0 {
+		t.Errorf("the generation was cancelled %d times", lms.Cancelled())
+	}
+}
+
 // SIGHUP reloads the log level and the model preferences from .env; a
 // .env that does not load is one error line and changes nothing.
 func TestServeSIGHUPReloads(t *testing.T) {
