@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -426,6 +427,41 @@ func TestServeSIGTERMDrainsTerminal(t *testing.T) {
 	}
 	if lms.Cancelled() != 0 {
 		t.Errorf("the generation was cancelled %d times", lms.Cancelled())
+	}
+}
+
+// A second signal stops the daemon at once, without waiting for the
+// answer the first one let run.
+func TestServeSecondSignalStopsAtOnce(t *testing.T) {
+	lms, dir, env := lmStudioEnv(t)
+	noDocker(t, env)
+	words := make([]string, 600)
+	for i := range words {
+		words[i] = "slow "
+	}
+	lms.Script(lmstudiotest.Reply{Chunks: words})
+	lms.SetChunkDelay(time.Second)
+	serve, _ := maiProcess(t, dir, envList(env), "serve", "--shutdown-timeout", "30m")
+	waitFor(t, func() bool { _, err := os.Stat(filepath.Join(env["MAI_DATA_DIR"], "mai.sock")); return err == nil })
+	chat, _ := maiProcess(t, dir, envList(env), "chat", "--once", "take your time")
+	t.Cleanup(func() { chat.Process.Kill(); chat.Wait() })
+	waitFor(t, func() bool { return modelSaw(lms, "take your time") })
+	data := env["MAI_DATA_DIR"]
+	serve.Process.Signal(syscall.SIGTERM)
+	waitFor(t, func() bool { return countPrefix(logMessages(t, data), "shutting down") == 1 })
+	serve.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- serve.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+			t.Errorf("exit %v, want status 1", err)
+		}
+	case <-time.After(60 * time.Second): // the answer alone would take ten minutes
+		t.Fatal("a second signal did not stop the daemon")
+	}
+	if countPrefix(logMessages(t, data), "second signal: stopping without waiting") != 1 {
+		t.Error("the log does not say the second signal stopped it")
 	}
 }
 
