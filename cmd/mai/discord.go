@@ -53,9 +53,11 @@ func (m *Main) discordLoop(bot *discord.Bot, cc *chatCore, led *ledger, mem *mem
 			err := bot.CheckToken(ctx)
 			if err == nil {
 				watchCtx, stopWatch := context.WithCancel(ctx)
-				go watchDiscord(watchCtx, bot, &retry, reg)
+				watched := make(chan struct{})
+				go func() { watchDiscord(watchCtx, bot, &retry, reg); close(watched) }()
 				err = bot.Run(ctx)
 				stopWatch()
+				<-watched // retry is this goroutine's again
 			}
 			if ctx.Err() != nil {
 				return nil

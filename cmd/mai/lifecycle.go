@@ -43,10 +43,10 @@ func (l *lifecycle) step(ctx context.Context, name string, fn func(ctx context.C
 	}
 	c, _ := l.health.Get(name)
 	ev := l.log.Info()
-	if c.State != health.Up {
-		ev = l.log.Warn().Str("detail", c.Detail)
+	if c.State == health.Down || c.State == health.Degraded {
+		ev = l.log.Warn()
 	}
-	ev.Str("part", name).Str("state", string(c.State)).Msg("started " + name)
+	ev.Str("part", name).Str("state", string(c.State)).Str("detail", c.Detail).Msg("started " + name)
 	if stop == nil {
 		stop = func(context.Context) {}
 	}

@@ -299,12 +299,14 @@ func logIntegrations(log zerolog.Logger, cfg *config.Config) {
 
 // startupProbes checks the outside services once, concurrently and briefly,
 // and logs what is missing with the fix — the same checks as `mai doctor`.
+// Docker is left to the sandbox component, which says once that it is
+// missing and again when it is back.
 func startupProbes(ctx context.Context, log zerolog.Logger, cfg *config.Config) {
 	all := doctor.Checks(cfg, doctor.Env{})
 	var probes []doctor.Check
 	for _, c := range all {
 		switch c.Name {
-		case "docker", "ollama", "lmstudio", "gpu", "git":
+		case "ollama", "lmstudio", "gpu", "git": // Docker: the sandbox component says it
 			probes = append(probes, c)
 		}
 	}
