@@ -121,7 +121,7 @@ func (r *retrier) failed(err error, unavailable string) time.Duration {
 	} else {
 		r.wait = min(r.wait*2, retryMax)
 	}
-	detail := fmt.Sprintf("%s; retrying every %s at most", unavailable, retryMax)
+	detail := unavailable + "; retried with backoff, at least once a minute"
 	if !r.down {
 		r.log.Warn().Str("part", r.name).Err(err).Msg(r.name + " is unavailable: " + detail + " (mai status shows it)")
 	} else {
