@@ -224,6 +224,15 @@ func TestServeDockerAbsentDegradesAndRecovers(t *testing.T) {
 	if msgs := logMessages(t, env["MAI_DATA_DIR"]); countPrefix(msgs, "sandbox is back") != 1 {
 		t.Errorf("no single 'sandbox is back' line")
 	}
+	// SANDBOX_POOL_SIZE=0: no container waits for the next job.
+	b, err := os.ReadFile(filepath.Join(env["MAI_DATA_DIR"], "mai.pid"))
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid == 0 {
+		t.Fatalf("mai.pid: %q %v", b, err)
+	}
+	if ids := runningJobs(t, pid); len(ids) != 0 {
+		t.Errorf("%d warm containers with the pool off", len(ids))
+	}
 }
 
 // A broken audit chain found at start is logged loudly and shown in
@@ -524,26 +533,7 @@ func TestServeWarmPoolContainerUsedOnce(t *testing.T) {
 	env["SANDBOX_DOCKER_IMAGE"], env["SANDBOX_POOL_SIZE"] = sbEnv["SANDBOX_DOCKER_IMAGE"], "1"
 	cmd, _ := maiProcess(t, dir, envList(env), "serve")
 	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGINT); cmd.Wait() })
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cli.Close()
-	pid := cmd.Process.Pid
-	jobs := func() []string {
-		res, err := cli.ContainerList(context.Background(), client.ContainerListOptions{All: true,
-			Filters: make(client.Filters).Add("label", sandbox.LabelRole+"=job").Add("label", sandbox.LabelPID+"="+strconv.Itoa(pid))})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var ids []string
-		for _, c := range res.Items {
-			if c.State == container.StateRunning {
-				ids = append(ids, c.ID)
-			}
-		}
-		return ids
-	}
+	jobs := func() []string { return runningJobs(t, cmd.Process.Pid) }
 	var warm []string
 	waitLong(t, "one warm container", func() bool { warm = jobs(); return len(warm) == 1 })
 	waitLive(t, dir, env, "sandbox up", func(r statusReport) bool { return component(r, "sandbox").State == health.Up })
@@ -553,7 +543,36 @@ func TestServeWarmPoolContainerUsedOnce(t *testing.T) {
 	}
 	var now []string
 	waitLong(t, "a new warm container", func() bool { now = jobs(); return len(now) == 1 && now[0] != warm[0] })
+	cli := dockerClient(t)
 	if _, err := cli.ContainerInspect(context.Background(), warm[0], client.ContainerInspectOptions{}); err == nil {
 		t.Errorf("the used container %s is still on the engine", warm[0])
 	}
+}
+
+func dockerClient(t *testing.T) *client.Client {
+	t.Helper()
+	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// runningJobs returns the ids of the running sandbox job containers the
+// process pid made, as the engine lists them.
+func runningJobs(t *testing.T, pid int) []string {
+	t.Helper()
+	res, err := dockerClient(t).ContainerList(context.Background(), client.ContainerListOptions{All: true,
+		Filters: make(client.Filters).Add("label", sandbox.LabelRole+"=job").Add("label", sandbox.LabelPID+"="+strconv.Itoa(pid))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, c := range res.Items {
+		if c.State == container.StateRunning {
+			ids = append(ids, c.ID)
+		}
+	}
+	return ids
 }
