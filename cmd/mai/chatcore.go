@@ -19,6 +19,7 @@ import (
 	"github.com/maicompanion/mai/internal/memory"
 	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/sandbox"
+	"github.com/maicompanion/mai/internal/selfmod"
 	"github.com/maicompanion/mai/internal/switchlog"
 	"github.com/maicompanion/mai/internal/workspace"
 )
@@ -57,7 +58,7 @@ func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore,
 		return nil, err
 	}
 	mem := memory.New(ms.db, memory.Options{Embedder: ms.router, Summarizer: memory.NewModelSummarizer(ms.router)})
-	cc, err := m.newChatCore(ctx, log, ms.router, ms.log, mem, led, approval.ViaTerminal)
+	cc, err := m.newChatCore(ctx, log, ms.router, ms.log, mem, led, approval.ViaTerminal, nil)
 	if err != nil {
 		led.close()
 		ms.close()
@@ -72,9 +73,11 @@ func (m *Main) openChatCore(ctx context.Context, log zerolog.Logger) (*chatCore,
 // on first start) and, when Docker answers, the sandbox behind its gate,
 // whose HIGH-risk jobs become approval requests in led that the turn's
 // front end shows and the owner decides (via says how the decision
-// arrives). History the terminal wrote under LocalUser before an owner id
+// arrives). With shared (the daemon's sandbox component) code runs there
+// and the core says why while Docker is away; without, the core opens a
+// sandbox of its own when Docker answers. History the terminal wrote under LocalUser before an owner id
 // was set becomes the owner's, and the audit log says so.
-func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store, led *ledger, via approval.Via) (*chatCore, error) {
+func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store, led *ledger, via approval.Via, shared *sandboxComponent) (*chatCore, error) {
 	cfg := m.cfg
 	ws, created, err := workspace.Open(ctx, cfg.Workspace)
 	if errors.Is(err, workspace.ErrNotRepository) {
@@ -128,13 +131,20 @@ func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Ro
 		return err
 	}
 	var code chat.CodeRunner
-	if sb, err := m.openSandbox(ctx, "", approver); err != nil {
-		log.Warn().Err(err).Msg("code execution is off until Docker answers")
-	} else {
-		cc.close = func() { sb.Close() }
-		code = auditedRunner{sb, m, led, log}
+	var checks selfmod.Checker
+	switch {
+	case shared != nil:
+		code = auditedRunner{shared.gate(approver), m, led, log}
+		checks = shared.gate(selfmod.CheckApprover{})
+	default:
+		if sb, err := m.openSandbox(ctx, "", approver); err != nil {
+			log.Warn().Err(err).Msg("code execution is off until Docker answers")
+		} else {
+			cc.close = func() { sb.Close() }
+			code = auditedRunner{sb, m, led, log}
+		}
 	}
-	changes, closeChanges := m.chatProposer(ctx, led, r, log)
+	changes, closeChanges := m.chatProposer(ctx, led, r, log, checks)
 	closeCode := cc.close
 	cc.close = func() { closeChanges(); closeCode() }
 	facts := cfg.Chat.FactsEvery
@@ -159,14 +169,14 @@ func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Ro
 // auditedRunner records every run or refusal of the model's code in the
 // audit log, as mai sandbox run does.
 type auditedRunner struct {
-	*sandbox.Sandbox
+	chat.CodeRunner
 	m   *Main
 	led *ledger
 	log zerolog.Logger
 }
 
 func (a auditedRunner) Run(ctx context.Context, job sandbox.Job) (sandbox.Result, error) {
-	res, err := a.Sandbox.Run(ctx, job)
+	res, err := a.CodeRunner.Run(ctx, job)
 	id := ""
 	if res.Approval != nil {
 		id = res.Approval.ID
@@ -175,6 +185,14 @@ func (a auditedRunner) Run(ctx context.Context, job sandbox.Job) (sandbox.Result
 		a.log.Error().Err(rerr).Msg("sandbox run not audited")
 	}
 	return res, err
+}
+
+// Unavailable says why the runner cannot run code now (chat.Availability).
+func (a auditedRunner) Unavailable() error {
+	if av, ok := a.CodeRunner.(chat.Availability); ok {
+		return av.Unavailable()
+	}
+	return nil
 }
 
 // chatPIN checks the PIN a chat decision or state-changing command came

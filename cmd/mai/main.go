@@ -47,7 +47,7 @@ type Main struct {
 	Env func(string) (string, bool)
 	// Dir is the working directory, where .env is read from.
 	Dir string
-	// Signals, when set, replaces the process's SIGINT/SIGTERM for serve.
+	// Signals, when set, replaces the process's SIGINT/SIGTERM/SIGHUP for serve.
 	Signals <-chan os.Signal
 
 	cfg *config.Config

@@ -86,7 +86,7 @@ func (m *Main) openSelfmod(ctx context.Context, reviewing bool) (*selfmod.Servic
 		}
 		closers = append(closers, closeModel)
 	}
-	o, closeChecks, err := m.selfmodOptions(ctx, l, model, func(err error) { fmt.Fprintf(m.Stderr, "mai: checks will be unavailable: %v\n", err) })
+	o, closeChecks, err := m.selfmodOptions(ctx, l, model, nil, func(err error) { fmt.Fprintf(m.Stderr, "mai: checks will be unavailable: %v\n", err) })
 	if err != nil {
 		closeAll()
 		return nil, nil, nil, err
@@ -410,9 +410,10 @@ func (m *Main) reviewModel(ctx context.Context) (review.Model, func(), error) {
 
 // selfmodOptions are the pipeline's parts over the ledger l: the reviewer
 // (none when model is nil), the workspace's risk policy, and a sandbox for
-// the checks whose HIGH-risk code runs isolated (see selfmod.CheckApprover);
+// the checks whose HIGH-risk code runs isolated (see selfmod.CheckApprover):
+// checks when given (the daemon's shared sandbox), else one opened here;
 // without Docker, noSandbox is told and checks are unavailable.
-func (m *Main) selfmodOptions(ctx context.Context, l *ledger, model review.Model, noSandbox func(error)) (selfmod.Options, func(), error) {
+func (m *Main) selfmodOptions(ctx context.Context, l *ledger, model review.Model, checks selfmod.Checker, noSandbox func(error)) (selfmod.Options, func(), error) {
 	policy, err := risk.LoadWorkspacePolicy(m.cfg.Workspace)
 	if err != nil {
 		return selfmod.Options{}, nil, fmt.Errorf("risk policy: %w", err)
@@ -421,6 +422,10 @@ func (m *Main) selfmodOptions(ctx context.Context, l *ledger, model review.Model
 		CheckImage: m.cfg.SandboxImage, Dir: filepath.Join(m.cfg.DataDir, "selfmod")}
 	if model != nil {
 		o.Reviewer = review.Reviewer{Model: model}
+	}
+	if checks != nil {
+		o.Checker = checks
+		return o, func() {}, nil
 	}
 	opts := m.sandboxOptions()
 	opts.Approver, opts.Policy = selfmod.CheckApprover{}, policy
@@ -459,9 +464,9 @@ func (w workspaceProposer) ProposeChange(ctx context.Context, c chat.ChangeReque
 }
 
 // chatProposer builds propose_change for the chat core over r (the local
-// reviewer's router); nil when the pipeline cannot be set up, which the
-// log says.
-func (m *Main) chatProposer(ctx context.Context, l *ledger, r *router.Router, log zerolog.Logger) (chat.ChangeProposer, func()) {
+// reviewer's router), its checks run by checks when given; nil when the
+// pipeline cannot be set up, which the log says.
+func (m *Main) chatProposer(ctx context.Context, l *ledger, r *router.Router, log zerolog.Logger, checks selfmod.Checker) (chat.ChangeProposer, func()) {
 	var model review.Model = review.Local{Chat: r}
 	if m.cfg.Reviewer != "local" {
 		var err error
@@ -470,7 +475,7 @@ func (m *Main) chatProposer(ctx context.Context, l *ledger, r *router.Router, lo
 			return nil, func() {}
 		}
 	}
-	o, closeChecks, err := m.selfmodOptions(ctx, l, model, func(err error) { log.Warn().Err(err).Msg("self-modification checks are unavailable") })
+	o, closeChecks, err := m.selfmodOptions(ctx, l, model, checks, func(err error) { log.Warn().Err(err).Msg("self-modification checks are unavailable") })
 	if err != nil {
 		log.Warn().Err(err).Msg("propose_change is off")
 		return nil, func() {}

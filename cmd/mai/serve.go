@@ -8,40 +8,32 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/maicompanion/mai/internal/approval"
 	"github.com/maicompanion/mai/internal/config"
-	"github.com/maicompanion/mai/internal/control"
 	"github.com/maicompanion/mai/internal/discord"
 	"github.com/maicompanion/mai/internal/doctor"
+	"github.com/maicompanion/mai/internal/health"
 	"github.com/maicompanion/mai/internal/lockfile"
 	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
 	"github.com/maicompanion/mai/internal/router"
-	"github.com/maicompanion/mai/internal/sandbox"
+	"github.com/maicompanion/mai/internal/selfmod"
 	"github.com/maicompanion/mai/internal/store"
 	"github.com/maicompanion/mai/internal/switchlog"
 	"github.com/maicompanion/mai/internal/upkeep"
 )
 
-// component is a long-running part of the daemon. run returns when ctx is
-// cancelled (after finishing what it must not lose) or when it fails.
-type component struct {
-	name string
-	run  func(ctx context.Context) error
-}
-
 func (m *Main) runServe(ctx context.Context, args []string) error {
 	fs := m.newFlagSet("serve", "serve [--shutdown-timeout 10s]",
 		"  mai serve                          # run in the foreground; Ctrl-C stops it\n"+
 			"  LOG_LEVEL=debug mai serve          # more detail in <data dir>/.logs/mai.log\n"+
-			"  mai serve --shutdown-timeout 30s   # give running work longer to finish")
-	grace := fs.Duration("shutdown-timeout", 10*time.Second, "how long to let running work finish after SIGINT/SIGTERM")
+			"  mai serve --shutdown-timeout 30s   # give running answers longer to finish\n"+
+			"  kill -HUP $(cat <data dir>/mai.pid) # reload persona, risk policy, LOG_LEVEL, MAI_MODELS")
+	grace := fs.Duration("shutdown-timeout", 10*time.Second, "how long running answers and the Discord outbox get to finish after SIGINT/SIGTERM (a second signal stops at once)")
 	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
 	}
@@ -60,78 +52,129 @@ func (m *Main) runServe(ctx context.Context, args []string) error {
 		return err
 	}
 	defer logs.Close()
-	log := logs.Logger
 	fmt.Fprintf(m.Stderr, "mai: serving; log in %s; press Ctrl-C to stop\n", logs.Path)
-
-	db, err := store.Open(ctx, cfg.MemoryDBPath, store.Options{})
-	if err != nil {
-		log.Error().Err(err).Msg("cannot open the database")
+	sig := m.signals()
+	defer sig.close()
+	d := &daemonParts{m: m, logs: logs, log: logs.Logger, health: health.New(nil), grace: *grace}
+	lc := &lifecycle{log: d.log, health: d.health}
+	if err := d.start(ctx, lc); err != nil {
+		stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *grace)
+		defer cancel()
+		lc.stop(stopCtx)
 		return err
 	}
-	defer db.Close()
-	log.Info().Str("path", db.Path()).Msg("database open, migrations current")
+	return d.serve(ctx, lc, sig.ch)
+}
 
-	logIntegrations(log, cfg)
-	startupProbes(ctx, log, cfg)
+// daemonParts is mai serve's parts, kept for the status and for SIGHUP.
+type daemonParts struct {
+	m      *Main
+	logs   *logging.Logs
+	log    zerolog.Logger
+	health *health.Registry
+	grace  time.Duration
 
-	// The Discord front end, when configured, shows approval requests.
-	bot, err := m.discordBot(db, logging.Component(log, "discord"))
-	if err != nil {
-		log.Error().Err(err).Msg("cannot set up Discord")
-		return err
-	}
-	wake := make(selfmodWaker, 1)
-	listeners := []approval.Listener{logListener{logging.Component(log, "approvals")}, wake}
-	if bot != nil {
-		listeners = append(listeners, bot.Listener())
-	}
+	db      *store.DB
+	bot     *discord.Bot
+	led     *ledger
+	router  *router.Router // nil when no backend is configured
+	sl      *switchlog.Log
+	mem     *memory.Store
+	sandbox *sandboxComponent
+	cc      *chatCore // nil when chat could not start
+	wake    selfmodWaker
+}
 
-	// Opening the audit log catches its anchor up after a crash; the
-	// approvals component sends reminders and expires unanswered requests.
-	led, err := m.openLedger(ctx, listeners...)
-	if err != nil {
-		log.Error().Err(err).Msg("cannot open the audit log")
-		return err
+// start starts the components in order: config and logging, the
+// database, the audit log, the router, memory's schedules, the sandbox,
+// approvals, the chat core, the self-modification settler, the control
+// socket, Discord. Only the database and the audit log are fatal; every
+// other part degrades, says so once and in mai status, and is retried.
+func (d *daemonParts) start(ctx context.Context, lc *lifecycle) error {
+	m, cfg, log := d.m, d.m.cfg, d.log
+	steps := []struct {
+		name string
+		fn   func(ctx context.Context) (func(context.Context), error)
+	}{
+		{"config", func(ctx context.Context) (func(context.Context), error) {
+			logIntegrations(log, cfg)
+			startupProbes(ctx, log, cfg)
+			return nil, nil
+		}},
+		{"database", func(ctx context.Context) (func(context.Context), error) {
+			db, err := store.Open(ctx, cfg.MemoryDBPath, store.Options{})
+			if err != nil {
+				return nil, err
+			}
+			d.db = db
+			log.Info().Str("path", db.Path()).Msg("database open, migrations current")
+			return func(context.Context) { db.Close() }, nil
+		}},
+		{"audit", d.startAudit},
+		{"router", d.startRouter},
+		{"memory", d.startMemory},
+		{"sandbox", d.startSandbox},
+		{"approvals", func(ctx context.Context) (func(context.Context), error) {
+			return goRun(ctx, log, "approvals", approvalsSweeper(d.led, logging.Component(log, "approvals"))), nil
+		}},
+		{"chat", d.startChat},
+		{"selfmod", func(ctx context.Context) (func(context.Context), error) {
+			settle := m.selfmodSettler(d.led, d.wake, d.sandbox.gate(selfmod.CheckApprover{}), logging.Component(log, "selfmod"))
+			return goRun(ctx, log, "selfmod", settle), nil
+		}},
+		{"control", d.startControl},
+		{"discord", d.startDiscord},
 	}
-	defer led.close()
-	if err := m.recordPolicy(ctx, led); err != nil {
-		log.Warn().Err(err).Msg("could not record the workspace's risk policy in the audit log")
+	for _, s := range steps {
+		if err := lc.step(ctx, s.name, s.fn); err != nil {
+			return err
+		}
 	}
+	log.Info().Int("components", len(steps)).Msg("mai is running")
+	return nil
+}
 
-	// Memory embeds and summarises with the router's choices: the first
-	// embedding model in MAI_MODELS (else the smallest installed one), and
-	// the current chat model, with extraction when none answers. It counts
-	// a model's tokens from the vocabulary the router finds for it.
-	// The daemon's chat core uses the same router and memory.
-	var memOpts memory.Options
-	sl := switchlog.New(db.DB)
-	r, _, err := m.newRouter(ctx, logging.Component(log, "router"), sl, readWrite)
-	if err != nil {
-		log.Error().Err(err).Msg("cannot plan models: memory recalls by words only and summarises by extraction, and chat is off")
-		r = nil
-	} else {
-		memOpts = memory.Options{Embedder: r, Summarizer: memory.NewModelSummarizer(r), Vocabularies: r}
+// serve runs until the first SIGINT or SIGTERM (or ctx's end), reloading
+// on SIGHUP, then stops the components in reverse order within the grace
+// period; a second signal stops at once.
+func (d *daemonParts) serve(ctx context.Context, lc *lifecycle, sig <-chan os.Signal) error {
+	log := d.log
+wait:
+	for {
+		select {
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				d.reload(ctx)
+				continue
+			}
+			log.Info().Str("signal", s.String()).Dur("grace", d.grace).Msg("shutting down: running answers and the Discord outbox get the grace period")
+			break wait
+		case <-ctx.Done():
+			log.Info().Msg("shutting down")
+			break wait
+		}
 	}
-	mem := memory.New(db, memOpts)
-	// One chat core serves both front ends: the owner is one user with one
-	// generation at a time, whether a message comes from Discord or from
-	// mai chat, and a /stop from either stops it.
-	cc := m.sharedChatCore(ctx, log, r, sl, mem, led)
-	if cc != nil {
-		defer cc.close()
+	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.grace)
+	defer cancel()
+	done := make(chan struct{})
+	go func() { lc.stop(stopCtx); close(done) }()
+	for {
+		select {
+		case <-done:
+			if stopCtx.Err() != nil {
+				log.Warn().Dur("grace", d.grace).Msg("running work did not finish in time; stopped anyway")
+				return fmt.Errorf("shutdown took longer than %s", d.grace)
+			}
+			log.Info().Msg("stopped cleanly")
+			return nil
+		case s := <-sig:
+			if s == syscall.SIGHUP {
+				continue
+			}
+			log.Warn().Str("signal", s.String()).Msg("second signal: stopping without waiting")
+			return errors.New("stopped by a second signal before running work finished")
+		}
 	}
-	comps := []component{
-		{"sandbox", m.sandboxJanitor(logging.Component(log, "sandbox"))},
-		{"upkeep", memoryUpkeep(db, mem, cfg, logging.Component(log, "upkeep"))},
-		{"embedder", embedder(mem, logging.Component(log, "memory"))},
-		{"control", m.controlSocket(logging.Component(log, "control"), r, sl, mem, cc, bot)},
-		{"approvals", approvalsSweeper(led, logging.Component(log, "approvals"))},
-		{"selfmod", m.selfmodSettler(led, wake, logging.Component(log, "selfmod"))},
-		{"discord", m.discordLoop(bot, cc, led, mem, logging.Component(log, "discord"))},
-	}
-	stop := m.signals()
-	defer stop.close()
-	return serveUntilSignal(ctx, log, stop.ch, *grace, comps)
 }
 
 // Embedding in the background: batches of embedBatch messages, a pass
@@ -189,121 +232,6 @@ func memoryUpkeep(db *store.DB, mem *memory.Store, cfg *config.Config, log zerol
 	}
 }
 
-// sharedChatCore builds the daemon's one chat core over its router and
-// memory, with the pinned model applied; nil, said in the log, without a
-// router (no backend configured) or when the core cannot start.
-func (m *Main) sharedChatCore(ctx context.Context, log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store, led *ledger) *chatCore {
-	if r == nil {
-		return nil
-	}
-	log = logging.Component(log, "chat")
-	if err := (&models{router: r, log: sl}).applyPin(ctx); err != nil {
-		log.Warn().Err(err).Msg("pinned model unavailable")
-	}
-	cc, err := m.newChatCore(ctx, log, r, sl, mem, led, approval.ViaControl)
-	if err != nil {
-		log.Warn().Err(err).Msg("chat is off: the chat core could not start")
-		return nil
-	}
-	return cc
-}
-
-// controlSocket serves the daemon's chat core on the control socket, so
-// that `mai chat` talks to this daemon, and its memory, so that the memory
-// commands change it under the core's eyes. Without a chat core the daemon
-// runs on without chat; r answers the status's model plan.
-func (m *Main) controlSocket(log zerolog.Logger, r *router.Router, sl *switchlog.Log, mem *memory.Store, cc *chatCore, bot *discord.Bot) func(context.Context) error {
-	return func(ctx context.Context) error {
-		if cc == nil {
-			<-ctx.Done()
-			return nil
-		}
-		path := m.socketPath()
-		ln, err := control.Listen(path)
-		if err != nil {
-			return err
-		}
-		defer os.Remove(path)
-		log.Info().Str("socket", path).Str("owner", cc.owner).Msg("control socket listening")
-		// Decisions and commands that change state carry the PIN, checked
-		// by the core the same way in-process.
-		srv := &control.Server{Core: cc.core, User: cc.owner, Log: log, Status: func(ctx context.Context) (any, error) {
-			ctx, cancel := context.WithTimeout(ctx, planTimeout)
-			defer cancel()
-			return liveState{Plan: r.Plan(ctx), Chat: cc.core.Status(ctx, cc.owner), Discord: discordState(bot)}, nil
-		}, SwitchModel: func(ctx context.Context, ref string) (string, error) {
-			return m.pinModel(ctx, r, sl, ref)
-		}, Memory: memoryChanger{m: m, mem: mem, changed: cc.core.HistoryChanged}}
-		return srv.Serve(ctx, ln, 5*time.Second)
-	}
-}
-
-// sandboxJanitor removes the containers and volumes a crashed run left
-// behind, once at start-up; without Docker it says so and does nothing.
-func (m *Main) sandboxJanitor(log zerolog.Logger) func(context.Context) error {
-	return func(ctx context.Context) error {
-		sb, err := sandbox.New(ctx, m.sandboxOptions())
-		if err != nil {
-			log.Warn().Err(err).Msg("code execution is off until Docker answers")
-			<-ctx.Done()
-			return nil
-		}
-		defer sb.Close()
-		containers, volumes, err := sb.Cleanup(ctx)
-		if err != nil {
-			log.Warn().Err(err).Msg("could not remove leftover sandbox containers")
-		} else {
-			log.Info().Int("containers", containers).Int("volumes", volumes).Msg("removed what earlier runs left behind")
-		}
-		<-ctx.Done()
-		return nil
-	}
-}
-
-// serveUntilSignal runs the components until the first signal, then cancels
-// them and waits up to grace for them to finish. A second signal, or the
-// deadline, abandons the wait.
-func serveUntilSignal(ctx context.Context, log zerolog.Logger, sig <-chan os.Signal, grace time.Duration, comps []component) error {
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var wg sync.WaitGroup
-	failed := make(chan error, len(comps))
-	for _, c := range comps {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := c.run(runCtx); err != nil && !errors.Is(err, context.Canceled) {
-				failed <- fmt.Errorf("%s: %w", c.name, err)
-			}
-		}()
-	}
-	log.Info().Int("components", len(comps)).Msg("mai is running")
-	var cause error
-	select {
-	case s := <-sig:
-		log.Info().Str("signal", s.String()).Dur("grace", grace).Msg("shutting down")
-	case err := <-failed:
-		log.Error().Err(err).Msg("a component failed; shutting down")
-		cause = err
-	case <-ctx.Done():
-		log.Info().Msg("shutting down")
-	}
-	cancel()
-	done := make(chan struct{})
-	go func() { wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		log.Info().Msg("stopped cleanly")
-	case s := <-sig:
-		log.Warn().Str("signal", s.String()).Msg("second signal: stopping without waiting")
-		return errors.New("stopped by a second signal before running work finished")
-	case <-time.After(grace):
-		log.Warn().Dur("grace", grace).Msg("running work did not finish in time; stopping anyway")
-		return fmt.Errorf("shutdown took longer than %s", grace)
-	}
-	return cause
-}
-
 type signalSource struct {
 	ch    <-chan os.Signal
 	close func()
@@ -314,7 +242,7 @@ func (m *Main) signals() signalSource {
 		return signalSource{ch: m.Signals, close: func() {}}
 	}
 	ch := make(chan os.Signal, 2)
-	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	return signalSource{ch: ch, close: func() { signal.Stop(ch) }}
 }
 
@@ -371,12 +299,14 @@ func logIntegrations(log zerolog.Logger, cfg *config.Config) {
 
 // startupProbes checks the outside services once, concurrently and briefly,
 // and logs what is missing with the fix — the same checks as `mai doctor`.
+// Docker is left to the sandbox component, which says once that it is
+// missing and again when it is back.
 func startupProbes(ctx context.Context, log zerolog.Logger, cfg *config.Config) {
 	all := doctor.Checks(cfg, doctor.Env{})
 	var probes []doctor.Check
 	for _, c := range all {
 		switch c.Name {
-		case "docker", "ollama", "lmstudio", "gpu", "git":
+		case "ollama", "lmstudio", "gpu", "git": // Docker: the sandbox component says it
 			probes = append(probes, c)
 		}
 	}

@@ -36,9 +36,10 @@ func (w selfmodWaker) Decided(_ context.Context, r approval.Request) {
 // a crash left first, then each one as soon as its decision arrives. The
 // pipeline's lock and its state check make each commit or discard happen
 // once, even when a mai command settles the same proposal.
-func (m *Main) selfmodSettler(led *ledger, wake selfmodWaker, log zerolog.Logger) func(context.Context) error {
+// Its checks run in the daemon's shared sandbox (checks).
+func (m *Main) selfmodSettler(led *ledger, wake selfmodWaker, checks selfmod.Checker, log zerolog.Logger) func(context.Context) error {
 	return func(ctx context.Context) error {
-		o, closeChecks, err := m.selfmodOptions(ctx, led, nil, func(err error) { log.Info().Err(err).Msg("self-modification checks are unavailable") })
+		o, closeChecks, err := m.selfmodOptions(ctx, led, nil, checks, func(err error) { log.Info().Err(err).Msg("self-modification checks are unavailable") })
 		if err != nil {
 			log.Warn().Err(err).Msg("decided self-modifications wait for the next mai selfmod command")
 			<-ctx.Done()

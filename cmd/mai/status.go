@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/maicompanion/mai/internal/control"
 	"github.com/maicompanion/mai/internal/discord"
+	"github.com/maicompanion/mai/internal/health"
 
 	"github.com/maicompanion/mai/internal/lockfile"
 	"github.com/maicompanion/mai/internal/router"
@@ -22,6 +24,9 @@ type statusReport struct {
 	PinnedRef string          `json:"pinned_ref"`
 	Plan      router.Plan     `json:"plan"`
 	Switches  []router.Switch `json:"last_switches"` // from the database, oldest first
+	// Components and UptimeS come from the running daemon (live).
+	Components []health.Component `json:"components,omitempty"`
+	UptimeS    float64            `json:"uptime_s,omitempty"`
 }
 
 type daemonState struct {
@@ -38,6 +43,10 @@ type liveState struct {
 	Plan    router.Plan `json:"plan"`
 	Chat    string      `json:"chat,omitempty"`
 	Discord string      `json:"discord,omitempty"` // the daemon's gateway session: off, connected, connecting
+	// Components is each part's health, by name; UptimeS the seconds
+	// since the daemon started.
+	Components []health.Component `json:"components,omitempty"`
+	UptimeS    float64            `json:"uptime_s,omitempty"`
 }
 
 // discordState is the daemon's Discord connection as status shows it.
@@ -94,6 +103,9 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if remote && live.Discord != "" {
 		rep.Discord = live.Discord
 	}
+	if remote {
+		rep.Components, rep.UptimeS = live.Components, live.UptimeS
+	}
 	if rep.PinnedRef, err = ms.log.Pinned(ctx); err != nil {
 		return err
 	}
@@ -106,6 +118,7 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	if rep.Daemon.Running {
 		fmt.Fprintf(m.Stdout, "daemon: running (pid %d), data in %s\n", rep.Daemon.PID, rep.Daemon.DataDir)
 		if rep.Daemon.Live {
+			m.printComponents(rep.UptimeS, rep.Components)
 			fmt.Fprintf(m.Stdout, "chat (live, from the daemon):\n  %s\n", strings.ReplaceAll(rep.Chat, "\n", "\n  "))
 		}
 	} else {
@@ -132,4 +145,32 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		fmt.Fprintf(m.Stdout, "%s  %s → %s  [%s] %s\n", s.At.Local().Format("2006-01-02 15:04:05"), from, s.To, s.Cause, s.Reason)
 	}
 	return nil
+}
+
+// printComponents prints the daemon's uptime and each component's health
+// with its last error.
+func (m *Main) printComponents(uptimeS float64, comps []health.Component) {
+	var down []string
+	for _, c := range comps {
+		if c.State == health.Down || c.State == health.Degraded {
+			down = append(down, c.Name)
+		}
+	}
+	overall := "all components up"
+	if len(down) > 0 {
+		overall = "degraded: " + strings.Join(down, ", ")
+	}
+	fmt.Fprintf(m.Stdout, "up %s; %s\n", (time.Duration(uptimeS) * time.Second).String(), overall)
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	for _, c := range comps {
+		line := fmt.Sprintf("  %s\t%s\tsince %s", c.Name, c.State, c.Since.Local().Format("15:04:05"))
+		if c.Detail != "" {
+			line += "\t" + c.Detail
+		}
+		fmt.Fprintln(tw, line)
+		if c.LastError != "" {
+			fmt.Fprintf(tw, "  \t\tlast error %s\t%s\n", c.LastErrorAt.Local().Format("15:04:05"), c.LastError)
+		}
+	}
+	tw.Flush()
 }

@@ -76,6 +76,14 @@ type CodeRunner interface {
 	EnsureImage(ctx context.Context, img string, report func(sandbox.PullProgress)) error
 }
 
+// Availability is what a CodeRunner that can be away for a while (the
+// daemon's sandbox while Docker is down) implements: Unavailable says why
+// code cannot run now, nil when it can. /run then answers that reason
+// instead of failing, and run_code tells the model.
+type Availability interface {
+	Unavailable() error
+}
+
 // ChangeProposer sends a change to Mai's workspace through the
 // self-modification pipeline (risk, review, checks, the owner's approval,
 // a commit); the propose_change tool calls it.

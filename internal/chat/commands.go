@@ -92,6 +92,9 @@ func (c *Core) command(ctx context.Context, s *session, line string, m Message, 
 	case "/regenerate":
 		return c.generate(ctx, s, maxTokens, emit, func(ctx context.Context) error { return c.regenerate(ctx, s, emit) })
 	case "/run":
+		if err := c.codeUnavailable(); err != nil {
+			return reply("I cannot run code now: %v", err)
+		}
 		return c.generate(ctx, s, maxTokens, emit, func(ctx context.Context) error { return c.runCommand(ctx, s, arg, emit) })
 	case "/pause":
 		c.mu.Lock()

@@ -144,6 +144,10 @@ func (c *Core) runTool(ctx context.Context, s *session, conv int64, call llm.Too
 		if c.cfg.Code == nil {
 			return "error: code execution is off", false
 		}
+		if err := c.codeUnavailable(); err != nil {
+			emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "run_code", Status: "failed", Line: capText(err.Error(), 300)}})
+			return "error: " + err.Error(), false
+		}
 		lang, _ := runLanguage(args.Language)
 		return c.runCode(ctx, lang, args.Code, emit), false
 	case "propose_change":
@@ -324,4 +328,13 @@ func (c *Core) proposeChange(ctx context.Context, conv int64, req ChangeRequest,
 	}
 	emit(Event{Kind: EventTool, Tool: &ToolActivity{Name: "propose_change", Status: "done", Line: capText(out, 300)}})
 	return capText(out, maxToolOutput)
+}
+
+// codeUnavailable says why the code runner cannot run code now, when it
+// can say so (Availability); nil when it can or cannot tell.
+func (c *Core) codeUnavailable() error {
+	if a, ok := c.cfg.Code.(Availability); ok {
+		return a.Unavailable()
+	}
+	return nil
 }

@@ -85,6 +85,10 @@ type Config struct {
 	VRAMHeadroom Headroom
 
 	SandboxImage string
+	// SandboxPoolSize is how many started sandbox containers the daemon
+	// keeps ready per job shape, each used once and replaced; 0 turns the
+	// pool off.
+	SandboxPoolSize int
 	// SandboxGoImage is a Go-capable image for checks of Mai's own source;
 	// empty leaves those checks unavailable.
 	SandboxGoImage string

@@ -206,6 +206,7 @@ func vars() []variable {
 			},
 			show: func(c *Config) string { return c.SandboxImage },
 		},
+		intVar("SANDBOX_POOL_SIZE", "started sandbox containers mai serve keeps ready for the next job, each used once and replaced (0: off)", 1, 0, func(c *Config) *int { return &c.SandboxPoolSize }),
 		{
 			name: "SANDBOX_GO_IMAGE", help: "Go-capable Docker image for the checks (go vet, go test) of changes to Mai's own source; unset leaves them unavailable",
 			def: constant(""),

@@ -99,6 +99,27 @@ func New(s *discordgo.Session, db *sql.DB, chat Chat, o Options) *Bot {
 // READY or RESUMED and no disconnect since. `mai status` shows it.
 func (b *Bot) Connected() bool { return b.connected.Load() }
 
+// Busy returns how many answers are being generated now; a shutdown
+// waits for them, and for the outbox, before it ends Run.
+func (b *Bot) Busy() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.busy
+}
+
+// CheckToken asks Discord who the bot is, so a refused token shows as one
+// clear error before the gateway is tried.
+func (b *Bot) CheckToken(ctx context.Context) error {
+	if _, err := b.s.User("@me", discordgo.WithContext(ctx)); err != nil {
+		var re *discordgo.RESTError
+		if errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == 401 {
+			return fmt.Errorf("Discord refused the bot token (401): put a valid DISCORD_BOT_TOKEN in .env: %w", err)
+		}
+		return fmt.Errorf("discord: %w", err)
+	}
+	return nil
+}
+
 // SetChat sets the chat core; call it before Run.
 func (b *Bot) SetChat(c Chat) { b.chat = c }
 

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -37,8 +38,9 @@ type Options struct {
 type Logs struct {
 	Logger zerolog.Logger
 	// Path is the log file.
-	Path string
-	file *lumberjack.Logger
+	Path   string
+	file   *lumberjack.Logger
+	filter *levelFilter
 }
 
 // New opens the log file (creating .logs with mode 0700) and returns a logger
@@ -69,13 +71,47 @@ func New(o Options) (*Logs, error) {
 		}, FieldsExclude: []string{"component"}}
 		out = zerolog.MultiLevelWriter(file, console)
 	}
-	out = NewRedactor(out, o.Secrets)
-	level, err := zerolog.ParseLevel(o.Level)
-	if err != nil || o.Level == "" {
-		level = zerolog.InfoLevel
+	filter := &levelFilter{w: NewRedactor(out, o.Secrets)}
+	filter.level.Store(int32(parseLevel(o.Level)))
+	// The logger passes everything down to the filter, whose level SetLevel
+	// changes while the daemon runs (SIGHUP); loggers made from this one
+	// keep working.
+	logger := zerolog.New(filter).Level(zerolog.DebugLevel).With().Timestamp().Str("component", "mai").Logger()
+	return &Logs{Logger: logger, Path: path, file: file, filter: filter}, nil
+}
+
+func parseLevel(s string) zerolog.Level {
+	level, err := zerolog.ParseLevel(s)
+	if err != nil || s == "" {
+		return zerolog.InfoLevel
 	}
-	logger := zerolog.New(out).Level(level).With().Timestamp().Str("component", "mai").Logger()
-	return &Logs{Logger: logger, Path: path, file: file}, nil
+	return level
+}
+
+// SetLevel changes the level of every logger made from l's (debug, info,
+// warn, error); an unknown name is an error and changes nothing.
+func (l *Logs) SetLevel(level string) error {
+	lv, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return fmt.Errorf("log level %q: want debug, info, warn or error", level)
+	}
+	l.filter.level.Store(int32(lv))
+	return nil
+}
+
+// levelFilter drops lines below its level.
+type levelFilter struct {
+	w     zerolog.LevelWriter
+	level atomic.Int32
+}
+
+func (f *levelFilter) Write(p []byte) (int, error) { return f.w.Write(p) }
+
+func (f *levelFilter) WriteLevel(level zerolog.Level, p []byte) (int, error) {
+	if level < zerolog.Level(f.level.Load()) && level != zerolog.NoLevel {
+		return len(p), nil
+	}
+	return f.w.WriteLevel(level, p)
 }
 
 // Component returns the logger of one part of Mai, made from the logger of

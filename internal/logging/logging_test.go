@@ -163,3 +163,34 @@ func TestUnwritableDir(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// SetLevel changes what every logger made from the daemon's writes,
+// including component loggers made before; a bad name changes nothing.
+func TestSetLevelWhileRunning(t *testing.T) {
+	dir := t.TempDir()
+	l, err := New(Options{Dir: dir, Level: "info", MaxSizeMB: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	comp := Component(l.Logger, "router")
+	comp.Debug().Msg("debug-one")
+	if err := l.SetLevel("debug"); err != nil {
+		t.Fatal(err)
+	}
+	comp.Debug().Msg("debug-two")
+	if err := l.SetLevel("loud"); err == nil {
+		t.Error("an unknown level was accepted")
+	}
+	comp.Debug().Msg("debug-three")
+	if err := l.SetLevel("error"); err != nil {
+		t.Fatal(err)
+	}
+	comp.Warn().Msg("warn-four")
+	l.Close()
+	data, _ := os.ReadFile(l.Path)
+	for want, shown := range map[string]bool{"debug-one": false, "debug-two": true, "debug-three": true, "warn-four": false} {
+		if strings.Contains(string(data), want) != shown {
+			t.Errorf("%s shown = %v, want %v:\n%s", want, !shown, shown, data)
+		}
+	}
+}

@@ -25,7 +25,7 @@ func (r *Router) Embed(ctx context.Context, inputs []string) ([][]float32, strin
 		r.cfg.Log.Warn().Str("model", c.Ref()).Err(err).Msg("embedding model failed; choosing again")
 	}
 	v := r.look(ctx)
-	for _, cand := range v.embedders(r.cfg.Preferences) {
+	for _, cand := range v.embedders(r.preferences()) {
 		if c != nil && cand.Endpoint == c.Endpoint && cand.Model.Name == c.Model.Name {
 			continue
 		}

@@ -131,6 +131,8 @@ type Router struct {
 
 	cacheWarned atomic.Bool // a failure to write the model cache was logged
 
+	prefs atomic.Pointer[[]Preference] // MAI_MODELS, replaced by SetPreferences
+
 	mu       sync.Mutex
 	active   *Candidate
 	track    tracker
@@ -202,6 +204,7 @@ func New(cfg Config) (*Router, error) {
 		resident: map[runKey]residence{},
 		idle:     make(chan struct{}),
 	}
+	r.prefs.Store(&cfg.Preferences)
 	for _, p := range cfg.Pools {
 		r.pools = append(r.pools, &pool{Pool: p})
 	}
@@ -219,6 +222,12 @@ func New(cfg Config) (*Router, error) {
 	}
 	return r, nil
 }
+
+// SetPreferences replaces the model preference list (MAI_MODELS, reloaded
+// on SIGHUP); the next choice of a model ranks by it.
+func (r *Router) SetPreferences(p []Preference) { r.prefs.Store(&p) }
+
+func (r *Router) preferences() []Preference { return *r.prefs.Load() }
 
 // look asks every backend what it has and what is loaded, and every GPU
 // how much memory is free, concurrently, and keeps what it learned in the
@@ -454,7 +463,7 @@ func (r *Router) target(ctx context.Context, downgrade string) (Candidate, error
 		return *active, nil
 	}
 	v := r.look(ctx)
-	ranked := v.rank(r.cfg.Preferences)
+	ranked := v.rank(r.preferences())
 	switch {
 	case active == nil:
 		c, ok := v.choose(ranked, r.cfg.ContextLength, r.cfg.Headroom, nil)
@@ -500,7 +509,7 @@ func (r *Router) toolTarget(ctx context.Context, c Candidate) (Candidate, string
 		return c, r.toolNotice(c, fmt.Sprintf("%s takes no tools and was chosen by the owner; it answers without them", c.Ref()))
 	}
 	v := r.look(ctx)
-	ranked := v.rank(r.cfg.Preferences)
+	ranked := v.rank(r.preferences())
 	t, ok := v.choose(ranked, r.cfg.ContextLength, r.cfg.Headroom, func(x Candidate) bool { return !x.Model.Capabilities.Tools })
 	if !ok {
 		why := "none is installed"
@@ -535,7 +544,7 @@ func (r *Router) Switch(ctx context.Context, ref string) error {
 	r.selectMu.Lock()
 	defer r.selectMu.Unlock()
 	v := r.look(ctx)
-	ranked := v.rank(r.cfg.Preferences)
+	ranked := v.rank(r.preferences())
 	kinds := make([]string, len(r.eps))
 	for i, ep := range r.eps {
 		kinds[i] = ep.be.Name()
@@ -884,7 +893,7 @@ func (r *Router) failed(c Candidate, err error) (away bool, reason string) {
 // a failover from waiting for a bigger model to load.
 func (r *Router) fallback(ctx context.Context, failed Candidate, err error, vision bool) (Candidate, error) {
 	v := r.look(ctx)
-	ranked := v.rank(r.cfg.Preferences)
+	ranked := v.rank(r.preferences())
 	if i := indexOf(ranked, failed); i < len(ranked) {
 		ranked = append(slices.Clone(ranked[i+1:]), ranked[:i]...)
 	}

@@ -66,7 +66,7 @@ type CandidatePlan struct {
 // writes nothing down (no model cache, no ledger): a report is a read.
 func (r *Router) Plan(ctx context.Context) Plan {
 	v := r.peek(ctx)
-	ranked := v.rank(r.cfg.Preferences)
+	ranked := v.rank(r.preferences())
 	var p Plan
 	r.mu.Lock()
 	if r.active != nil {

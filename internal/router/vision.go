@@ -34,7 +34,7 @@ func (r *Router) visionTarget(ctx context.Context, c Candidate) (Candidate, erro
 	r.selectMu.Lock()
 	defer r.selectMu.Unlock()
 	v := r.look(ctx)
-	ranked := v.rank(r.cfg.Preferences)
+	ranked := v.rank(r.preferences())
 	t, ok := v.choose(ranked, r.cfg.ContextLength, r.cfg.Headroom, func(x Candidate) bool { return !x.Model.Capabilities.Vision })
 	if !ok {
 		e := &NoVisionError{}

@@ -257,3 +257,24 @@ func (s *Sandbox) Image() string { return s.exec.image }
 
 // APIVersion returns the negotiated Docker API version.
 func (s *Sandbox) APIVersion() string { return s.exec.cli.ClientVersion() }
+
+// WithGate returns a Sandbox over the same engine connection and warm pool
+// whose gate asks approver about HIGH-risk jobs and judges with policy: one
+// daemon serves chat's code and the self-modification checks, each with its
+// own approver, from one set of containers. Only s is closed; the returned
+// Sandbox must not be.
+func (s *Sandbox) WithGate(approver Approver, policy *risk.Policy) *Sandbox {
+	return &Sandbox{exec: s.exec, approver: approver, policy: policy}
+}
+
+// Ping reports whether the engine still answers.
+func (s *Sandbox) Ping(ctx context.Context) error {
+	if _, err := s.exec.cli.Ping(ctx, client.PingOptions{}); err != nil {
+		return fmt.Errorf("%w at %s: %w", ErrEngine, s.exec.cli.DaemonHost(), err)
+	}
+	return nil
+}
+
+// WarmUp fills the warm pool for the default image in Python, once the
+// image is on the engine (New tries too, but the image may be pulled later).
+func (s *Sandbox) WarmUp() { s.exec.pool.warmUp(s.exec) }
