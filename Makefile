@@ -14,6 +14,9 @@ BENCHTIME ?= 500ms
 # Every benchmark runs this many times; the table shows medians and spreads.
 BENCHCOUNT ?= 5
 
+# BENCHMD=FILE also writes the table as Markdown (the README's Results).
+BENCHMD ?=
+
 FUZZTIME ?= 10s
 
 .PHONY: help build test bench fuzz run lint clean risk-compare
@@ -29,7 +32,7 @@ test: ## run every test (components that are absent are skipped with the reason)
 
 bench: build ## run every benchmark BENCHCOUNT times, one package at a time; print one table (MAI_TEST_REQUIRE_ALL=1: a missing row fails)
 	set -o pipefail; MAI_BENCH_BIN=$(CURDIR)/bin/mai $(GO) test -tags $(TAGS) -p 1 -v -run '^$$' -bench '$(BENCH)' \
-		-benchtime $(BENCHTIME) -count $(BENCHCOUNT) -benchmem -timeout $(TEST_TIMEOUT) $(PKGS) 2>&1 | $(GO) run ./tools/benchtable
+		-benchtime $(BENCHTIME) -count $(BENCHCOUNT) -benchmem -timeout $(TEST_TIMEOUT) $(PKGS) 2>&1 | $(GO) run ./tools/benchtable $(if $(BENCHMD),-md $(BENCHMD))
 
 fuzz: ## run every fuzz target for FUZZTIME each (their seeds also run in make test)
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' internal tools cmd); do \

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/maicompanion/mai/internal/benchpair"
+	"github.com/maicompanion/mai/internal/control"
 	"github.com/maicompanion/mai/internal/testenv"
 )
 
@@ -44,15 +46,16 @@ type daemon struct {
 // pointed at a closed port: start-up without pulls or model loads.
 func benchEnv(home string) []string {
 	env := []string{"HOME=" + home, "PATH=" + os.Getenv("PATH"),
-		"OLLAMA_ENDPOINT=http://127.0.0.1:9", "LMSTUDIO_ENDPOINT=http://127.0.0.1:9"}
+		"OLLAMA_ENDPOINT=http://127.0.0.1:9", "LMSTUDIO_ENDPOINT=http://127.0.0.1:9", "XDG_RUNTIME_DIR=" + home}
 	if h := os.Getenv("DOCKER_HOST"); h != "" {
 		env = append(env, "DOCKER_HOST="+h)
 	}
 	return env
 }
 
-// startServe starts the daemon and returns once its log says it is
-// running, polling the log every half millisecond.
+// startServe starts the daemon and returns once its control socket
+// answers a ping (what `mai send` and every other command wait for),
+// polling every half millisecond.
 func startServe(bin, home string) (*daemon, error) {
 	d := &daemon{cmd: exec.Command(bin, "serve"), log: filepath.Join(home, ".local", "share", "mai", ".logs", "mai.log")}
 	d.cmd.Env, d.cmd.Dir = benchEnv(home), home
@@ -62,8 +65,9 @@ func startServe(bin, home string) (*daemon, error) {
 	if err := d.cmd.Start(); err != nil {
 		return nil, err
 	}
+	cl := control.NewClient(control.SocketPath(filepath.Join(home, ".local", "share", "mai"), home))
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(500 * time.Microsecond) {
-		if b, _ := os.ReadFile(d.log); bytes.Contains(b, []byte(`"mai is running"`)) {
+		if cl.Ping(context.Background(), time.Second) == nil {
 			return d, nil
 		}
 	}
@@ -96,7 +100,7 @@ func (d *daemon) stop() error {
 }
 
 // BenchmarkServe starts `mai serve` on an existing (migrated) data
-// directory until its log says it is running (mai), against the same
+// directory until its control socket answers (mai), against the same
 // binary's `mai version` run to its exit (floor): process start, Go
 // runtime and package initialisation, the cost no daemon of this binary
 // can go below. After each start the daemon idles a second and its

@@ -97,18 +97,14 @@ func corpusDB(b *testing.B, n int, now time.Time) *Store {
 	return s
 }
 
-// BenchmarkRecall measures Recall at 10^4 and 10^5 messages (10^6 with
-// MAI_BENCH_LARGE=1) against, on the same queries in the same run, a bare
+// BenchmarkRecall measures Recall at 10^4, 10^5 and 10^6 messages against, on the same queries in the same run, a bare
 // FTS5 MATCH … ORDER BY bm25 LIMIT 10 and a LIKE '%term%' scan over the
 // same words that reads every matching row (as ranking them would need).
 // All three run in the same loop and take turns going first, so they see
 // the same machine load and caches; the LIKE scan, much slower, runs every
 // stride-th iteration, outside the benchmark's timer.
 func BenchmarkRecall(b *testing.B) {
-	sizes := []int{10_000, 100_000}
-	if os.Getenv("MAI_BENCH_LARGE") == "1" {
-		sizes = append(sizes, 1_000_000)
-	}
+	sizes := []int{10_000, 100_000, 1_000_000}
 	now := time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 	for _, n := range sizes {
 		var s *Store

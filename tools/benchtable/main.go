@@ -43,11 +43,14 @@
 package main
 
 import (
+	"bytes"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
+	"time"
 )
 
 // expect is one row the manifest requires.
@@ -59,9 +62,15 @@ type expect struct {
 	Baseline  string
 	Goal      string
 	Needs     string
+	// Optional names the target that runs the row when `make bench` does
+	// not (the soak runs in `make soak`): the row is printed when its
+	// benchmark ran and left out, not counted missing, when it did not.
+	Optional string
 }
 
 func main() {
+	md := flag.String("md", "", "also write the table as Markdown to this file (for the README's Results)")
+	flag.Parse()
 	res, err := parse(os.Stdin, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
@@ -69,6 +78,14 @@ func main() {
 	}
 	rows := build(manifest, res)
 	render(os.Stdout, res.machine(), rows)
+	if *md != "" {
+		var buf bytes.Buffer
+		renderMarkdown(&buf, res.machine(), time.Now().UTC(), rows)
+		if err := os.WriteFile(*md, buf.Bytes(), 0o644); err != nil {
+			fmt.Fprintln(os.Stderr, "benchtable: writing the Markdown table:", err)
+			os.Exit(1)
+		}
+	}
 	os.Exit(verdict(os.Stderr, res, rows, os.Getenv("MAI_TEST_REQUIRE_ALL") == "1"))
 }
 

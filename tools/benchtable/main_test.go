@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 )
 
 // sample is go test -v -bench output: a paired benchmark run 3 times, an
@@ -150,6 +151,61 @@ func TestManifest(t *testing.T) {
 		}
 		if strings.HasPrefix(e.Name, "Benchmark") || strings.Contains(e.Pkg, ".") {
 			t.Errorf("%s: name it as the table does (package below the module, no Benchmark prefix)", k)
+		}
+	}
+}
+
+// soakOut is a `make soak` run: the soak's row with hand-written figures,
+// 12 % RSS growth, which misses its goal.
+const soakOut = `goos: linux
+pkg: github.com/maicompanion/mai/cmd/mai
+cpu: Some CPU @ 3.0GHz
+BenchmarkSoak-2   	 1	  900000000000 ns/op	 0 lost	 0 duplicated	 0 429s	 12 rss-growth-%	 800 reply-p50-ms	 2100 reply-max-ms
+PASS
+ok  	github.com/maicompanion/mai/cmd/mai	900.1s
+`
+
+// TestOptionalRowAndMarkdown checks that a row another target runs (the
+// soak) is neither printed nor required when absent, and judged when
+// present, and that the Markdown table carries the date, the machine and
+// each row's verdict.
+func TestOptionalRowAndMarkdown(t *testing.T) {
+	man := []expect{
+		{Pkg: "internal/risk", Name: "Analyze/python", Baseline: "parse alone", Ratio: "x-parse", Goal: "ms/kline < 5"},
+		{Pkg: "cmd/mai", Name: "Soak", Optional: "make soak", Baseline: "none: its own start", Goal: "lost <= 0, duplicated <= 0, 429s <= 0, rss-growth-% < 10"},
+	}
+	res, err := parse(strings.NewReader(sample), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := build(man, res)
+	for _, r := range rows {
+		if r.exp.Name == "Soak" {
+			t.Fatalf("absent soak row printed: %+v", r)
+		}
+	}
+	res.failed, res.failedPkgs = nil, nil
+	if verdict(&bytes.Buffer{}, res, rows, true) != 0 {
+		t.Error("MAI_TEST_REQUIRE_ALL=1 must not require the soak in make bench")
+	}
+
+	res, err = parse(strings.NewReader(soakOut), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows = build(man, res)
+	if len(rows) != 2 || rows[1].exp.Name != "Soak" || rows[1].goal != "NO" {
+		t.Fatalf("soak row: %+v", rows)
+	}
+	var md bytes.Buffer
+	renderMarkdown(&md, res.machine(), time.Date(2026, 12, 5, 6, 0, 0, 0, time.UTC), rows)
+	for _, want := range []string{
+		"Measured 2026-12-05 on Some CPU @ 3.0GHz",
+		"| 1 | internal/risk Analyze/python | not run |",
+		"| 2 | cmd/mai Soak |", "rss-growth-% < 10 | NO |",
+	} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("Markdown lacks %q:\n%s", want, md.String())
 		}
 	}
 }

@@ -21,6 +21,10 @@ var manifest = []expect{
 	// internal/chat
 	{Pkg: "internal/chat", Name: "TurnOverhead", Baseline: "the messages the core sent, streamed straight through the router, paced to 50 tokens/s by a delaying proxy", Ratio: "core/bare", Goal: "overhead-p50-ms < 20, core/bare <= 1.05", Needs: "ollama"},
 
+	// internal/discord
+	{Pkg: "internal/discord", Name: "FirstVisibleText", Baseline: "the chat core's own first token on the same prompt and model, same run (goal: at most one edit interval, 1200 ms, more)", Goal: "overhead-p50-ms <= 1200, 429s <= 0", Needs: "ollama"},
+	{Pkg: "internal/discord", Name: "EditsPerSecond", Baseline: "none: message edits a second against the fake's real rate limits", Goal: "429s <= 0"},
+
 	// internal/sandbox
 	{Pkg: "internal/sandbox", Name: "HelloVsDockerRun/cold", Sides: "mai moby cli", Baseline: "the same hardened container through the moby client in-process: create, attach, start, wait, remove", Goal: "ratio <= 1.2", Needs: "dockerd"},
 	{Pkg: "internal/sandbox", Name: "HelloVsDockerRun/pool", Sides: "mai moby cli", Baseline: "the same hardened container through the moby client in-process; pool refills outside the measured calls", Goal: "ratio <= 1", Needs: "dockerd"},
@@ -31,6 +35,7 @@ var manifest = []expect{
 	{Pkg: "internal/memory", Name: "Append/single", Baseline: "batched appends (batch/single: how much batching buys)", Ratio: "batch/single", Goal: "msgs/s >= 1000"},
 	{Pkg: "internal/memory", Name: "Recall/messages=10000", Baseline: "a bare FTS5 MATCH query over the same messages", Ratio: "recall/fts", Goal: "recall-p50-ms < 5"},
 	{Pkg: "internal/memory", Name: "Recall/messages=100000", Baseline: "a bare FTS5 MATCH query over the same messages", Ratio: "recall/fts", Goal: "recall-p50-ms < 5"},
+	{Pkg: "internal/memory", Name: "Recall/messages=1000000", Baseline: "a bare FTS5 MATCH query over the same messages", Ratio: "recall/fts", Goal: "recall-p50-ms < 10"},
 	{Pkg: "internal/memory", Name: "Compress", Baseline: "none: MB of history compressed a second", Goal: "MB/s >= 1"},
 	{Pkg: "internal/memory", Name: "ContextCache", Baseline: "assembling the same context again (a cache miss)", Ratio: "miss/hit", Goal: "miss/hit >= 10"},
 	{Pkg: "internal/memory", Name: "RecallVectors/embedder=hash/messages=10000", Baseline: "recall with FTS5 only, same database and queries", Ratio: "vectors/fts-only", Goal: "recall-p50-ms < 5"},
@@ -58,5 +63,6 @@ var manifest = []expect{
 	{Pkg: "internal/audit", Name: "Verify", Baseline: "a plain scan reading every column of the same 10^5 rows", Ratio: "x-scan", Goal: "entries/s >= 200000"},
 
 	// cmd/mai
+	{Pkg: "cmd/mai", Name: "Soak", Optional: "make soak", Baseline: "none: a long run of the whole daemon against the fake Discord and real Ollama; RSS growth against its own start", Goal: "lost <= 0, duplicated <= 0, 429s <= 0, rss-growth-% < 10"},
 	{Pkg: "cmd/mai", Name: "Serve", Sides: "mai floor", Baseline: "the same binary's 'mai version' run to its exit: process start and package init, the floor of any daemon of this binary (time; peak RSS as floor-MB)", Goal: "mai-ms < 300, mai-MB < 40"},
 }

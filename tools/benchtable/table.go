@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 )
 
 // row is one line of the table: a manifest entry or a benchmark seen.
@@ -37,6 +38,8 @@ func build(man []expect, res *results) []row {
 		if ok {
 			used[k] = true
 			r.runs, r.failed = res.runs[k], res.failed[k]
+		} else if e.Optional != "" {
+			continue // run by its own target, e.g. make soak
 		} else {
 			r.notRun = res.whyNot(e)
 		}
@@ -372,4 +375,28 @@ func dash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// renderMarkdown writes the table for the README: one line a row with the
+// figures a reader needs to judge it — Mai's time, the baseline and the
+// ratio, the goal and whether it was met — and the date and machine.
+func renderMarkdown(w io.Writer, machine string, when time.Time, rows []row) {
+	fmt.Fprintf(w, "Measured %s on %s.\n\n", when.Format("2006-01-02"), machine)
+	fmt.Fprintln(w, "| # | Benchmark | Mai | Baseline | Ratio (spread) | Goal | Met | Other metrics |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|")
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+	for i, r := range rows {
+		name := r.exp.Pkg + " " + r.exp.Name
+		if r.notRun != "" {
+			fmt.Fprintf(w, "| %d | %s | not run | %s | - | %s | - | %s |\n", i+1, cell(name), cell(r.exp.Baseline), cell(dash(r.exp.Goal)), cell(r.notRun))
+			continue
+		}
+		mai := r.sideCells(0)
+		met := r.goal
+		if r.failed != "" {
+			met = "FAILED"
+		}
+		fmt.Fprintf(w, "| %d | %s | %s | %s | %s | %s | %s | %s |\n", i+1, cell(name), cell(strings.TrimSpace(mai[1])), cell(dash(r.exp.Baseline)),
+			cell(r.ratioCell()), cell(dash(r.exp.Goal)), cell(met), cell(strings.Join(append(r.others, r.extra()...), ", ")))
+	}
 }
