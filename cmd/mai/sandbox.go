@@ -40,8 +40,13 @@ func sandboxCommand() command {
 }
 
 // sandboxOptions are the configured image, core bound and Docker host.
+// Only the Go check image (SANDBOX_GO_IMAGE) may run what it builds (the
+// source repository's tests), and only for jobs that ask for it.
 func (m *Main) sandboxOptions() sandbox.Options {
 	opts := sandbox.Options{Image: m.cfg.SandboxImage, CPUCores: m.cfg.CPUCores}
+	if m.cfg.SandboxGoImage != "" {
+		opts.ExecImages = []string{m.cfg.SandboxGoImage}
+	}
 	if host, ok := m.Env("DOCKER_HOST"); ok && host != "" {
 		opts.Host = host
 	}

@@ -429,10 +429,6 @@ func (m *Main) selfmodOptions(ctx context.Context, l *ledger, model review.Model
 	}
 	opts := m.sandboxOptions()
 	opts.Approver, opts.Policy = selfmod.CheckApprover{}, policy
-	if m.cfg.SandboxGoImage != "" {
-		// Only the Go check image may run what it builds (its tests).
-		opts.ExecImages = []string{m.cfg.SandboxGoImage}
-	}
 	sb, err := sandbox.New(ctx, opts)
 	if err != nil {
 		noSandbox(err)
