@@ -99,18 +99,7 @@ func TestServeProcessDiscord(t *testing.T) {
 func discordServe(t *testing.T) (*discordtest.Server, *lmstudiotest.Server, string, string, map[string]string) {
 	t.Helper()
 	testenv.Short(t, "runs mai serve with the real Docker sandbox")
-	sbEnv, _ := sandboxEnv(t)
-	lms, dir, env := lmStudioEnv(t)
-	fake := discordtest.New(discordtest.Options{})
-	t.Cleanup(fake.Close)
-	for k, v := range sbEnv {
-		env[k] = v
-	}
-	env["DISCORD_BOT_TOKEN"], env["DISCORD_USER_ID"], env["DISCORD_API_URL"] = discordtest.Token, discordOwner, fake.URL
-	env["MAI_FACTS_EVERY"] = "0"
-	if os.Getenv("DOCKER_HOST") != "" {
-		env["DOCKER_HOST"] = os.Getenv("DOCKER_HOST")
-	}
+	fake, lms, dir, env := discordSandboxEnv(t)
 	cmd, out := maiProcess(t, dir, envList(env), "serve")
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGINT)
@@ -249,13 +238,12 @@ func TestDiscordRunDeniedByOwner(t *testing.T) {
 	}
 }
 
-// A ▶️ offer made before `mai serve` restarts still runs after it: the
-// owner's ▶️ on the old verdict runs that exact file through the gate,
-// which asks for approval as the code is HIGH.
-func TestDiscordRunOfferSurvivesServeRestart(t *testing.T) {
-	testenv.Short(t, "runs mai serve twice with the real Docker sandbox")
+// discordSandboxEnv is the environment of a `mai serve` over LM Studio's
+// fake, the real Docker sandbox and a new discordtest server.
+func discordSandboxEnv(t *testing.T) (*discordtest.Server, *lmstudiotest.Server, string, map[string]string) {
+	t.Helper()
 	sbEnv, _ := sandboxEnv(t)
-	_, dir, env := lmStudioEnv(t)
+	lms, dir, env := lmStudioEnv(t)
 	fake := discordtest.New(discordtest.Options{})
 	t.Cleanup(fake.Close)
 	for k, v := range sbEnv {
@@ -266,6 +254,15 @@ func TestDiscordRunOfferSurvivesServeRestart(t *testing.T) {
 	if os.Getenv("DOCKER_HOST") != "" {
 		env["DOCKER_HOST"] = os.Getenv("DOCKER_HOST")
 	}
+	return fake, lms, dir, env
+}
+
+// A ▶️ offer made before `mai serve` restarts still runs after it: the
+// owner's ▶️ on the old verdict runs that exact file through the gate,
+// which asks for approval as the code is HIGH.
+func TestDiscordRunOfferSurvivesServeRestart(t *testing.T) {
+	testenv.Short(t, "runs mai serve twice with the real Docker sandbox")
+	fake, _, dir, env := discordSandboxEnv(t)
 	ch := fake.DMChannel(discordOwner)
 	cmd, out := maiProcess(t, dir, envList(env), "serve")
 	waitFor(t, fake.Connected)

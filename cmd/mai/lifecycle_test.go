@@ -354,19 +354,7 @@ func TestServeSIGTERMDrainsDiscord(t *testing.T) {
 	ch := fake.DMChannel(discordOwner)
 	fake.SendDM(discordOwner, "tell me a story")
 	waitFor(t, func() bool { m := fake.BotMessages(ch); return len(m) > 0 && strings.Contains(m[0].Content, "wa") })
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, out)
-		}
-	case <-time.After(90 * time.Second):
-		t.Fatal("serve did not stop after SIGTERM")
-	}
+	stopWith(t, cmd, out, syscall.SIGTERM, 90*time.Second)
 	var all strings.Builder
 	for _, m := range fake.BotMessages(ch) {
 		all.WriteString(m.Content)

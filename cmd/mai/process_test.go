@@ -40,7 +40,14 @@ func maiProcess(t *testing.T, dir string, env []string, args ...string) (*exec.C
 // it to exit cleanly.
 func interrupt(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, within time.Duration) {
 	t.Helper()
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+	stopWith(t, cmd, out, syscall.SIGINT, within)
+}
+
+// stopWith sends the process sig and waits up to within for it to exit
+// cleanly.
+func stopWith(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, sig syscall.Signal, within time.Duration) {
+	t.Helper()
+	if err := cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
@@ -51,7 +58,7 @@ func interrupt(t *testing.T, cmd *exec.Cmd, out *bytes.Buffer, within time.Durat
 			t.Fatalf("exit: %v\n%s", err, out)
 		}
 	case <-time.After(within):
-		t.Fatal("serve did not stop on SIGINT")
+		t.Fatalf("serve did not stop on %v", sig)
 	}
 }
 
