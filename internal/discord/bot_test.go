@@ -84,7 +84,7 @@ func words(n int) ([]Event, string) {
 		evs = append(evs, Event{Kind: EventText, Text: w})
 		all.WriteString(w)
 	}
-	return evs, all.String()
+	return evs, strings.TrimSpace(all.String()) // as Discord shows it
 }
 
 // startBot runs a bot against fake until the test ends.

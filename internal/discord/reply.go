@@ -184,7 +184,9 @@ func (r *reply) content() string {
 	for _, o := range r.outputs {
 		fmt.Fprintf(&b, "```\n%s\n```\n", o)
 	}
-	b.WriteString(r.text.String())
+	// The chat core stores the answer without surrounding white space, and
+	// Discord trims what it shows; the reply shows the same from the start.
+	b.WriteString(strings.TrimSpace(r.text.String()))
 	if r.footer != "" {
 		b.WriteString("\n-# " + r.footer)
 	}
