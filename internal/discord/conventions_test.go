@@ -70,10 +70,17 @@ func TestEditedDMIsAnsweredAgainInPlace(t *testing.T) {
 
 func TestDeletedDMIsForgotten(t *testing.T) {
 	fake, chat, ch := echoBot(t)
-	first, _ := ask(t, fake, ch, "first")
+	first, firstReply := ask(t, fake, ch, "first")
 	second, reply := ask(t, fake, ch, "second")
-	// Only the latest exchange can be taken out of memory.
-	fake.DeleteDM(ownerID, first.ID)
+	fake.DeleteDM(ownerID, first.ID) // not the latest: forgotten too
+	waitFor(t, "the first reply marked forgotten", func() bool {
+		for _, m := range fake.BotMessages(ch) {
+			if m.ID == firstReply.ID {
+				return m.Content == "-# "+Forgotten
+			}
+		}
+		return false
+	})
 	fake.EditDM(ownerID, first.ID, "changed") // gone already: nothing
 	fake.DeleteDM(ownerID, second.ID)
 	waitFor(t, "the reply marked forgotten", func() bool {
@@ -85,13 +92,18 @@ func TestDeletedDMIsForgotten(t *testing.T) {
 		return false
 	})
 	time.Sleep(200 * time.Millisecond)
-	if chat.forgot() != 1 || len(chat.sent()) != 2 {
-		t.Fatalf("forgot %d exchanges and got %q; want the latest forgotten once", chat.forgot(), chat.sent())
+	chat.mu.Lock()
+	forgets := append([]int64(nil), chat.forgets...)
+	chat.mu.Unlock()
+	// The script stores "first" as 1 (answer 2) and "second" as 3.
+	if len(forgets) != 2 || forgets[0] != 1 || forgets[1] != 3 || len(chat.sent()) != 2 {
+		t.Fatalf("forgot %v and got %q; want exchanges 1 and 3 forgotten once each", forgets, chat.sent())
 	}
 }
 
 func TestReplyChainIsTheContext(t *testing.T) {
-	fake, chat, ch := echoBot(t)
+	chat := &scriptChat{echo: true, unstored: true}
+	fake, ch := botWith(t, chat)
 	_, first := ask(t, fake, ch, "first")
 	ask(t, fake, ch, "second")
 	goOn := fake.ReplyDM(ownerID, "go on", first.ID)
