@@ -52,13 +52,14 @@ type Bot struct {
 	// The replies held in memory: those streaming and the last keepDone
 	// finished (recent, in done, oldest first); older ones are looked up
 	// in discord_replies (exchange).
-	replies map[Ref]*reply    // the messages of held replies, for 🛑 🔁 🗑
-	asked   map[string]*reply // the owner's DMs (by message id) → their held replies
-	done    []*reply          // the finished held replies, oldest first
-	latest  *reply            // the reply to the owner's latest DM
-	dm      string            // the DM channel with the owner, once known
-	busy    int               // answers being generated
-	model   string            // the model of the last answer
+	replies  map[Ref]*reply    // the messages of held replies, for 🛑 🔁 🗑
+	asked    map[string]*reply // the owner's DMs (by message id) → their held replies
+	done     []*reply          // the finished held replies, oldest first
+	latest   *reply            // the reply to the owner's latest DM
+	dm       string            // the DM channel with the owner, once known
+	takeBack chan struct{}     // closed when the last edit, delete or 🗑 queued has been acted on
+	busy     int               // answers being generated
+	model    string            // the model of the last answer
 }
 
 // presence shows whether Mai is busy and the model it last used; delta
@@ -145,8 +146,10 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { b.onMessage(ctx, m.Message) }),
 		b.s.AddHandler(func(_ *discordgo.Session, r *discordgo.MessageReactionAdd) { b.onReaction(ctx, r.MessageReaction) }),
 		b.s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) { b.onInteraction(ctx, i) }),
-		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageUpdate) { b.onEdit(ctx, m.Message) }),
-		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDelete) { b.onDelete(ctx, m.Message) }),
+		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageUpdate) { b.inOrder(func() { b.onEdit(ctx, m.Message) }) }),
+		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDelete) {
+			b.inOrder(func() { b.onDelete(ctx, m.Message) })
+		}),
 		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Ready) { b.connected.Store(true) }),
 		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) { b.connected.Store(true) }),
 		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) { b.connected.Store(false) }),
@@ -352,6 +355,25 @@ func (b *Bot) refuse(ctx context.Context, user, channel string) error {
 	return err
 }
 
+// inOrder runs f, an edit, delete or 🗑 of the owner's, off the gateway's
+// handler (it may wait for an answer, or answer again) but after the one
+// queued before it, so that two edits of a DM, or an edit and a delete,
+// act in the order they were made.
+func (b *Bot) inOrder(f func()) {
+	done := make(chan struct{})
+	b.mu.Lock()
+	prev := b.takeBack
+	b.takeBack = done
+	b.mu.Unlock()
+	go func() {
+		defer close(done)
+		if prev != nil {
+			<-prev
+		}
+		f()
+	}()
+}
+
 // track remembers a message of a streamed reply.
 func (b *Bot) track(ref Ref, r *reply) {
 	b.mu.Lock()
@@ -408,11 +430,11 @@ func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
 	if e := r.Emoji.Name; e == EmojiForget || e == "🗑" {
 		// Any reply's exchange, held in memory or not (an older one, one
 		// from before a restart).
-		go func() {
+		b.inOrder(func() {
 			if old, stored := b.exchangeByRef(ctx, ref); old != nil {
 				b.forget(ctx, old, stored, ForgottenByReaction)
 			}
-		}()
+		})
 		return
 	}
 	if old == nil {
