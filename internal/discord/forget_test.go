@@ -218,3 +218,38 @@ func TestStrangersEditOrDeleteChangesNothing(t *testing.T) {
 		t.Fatalf("Discord shows %q", got)
 	}
 }
+
+// The same with the real tiny model: editing the older of two DMs answers
+// the new text in the old reply's message with what the model produced,
+// and memory holds the new exchange, not the old one.
+func TestEditOlderDMRealOllama(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	db := openDB(t, t.TempDir())
+	core, mem := ollamaCore(t, db, 0)
+	b := startBot(t, fake, db, FromCore(core), Options{EditInterval: 100 * time.Millisecond})
+	ch := fake.DMChannel(ownerID)
+	first := fake.SendDM(ownerID, "tell me about tortoises")
+	settled(t, db, b, 1)
+	fake.SendDM(ownerID, "now about volcanoes")
+	settled(t, db, b, 2)
+	old := fake.BotMessages(ch)[0]
+	fake.EditDM(ownerID, first.ID, "tell me about glaciers")
+	settled(t, db, b, 3)
+	var users []string
+	for _, turn := range storedTurns(t, db) {
+		if strings.HasPrefix(turn, "user:") {
+			users = append(users, turn)
+		}
+	}
+	if want := "user:now about volcanoes|user:tell me about glaciers"; strings.Join(users, "|") != want {
+		t.Fatalf("memory holds the owner's %q, want %q", users, want)
+	}
+	if searchFinds(t, db, "tortoises") {
+		t.Fatal("memory's search still finds the edited-away DM")
+	}
+	answer := lastAnswer(t, mem)
+	shows(t, fake, ch, old.ID, "-# ✏️ answered again: you edited your message\n"+answer.Content)
+	if n := len(fake.BotMessages(ch)); n != 2 {
+		t.Fatalf("%d messages of Mai's, want the two replies", n)
+	}
+}
