@@ -416,3 +416,43 @@ func TestForgetLastExchange(t *testing.T) {
 		t.Fatal("forgetting an empty conversation's last exchange succeeded")
 	}
 }
+
+// ForgetExchange forgets the exchange a stored message belongs to, found
+// by its answer as well, and says where it continued from.
+func TestForgetExchangeInTheMiddle(t *testing.T) {
+	srv, r := fakeLMStudio(t)
+	mem := openMemory(t, dbPath(t))
+	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem})
+	srv.Script(lmstudiotest.Reply{Chunks: []string{"one"}}, lmstudiotest.Reply{Chunks: []string{"two"}}, lmstudiotest.Reply{Chunks: []string{"three"}})
+	for _, q := range []string{"first", "second", "third"} {
+		if _, err := send(t, c, "u1", q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ms, _ := stored(t, mem, c, "u1")
+	if len(ms) != 6 || ms[3].Content != "two" {
+		t.Fatalf("stored = %+v", ms)
+	}
+	ctx := context.Background()
+	if _, err := c.ForgetExchange(ctx, "u2", ms[3].ID); !errors.Is(err, chat.ErrNoExchange) {
+		t.Fatalf("another user forgot u1's exchange: %v", err)
+	}
+	parent, err := c.ForgetExchange(ctx, "u1", ms[3].ID) // by its answer
+	if err != nil || parent != ms[1].ID {
+		t.Fatalf("ForgetExchange = %d, %v; want it to continue from %d", parent, err, ms[1].ID)
+	}
+	left, _ := stored(t, mem, c, "u1")
+	var texts []string
+	for _, m := range left {
+		texts = append(texts, m.Content)
+	}
+	if strings.Join(texts, "|") != "first|one|third|three" {
+		t.Fatalf("left %q", texts)
+	}
+	if parent, err := c.ForgetExchange(ctx, "u1", ms[4].ID); err != nil || parent != 0 {
+		t.Fatalf("forgetting the last exchange = %d, %v; want 0 (the end)", parent, err)
+	}
+	if _, err := c.ForgetExchange(ctx, "u1", ms[4].ID); !errors.Is(err, chat.ErrNoExchange) {
+		t.Fatalf("forgetting it again: %v", err)
+	}
+}

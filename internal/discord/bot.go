@@ -48,13 +48,18 @@ type Bot struct {
 
 	connected atomic.Bool // the gateway session is up (READY or RESUMED, not yet dropped)
 
-	mu      sync.Mutex
-	replies map[Ref]*reply    // the messages of streamed replies, for 🛑 🔁 🗑
-	asked   map[string]*reply // the owner's DMs (by message id) → their replies
-	latest  *reply            // the reply to the owner's latest DM
-	dm      string            // the DM channel with the owner, once known
-	busy    int               // answers being generated
-	model   string            // the model of the last answer
+	mu sync.Mutex
+	// The replies held in memory: those streaming and the last keepDone
+	// finished (recent, in done, oldest first); older ones are looked up
+	// in discord_replies (exchange).
+	replies  map[Ref]*reply    // the messages of held replies, for 🛑 🔁 🗑
+	asked    map[string]*reply // the owner's DMs (by message id) → their held replies
+	done     []*reply          // the finished held replies, oldest first
+	latest   *reply            // the reply to the owner's latest DM
+	dm       string            // the DM channel with the owner, once known
+	takeBack chan struct{}     // closed when the last edit, delete or 🗑 queued has been acted on
+	busy     int               // answers being generated
+	model    string            // the model of the last answer
 }
 
 // presence shows whether Mai is busy and the model it last used; delta
@@ -141,8 +146,10 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) { b.onMessage(ctx, m.Message) }),
 		b.s.AddHandler(func(_ *discordgo.Session, r *discordgo.MessageReactionAdd) { b.onReaction(ctx, r.MessageReaction) }),
 		b.s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) { b.onInteraction(ctx, i) }),
-		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageUpdate) { b.onEdit(ctx, m.Message) }),
-		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDelete) { b.onDelete(ctx, m.Message) }),
+		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageUpdate) { b.inOrder(func() { b.onEdit(ctx, m.Message) }) }),
+		b.s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageDelete) {
+			b.inOrder(func() { b.onDelete(ctx, m.Message) })
+		}),
 		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Ready) { b.connected.Store(true) }),
 		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Resumed) { b.connected.Store(true) }),
 		b.s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) { b.connected.Store(false) }),
@@ -238,6 +245,7 @@ func (b *Bot) stream(ctx context.Context, r *reply, redo bool) {
 	if b.chat == nil {
 		r.emit(Event{Kind: EventReply, Text: ChatOff})
 		r.finish()
+		b.retire(r)
 		return
 	}
 	send := b.chat.Send
@@ -262,6 +270,37 @@ func (b *Bot) stream(ctx context.Context, r *reply, redo bool) {
 		b.o.Log.Debug().Err(err).Msg("discord: the turn ended with an error")
 	}
 	r.finish()
+	b.retire(r)
+}
+
+// keepDone is how many finished replies stay held in memory.
+const keepDone = 32
+
+// retire holds the finished reply r among the recent ones and lets go of
+// the oldest beyond keepDone, so that a long run does not keep every
+// reply; a let-go reply is still found through discord_replies.
+func (b *Bot) retire(r *reply) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.done = append(b.done, r)
+	for len(b.done) > keepDone {
+		old := b.done[0]
+		b.done = b.done[1:]
+		b.forgetHeld(old)
+	}
+}
+
+// forgetHeld drops old from the maps where it is still the reply held;
+// b.mu is held.
+func (b *Bot) forgetHeld(old *reply) {
+	for ref, h := range b.replies {
+		if h == old {
+			delete(b.replies, ref)
+		}
+	}
+	if old.dmID != "" && b.asked[old.dmID] == old {
+		delete(b.asked, old.dmID)
+	}
 }
 
 // interrupted is an answer a crash or a shutdown cut short.
@@ -316,6 +355,25 @@ func (b *Bot) refuse(ctx context.Context, user, channel string) error {
 	return err
 }
 
+// inOrder runs f, an edit, delete or 🗑 of the owner's, off the gateway's
+// handler (it may wait for an answer, or answer again) but after the one
+// queued before it, so that two edits of a DM, or an edit and a delete,
+// act in the order they were made.
+func (b *Bot) inOrder(f func()) {
+	done := make(chan struct{})
+	b.mu.Lock()
+	prev := b.takeBack
+	b.takeBack = done
+	b.mu.Unlock()
+	go func() {
+		defer close(done)
+		if prev != nil {
+			<-prev
+		}
+		f()
+	}()
+}
+
 // track remembers a message of a streamed reply.
 func (b *Bot) track(ref Ref, r *reply) {
 	b.mu.Lock()
@@ -333,7 +391,7 @@ const (
 // onReaction acts on reactions to the bot's messages: on an approval
 // request it asks the approval service to decide (which refuses, and
 // audits, anyone but the owner); on a reply the owner's 🛑 stops, 🔁
-// regenerates and 🗑 forgets. The bot's own reactions are ignored.
+// regenerates and 🗑 forgets that reply's exchange. The bot's own reactions are ignored.
 func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
 	if r.UserID == b.botID() {
 		return
@@ -369,6 +427,16 @@ func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
 			return
 		}
 	}
+	if e := r.Emoji.Name; e == EmojiForget || e == "🗑" {
+		// Any reply's exchange, held in memory or not (an older one, one
+		// from before a restart).
+		b.inOrder(func() {
+			if old, stored := b.exchangeByRef(ctx, ref); old != nil {
+				b.forget(ctx, old, stored, ForgottenByReaction)
+			}
+		})
+		return
+	}
 	if old == nil {
 		return
 	}
@@ -381,11 +449,5 @@ func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
 			return
 		}
 		go b.answer(ctx, r.ChannelID, "/regenerate")
-	case EmojiForget, "🗑":
-		if fg, ok := b.chat.(lastExchangeForgetter); ok && inPlace {
-			go b.forget(ctx, old, fg, ForgottenByReaction)
-			return
-		}
-		go b.answer(ctx, r.ChannelID, "/forget")
 	}
 }

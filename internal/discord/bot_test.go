@@ -17,8 +17,12 @@ type scriptChat struct {
 	events []Event
 	pause  time.Duration
 	echo   bool // answer "re: " and the text instead of events
+	// unstored answers without the stored ids (as a chat core without
+	// memory would), so a reply chain is quoted
+	unstored bool
 
-	forgets int // ForgetLast calls
+	forgets []int64 // ForgetExchange calls: the stored ids
+	stored  int64   // the last stored id handed out
 
 	mu      sync.Mutex
 	users   []string
@@ -33,10 +37,15 @@ func (c *scriptChat) Send(ctx context.Context, user string, p Prompt, emit func(
 	c.users = append(c.users, user)
 	c.texts = append(c.texts, text)
 	c.prompts = append(c.prompts, p)
+	c.stored += 2 // the message and its answer, as the chat core stores them
+	ids := Stats{MessageID: c.stored - 1, AnswerID: c.stored}
+	if c.unstored {
+		ids = Stats{}
+	}
 	c.mu.Unlock()
 	if c.echo {
 		emit(Event{Kind: EventText, Text: "re: " + text})
-		emit(Event{Kind: EventDone})
+		emit(Event{Kind: EventDone, Stats: ids})
 		return nil
 	}
 	for _, e := range c.events {
@@ -44,6 +53,9 @@ func (c *scriptChat) Send(ctx context.Context, user string, p Prompt, emit func(
 		case <-time.After(c.pause):
 		case <-ctx.Done():
 			return ctx.Err()
+		}
+		if e.Kind == EventDone && e.Stats.MessageID == 0 {
+			e.Stats.MessageID, e.Stats.AnswerID = ids.MessageID, ids.AnswerID
 		}
 		emit(e)
 	}
@@ -57,17 +69,17 @@ func (c *scriptChat) Stop(user string) bool {
 	return true
 }
 
-func (c *scriptChat) ForgetLast(context.Context, string) error {
+func (c *scriptChat) ForgetExchange(_ context.Context, _ string, id int64) (int64, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.forgets++
-	return nil
+	c.forgets = append(c.forgets, id)
+	return 0, nil
 }
 
 func (c *scriptChat) forgot() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.forgets
+	return len(c.forgets)
 }
 
 func (c *scriptChat) sent() []string {

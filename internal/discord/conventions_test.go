@@ -1,6 +1,7 @@
 package discord
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -70,10 +71,17 @@ func TestEditedDMIsAnsweredAgainInPlace(t *testing.T) {
 
 func TestDeletedDMIsForgotten(t *testing.T) {
 	fake, chat, ch := echoBot(t)
-	first, _ := ask(t, fake, ch, "first")
+	first, firstReply := ask(t, fake, ch, "first")
 	second, reply := ask(t, fake, ch, "second")
-	// Only the latest exchange can be taken out of memory.
-	fake.DeleteDM(ownerID, first.ID)
+	fake.DeleteDM(ownerID, first.ID) // not the latest: forgotten too
+	waitFor(t, "the first reply marked forgotten", func() bool {
+		for _, m := range fake.BotMessages(ch) {
+			if m.ID == firstReply.ID {
+				return m.Content == "-# "+Forgotten
+			}
+		}
+		return false
+	})
 	fake.EditDM(ownerID, first.ID, "changed") // gone already: nothing
 	fake.DeleteDM(ownerID, second.ID)
 	waitFor(t, "the reply marked forgotten", func() bool {
@@ -85,13 +93,18 @@ func TestDeletedDMIsForgotten(t *testing.T) {
 		return false
 	})
 	time.Sleep(200 * time.Millisecond)
-	if chat.forgot() != 1 || len(chat.sent()) != 2 {
-		t.Fatalf("forgot %d exchanges and got %q; want the latest forgotten once", chat.forgot(), chat.sent())
+	chat.mu.Lock()
+	forgets := append([]int64(nil), chat.forgets...)
+	chat.mu.Unlock()
+	// The script stores "first" as 1 (answer 2) and "second" as 3.
+	if len(forgets) != 2 || forgets[0] != 1 || forgets[1] != 3 || len(chat.sent()) != 2 {
+		t.Fatalf("forgot %v and got %q; want exchanges 1 and 3 forgotten once each", forgets, chat.sent())
 	}
 }
 
 func TestReplyChainIsTheContext(t *testing.T) {
-	fake, chat, ch := echoBot(t)
+	chat := &scriptChat{echo: true, unstored: true}
+	fake, ch := botWith(t, chat)
 	_, first := ask(t, fake, ch, "first")
 	ask(t, fake, ch, "second")
 	goOn := fake.ReplyDM(ownerID, "go on", first.ID)
@@ -109,5 +122,46 @@ func TestReplyChainIsTheContext(t *testing.T) {
 	// The second hop came from the API: Discord nests one referenced message only.
 	if n := countRoute(fake.Calls(), "GET /channels/{id}/messages/{m}"); n != 1 {
 		t.Fatalf("%d message fetches, want 1", n)
+	}
+}
+
+// The bot holds only its recent replies; an older one is found in the
+// database when the owner deletes its DM.
+func TestOnlyRecentRepliesAreHeld(t *testing.T) {
+	chat := &scriptChat{echo: true}
+	many := discordtest.Limit{Requests: 200, Window: 5 * time.Second} // forty answers quickly
+	fake := newFake(t, discordtest.Options{Limits: map[string]discordtest.Limit{
+		"POST /channels/{id}/messages": many, "PATCH /channels/{id}/messages/{m}": many, "POST /channels/{id}/typing": many,
+	}})
+	b := startBot(t, fake, openDB(t, t.TempDir()), chat, Options{EditInterval: 100 * time.Millisecond})
+	ch := fake.DMChannel(ownerID)
+	first, firstReply := ask(t, fake, ch, "q0")
+	for i := 1; i < 40; i++ {
+		ask(t, fake, ch, "q"+strconv.Itoa(i))
+	}
+	waitFor(t, "40 finished replies", func() bool {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		return len(b.done) == 32 && b.busy == 0
+	})
+	b.mu.Lock()
+	replies, asked := len(b.replies), len(b.asked)
+	b.mu.Unlock()
+	if replies != 32 || asked != 32 {
+		t.Fatalf("the bot holds %d replies' messages and %d DMs after 40 answers; want the last 32", replies, asked)
+	}
+	fake.DeleteDM(ownerID, first.ID)
+	waitFor(t, "the first reply marked forgotten", func() bool {
+		for _, m := range fake.BotMessages(ch) {
+			if m.ID == firstReply.ID {
+				return m.Content == "-# "+Forgotten
+			}
+		}
+		return false
+	})
+	chat.mu.Lock()
+	defer chat.mu.Unlock()
+	if len(chat.forgets) != 1 || chat.forgets[0] != 1 {
+		t.Fatalf("forgot %v, want the first exchange (stored as 1)", chat.forgets)
 	}
 }

@@ -2,6 +2,8 @@ package discord
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/maicompanion/mai/internal/chat"
 )
@@ -32,8 +34,12 @@ func message(user string, p Prompt) chat.Message {
 
 func (cc coreChat) Stop(user string) bool { return cc.c.Stop(user) }
 
-func (cc coreChat) ForgetLast(ctx context.Context, user string) error {
-	return cc.c.ForgetLast(ctx, user)
+func (cc coreChat) ForgetExchange(ctx context.Context, user string, id int64) (int64, error) {
+	parent, err := cc.c.ForgetExchange(ctx, user, id)
+	if errors.Is(err, chat.ErrNoExchange) {
+		return 0, fmt.Errorf("%w: %w", ErrNotInMemory, err)
+	}
+	return parent, err
 }
 
 // adapt passes the chat events Discord shows on to emit.

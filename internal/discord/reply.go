@@ -62,6 +62,11 @@ func resumedReply(ctx context.Context, b *Bot, p interrupted) *reply {
 	for _, ref := range p.refs {
 		b.track(ref, r)
 	}
+	if p.dmID != "" {
+		b.mu.Lock()
+		b.asked[p.dmID] = r
+		b.mu.Unlock()
+	}
 	go r.type_()
 	return r
 }

@@ -3,6 +3,7 @@ package memory
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"time"
 )
@@ -65,7 +66,7 @@ func (s *Store) ForgetUser(ctx context.Context, user string, before time.Time) (
 				return err
 			}
 		}
-		a, err := s.pruneArchive(ctx, tx, user, cut)
+		a, err := s.pruneArchive(ctx, tx, `SELECT id, data FROM archive WHERE user_id = ? AND from_ms < ?`, user, cut)
 		r.Archives = a
 		if err != nil {
 			return err
@@ -85,15 +86,85 @@ AND NOT EXISTS (SELECT 1 FROM summaries x WHERE x.conversation_id = conversation
 	return r, nil
 }
 
-// pruneArchive removes the texts of deleted messages from the user's
-// archive blobs that start before cut, rewriting or deleting each blob.
-func (s *Store) pruneArchive(ctx context.Context, tx *sql.Tx, user string, cut int64) (int64, error) {
+// ForgetMessages deletes some messages of a conversation for real (one
+// exchange the owner took back): the messages with their index entries,
+// vectors and turn details, their texts in the compressed archive, and the
+// summaries that cover any of them, since a summary may quote them — of
+// the folds, the one that covers the first of them and every later one, so
+// that the next fold summarises again what is left. Then the deleted text
+// is purged from the files. Facts learned from the messages stay; their
+// provenance links go, as with ForgetConversation. It returns ErrNotFound
+// when none of ids is a message of the conversation.
+func (s *Store) ForgetMessages(ctx context.Context, conversation int64, ids []int64) (ForgetReport, error) {
+	var r ForgetReport
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return r, err
+	}
+	const in = `conversation_id = ? AND id IN (SELECT value FROM json_each(?))`
+	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
+		var first sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT count(*), min(id) FROM messages WHERE `+in, conversation, string(list)).Scan(&r.Messages, &first); err != nil {
+			return err
+		}
+		if r.Messages == 0 {
+			return ErrNotFound
+		}
+		archives := []int64{}
+		err := eachRow(ctx, tx, `SELECT DISTINCT archive_id FROM messages WHERE archive_id IS NOT NULL AND `+in, []any{conversation, string(list)}, func(r rowScanner) error {
+			var id int64
+			if err := r.Scan(&id); err != nil {
+				return err
+			}
+			archives = append(archives, id)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, `DELETE FROM summaries WHERE conversation_id = ? AND (
+	(tier = 'fold' AND last_message_id >= ?)
+	OR (tier != 'fold' AND EXISTS (SELECT 1 FROM json_each(?) f WHERE f.value BETWEEN first_message_id AND last_message_id)))`,
+			conversation, first.Int64, string(list))
+		if err != nil {
+			return err
+		}
+		if r.Summaries, err = res.RowsAffected(); err != nil {
+			return err
+		}
+		// Deleting fires the FTS trigger and cascades to vectors (moving
+		// the embedding generation, so loaded indexes reload), turn details
+		// and fact sources; later replies to them lose their link.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM messages WHERE `+in, conversation, string(list)); err != nil {
+			return err
+		}
+		blobs, err := json.Marshal(archives)
+		if err != nil {
+			return err
+		}
+		r.Archives, err = s.pruneArchive(ctx, tx, `SELECT id, data FROM archive WHERE id IN (SELECT value FROM json_each(?))`, string(blobs))
+		return err
+	})
+	if err != nil {
+		return r, fmt.Errorf("forget messages of conversation %d: %w", conversation, err)
+	}
+	s.cache.invalidate(conversation)
+	if err := s.Purge(ctx); err != nil {
+		return r, fmt.Errorf("forget messages: deleted, but %w", err)
+	}
+	return r, nil
+}
+
+// pruneArchive removes the texts of deleted messages from the archive
+// blobs that query (selecting id and data) finds, rewriting or deleting
+// each blob.
+func (s *Store) pruneArchive(ctx context.Context, tx *sql.Tx, query string, args ...any) (int64, error) {
 	type blob struct {
 		id   int64
 		data []byte
 	}
 	var blobs []blob
-	err := eachRow(ctx, tx, `SELECT id, data FROM archive WHERE user_id = ? AND from_ms < ?`, []any{user, cut}, func(r rowScanner) error {
+	err := eachRow(ctx, tx, query, args, func(r rowScanner) error {
 		var b blob
 		if err := r.Scan(&b.id, &b.data); err != nil {
 			return err
