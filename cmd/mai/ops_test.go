@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/maicompanion/mai/internal/audit"
+	"github.com/maicompanion/mai/internal/store"
+)
+
+// A copy of the head taken before the log was rewritten with its own key
+// catches the rewrite that the chain and the anchor let through.
+func TestAuditVerifyHeadCLI(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	env := map[string]string{"MAI_DATA_DIR": data}
+	for range 3 {
+		createRequest(t, data, "x")
+	}
+	r := runMai(t, dir, env, "audit", "list", "--json")
+	var entries []audit.Entry
+	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil || len(entries) != 3 {
+		t.Fatalf("audit list: %+v %v", r, err)
+	}
+	head := fmt.Sprintf("%d:%s", entries[2].Seq, entries[2].Hash)
+	if r := runMai(t, dir, env, "audit", "verify", "--head", head); r.code != 0 || !strings.Contains(r.stdout, "entry 3 matches the copy of the head") {
+		t.Fatalf("verify --head on the untouched log: %+v", r)
+	}
+
+	db, err := store.Open(context.Background(), filepath.Join(data, "mai.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Exec(`DELETE FROM audit_log WHERE seq = 3`)
+	db.Close()
+	if r := runMai(t, dir, env, "audit", "reanchor", "--reason", "nothing to see"); r.code != 0 {
+		t.Fatalf("reanchor: %+v", r)
+	}
+	if r := runMai(t, dir, env, "audit", "verify"); r.code != 0 {
+		t.Fatalf("the rewritten log verifies on its own: %+v", r)
+	}
+	r = runMai(t, dir, env, "audit", "verify", "--head", head)
+	if r.code != 1 || !strings.Contains(r.stdout, "REWRITTEN") || !strings.Contains(r.stdout, "entry 3 has hash") {
+		t.Fatalf("verify --head after the rewrite: %+v", r)
+	}
+	r = runMai(t, dir, env, "audit", "verify", "--head", "3:nothex")
+	if r.code != 2 || !strings.Contains(r.stderr, "SEQ:HASH") {
+		t.Fatalf("a malformed --head: %+v", r)
+	}
+}
