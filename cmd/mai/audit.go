@@ -39,6 +39,25 @@ type ledger struct {
 	db        *store.DB
 	log       *audit.Log
 	approvals *approval.Service
+	// sendHead, in the daemon, queues the head for the owner's DMs and
+	// says where it went (see notify).
+	sendHead func(ctx context.Context) (audit.Head, string, error)
+}
+
+// auditHead is /audit: the log's head as SEQ:HASH, and where a copy of it
+// went ("" when nowhere: mai chat without a daemon).
+func (l *ledger) auditHead(ctx context.Context) (string, string, error) {
+	h, sentTo := audit.Head{}, ""
+	var err error
+	if l.sendHead != nil {
+		h, sentTo, err = l.sendHead(ctx)
+	} else {
+		h, err = audit.LatestHead(ctx, l.db.DB)
+	}
+	if err == nil && h.Seq == 0 {
+		err = errors.New("the audit log has no entries yet")
+	}
+	return h.String(), sentTo, err
 }
 
 // openLedger opens the database and the audit log (creating the key at

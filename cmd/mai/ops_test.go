@@ -52,3 +52,61 @@ func TestAuditVerifyHeadCLI(t *testing.T) {
 		t.Fatalf("a malformed --head: %+v", r)
 	}
 }
+
+// mai serve tells the owner in a DM that a component is down, sends the
+// audit head at its first start and on /audit from any front end, and
+// the head it sends verifies against the log.
+func TestServeNotifiesTheOwner(t *testing.T) {
+	_, dir, env := lmStudioEnv(t)
+	noDocker(t, env)
+	env["MAI_NOTIFY_INTERVAL"] = "1s"
+	createRequest(t, env["MAI_DATA_DIR"], "x") // an audit entry to have a head
+	fake, ch := serveDiscordIn(t, dir, env)
+
+	replyContaining(t, fake, ch, "⚠️ sandbox is down: ")
+	first := replyContaining(t, fake, ch, "Audit log head: ")
+	head := headIn(t, first)
+	if r := runMai(t, dir, env, "audit", "verify", "--head", head); r.code != 0 {
+		t.Fatalf("the DMed head %s does not verify: %+v", head, r)
+	}
+
+	r := runMai(t, dir, env, "chat", "--once", "/audit")
+	if r.code != 0 || !strings.Contains(r.stdout, "A copy went to your Discord DMs") {
+		t.Fatalf("/audit through the daemon: %+v", r)
+	}
+	asked := headIn(t, r.stdout)
+	waitFor(t, func() bool {
+		n := 0
+		for _, m := range fake.BotMessages(ch) {
+			if strings.Contains(m.Content, "Audit log head: "+asked) {
+				n++
+			}
+		}
+		return n > 0 && (asked != head || n == 2)
+	})
+	var entries []audit.Entry
+	r = runMai(t, dir, env, "audit", "list", "--json")
+	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if fmt.Sprintf("%d:%s", e.Seq, e.Hash) == asked {
+			return
+		}
+	}
+	t.Fatalf("/audit's head %s is no entry of the log", asked)
+}
+
+// headIn returns the SEQ:HASH after "Audit log head: " in text.
+func headIn(t *testing.T, text string) string {
+	t.Helper()
+	_, rest, ok := strings.Cut(text, "Audit log head: ")
+	if !ok {
+		t.Fatalf("no head in %q", text)
+	}
+	h, err := audit.ParseHead(strings.Fields(rest)[0])
+	if err != nil {
+		t.Fatalf("%q: %v", text, err)
+	}
+	return h.String()
+}

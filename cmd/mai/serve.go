@@ -86,7 +86,7 @@ type daemonParts struct {
 }
 
 // start starts the components in order: config and logging, the
-// database, the audit log, the router, memory's schedules, the sandbox,
+// database, the audit log, the owner's notices, the router, memory's schedules, the sandbox,
 // approvals, the chat core, the self-modification settler, the control
 // socket, Discord. Only the database and the audit log are fatal; every
 // other part degrades, says so once and in mai status, and is retried.
@@ -111,6 +111,7 @@ func (d *daemonParts) start(ctx context.Context, lc *lifecycle) error {
 			return func(context.Context) { db.Close() }, nil
 		}},
 		{"audit", d.startAudit},
+		{"notify", d.startNotify},
 		{"router", d.startRouter},
 		{"memory", d.startMemory},
 		{"sandbox", d.startSandbox},

@@ -254,10 +254,10 @@ func (n *Notifier) queueHead(ctx context.Context) (audit.Head, error) {
 	if err != nil {
 		return audit.Head{}, err
 	}
-	text := "🔗 The audit log has no entries yet."
-	if h.Seq > 0 {
-		text = fmt.Sprintf("🔗 Audit log head: %s\nKeep this message: 'mai audit verify --head %s' checks that the log was not rewritten since.", h, h)
+	if h.Seq == 0 { // nothing to keep yet; the first entry's head goes at the next pass
+		return h, nil
 	}
+	text := fmt.Sprintf("🔗 Audit log head: %s\nKeep this message: 'mai audit verify --head %s' checks that the log was not rewritten since.", h, h)
 	return h, n.queue(ctx, KindAuditHead, text, KindAuditHead)
 }
 
