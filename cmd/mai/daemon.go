@@ -193,7 +193,13 @@ func (d *daemonParts) startControl(ctx context.Context) (func(context.Context), 
 
 // liveState is the daemon's status on the control socket.
 func (d *daemonParts) liveState(ctx context.Context) (any, error) {
-	st := liveState{Discord: discordState(d.bot), Components: d.health.Snapshot(), UptimeS: d.health.Uptime().Seconds()}
+	st := liveState{Discord: discordState(d.bot), Components: d.health.Snapshot(), UptimeS: d.health.Uptime().Seconds(),
+		LastErrors: d.health.LastErrors(lastErrorsShown)}
+	if q, err := readQueues(ctx, d.led.db); err == nil {
+		st.Queues = &q
+	} else {
+		d.log.Warn().Err(err).Msg("status: the queues could not be counted")
+	}
 	if d.router != nil {
 		pctx, cancel := context.WithTimeout(ctx, planTimeout)
 		defer cancel()

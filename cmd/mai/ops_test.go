@@ -89,12 +89,48 @@ func TestServeNotifiesTheOwner(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
 		t.Fatal(err)
 	}
+	found := false
 	for _, e := range entries {
-		if fmt.Sprintf("%d:%s", e.Seq, e.Hash) == asked {
-			return
-		}
+		found = found || fmt.Sprintf("%d:%s", e.Seq, e.Hash) == asked
 	}
-	t.Fatalf("/audit's head %s is no entry of the log", asked)
+	if !found {
+		t.Fatalf("/audit's head %s is no entry of the log", asked)
+	}
+
+	// mai status, live: the one pending request, and Docker's absence
+	// among the last errors.
+	rep := liveStatusOf(t, dir, env)
+	if rep.Queues.Approvals != 1 || len(rep.LastErrors) == 0 {
+		t.Fatalf("status queues %+v, last errors %+v; want 1 approval and the sandbox's error", rep.Queues, rep.LastErrors)
+	}
+	if e := rep.LastErrors[len(rep.LastErrors)-1]; e.Component != "sandbox" || e.Error == "" || e.At.IsZero() || e.Count < 1 {
+		t.Errorf("the oldest last error = %+v, want the sandbox's", e)
+	}
+	r = runMai(t, dir, env, "status")
+	if !strings.Contains(r.stdout, "queues: outbox ") || !strings.Contains(r.stdout, ", approvals 1, ") || !strings.Contains(r.stdout, "last errors:") {
+		t.Errorf("mai status:\n%s", r.stdout)
+	}
+}
+
+// Without a daemon, mai status counts the queues in the database.
+func TestStatusQueuesWithoutDaemon(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	env := map[string]string{"MAI_DATA_DIR": data}
+	for range 2 {
+		createRequest(t, data, "x")
+	}
+	r := runMai(t, dir, env, "status", "--json")
+	var rep statusReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || r.code != 0 {
+		t.Fatalf("%+v %v", r, err)
+	}
+	if want := (queueDepths{Approvals: 2}); rep.Queues != want || rep.Daemon.Live || rep.LastErrors != nil {
+		t.Fatalf("queues %+v, last errors %+v; want %+v and none", rep.Queues, rep.LastErrors, want)
+	}
+	if r := runMai(t, dir, env, "status"); !strings.Contains(r.stdout, "queues: outbox 0, approvals 2, embedding 0, notices 0") {
+		t.Errorf("mai status:\n%s", r.stdout)
+	}
 }
 
 // headIn returns the SEQ:HASH after "Audit log head: " in text.
