@@ -1,12 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/maicompanion/mai/internal/audit"
 	"github.com/maicompanion/mai/internal/store"
@@ -145,4 +150,79 @@ func headIn(t *testing.T, text string) string {
 		t.Fatalf("%q: %v", text, err)
 	}
 	return h.String()
+}
+
+// The example systemd unit starts mai serve with flags it accepts, reloads
+// with SIGHUP, and gives the shutdown more time than --shutdown-timeout.
+func TestSystemdUnitMatchesServe(t *testing.T) {
+	b, err := os.ReadFile("../../contrib/systemd/mai.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	service := map[string]string{}
+	section := ""
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == "" || strings.HasPrefix(line, "#"):
+		case strings.HasPrefix(line, "["):
+			section = line
+		case section == "[Service]":
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				t.Fatalf("not key=value in [Service]: %q", line)
+			}
+			service[k] = v
+		}
+	}
+	start := strings.Fields(service["ExecStart"])
+	if len(start) < 2 || filepath.Base(start[0]) != "mai" || start[1] != "serve" {
+		t.Fatalf("ExecStart = %q, want .../mai serve [flags]", service["ExecStart"])
+	}
+	flags := start[2:]
+	if w, ok := strings.CutPrefix(service["ExecReload"], "/bin/kill -HUP "); !ok || w != "$MAINPID" {
+		t.Errorf("ExecReload = %q, want /bin/kill -HUP $MAINPID", service["ExecReload"])
+	}
+	if service["KillSignal"] != "SIGTERM" || service["Restart"] != "on-failure" {
+		t.Errorf("KillSignal %q, Restart %q; want SIGTERM, on-failure", service["KillSignal"], service["Restart"])
+	}
+	grace := 10 * time.Second // mai serve's default
+	for i, f := range flags {
+		if v, ok := strings.CutPrefix(f, "--shutdown-timeout="); ok {
+			grace, err = time.ParseDuration(v)
+		} else if f == "--shutdown-timeout" && i+1 < len(flags) {
+			grace, err = time.ParseDuration(flags[i+1])
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	stop, err := time.ParseDuration(service["TimeoutStopSec"])
+	if err != nil || stop <= grace || stop > grace+30*time.Second {
+		t.Fatalf("TimeoutStopSec = %q, want a little more than --shutdown-timeout %s", service["TimeoutStopSec"], grace)
+	}
+
+	// What systemd would do: start it with the unit's flags, reload with
+	// the unit's command, stop with its signal within its timeout.
+	_, dir, env := lmStudioEnv(t)
+	noDocker(t, env)
+	cmd, out := maiProcess(t, dir, envList(env), append([]string{"serve"}, flags...)...)
+	logged := func(msg string) func() bool {
+		return func() bool {
+			b, _ := os.ReadFile(filepath.Join(env["MAI_DATA_DIR"], ".logs", "mai.log"))
+			return bytes.Contains(b, []byte(msg))
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("mai serve %v:\n%s", flags, out)
+		}
+	})
+	waitFor(t, logged("mai is running"))
+	reload := strings.Fields(strings.ReplaceAll(service["ExecReload"], "$MAINPID", fmt.Sprint(cmd.Process.Pid)))
+	if b, err := exec.Command(reload[0], reload[1:]...).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %v %s", reload, err, b)
+	}
+	waitFor(t, logged("SIGHUP: reloaded"))
+	stopWith(t, cmd, out, syscall.SIGTERM, stop)
 }
