@@ -13,7 +13,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/maicompanion/mai/internal/audit"
+	"github.com/maicompanion/mai/internal/config"
+	"github.com/maicompanion/mai/internal/health"
+	"github.com/maicompanion/mai/internal/risk"
+	"github.com/maicompanion/mai/internal/selfmod"
 	"github.com/maicompanion/mai/internal/store"
 )
 
@@ -225,4 +231,45 @@ func TestSystemdUnitMatchesServe(t *testing.T) {
 	}
 	waitFor(t, logged("SIGHUP: reloaded"))
 	stopWith(t, cmd, out, syscall.SIGTERM, stop)
+}
+
+// The daemon's self-modification pipeline analyses with the risk policy
+// SIGHUP reloads, not a copy read at start.
+func TestSelfmodFollowsTheReloadedPolicy(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ws := filepath.Join(dir, "workspace")
+	m := &Main{Stdout: &bytes.Buffer{}, Stderr: &bytes.Buffer{},
+		cfg: &config.Config{DataDir: dir, MemoryDBPath: filepath.Join(dir, "mai.db"), Workspace: ws}}
+	sc, err := newSandboxComponent(m, zerolog.Nop(), health.New(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	led, err := m.openLedger(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer led.close()
+	o, closeChecks, err := m.selfmodOptions(ctx, led, nil, sc.gate(selfmod.CheckApprover{}), func(error) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closeChecks()
+	if o.PolicyOf == nil || o.PolicyOf() != nil {
+		t.Fatalf("before a policy file: PolicyOf set %v", o.PolicyOf != nil)
+	}
+	policy := filepath.Join(ws, filepath.FromSlash(risk.PolicyFile))
+	if err := os.MkdirAll(filepath.Dir(policy), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(policy, []byte(`{"rules": {"net.client": {"level": "HIGH"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := sc.reloadPolicy(); err != nil {
+		t.Fatal(err)
+	}
+	p := o.PolicyOf()
+	if p == nil || p.Rules["net.client"].Level != risk.High {
+		t.Fatalf("after the reload the pipeline sees %+v", p)
+	}
 }
