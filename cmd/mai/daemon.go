@@ -241,9 +241,13 @@ func (d *daemonParts) startDiscord(ctx context.Context) (func(context.Context), 
 	}, nil
 }
 
-// drainDiscord waits until no answer is being generated and the outbox
-// is empty, or ctx ends.
+// drainDiscord holds new DMs, then waits until no answer is being
+// generated and the outbox is empty, or ctx ends.
 func (d *daemonParts) drainDiscord(ctx context.Context, log zerolog.Logger) {
+	// New DMs are kept for the next start: answering them now would start
+	// work the grace period may cut off.
+	d.bot.Hold()
+	log.Info().Msg("discord: new DMs are kept for the next start while running answers finish")
 	for {
 		busy := d.bot.Busy()
 		pending, err := d.bot.Outbox().Pending(ctx)

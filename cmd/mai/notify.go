@@ -9,7 +9,7 @@ import (
 )
 
 // startNotify starts the owner's notices: components going down and
-// coming back (from the health registry, from now on and as they stand),
+// coming back (from the health registry; a broken audit chain at start too),
 // approval requests about to expire, and the audit head daily and on
 // /audit. They are DMed through the Discord bot's outbox when Discord is
 // configured and MAI_NOTIFY is on, and logged otherwise. It starts right
@@ -30,10 +30,11 @@ func (d *daemonParts) startNotify(ctx context.Context) (func(context.Context), e
 	}
 	db := d.led.db.DB
 	n := notify.New(notify.Options{
-		DB: db, Sender: sender, Health: d.health, Approvals: d.led.approvals,
+		DB: db, Sender: sender, Health: d.health, Critical: map[string]bool{"audit": true}, Approvals: d.led.approvals,
 		Head:     func(ctx context.Context) (audit.Head, error) { return audit.LatestHead(ctx, db) },
 		Interval: cfg.Notify.Interval, ExpiryWarning: cfg.Notify.ExpiryWarning, Log: log,
 	})
+	d.notices = n
 	d.led.sendHead = func(ctx context.Context) (audit.Head, string, error) {
 		h, err := n.AuditHead(ctx)
 		return h, sentTo, err

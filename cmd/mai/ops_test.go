@@ -17,7 +17,9 @@ import (
 
 	"github.com/maicompanion/mai/internal/audit"
 	"github.com/maicompanion/mai/internal/config"
+	"github.com/maicompanion/mai/internal/discord/discordtest"
 	"github.com/maicompanion/mai/internal/health"
+	"github.com/maicompanion/mai/internal/llm/lmstudio/lmstudiotest"
 	"github.com/maicompanion/mai/internal/risk"
 	"github.com/maicompanion/mai/internal/selfmod"
 	"github.com/maicompanion/mai/internal/store"
@@ -64,9 +66,8 @@ func TestAuditVerifyHeadCLI(t *testing.T) {
 	}
 }
 
-// mai serve tells the owner in a DM that a component is down, sends the
-// audit head at its first start and on /audit from any front end, and
-// the head it sends verifies against the log.
+// /audit through the daemon gives the audit head and DMs a copy, which
+// verifies against the log; mai status shows the queues and last errors.
 func TestServeNotifiesTheOwner(t *testing.T) {
 	_, dir, env := lmStudioEnv(t)
 	noDocker(t, env)
@@ -74,27 +75,18 @@ func TestServeNotifiesTheOwner(t *testing.T) {
 	createRequest(t, env["MAI_DATA_DIR"], "x") // an audit entry to have a head
 	fake, ch := serveDiscordIn(t, dir, env)
 
-	replyContaining(t, fake, ch, "⚠️ sandbox is down: ")
-	first := replyContaining(t, fake, ch, "Audit log head: ")
-	head := headIn(t, first)
-	if r := runMai(t, dir, env, "audit", "verify", "--head", head); r.code != 0 {
-		t.Fatalf("the DMed head %s does not verify: %+v", head, r)
-	}
-
 	r := runMai(t, dir, env, "chat", "--once", "/audit")
 	if r.code != 0 || !strings.Contains(r.stdout, "A copy went to your Discord DMs") {
 		t.Fatalf("/audit through the daemon: %+v", r)
 	}
 	asked := headIn(t, r.stdout)
-	waitFor(t, func() bool {
-		n := 0
-		for _, m := range fake.BotMessages(ch) {
-			if strings.Contains(m.Content, "Audit log head: "+asked) {
-				n++
-			}
-		}
-		return n > 0 && (asked != head || n == 2)
-	})
+	dm := headIn(t, replyContaining(t, fake, ch, "Audit log head: "))
+	if dm != asked {
+		t.Fatalf("the DM says %s, /audit said %s", dm, asked)
+	}
+	if r := runMai(t, dir, env, "audit", "verify", "--head", dm); r.code != 0 {
+		t.Fatalf("the DMed head %s does not verify: %+v", dm, r)
+	}
 	var entries []audit.Entry
 	r = runMai(t, dir, env, "audit", "list", "--json")
 	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil {
@@ -271,5 +263,69 @@ func TestSelfmodFollowsTheReloadedPolicy(t *testing.T) {
 	p := o.PolicyOf()
 	if p == nil || p.Rules["net.client"].Level != risk.High {
 		t.Fatalf("after the reload the pipeline sees %+v", p)
+	}
+}
+
+// A DM that arrives while mai serve drains at SIGTERM is not answered by
+// the stopping process, and is answered after the restart.
+func TestServeKeepsDMsArrivingDuringTheDrain(t *testing.T) {
+	lms, dir, env := lmStudioEnv(t)
+	noDocker(t, env)
+	fake := discordtest.New(discordtest.Options{})
+	t.Cleanup(fake.Close)
+	env["DISCORD_BOT_TOKEN"], env["DISCORD_USER_ID"], env["DISCORD_API_URL"] = discordtest.Token, discordOwner, fake.URL
+	env["DISCORD_EDIT_INTERVAL"], env["MAI_FACTS_EVERY"] = "300ms", "0"
+	env["MAI_NOTIFY"] = "false" // only the answers in the DM channel
+	words := make([]string, 80)
+	for i := range words {
+		words[i] = "w "
+	}
+	words[len(words)-1] = "THE-END"
+	lms.Script(lmstudiotest.Reply{Chunks: words})
+	lms.SetChunkDelay(100 * time.Millisecond)
+	cmd, out := maiProcess(t, dir, envList(env), "serve", "--shutdown-timeout", "60s")
+	waitFor(t, fake.Connected)
+	ch := fake.DMChannel(discordOwner)
+	fake.SendDM(discordOwner, "tell me a story")
+	waitFor(t, func() bool { m := fake.BotMessages(ch); return len(m) > 0 && strings.Contains(m[0].Content, "w") })
+
+	data := env["MAI_DATA_DIR"]
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("mai serve:\n%s\nlog: %q", out, logMessages(t, data))
+		}
+	})
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitFor(t, func() bool {
+		return countPrefix(logMessages(t, data), "discord: new DMs are kept for the next start") == 1
+	})
+	fake.SendDM(discordOwner, "a question during the drain")
+	waitFor(t, func() bool {
+		return countPrefix(logMessages(t, data), "discord: a DM arrived while Mai is stopping") == 1
+	})
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, out)
+		}
+	case <-time.After(90 * time.Second):
+		t.Fatalf("serve did not stop on SIGTERM\n%s", out)
+	}
+	if modelSaw(lms, "a question during the drain") {
+		t.Fatal("the stopping process answered the DM that arrived during the drain")
+	}
+	if n := len(fake.BotMessages(ch)); n != 1 {
+		t.Fatalf("%d bot messages after the stop, want the story only", n)
+	}
+
+	lms.SetChunkDelay(0)
+	lms.Script(lmstudiotest.Reply{Chunks: []string{"answered-after-restart"}})
+	cmd, out = maiProcess(t, dir, envList(env), "serve")
+	t.Cleanup(func() { interrupt(t, cmd, out, 20*time.Second) })
+	got := replyContaining(t, fake, ch, "answered-after-restart")
+	if !modelSaw(lms, "a question during the drain") {
+		t.Fatalf("the held DM did not reach the model; the reply was %q", got)
 	}
 }

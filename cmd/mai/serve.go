@@ -20,6 +20,7 @@ import (
 	"github.com/maicompanion/mai/internal/lockfile"
 	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
+	"github.com/maicompanion/mai/internal/notify"
 	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/selfmod"
 	"github.com/maicompanion/mai/internal/store"
@@ -83,6 +84,7 @@ type daemonParts struct {
 	sandbox *sandboxComponent
 	cc      *chatCore // nil when chat could not start
 	wake    selfmodWaker
+	notices *notify.Notifier
 }
 
 // start starts the components in order: config and logging, the
@@ -154,6 +156,9 @@ wait:
 			log.Info().Msg("shutting down")
 			break wait
 		}
+	}
+	if d.notices != nil {
+		d.notices.Stopping()
 	}
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.grace)
 	defer cancel()

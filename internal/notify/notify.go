@@ -39,8 +39,14 @@ type Approvals interface {
 type Options struct {
 	DB *sql.DB // migrated
 	// Sender DMs the notices; nil writes them to the log only.
-	Sender    Sender
-	Health    *health.Registry                              // component changes
+	Sender Sender
+	Health *health.Registry // component changes
+	// Critical names components whose failure at start is told too (a
+	// broken audit chain); other components are told about only when they
+	// go down after being up, since their state at start is in the log
+	// and mai status, and a machine without Docker would hear it at every
+	// start.
+	Critical  map[string]bool
 	Approvals Approvals                                     // expiry warnings
 	Head      func(ctx context.Context) (audit.Head, error) // the audit head
 	// Interval is the least time between two DMs; default 1m.
@@ -72,9 +78,10 @@ const maxDM = 1900
 type Notifier struct {
 	o Options
 
-	mu      sync.Mutex
-	changes []health.Change // heard, not yet queued
-	wake    chan struct{}
+	mu       sync.Mutex
+	changes  []health.Change // heard, not yet queued
+	stopping bool            // the daemon stops: changes are its parts stopping
+	wake     chan struct{}
 
 	// Owned by Run's goroutine.
 	bad    map[string]time.Time // components told down or degraded → since
@@ -102,10 +109,20 @@ func New(o Options) *Notifier {
 	if o.Health != nil {
 		o.Health.Listen(func(c health.Change) {
 			n.mu.Lock()
-			n.changes = append(n.changes, c)
+			if !n.stopping {
+				n.changes = append(n.changes, c)
+			}
 			n.mu.Unlock()
 			n.poke()
 		})
+		// Critical components already failing are told about too.
+		for _, c := range o.Health.Snapshot() {
+			if o.Critical[c.Name] && (c.State == health.Down || c.State == health.Degraded) {
+				n.mu.Lock()
+				n.changes = append(n.changes, health.Change{Component: c, From: health.Starting})
+				n.mu.Unlock()
+			}
+		}
 	}
 	return n
 }
@@ -117,14 +134,16 @@ func (n *Notifier) poke() {
 	}
 }
 
-// Run queues and sends notices until ctx ends. Components already down or
-// degraded when it starts are told about first.
+// Stopping tells the notifier that the daemon is stopping: its parts
+// going away are not news for the owner.
+func (n *Notifier) Stopping() {
+	n.mu.Lock()
+	n.stopping = true
+	n.mu.Unlock()
+}
+
+// Run queues and sends notices until ctx ends.
 func (n *Notifier) Run(ctx context.Context) error {
-	if n.o.Health != nil {
-		for _, c := range n.o.Health.Snapshot() {
-			n.heard(ctx, health.Change{Component: c, From: health.Starting})
-		}
-	}
 	for {
 		wait := n.pass(ctx)
 		t := time.NewTimer(wait)
@@ -162,14 +181,15 @@ func (n *Notifier) pass(ctx context.Context) time.Duration {
 	return min(wait, n.o.Poll)
 }
 
-// heard queues a notice for a component that went down or degraded, or
-// came back after the owner was told it had gone; starting, off and an
-// up that was never reported down say nothing.
+// heard queues a notice for a component that went down or degraded after
+// being up (or a critical one at any time), or came back after the owner
+// was told it had gone; starting, off and an up that was never reported
+// down say nothing.
 func (n *Notifier) heard(ctx context.Context, c health.Change) {
 	var text string
 	switch c.State {
 	case health.Down, health.Degraded:
-		if _, told := n.bad[c.Name]; told {
+		if _, told := n.bad[c.Name]; told || (c.From != health.Up && !n.o.Critical[c.Name]) {
 			return
 		}
 		n.bad[c.Name] = c.Since
@@ -226,10 +246,21 @@ func (n *Notifier) headIfDue(ctx context.Context) error {
 	}
 	var at string
 	err := n.o.DB.QueryRowContext(ctx, `SELECT at FROM notify_sent WHERE key = ?`, KindAuditHead).Scan(&at)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+	if errors.Is(err, sql.ErrNoRows) {
+		// The first start sets the schedule: the first daily head goes a
+		// day later (/audit sends one at once), not in the middle of
+		// setting Mai up.
+		_, err = n.o.DB.ExecContext(ctx, `INSERT INTO notify_sent (key, at) VALUES (?, ?) ON CONFLICT (key) DO NOTHING`,
+			KindAuditHead, n.o.Now().UTC().Format(time.RFC3339Nano))
+		if err != nil {
+			return fmt.Errorf("notify: %w", err)
+		}
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("notify: %w", err)
 	}
-	if last, perr := time.Parse(time.RFC3339Nano, at); err == nil && perr == nil && n.o.Now().Sub(last) < n.o.HeadEvery {
+	if last, perr := time.Parse(time.RFC3339Nano, at); perr == nil && n.o.Now().Sub(last) < n.o.HeadEvery {
 		return nil
 	}
 	_, err = n.queueHead(ctx)

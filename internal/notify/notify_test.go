@@ -111,10 +111,13 @@ func TestComponentNoticesReachTheOwnersDMs(t *testing.T) {
 	c := newClock()
 	reg := health.New(nil)
 	reg.Set("sandbox", health.Up, "", nil)
+	reg.Set("router", health.Up, "", nil)
 	n := New(Options{DB: e.db.DB, Sender: e.bot, Health: reg, Interval: time.Hour, Now: c.Now, Log: zerolog.New(zerolog.NewTestWriter(t))})
 
 	reg.Set("chat", health.Starting, "", nil) // a start says nothing
 	reg.Set("chat", health.Up, "", nil)
+	reg.Set("memory", health.Starting, "", nil) // nor a part that cannot start: the log and mai status say it
+	reg.Set("memory", health.Down, "no database", nil)
 	reg.Set("sandbox", health.Down, "Docker does not answer", errors.New("dial unix: no such file"))
 	n.pass(ctx)
 	got := e.waitDMs(t, 1)
@@ -147,6 +150,7 @@ func TestNoticeWaitsWhileDiscordIsDown(t *testing.T) {
 	c := newClock()
 	reg := health.New(nil)
 	n := New(Options{DB: e.db.DB, Sender: e.bot, Health: reg, Interval: time.Minute, Now: c.Now, Log: zerolog.New(zerolog.NewTestWriter(t))})
+	reg.Set("discord", health.Up, "", nil)
 	e.fake.SetDown(true) // the bot does not know the owner's DM channel yet
 	reg.Set("discord", health.Down, "Discord does not answer", nil)
 	n.pass(ctx)
@@ -229,6 +233,11 @@ func TestAuditHeadDailyAndOnRequest(t *testing.T) {
 	opts := Options{DB: e.db.DB, Sender: e.bot, Head: func(ctx context.Context) (audit.Head, error) { return audit.LatestHead(ctx, e.db.DB) },
 		Interval: time.Minute, Now: c.Now, Log: zerolog.New(zerolog.NewTestWriter(t))}
 	n := New(opts)
+	n.pass(ctx) // the first start sets the schedule
+	if q := e.count(t, `SELECT COUNT(*) FROM notify_queue`) + e.count(t, `SELECT COUNT(*) FROM discord_outbox`); q != 0 {
+		t.Fatalf("%d notices at the first start, want the first head a day later", q)
+	}
+	c.Add(24 * time.Hour)
 	n.pass(ctx)
 	got := e.waitDMs(t, 1)
 	if !strings.Contains(got[0].Content, "Audit log head: "+head) || !strings.Contains(got[0].Content, "mai audit verify --head "+head) {
@@ -260,10 +269,13 @@ func TestWithoutDiscordNoticesGoToTheLog(t *testing.T) {
 	defer db.Close()
 	var buf bytes.Buffer
 	reg := health.New(nil)
-	n := New(Options{DB: db.DB, Health: reg, Log: zerolog.New(&buf)})
+	reg.Set("audit", health.Starting, "", nil)
+	reg.Set("audit", health.Degraded, "THE AUDIT LOG IS BROKEN at entry 3", nil) // critical: told even at start
+	n := New(Options{DB: db.DB, Health: reg, Critical: map[string]bool{"audit": true}, Log: zerolog.New(&buf)})
+	reg.Set("sandbox", health.Up, "", nil)
 	reg.Set("sandbox", health.Down, "Docker does not answer", nil)
 	n.pass(ctx)
-	if !strings.Contains(buf.String(), "notice: ⚠️ sandbox is down: Docker does not answer") {
+	if !strings.Contains(buf.String(), "notice: ⚠️ sandbox is down: Docker does not answer") || !strings.Contains(buf.String(), "notice: ⚠️ audit is degraded: THE AUDIT LOG IS BROKEN") {
 		t.Fatalf("log = %s", buf.String())
 	}
 	var q int
