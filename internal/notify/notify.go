@@ -84,8 +84,9 @@ type Notifier struct {
 	wake     chan struct{}
 
 	// Owned by Run's goroutine.
-	bad    map[string]time.Time // components told down or degraded → since
-	lastDM time.Time
+	bad     map[string]time.Time // components told down or degraded → since
+	lastDM  time.Time
+	failing bool // the last delivery failed (said once)
 }
 
 // New returns a notifier listening to o.Health from now on.
@@ -175,9 +176,15 @@ func (n *Notifier) pass(ctx context.Context) time.Duration {
 		n.o.Log.Warn().Err(err).Msg("notify: the audit head")
 	}
 	wait, err := n.deliver(ctx)
-	if err != nil && ctx.Err() == nil {
-		n.o.Log.Warn().Err(err).Msg("notify: notices wait to be sent")
+	switch {
+	case err != nil && ctx.Err() == nil && !n.failing:
+		n.o.Log.Warn().Err(err).Msg("notify: notices wait to be sent; tried again every MAI_NOTIFY_INTERVAL")
+	case err != nil:
+		n.o.Log.Debug().Err(err).Msg("notify: notices still wait")
+	case n.failing:
+		n.o.Log.Info().Msg("notify: the waiting notices went out")
 	}
+	n.failing = err != nil
 	return min(wait, n.o.Poll)
 }
 
