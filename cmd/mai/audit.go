@@ -19,6 +19,7 @@ import (
 )
 
 const auditExamples = "  mai audit verify                       # check every entry and the anchor; exit 1 naming the first bad entry\n" +
+	"  mai audit verify --head 42:9f86d0…     # also check the log against the head Mai DMed you (SEQ:HASH)\n" +
 	"  mai audit list --limit 20              # the last 20 entries\n" +
 	"  mai audit list --action approval --since 2026-06-01 --json\n" +
 	"  mai audit reanchor --reason 'restored the data directory from a copy'"
@@ -38,6 +39,25 @@ type ledger struct {
 	db        *store.DB
 	log       *audit.Log
 	approvals *approval.Service
+	// sendHead, in the daemon, queues the head for the owner's DMs and
+	// says where it went (see notify).
+	sendHead func(ctx context.Context) (audit.Head, string, error)
+}
+
+// auditHead is /audit: the log's head as SEQ:HASH, and where a copy of it
+// went ("" when nowhere: mai chat without a daemon).
+func (l *ledger) auditHead(ctx context.Context) (string, string, error) {
+	h, sentTo := audit.Head{}, ""
+	var err error
+	if l.sendHead != nil {
+		h, sentTo, err = l.sendHead(ctx)
+	} else {
+		h, err = audit.LatestHead(ctx, l.db.DB)
+	}
+	if err == nil && h.Seq == 0 {
+		err = errors.New("the audit log has no entries yet")
+	}
+	return h.String(), sentTo, err
 }
 
 // openLedger opens the database and the audit log (creating the key at
@@ -116,10 +136,19 @@ func (m *Main) record(ctx context.Context, recs ...audit.Record) error {
 }
 
 func (m *Main) auditVerify(ctx context.Context, args []string) error {
-	fs := m.newFlagSet("audit verify", "audit verify [--json]", auditExamples)
+	fs := m.newFlagSet("audit verify", "audit verify [--head SEQ:HASH] [--json]", auditExamples)
 	asJSON := fs.Bool("json", false, "print the report as JSON: ok, entries, last_seq, anchor, unanchored, problem {seq, kind, message}")
+	headFlag := fs.String("head", "", "a copy of the log's head, SEQ:HASH as Mai DMs it daily and on /audit: entry SEQ must have HASH and the chain must verify up to it")
 	if _, err := m.parse(fs, args, 0); err != nil {
 		return err
+	}
+	var head *audit.Head
+	if *headFlag != "" {
+		h, err := audit.ParseHead(*headFlag)
+		if err != nil {
+			return fmt.Errorf("%w: --head: %w", errUsage, err)
+		}
+		head = &h
 	}
 	db, err := m.openReadDB(ctx)
 	if err != nil {
@@ -136,6 +165,15 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 		}
 		return keyAdvice(err, m.cfg.DataDir)
 	}
+	if head != nil && rep.OK {
+		// The chain and the anchor hold; whether they are the chain the
+		// copy of the head was taken from is the question left.
+		hrep, err := audit.CheckHead(ctx, db.DB, m.cfg.DataDir, *head)
+		if err != nil {
+			return err
+		}
+		rep.Problem, rep.OK = hrep.Problem, hrep.OK
+	}
 	if *asJSON {
 		if err := m.writeJSON(rep); err != nil {
 			return err
@@ -146,6 +184,11 @@ func (m *Main) auditVerify(ctx context.Context, args []string) error {
 			anchored = fmt.Sprintf("anchored at entry %d, %d newer", rep.Anchor.Seq, rep.Unanchored)
 		}
 		fmt.Fprintf(m.Stdout, "audit log OK: %d entries (%s)\n", rep.Entries, anchored)
+		if head != nil {
+			fmt.Fprintf(m.Stdout, "entry %d matches the copy of the head\n", head.Seq)
+		}
+	} else if rep.Problem.Kind == audit.KindRewritten {
+		fmt.Fprintf(m.Stdout, "audit log REWRITTEN: %s\n", rep.Problem.Message)
 	} else {
 		fmt.Fprintf(m.Stdout, "audit log FAILED: %s\n", rep.Problem.Message)
 		if rep.Problem.Seq > 0 {

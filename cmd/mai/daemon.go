@@ -193,7 +193,13 @@ func (d *daemonParts) startControl(ctx context.Context) (func(context.Context), 
 
 // liveState is the daemon's status on the control socket.
 func (d *daemonParts) liveState(ctx context.Context) (any, error) {
-	st := liveState{Discord: discordState(d.bot), Components: d.health.Snapshot(), UptimeS: d.health.Uptime().Seconds()}
+	st := liveState{Discord: discordState(d.bot), Components: d.health.Snapshot(), UptimeS: d.health.Uptime().Seconds(),
+		LastErrors: d.health.LastErrors(lastErrorsShown)}
+	if q, err := readQueues(ctx, d.led.db); err == nil {
+		st.Queues = &q
+	} else {
+		d.log.Warn().Err(err).Msg("status: the queues could not be counted")
+	}
 	if d.router != nil {
 		pctx, cancel := context.WithTimeout(ctx, planTimeout)
 		defer cancel()
@@ -235,9 +241,13 @@ func (d *daemonParts) startDiscord(ctx context.Context) (func(context.Context), 
 	}, nil
 }
 
-// drainDiscord waits until no answer is being generated and the outbox
-// is empty, or ctx ends.
+// drainDiscord holds new DMs, then waits until no answer is being
+// generated and the outbox is empty, or ctx ends.
 func (d *daemonParts) drainDiscord(ctx context.Context, log zerolog.Logger) {
+	// New DMs are kept for the next start: answering them now would start
+	// work the grace period may cut off.
+	d.bot.Hold()
+	log.Info().Msg("discord: new DMs are kept for the next start while running answers finish")
 	for {
 		busy := d.bot.Busy()
 		pending, err := d.bot.Outbox().Pending(ctx)

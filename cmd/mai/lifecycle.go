@@ -38,7 +38,11 @@ func (l *lifecycle) step(ctx context.Context, name string, fn func(ctx context.C
 		l.log.Error().Str("part", name).Err(err).Msg("cannot start " + name)
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if c, _ := l.health.Get(name); c.State == health.Starting {
+	// Still starting as the step left it: up. A component that said what
+	// it is still doing (connecting to Docker, probing the backends)
+	// reports up itself when it is; marking it up here would show it up
+	// before it is, and tell the owner it went down when it fails.
+	if c, _ := l.health.Get(name); c.State == health.Starting && c.Detail == "" {
 		l.health.Set(name, health.Up, "", nil)
 	}
 	c, _ := l.health.Get(name)

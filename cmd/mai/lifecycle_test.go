@@ -157,7 +157,7 @@ func TestServeStartAndStopOrder(t *testing.T) {
 		return bytes.Contains(b, []byte("mai is running"))
 	})
 	interrupt(t, cmd, out, 20*time.Second)
-	order := []string{"config", "database", "audit", "router", "memory", "sandbox", "approvals", "chat", "selfmod", "control", "discord"}
+	order := []string{"config", "database", "audit", "notify", "router", "memory", "sandbox", "approvals", "chat", "selfmod", "control", "discord"}
 	var starts, results, stops []string
 	for _, m := range logMessages(t, env["MAI_DATA_DIR"]) {
 		switch {

@@ -184,3 +184,11 @@ func (g gatedSandbox) Unavailable() error {
 	_, err := g.c.current(g.approver)
 	return err
 }
+
+// Policy returns the workspace's risk policy in force now, which SIGHUP
+// reloads: the self-modification pipeline analyses with it too.
+func (g gatedSandbox) Policy() *risk.Policy {
+	g.c.mu.Lock()
+	defer g.c.mu.Unlock()
+	return g.c.policy
+}

@@ -425,6 +425,10 @@ func (m *Main) selfmodOptions(ctx context.Context, l *ledger, model review.Model
 	}
 	if checks != nil {
 		o.Checker = checks
+		// The daemon's sandbox holds the policy SIGHUP reloads.
+		if live, ok := checks.(interface{ Policy() *risk.Policy }); ok {
+			o.PolicyOf = live.Policy
+		}
 		return o, func() {}, nil
 	}
 	opts := m.sandboxOptions()

@@ -20,6 +20,7 @@ import (
 	"github.com/maicompanion/mai/internal/lockfile"
 	"github.com/maicompanion/mai/internal/logging"
 	"github.com/maicompanion/mai/internal/memory"
+	"github.com/maicompanion/mai/internal/notify"
 	"github.com/maicompanion/mai/internal/router"
 	"github.com/maicompanion/mai/internal/selfmod"
 	"github.com/maicompanion/mai/internal/store"
@@ -83,10 +84,11 @@ type daemonParts struct {
 	sandbox *sandboxComponent
 	cc      *chatCore // nil when chat could not start
 	wake    selfmodWaker
+	notices *notify.Notifier
 }
 
 // start starts the components in order: config and logging, the
-// database, the audit log, the router, memory's schedules, the sandbox,
+// database, the audit log, the owner's notices, the router, memory's schedules, the sandbox,
 // approvals, the chat core, the self-modification settler, the control
 // socket, Discord. Only the database and the audit log are fatal; every
 // other part degrades, says so once and in mai status, and is retried.
@@ -111,6 +113,7 @@ func (d *daemonParts) start(ctx context.Context, lc *lifecycle) error {
 			return func(context.Context) { db.Close() }, nil
 		}},
 		{"audit", d.startAudit},
+		{"notify", d.startNotify},
 		{"router", d.startRouter},
 		{"memory", d.startMemory},
 		{"sandbox", d.startSandbox},
@@ -153,6 +156,9 @@ wait:
 			log.Info().Msg("shutting down")
 			break wait
 		}
+	}
+	if d.notices != nil {
+		d.notices.Stopping()
 	}
 	stopCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), d.grace)
 	defer cancel()

@@ -27,7 +27,14 @@ type statusReport struct {
 	// Components and UptimeS come from the running daemon (live).
 	Components []health.Component `json:"components,omitempty"`
 	UptimeS    float64            `json:"uptime_s,omitempty"`
+	// Queues are the daemon's when it answers, else read from the database.
+	Queues queueDepths `json:"queues"`
+	// LastErrors are the daemon's last errors, newest first (live only).
+	LastErrors []health.ErrorReport `json:"last_errors,omitempty"`
 }
+
+// lastErrorsShown is how many of the daemon's last errors status shows.
+const lastErrorsShown = 5
 
 type daemonState struct {
 	Running bool   `json:"running"`
@@ -45,8 +52,10 @@ type liveState struct {
 	Discord string      `json:"discord,omitempty"` // the daemon's gateway session: off, connected, connecting
 	// Components is each part's health, by name; UptimeS the seconds
 	// since the daemon started.
-	Components []health.Component `json:"components,omitempty"`
-	UptimeS    float64            `json:"uptime_s,omitempty"`
+	Components []health.Component   `json:"components,omitempty"`
+	UptimeS    float64              `json:"uptime_s,omitempty"`
+	Queues     *queueDepths         `json:"queues,omitempty"`
+	LastErrors []health.ErrorReport `json:"last_errors,omitempty"`
 }
 
 // discordState is the daemon's Discord connection as status shows it.
@@ -104,7 +113,12 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 		rep.Discord = live.Discord
 	}
 	if remote {
-		rep.Components, rep.UptimeS = live.Components, live.UptimeS
+		rep.Components, rep.UptimeS, rep.LastErrors = live.Components, live.UptimeS, live.LastErrors
+	}
+	if remote && live.Queues != nil {
+		rep.Queues = *live.Queues
+	} else if rep.Queues, err = readQueues(ctx, ms.db); err != nil {
+		return err
 	}
 	if rep.PinnedRef, err = ms.log.Pinned(ctx); err != nil {
 		return err
@@ -126,12 +140,18 @@ func (m *Main) runStatus(ctx context.Context, args []string) error {
 	}
 	switch {
 	case rep.Discord == "off":
-		fmt.Fprintf(m.Stdout, "discord: off (no DISCORD_BOT_TOKEN, or no DISCORD_USER_ID)\n\n")
+		fmt.Fprintf(m.Stdout, "discord: off (no DISCORD_BOT_TOKEN, or no DISCORD_USER_ID)\n")
 	case rep.Daemon.Live:
-		fmt.Fprintf(m.Stdout, "discord: %s (live, from the daemon)\n\n", rep.Discord)
+		fmt.Fprintf(m.Stdout, "discord: %s (live, from the daemon)\n", rep.Discord)
 	default:
-		fmt.Fprintf(m.Stdout, "discord: not connected (no daemon is running to connect)\n\n")
+		fmt.Fprintf(m.Stdout, "discord: not connected (no daemon is running to connect)\n")
 	}
+	q := rep.Queues
+	fmt.Fprintf(m.Stdout, "queues: outbox %d, approvals %d, embedding %d, notices %d\n", q.Outbox, q.Approvals, q.Embedding, q.Notices)
+	if rep.Daemon.Live {
+		m.printLastErrors(rep.LastErrors)
+	}
+	fmt.Fprintln(m.Stdout)
 	m.printPlan(rep.Plan, rep.PinnedRef)
 	fmt.Fprintln(m.Stdout)
 	if len(rep.Switches) == 0 {
@@ -171,6 +191,24 @@ func (m *Main) printComponents(uptimeS float64, comps []health.Component) {
 		if c.LastError != "" {
 			fmt.Fprintf(tw, "  \t\tlast error %s\t%s\n", c.LastErrorAt.Local().Format("15:04:05"), c.LastError)
 		}
+	}
+	tw.Flush()
+}
+
+// printLastErrors prints the daemon's last errors, newest first.
+func (m *Main) printLastErrors(errs []health.ErrorReport) {
+	if len(errs) == 0 {
+		fmt.Fprintln(m.Stdout, "last errors: none")
+		return
+	}
+	fmt.Fprintln(m.Stdout, "last errors:")
+	tw := tabwriter.NewWriter(m.Stdout, 0, 4, 2, ' ', 0)
+	for _, e := range errs {
+		times := ""
+		if e.Count > 1 {
+			times = fmt.Sprintf(" (%d times in a row)", e.Count)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", e.At.Local().Format("2006-01-02 15:04:05"), e.Component, e.Error, times)
 	}
 	tw.Flush()
 }

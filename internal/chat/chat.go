@@ -145,7 +145,10 @@ type Config struct {
 	// NeedsPIN) when one is stored, returning an error wrapping
 	// ErrPINRequired when it is missing or wrong; nil asks for none.
 	CheckPIN func(ctx context.Context, pin string) error
-	Log      zerolog.Logger
+	// AuditHead is /audit: the audit log's head as SEQ:HASH, and where a
+	// copy of it was sent ("" when nowhere); nil turns /audit off.
+	AuditHead func(ctx context.Context) (head, sentTo string, err error)
+	Log       zerolog.Logger
 }
 
 // Core holds every user's session. It is safe for concurrent use.

@@ -27,6 +27,7 @@ const Help = `Commands:
   /facts           what Mai knows about you
   /run             run the code block that follows (or Mai's last one)
   /pause           unload Mai's models (free the GPU); /resume to go on
+  /audit           the audit log's head (SEQ:HASH), a copy to keep off this machine
   /exit            leave (terminal)`
 
 // command runs a slash command.
@@ -105,6 +106,8 @@ func (c *Core) command(ctx context.Context, s *session, line string, m Message, 
 			return err
 		}
 		return reply("paused; %d model(s) unloaded. /resume when you want Mai back", n)
+	case "/audit":
+		return c.auditHead(ctx, reply)
 	case "/resume":
 		c.mu.Lock()
 		c.paused = false
@@ -372,4 +375,21 @@ func (c *Core) regenerateIf(ctx context.Context, s *session, match func(last str
 		return err
 	}
 	return c.answer(ctx, s, asked{conv: conv, id: ms[last].ID, branch: ms[last].ReplyTo != 0, text: ms[last].Content}, nil, emit)
+}
+
+// auditHead is /audit: the head for the owner to keep where whoever could
+// rewrite the log and its key cannot reach it.
+func (c *Core) auditHead(ctx context.Context, reply func(string, ...any) error) error {
+	if c.cfg.AuditHead == nil {
+		return errors.New("/audit is not available here")
+	}
+	head, sentTo, err := c.cfg.AuditHead(ctx)
+	if err != nil {
+		return fmt.Errorf("/audit: %w", err)
+	}
+	kept := "Keep a copy somewhere off this machine"
+	if sentTo != "" {
+		kept = "A copy went to " + sentTo
+	}
+	return reply("Audit log head: %s\n%s; 'mai audit verify --head %s' checks that the log was not rewritten since.", head, kept, head)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/maicompanion/mai/internal/llm"
@@ -89,8 +90,10 @@ const defaultWindow = 4096
 // assembled afresh when the router has chosen the model, within the context
 // it is loaded with: the tool calls and results stored so far come from
 // memory and count against that window.
-func (c *Core) answer(ctx context.Context, s *session, q asked, extra []llm.Message, emit func(Event)) error {
+func (c *Core) answer(ctx context.Context, s *session, q asked, extra []llm.Message, emit func(Event)) (err error) {
 	conv, replyTo := q.conv, q.id
+	tl := turnLog{user: s.user, start: time.Now(), outcome: "failed"}
+	defer func() { c.logTurn(tl, err) }()
 	tools := c.tools()
 	persona, err := c.cfg.Persona()
 	if err != nil {
@@ -148,8 +151,14 @@ func (c *Core) answer(ctx context.Context, s *session, q asked, extra []llm.Mess
 		for _, p := range res.partials {
 			c.store(ctx, conv, replyTo, p.text, memory.TurnDetail{Kind: memory.TurnAnswer, FailedOver: true}, p.model)
 		}
+		tl.model, tl.prompt, tl.calls = res.stats.Model, res.stats.PromptTokens, loop.calls
+		tl.completion += res.stats.CompletionTokens // every round of tool calls wrote some
+		if tl.model == "" {
+			tl.model = lastRef
+		}
 		if err != nil {
 			if ctx.Err() != nil {
+				tl.outcome = "stopped"
 				return c.stopped(ctx, conv, replyTo, res, st, emit)
 			}
 			if res.text != "" {
@@ -163,12 +172,36 @@ func (c *Core) answer(ctx context.Context, s *session, q asked, extra []llm.Mess
 				emit(Event{Kind: EventNotice, Text: fmt.Sprintf("stopped: the model kept asking for tools after %d calls", loop.calls)})
 			}
 			st.MessageID = replyTo
-			return c.finish(ctx, s, conv, replyTo, res, st, loop.calls, emit)
+			if err := c.finish(ctx, s, conv, replyTo, res, st, loop.calls, emit); err != nil {
+				return err
+			}
+			tl.outcome = "answered"
+			return nil
 		}
 		if err := loop.run(ctx, res); err != nil {
 			return err
 		}
 	}
+}
+
+// turnLog is what the one log line of a turn says.
+type turnLog struct {
+	user, model, outcome string
+	prompt, completion   int
+	calls                int
+	start                time.Time
+}
+
+// logTurn writes the turn's one line: who, which model, tokens, how long
+// and how it ended — never the message or the answer, so the log at info
+// tells the story without the conversation.
+func (c *Core) logTurn(tl turnLog, err error) {
+	ev := c.cfg.Log.Info()
+	if err != nil {
+		ev = c.cfg.Log.Warn().Err(err)
+	}
+	ev.Str("user", tl.user).Str("model", tl.model).Int("prompt_tokens", tl.prompt).Int("completion_tokens", tl.completion).
+		Int("tool_calls", tl.calls).Dur("duration", time.Since(tl.start)).Str("outcome", tl.outcome).Msg("turn")
 }
 
 // observePrompt tells memory how many tokens the backend counted for the

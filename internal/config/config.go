@@ -111,6 +111,8 @@ type Config struct {
 	// ApprovalRemind and ApprovalExpire time an unanswered approval request.
 	ApprovalRemind time.Duration
 	ApprovalExpire time.Duration
+	// Notify is what the owner is told without asking.
+	Notify NotifyConfig
 	// PIN, when set, must accompany requests on the control socket.
 	PIN Secret
 
@@ -376,4 +378,11 @@ func Example() string {
 		fmt.Fprintf(&b, "\n# %s=%s\n", v.name, def)
 	}
 	return b.String()
+}
+
+// NotifyConfig configures the owner's notices (internal/notify).
+type NotifyConfig struct {
+	On            bool          // DM notices; false logs them only
+	Interval      time.Duration // least time between two DMs
+	ExpiryWarning time.Duration // lead of the warning before an approval expires
 }

@@ -268,6 +268,9 @@ func vars() []variable {
 		boolVar("MAI_SHOW_THINKING", "show a reasoning model's thinking instead of one \"thinking…\" line", false, func(c *Config) *bool { return &c.Chat.ShowThinking }),
 		durationVar("APPROVAL_REMIND", "one reminder when an approval request is still unanswered after this long", "5m", func(c *Config) *time.Duration { return &c.ApprovalRemind }),
 		durationVar("APPROVAL_EXPIRE", "an unanswered approval request expires (is not approved) after this long", "24h", func(c *Config) *time.Duration { return &c.ApprovalExpire }),
+		boolVar("MAI_NOTIFY", "DM the owner when a component goes down or comes back, before an approval expires, and the audit log's head once a day (false: the log only)", true, func(c *Config) *bool { return &c.Notify.On }),
+		durationVar("MAI_NOTIFY_INTERVAL", "least time between two notices DMed to the owner; notices meanwhile are sent together", "1m", func(c *Config) *time.Duration { return &c.Notify.Interval }),
+		durationVar("MAI_NOTIFY_EXPIRY_WARNING", "warn the owner this long before an unanswered approval request expires", "15m", func(c *Config) *time.Duration { return &c.Notify.ExpiryWarning }),
 		{
 			name: "MAI_PIN", help: "the PIN the CLI presents for commands that decide approvals or change state, once one is stored with 'mai pin set'",
 			secret: func(c *Config) Secret { return c.PIN },

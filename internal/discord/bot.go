@@ -47,6 +47,7 @@ type Bot struct {
 	memory    Memory
 
 	connected atomic.Bool // the gateway session is up (READY or RESUMED, not yet dropped)
+	holding   atomic.Bool // stopping: the owner's new DMs wait for the next start (Hold)
 
 	mu sync.Mutex
 	// The replies held in memory: those streaming and the last keepDone
@@ -178,6 +179,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.o.Log.Info().Int64("reply", p.id).Msg("discord: finishing an answer a restart interrupted")
 		go b.stream(ctx, resumedReply(ctx, b, p), true)
 	}
+	go b.answerHeld(ctx)
 	synced := make(chan struct{})
 	go func() { b.approvals.syncLoop(ctx); close(synced) }()
 	defer func() { <-synced }()
@@ -203,6 +205,10 @@ func (b *Bot) onMessage(ctx context.Context, m *discordgo.Message) {
 	b.mu.Lock()
 	b.dm = m.ChannelID
 	b.mu.Unlock()
+	if b.holding.Load() {
+		b.hold(ctx, m)
+		return
+	}
 	if len(m.Attachments) > 0 {
 		go b.onAttachments(ctx, m)
 		return

@@ -39,6 +39,18 @@ type Change struct {
 	From State `json:"from"`
 }
 
+// ErrorReport is one of the last errors: a component's failure, with how
+// many times in a row it failed the same way and when last.
+type ErrorReport struct {
+	Component string    `json:"component"`
+	Error     string    `json:"error"`
+	At        time.Time `json:"at"`
+	Count     int       `json:"count"`
+}
+
+// keptErrors is how many of the last errors the registry keeps.
+const keptErrors = 10
+
 // Listener hears every change of state, in order, outside the registry's
 // lock; it must not block for long.
 type Listener func(Change)
@@ -52,6 +64,7 @@ type Registry struct {
 	comps     map[string]Component
 	listeners []Listener
 	started   time.Time
+	errs      []ErrorReport // oldest first, at most keptErrors
 }
 
 // New returns an empty registry; now is the clock (time.Now when nil).
@@ -83,6 +96,7 @@ func (r *Registry) Set(name string, st State, detail string, err error) {
 	}
 	if err != nil {
 		c.LastError, c.LastErrorAt = err.Error(), now
+		r.noteError(name, c.LastError, now)
 	}
 	r.comps[name] = c
 	var ls []Listener
@@ -94,6 +108,32 @@ func (r *Registry) Set(name string, st State, detail string, err error) {
 	for _, l := range ls {
 		l(Change{Component: c, From: from})
 	}
+}
+
+// noteError adds an error to the last ones; a repeat of the newest (a
+// component retried with backoff) counts there instead of pushing the
+// others out.
+func (r *Registry) noteError(name, msg string, at time.Time) {
+	if n := len(r.errs); n > 0 && r.errs[n-1].Component == name && r.errs[n-1].Error == msg {
+		r.errs[n-1].At = at
+		r.errs[n-1].Count++
+		return
+	}
+	r.errs = append(r.errs, ErrorReport{Component: name, Error: msg, At: at, Count: 1})
+	if len(r.errs) > keptErrors {
+		r.errs = r.errs[len(r.errs)-keptErrors:]
+	}
+}
+
+// LastErrors returns up to n of the last errors, newest first.
+func (r *Registry) LastErrors(n int) []ErrorReport {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]ErrorReport, 0, min(n, len(r.errs)))
+	for i := len(r.errs) - 1; i >= 0 && len(out) < n; i-- {
+		out = append(out, r.errs[i])
+	}
+	return out
 }
 
 // Get returns name's report and whether it has one.

@@ -48,3 +48,41 @@ func TestRegistryStatesAndListeners(t *testing.T) {
 		t.Errorf("uptime = %v, want 3s", r.Uptime())
 	}
 }
+
+func TestLastErrorsNewestFirstWithRepeatsCounted(t *testing.T) {
+	clock := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	r := New(func() time.Time { return clock })
+	for range 3 { // a component retried with backoff
+		clock = clock.Add(time.Second)
+		r.Set("router", Down, "no backend answers", errors.New("connection refused"))
+	}
+	clock = clock.Add(time.Second)
+	r.Set("sandbox", Down, "Docker does not answer", errors.New("no such file"))
+	r.Set("sandbox", Up, "", nil)
+	for i := range 12 {
+		r.Set("discord", Degraded, "", errors.New("drop "+string(rune('a'+i))))
+	}
+	got := r.LastErrors(3)
+	if len(got) != 3 || got[0].Error != "drop l" || got[2].Error != "drop j" {
+		t.Fatalf("last 3 = %+v, want drop l, k, j", got)
+	}
+	all := r.LastErrors(100)
+	if len(all) != 10 || all[9].Error != "drop c" {
+		t.Fatalf("kept %d errors, oldest %+v; want the last 10", len(all), all[len(all)-1])
+	}
+
+	r = New(func() time.Time { return clock })
+	for range 3 {
+		clock = clock.Add(time.Second)
+		r.Set("router", Down, "no backend answers", errors.New("connection refused"))
+	}
+	r.Set("sandbox", Down, "Docker does not answer", errors.New("no such file"))
+	got = r.LastErrors(5)
+	want := []ErrorReport{
+		{Component: "sandbox", Error: "no such file", At: clock, Count: 1},
+		{Component: "router", Error: "connection refused", At: clock, Count: 3},
+	}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("last errors = %+v, want %+v", got, want)
+	}
+}

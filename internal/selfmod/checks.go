@@ -57,7 +57,7 @@ func (s *Service) check(ctx context.Context, repo, wt, base string) Checks {
 			c.Status, c.Note = "unavailable", "the target branch has no ./check"
 			return c
 		}
-		v := risk.Analyzer{Policy: s.o.Policy}.Analyze(ctx, risk.Shell, checkFile, []byte(script))
+		v := risk.Analyzer{Policy: s.policy()}.Analyze(ctx, risk.Shell, checkFile, []byte(script))
 		c.Risk, c.Command, c.Image, job.Image = &v, "./check", s.o.CheckImage, s.o.CheckImage
 		if v.Level >= risk.Blocked {
 			c.Status, c.Note = "blocked", "the check itself is BLOCKED by the risk analysis and never runs"

@@ -163,7 +163,7 @@ func (s *Service) analyze(ctx context.Context, wt, base string, p Proposal) (ris
 			return risk.Verdict{}, err
 		}
 	}
-	a := risk.Analyzer{Policy: s.o.Policy}
+	a := risk.Analyzer{Policy: s.policy()}
 	merged := risk.Verdict{Parsed: true}
 	for _, n := range names {
 		data, err := os.ReadFile(filepath.Join(wt, filepath.FromSlash(n)))

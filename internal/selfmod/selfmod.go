@@ -158,6 +158,10 @@ type Options struct {
 	// whose checks are unavailable without it.
 	CheckImage, GoImage string
 	Policy              *risk.Policy
+	// PolicyOf, when set, returns the policy in force now and is asked
+	// at every analysis instead of Policy: the daemon's policy, which
+	// SIGHUP reloads.
+	PolicyOf func() *risk.Policy
 	// Dir holds the temporary worktrees and the lock; Recover empties it.
 	// Created when first needed; a Service that only reads needs none.
 	Dir string
@@ -169,6 +173,14 @@ type Options struct {
 
 // Service runs the pipeline.
 type Service struct{ o Options }
+
+// policy is the risk policy in force now.
+func (s *Service) policy() *risk.Policy {
+	if s.o.PolicyOf != nil {
+		return s.o.PolicyOf()
+	}
+	return s.o.Policy
+}
 
 // New returns a Service.
 func New(o Options) (*Service, error) {
