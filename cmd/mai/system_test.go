@@ -74,8 +74,15 @@ func TestSystem(t *testing.T) {
 	sys.fake.SendDM(discordOwner, highRun)
 	runEmbed := approvalEmbed(t, sys.fake, ch, 1)
 	sys.fake.React(discordOwner, ch, runEmbed, discord.EmojiApprove)
-	replyContaining(t, sys.fake, ch, "ran python: exit 0")
-	replyContaining(t, sys.fake, ch, "ran-after-approval")
+	ran := replyContaining(t, sys.fake, ch, "ran python: exit 0")
+	if !strings.Contains(ran, "```\nran-after-approval\n```") {
+		t.Errorf("the program's output is not in the reply: %q", ran)
+	}
+	m := regexp.MustCompile(`approval request (\w+)`).FindStringSubmatch(ran)
+	if m == nil {
+		t.Fatalf("the reply does not name the approval request: %q", ran)
+	}
+	runReq := m[1]
 	sys.settled()
 
 	// c. A persona change proposed with the CLI, beside the daemon: a
@@ -180,6 +187,10 @@ func TestSystem(t *testing.T) {
 	if r := sys.run("audit", "verify"); r.code != 0 {
 		t.Errorf("mai audit verify: %+v", r)
 	}
+	// It holds what happened, in order: who asked, who approved, what ran.
+	owner := "discord:" + discordOwner
+	sys.auditShows("mai approval.request "+runReq, owner+" approval.approve "+runReq, "mai sandbox.run "+runReq,
+		"local approval.request "+req[1], owner+" approval.approve "+req[1], owner+" selfmod.commit "+req[1])
 
 	// g. Nothing left behind.
 	sys.nothingLeft()
@@ -445,6 +456,38 @@ func systemPromptFor(t *testing.T, body []byte, question string) (string, bool) 
 		return "", false
 	}
 	return ms[0].Content, true
+}
+
+// auditShows checks that `mai audit list` has entries "actor action ref"
+// in this order (others may come between), ref being the approval request
+// an entry names, or its subject.
+func (s *system) auditShows(want ...string) {
+	s.t.Helper()
+	r := s.run("audit", "list", "--json")
+	var entries []struct {
+		Actor, Action, Subject string
+		Details                map[string]any
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &entries); err != nil || r.code != 0 {
+		s.t.Fatalf("mai audit list: %v %+v", err, r)
+	}
+	var got []string
+	for _, e := range entries {
+		ref := e.Subject
+		if id, ok := e.Details["approval_id"].(string); ok {
+			ref = id
+		}
+		got = append(got, e.Actor+" "+e.Action+" "+ref)
+	}
+	i := 0
+	for _, g := range got {
+		if i < len(want) && g == want[i] {
+			i++
+		}
+	}
+	if i < len(want) {
+		s.t.Errorf("the audit log lacks %q (in this order: %q); it holds:\n%s", want[i], want, strings.Join(got, "\n"))
+	}
 }
 
 // waitExit waits up to within for cmd to exit.
