@@ -54,8 +54,7 @@ func TestSystem(t *testing.T) {
 
 	// a. A DM gets a streamed reply; its final text is the stored answer.
 	sys.proxy.SetPace(60 * time.Millisecond)
-	sys.fake.SendDM(discordOwner, "tell me about tortoises")
-	sys.settled()
+	sys.answered(sys.fake.SendDM(discordOwner, "tell me about tortoises"))
 	answer := sys.lastAnswer()
 	if answer.Model != sys.model || answer.Tokens < 15 {
 		t.Fatalf("answer by %q with %d tokens; the test needs a long enough answer of the real model", answer.Model, answer.Tokens)
@@ -71,7 +70,7 @@ func TestSystem(t *testing.T) {
 
 	// b. /run of HIGH-risk code: an approval embed; the owner's 👍 runs it
 	// in the sandbox and the result comes back in the DM.
-	sys.fake.SendDM(discordOwner, highRun)
+	run := sys.fake.SendDM(discordOwner, highRun)
 	runEmbed := approvalEmbed(t, sys.fake, ch, 1)
 	sys.fake.React(discordOwner, ch, runEmbed, discord.EmojiApprove)
 	ran := replyContaining(t, sys.fake, ch, "ran python: exit 0")
@@ -83,7 +82,7 @@ func TestSystem(t *testing.T) {
 		t.Fatalf("the reply does not name the approval request: %q", ran)
 	}
 	runReq := m[1]
-	sys.settled()
+	sys.answered(run)
 
 	// c. A persona change proposed with the CLI, beside the daemon: a
 	// self-modification embed; 👍 commits it with every trailer.
@@ -109,9 +108,8 @@ func TestSystem(t *testing.T) {
 	sys.checkCommit(req[1])
 
 	// d, first half: the owner tells a fact.
-	sys.fake.SendDM(discordOwner, "/remember my passport is in the blue drawer")
+	sys.answered(sys.fake.SendDM(discordOwner, "/remember my passport is in the blue drawer"))
 	replyContaining(t, sys.fake, ch, "remembered (fact ")
-	sys.settled()
 	stopWith(t, d.cmd, d.out, syscall.SIGTERM, 90*time.Second)
 	waitFor(t, func() bool { return !sys.fake.Connected() })
 
@@ -124,7 +122,7 @@ func TestSystem(t *testing.T) {
 		seen[m.ID] = true
 	}
 	const question = "where is my passport?"
-	sys.fake.SendDM(discordOwner, question)
+	questionDM := sys.fake.SendDM(discordOwner, question)
 
 	// d. The fact, told before the restart, is in the context sent to the
 	// model — in the system prompt, where what Mai knows goes — and so is
@@ -168,7 +166,7 @@ func TestSystem(t *testing.T) {
 	// Daemon 3 finishes the answer in the same message, exactly once.
 	sys.proxy.SetPace(0)
 	d = sys.serve()
-	sys.settled()
+	sys.answered(questionDM)
 	answer = sys.lastAnswer()
 	if got := sys.onlyMessageWith(ch, answer.Content); got.ID != partial.ID || !sys.finalText(got.Content, "-# ↻ regenerated after a restart\n"+answer.Content) {
 		t.Errorf("after the restart message %s shows %q; want the interrupted message %s finished with the stored answer %q", got.ID, got.Content, partial.ID, answer.Content)
@@ -310,17 +308,18 @@ func (s *system) db() *store.DB {
 	return db
 }
 
-// settled waits until every Discord reply is finished and the outbox has
-// delivered everything.
-func (s *system) settled() {
+// answered waits until the reply to the owner's DM is finished, and every
+// reply and message is delivered.
+func (s *system) answered(dm *discordgo.Message) {
 	s.t.Helper()
 	db := s.db()
 	defer db.Close()
-	waitLong(s.t, "every reply finished and delivered", func() bool {
-		var open, pending int
+	waitLong(s.t, "the reply to "+dm.Content, func() bool {
+		var replied, open, pending int
+		db.QueryRow(`SELECT count(*) FROM discord_replies WHERE dm_id = ? AND done = 1`, dm.ID).Scan(&replied)
 		db.QueryRow(`SELECT count(*) FROM discord_replies WHERE done = 0`).Scan(&open)
 		db.QueryRow(`SELECT count(*) FROM discord_outbox WHERE state = 'pending'`).Scan(&pending)
-		return open == 0 && pending == 0
+		return replied == 1 && open == 0 && pending == 0
 	})
 }
 
