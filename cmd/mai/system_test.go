@@ -192,6 +192,21 @@ func TestSystem(t *testing.T) {
 
 	// g. Nothing left behind.
 	sys.nothingLeft()
+
+	// And all along Mai kept to Discord's rate limits and kept the bot
+	// token out of its log.
+	if n := sys.fake.RateLimited(); n != 0 {
+		var limited []string
+		for _, c := range sys.fake.Calls() {
+			if c.Status == 429 {
+				limited = append(limited, c.At.Format("15:04:05.000")+" "+c.Route)
+			}
+		}
+		t.Errorf("Discord answered %d requests with 429: %q", n, limited)
+	}
+	if b, err := os.ReadFile(filepath.Join(sys.data, ".logs", "mai.log")); err != nil || bytes.Contains(b, []byte(discordtest.Token)) {
+		t.Errorf("the log is unreadable (%v) or holds the bot token", err)
+	}
 }
 
 // system is one data directory, its environment, and every mai process the
