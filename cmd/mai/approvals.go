@@ -264,9 +264,9 @@ func (m *Main) promptDecision(ctx context.Context, l *ledger, r approval.Request
 	}
 }
 
-// recordRun audits one sandbox run or refusal: verdict, approval request,
-// exit status and duration.
-func (m *Main) recordRun(ctx context.Context, l *ledger, requestID string, res sandbox.Result, runErr error) error {
+// recordRun audits one sandbox run or refusal by actor: verdict, approval
+// request, exit status and duration.
+func (m *Main) recordRun(ctx context.Context, l *ledger, actor, requestID string, res sandbox.Result, runErr error) error {
 	d := map[string]any{"exit_code": res.ExitCode, "duration_ms": res.Duration.Milliseconds()}
 	if res.Risk != nil {
 		d["verdict"] = res.Risk.Level.String()
@@ -289,7 +289,7 @@ func (m *Main) recordRun(ctx context.Context, l *ledger, requestID string, res s
 			action = "sandbox.refuse"
 		}
 	}
-	_, err := l.log.Append(context.WithoutCancel(ctx), audit.Record{Actor: approval.LocalOwner, Action: action, Subject: res.JobID, Details: d})
+	_, err := l.log.Append(context.WithoutCancel(ctx), audit.Record{Actor: actor, Action: action, Subject: res.JobID, Details: d})
 	if err != nil {
 		return fmt.Errorf("the run is not recorded in the audit log: %w", err)
 	}

@@ -45,7 +45,14 @@ func createRequest(t *testing.T, dataDir, payload string) approval.Request {
 // maiExec runs this test binary as `mai args…` with stdin and waits.
 func maiExec(t *testing.T, dir string, env []string, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	return execMai(t, os.Args[0], dir, env, stdin, args...)
+}
+
+// execMai runs bin (this test binary, or a mai binary built from this
+// package) as `mai args…` with stdin and waits.
+func execMai(t *testing.T, bin, dir string, env []string, stdin string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"MAI_TEST_AS_MAI=1", "HOME=" + dir, "PATH=" + os.Getenv("PATH")}, env...)
 	cmd.Stdin = strings.NewReader(stdin)

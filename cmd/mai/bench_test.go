@@ -20,11 +20,11 @@ import (
 	"github.com/maicompanion/mai/internal/testenv"
 )
 
-// benchBinary returns the mai binary to measure: $MAI_BENCH_BIN (make bench
-// sets it to the bin/mai it has just built), else one built here with the
-// same tags. The test binary itself would carry the testing package and
-// the tests along.
-func benchBinary(b *testing.B) string {
+// benchBinary returns the mai binary to measure or run as the product:
+// $MAI_BENCH_BIN (make bench sets it to the bin/mai it has just built),
+// else one built here with the same tags. The test binary itself would
+// carry the testing package and the tests along.
+func benchBinary(b testing.TB) string {
 	if p := os.Getenv("MAI_BENCH_BIN"); p != "" {
 		return p
 	}

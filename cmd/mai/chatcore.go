@@ -167,8 +167,10 @@ func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Ro
 	return cc, nil
 }
 
-// auditedRunner records every run or refusal of the model's code in the
-// audit log, as mai sandbox run does.
+// auditedRunner records every run or refusal of code in a conversation
+// (the model's, or the owner's /run) in the audit log, as mai sandbox run
+// does; Mai is the actor, as it is of the approval request such a run
+// makes, and whoever approved it is in the entry.
 type auditedRunner struct {
 	chat.CodeRunner
 	m   *Main
@@ -182,7 +184,7 @@ func (a auditedRunner) Run(ctx context.Context, job sandbox.Job) (sandbox.Result
 	if res.Approval != nil {
 		id = res.Approval.ID
 	}
-	if rerr := a.m.recordRun(ctx, a.led, id, res, err); rerr != nil {
+	if rerr := a.m.recordRun(ctx, a.led, "mai", id, res, err); rerr != nil {
 		a.log.Error().Err(rerr).Msg("sandbox run not audited")
 	}
 	return res, err

@@ -29,10 +29,14 @@ import (
 
 // switchProxy forwards connections to target while on and closes them at
 // once while off: a backend or a Docker engine that is not there yet, then
-// comes up, at an address known before it does.
+// comes up, at an address known before it does. With hold set, it keeps
+// the connections made while off instead, unanswered, and forwards them
+// once on: an engine that is slow to answer.
 type switchProxy struct {
 	addr string
 	on   atomic.Bool
+	hold atomic.Bool
+	held atomic.Int32 // connections kept while off
 }
 
 func newSwitchProxy(t *testing.T, network, addr, target string) *switchProxy {
@@ -41,7 +45,8 @@ func newSwitchProxy(t *testing.T, network, addr, target string) *switchProxy {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done); ln.Close() })
 	p := &switchProxy{addr: ln.Addr().String()}
 	go func() {
 		for {
@@ -50,11 +55,21 @@ func newSwitchProxy(t *testing.T, network, addr, target string) *switchProxy {
 				return
 			}
 			if !p.on.Load() {
-				c.Close()
-				continue
+				if !p.hold.Load() {
+					c.Close()
+					continue
+				}
+				p.held.Add(1)
 			}
 			go func() {
 				defer c.Close()
+				for !p.on.Load() {
+					select {
+					case <-done:
+						return
+					case <-time.After(10 * time.Millisecond):
+					}
+				}
 				u, err := net.Dial(network, target)
 				if err != nil {
 					return
@@ -275,6 +290,26 @@ func TestServeReportsABrokenAuditChain(t *testing.T) {
 	}
 	if r := runMai(t, dir, env, "audit", "verify"); r.code == 0 {
 		t.Errorf("the daemon repaired the chain: %+v", r)
+	}
+}
+
+// A /run while the sandbox is still starting (Docker slow to answer) waits
+// for it and runs, instead of being turned away.
+func TestServeRunWaitsForAStartingSandbox(t *testing.T) {
+	sbEnv, _ := sandboxEnv(t)
+	lms, dir, env := lmStudioEnv(t)
+	env["SANDBOX_DOCKER_IMAGE"], env["SANDBOX_POOL_SIZE"] = sbEnv["SANDBOX_DOCKER_IMAGE"], "0"
+	proxy := newSwitchProxy(t, "unix", filepath.Join(t.TempDir(), "docker.sock"), "/var/run/docker.sock")
+	proxy.hold.Store(true)
+	env["DOCKER_HOST"] = "unix://" + proxy.addr
+	serveDaemon(t, dir, env)
+	// The sandbox is connecting: Docker has not answered it yet.
+	waitFor(t, func() bool { return proxy.held.Load() > 0 })
+	answer := time.AfterFunc(time.Second, func() { proxy.on.Store(true) })
+	defer answer.Stop()
+	r := runMai(t, dir, env, "chat", "--once", "/run\n```python\nprint(6*7)\n```")
+	if r.code != 0 || !strings.Contains(r.stderr, "ran python: exit 0") || !modelSaw(lms, "42") {
+		t.Errorf("/run while the sandbox started: %+v", r)
 	}
 }
 

@@ -24,7 +24,14 @@ func TestMain(m *testing.M) {
 // maiProcess starts this test binary as `mai args…` with a minimal environment.
 func maiProcess(t *testing.T, dir string, env []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], args...)
+	return startMai(t, os.Args[0], dir, env, args...)
+}
+
+// startMai starts bin (this test binary, or a mai binary built from this
+// package) as `mai args…` in dir with a minimal environment plus env.
+func startMai(t *testing.T, bin, dir string, env []string, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
 	cmd.Env = append([]string{"MAI_TEST_AS_MAI=1", "HOME=" + dir, "PATH=" + os.Getenv("PATH")}, env...)
 	var out bytes.Buffer

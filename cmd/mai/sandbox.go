@@ -150,7 +150,7 @@ func (m *Main) sandboxRun(ctx context.Context, args []string) error {
 		Language: language, Files: map[string][]byte{entry: src}, Entry: entry, Stdin: stdin, Image: *image,
 		Limits: sandbox.Limits{WallTime: *timeout, MemoryBytes: mem},
 	})
-	if rerr := m.recordRun(ctx, led, requestID, res, err); rerr != nil {
+	if rerr := m.recordRun(ctx, led, approval.LocalOwner, requestID, res, err); rerr != nil {
 		fmt.Fprintf(m.Stderr, "mai: warning: %v\n", rerr)
 	}
 	_, refused := sandbox.IsRefused(err)

@@ -18,6 +18,13 @@ import (
 // answers while the sandbox is up.
 const sandboxWatchEvery = 15 * time.Second
 
+// sandboxStartWait bounds how long a job waits for a sandbox that is still
+// starting (Docker's first answer, the removal of what earlier runs left,
+// the image check) before it is told why there is none: a /run or a ▶️
+// right after a restart runs once the sandbox is up, instead of being
+// turned away.
+const sandboxStartWait = 30 * time.Second
+
 // errNoSandbox is why code cannot run while Docker is away.
 var errNoSandbox = errors.New("code execution is unavailable right now")
 
@@ -32,6 +39,9 @@ type sandboxComponent struct {
 	log   zerolog.Logger
 	retry retrier
 
+	started   chan struct{} // closed when the first start has succeeded or failed
+	startOnce sync.Once
+
 	mu     sync.Mutex
 	sb     *sandbox.Sandbox // nil while Docker is away
 	policy *risk.Policy     // the workspace's risk policy, reloaded on SIGHUP
@@ -43,7 +53,7 @@ func newSandboxComponent(m *Main, log zerolog.Logger, reg *health.Registry) (*sa
 	if err != nil {
 		return nil, fmt.Errorf("risk policy: %w", err)
 	}
-	c := &sandboxComponent{m: m, log: log, policy: policy, why: errors.New("the sandbox is still starting")}
+	c := &sandboxComponent{m: m, log: log, policy: policy, why: errors.New("the sandbox is still starting"), started: make(chan struct{})}
 	c.retry = retrier{name: "sandbox", log: log, health: reg}
 	return c, nil
 }
@@ -123,8 +133,9 @@ func (c *sandboxComponent) watch(ctx context.Context, sb *sandbox.Sandbox) error
 
 func (c *sandboxComponent) set(sb *sandbox.Sandbox, why error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.sb, c.why = sb, why
+	c.mu.Unlock()
+	c.startOnce.Do(func() { close(c.started) })
 }
 
 // reloadPolicy reads the workspace's risk policy again (SIGHUP); a bad one
@@ -140,8 +151,21 @@ func (c *sandboxComponent) reloadPolicy() error {
 	return nil
 }
 
-// current returns the sandbox with approver's gate, or why there is none.
-func (c *sandboxComponent) current(approver sandbox.Approver) (*sandbox.Sandbox, error) {
+// current returns the sandbox with approver's gate, or why there is none;
+// while the sandbox is still starting it waits for it, up to
+// sandboxStartWait.
+func (c *sandboxComponent) current(ctx context.Context, approver sandbox.Approver) (*sandbox.Sandbox, error) {
+	select {
+	case <-c.started:
+	default:
+		wait := time.NewTimer(sandboxStartWait)
+		defer wait.Stop()
+		select {
+		case <-c.started:
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.sb == nil {
@@ -164,7 +188,7 @@ type gatedSandbox struct {
 }
 
 func (g gatedSandbox) Run(ctx context.Context, job sandbox.Job) (sandbox.Result, error) {
-	sb, err := g.c.current(g.approver)
+	sb, err := g.c.current(ctx, g.approver)
 	if err != nil {
 		return sandbox.Result{JobID: job.ID, ExitCode: -1}, err
 	}
@@ -172,16 +196,17 @@ func (g gatedSandbox) Run(ctx context.Context, job sandbox.Job) (sandbox.Result,
 }
 
 func (g gatedSandbox) EnsureImage(ctx context.Context, img string, report func(sandbox.PullProgress)) error {
-	sb, err := g.c.current(g.approver)
+	sb, err := g.c.current(ctx, g.approver)
 	if err != nil {
 		return err
 	}
 	return sb.EnsureImage(ctx, img, report)
 }
 
-// Unavailable says why code cannot run now; nil when it can.
+// Unavailable says why code cannot run now; nil when it can. While the
+// sandbox is still starting it waits for it, up to sandboxStartWait.
 func (g gatedSandbox) Unavailable() error {
-	_, err := g.c.current(g.approver)
+	_, err := g.c.current(context.Background(), g.approver)
 	return err
 }
 

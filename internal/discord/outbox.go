@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -308,11 +309,34 @@ func (o *Outbox) deliver(ctx context.Context, r row) error {
 			return err
 		}
 	case "react":
-		if err := o.api.MessageReactionAdd(r.channel, target, r.emoji, opt); err != nil {
+		if err := o.react(r.channel, target, r.emoji, opt); err != nil {
 			return err
 		}
 	}
 	return o.mark(ctx, r.id, "sent", "", "")
+}
+
+// bucketRequester is the part of *discordgo.Session that sends a request
+// under a rate-limit bucket of the caller's choosing.
+type bucketRequester interface {
+	RequestWithBucketID(method, urlStr string, data interface{}, bucketID string, options ...discordgo.RequestOption) ([]byte, error)
+}
+
+// react adds the bot's reaction. discordgo's MessageReactionAdd spaces the
+// reactions in a channel by a fixed 200 ms and ignores the rate-limit
+// headers, but Discord allows one per 250 ms, so the second of an
+// approval's 👍 and 👎 was answered 429 every time. Under a bucket id of
+// its own discordgo follows the headers Discord sends.
+func (o *Outbox) react(channelID, messageID, emoji string, opt discordgo.RequestOption) error {
+	rq, ok := o.api.(bucketRequester)
+	if !ok {
+		return o.api.MessageReactionAdd(channelID, messageID, emoji, opt)
+	}
+	// As discordgo does: an emoji such as #️⃣ needs its # escaped.
+	emoji = strings.ReplaceAll(emoji, "#", "%23")
+	bucket := discordgo.EndpointMessageReaction(channelID, "", "", "@me")
+	_, err := rq.RequestWithBucketID("PUT", discordgo.EndpointMessageReaction(channelID, messageID, emoji, "@me"), nil, bucket, opt)
+	return err
 }
 
 func (o *Outbox) send(ctx context.Context, r row, opt discordgo.RequestOption) error {

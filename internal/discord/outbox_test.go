@@ -126,3 +126,33 @@ func TestOutboxHonours429(t *testing.T) {
 		t.Fatalf("%d 429s, want exactly the one provoked", fake.RateLimited())
 	}
 }
+
+// Reactions in a row (an approval's 👍 and 👎) keep Discord's pace of one
+// per 250 ms in a channel, which discordgo's own spacing for reactions
+// (200 ms) does not: none is answered 429.
+func TestOutboxReactionsKeepDiscordsPace(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	s := openSession(t, fake)
+	db := openDB(t, t.TempDir())
+	ch := fake.DMChannel(ownerID)
+	ctx := context.Background()
+	o := runOutbox(t, db, s)
+	emojis := []string{"👍", "👎", "▶️", "🗑️"}
+	for i := 0; i < 2; i++ {
+		ref, _ := o.Send(ctx, ch, Message{Content: fmt.Sprintf("approve %d?", i)})
+		for _, e := range emojis {
+			if err := o.React(ctx, ch, ref, "", e); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	flush(t, o, 30*time.Second)
+	for _, m := range fake.Messages(ch) {
+		if len(m.Reactions) != len(emojis) {
+			t.Fatalf("message %q has %d reactions, want %d", m.Content, len(m.Reactions), len(emojis))
+		}
+	}
+	if n := fake.RateLimited(); n != 0 {
+		t.Fatalf("%d reactions were answered 429", n)
+	}
+}

@@ -71,8 +71,8 @@ func NewProxy(t testing.TB, target string, pace time.Duration) *Proxy {
 		for {
 			line, err := rd.ReadBytes('\n')
 			if len(line) > 0 {
-				if p.pace > 0 && r.URL.Path == "/api/chat" {
-					time.Sleep(p.pace)
+				if pace := p.currentPace(); pace > 0 && r.URL.Path == "/api/chat" {
+					time.Sleep(pace)
 				}
 				if _, werr := w.Write(line); werr != nil {
 					return
@@ -92,6 +92,21 @@ func NewProxy(t testing.TB, target string, pace time.Duration) *Proxy {
 	t.Cleanup(srv.Close)
 	p.URL = srv.URL
 	return p
+}
+
+// SetPace changes the wait before each streamed line of a chat answer
+// from now on (0: none), e.g. to make one answer slow enough to interrupt.
+func (p *Proxy) SetPace(pace time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pace = pace
+}
+
+// currentPace returns the wait before each streamed line of a chat answer.
+func (p *Proxy) currentPace() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pace
 }
 
 // Timings returns when each chat request arrived and its answer ended,
