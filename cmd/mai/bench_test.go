@@ -24,7 +24,8 @@ import (
 // sets it to the bin/mai it has just built), else one built here with the
 // same tags. The test binary itself would carry the testing package and
 // the tests along.
-func benchBinary(b *testing.B) string {
+func benchBinary(b testing.TB) string {
+	b.Helper()
 	if p := os.Getenv("MAI_BENCH_BIN"); p != "" {
 		return p
 	}
