@@ -40,6 +40,8 @@ const (
 	// and shorter than soakEvery, so the model keeps up with the DMs.
 	soakTokens = 28
 	soakPace   = 50 * time.Millisecond
+	// soakSide bounds the answers that are not a DM's (see soakRequest).
+	soakSide = 64
 	// soakOutage is how long a REST outage lasts.
 	soakOutage = 5 * time.Second
 	// soakDefault is the duration without MAI_SOAK: short enough for make
@@ -59,7 +61,11 @@ type soakFigures struct {
 	RSSFirstMB, RSSLastMB, RSSMax float64
 	RSSGrowth                     float64 // %, last quarter's median over the first's, after warm-up
 	ReplyP50, ReplyMax            time.Duration
-	Problems                      []string // what lost or duplicated replies looked like
+	// ModelWait is a DM's chat request to Ollama's first line (prompt
+	// evaluation on this CPU), ModelTake to its last, pacing included.
+	ModelWaitP50, ModelWaitMax, ModelTakeP50, ModelTakeMax time.Duration
+	Problems                                               []string // what lost or duplicated replies looked like
+	Faults                                                 []string // when each fault was injected
 }
 
 // soakDuration is MAI_SOAK (a Go duration), or soakDefault.
@@ -106,9 +112,11 @@ func BenchmarkSoak(b *testing.B) {
 func (f soakFigures) log(tb testing.TB) {
 	tb.Helper()
 	tb.Logf("soak %v: %d DMs, %d lost, %d duplicated, %d stray replies, %d × 429; %d gateway drops (%d resumes), %d REST outages; "+
-		"RSS %.1f → %.1f MB (%+.1f %%, max %.1f MB); reply p50 %v, max %v",
+		"RSS %.1f → %.1f MB (%+.1f %%, max %.1f MB); reply p50 %v, max %v; model first line p50 %v, max %v, whole answer p50 %v, max %v",
 		f.Duration, f.DMs, f.Lost, f.Duplicated, f.Stray, f.RateLimited, f.Drops, f.Resumes, f.Outages,
-		f.RSSFirstMB, f.RSSLastMB, f.RSSGrowth, f.RSSMax, f.ReplyP50.Round(time.Millisecond), f.ReplyMax.Round(time.Millisecond))
+		f.RSSFirstMB, f.RSSLastMB, f.RSSGrowth, f.RSSMax, f.ReplyP50.Round(time.Millisecond), f.ReplyMax.Round(time.Millisecond),
+		f.ModelWaitP50.Round(time.Millisecond), f.ModelWaitMax.Round(time.Millisecond), f.ModelTakeP50.Round(time.Millisecond), f.ModelTakeMax.Round(time.Millisecond))
+	tb.Logf("faults: %s", strings.Join(f.Faults, "; "))
 	for _, p := range f.Problems {
 		tb.Log(p)
 	}
@@ -140,6 +148,9 @@ type soakModel struct {
 	mu      sync.Mutex
 	answers map[string][]string // marker → each answer streamed to the end
 	asked   map[string]int      // marker → chat requests
+	waits   []time.Duration     // each DM's chat request: arrival to Ollama's first line
+	takes   []time.Duration     // … to its last line, pacing included
+	log     []string            // each chat request: when, for which DM, how long
 }
 
 func newSoakModel(tb testing.TB, target string) *soakModel {
@@ -152,6 +163,7 @@ func newSoakModel(tb testing.TB, target string) *soakModel {
 
 func (m *soakModel) serve(target string) func(http.ResponseWriter, *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
+		arrived := time.Now()
 		body, _ := io.ReadAll(r.Body)
 		marker := ""
 		if r.URL.Path == "/api/chat" {
@@ -179,6 +191,16 @@ func (m *soakModel) serve(target string) func(http.ResponseWriter, *http.Request
 			w.Header()[k] = v
 		}
 		w.WriteHeader(resp.StatusCode)
+		var first time.Duration
+		done := false
+		if r.URL.Path == "/api/chat" {
+			defer func() {
+				m.mu.Lock()
+				m.log = append(m.log, fmt.Sprintf("%s chat %q: %d messages, status %d, first line %v, end %v, done %v", arrived.Format("15:04:05.000"), marker,
+					soakMessages(body), resp.StatusCode, first.Round(time.Millisecond), time.Since(arrived).Round(time.Millisecond), done))
+				m.mu.Unlock()
+			}()
+		}
 		fl, _ := w.(http.Flusher)
 		rd := bufio.NewReader(resp.Body)
 		var answer strings.Builder
@@ -189,6 +211,9 @@ func (m *soakModel) serve(target string) func(http.ResponseWriter, *http.Request
 					Message struct{ Content string } `json:"message"`
 					Done    bool                     `json:"done"`
 				}
+				if first == 0 {
+					first = time.Since(arrived)
+				}
 				if json.Unmarshal(line, &l) == nil {
 					answer.WriteString(l.Message.Content)
 					if !l.Done {
@@ -196,8 +221,10 @@ func (m *soakModel) serve(target string) func(http.ResponseWriter, *http.Request
 					} else if marker != "" {
 						m.mu.Lock()
 						m.answers[marker] = append(m.answers[marker], answer.String())
+						m.waits, m.takes = append(m.waits, first), append(m.takes, time.Since(arrived))
 						m.mu.Unlock()
 					}
+					done = done || l.Done
 				}
 			}
 			if len(line) > 0 {
@@ -215,38 +242,53 @@ func (m *soakModel) serve(target string) func(http.ResponseWriter, *http.Request
 	}
 }
 
-// soakRequest sets num_predict in a chat request that has none and returns
-// it with the marker of the DM it answers ("" for another request, such
-// as a summary).
+// soakRequest bounds a chat request's answer and returns it with the
+// marker of the DM it answers: "" for another request, such as the summary
+// that folds old turns when the context fills. A DM's turn has the DM as its
+// last message, which starts with the marker; it gets num_predict
+// soakTokens when mai set none. Any other request keeps mai's num_predict
+// up to soakSide: the tiny model never ends an answer by itself, so a
+// summary would always fill its cap (409 tokens, 20 s at soakPace, while
+// the DMs wait), where a real model writes a few sentences.
 func soakRequest(body []byte) ([]byte, string) {
 	var req map[string]any
 	if json.Unmarshal(body, &req) != nil {
 		return body, ""
 	}
+	marker := ""
+	if msgs, _ := req["messages"].([]any); len(msgs) > 0 {
+		if msg, _ := msgs[len(msgs)-1].(map[string]any); msg["role"] == "user" {
+			content, _ := msg["content"].(string)
+			marker = soakMarker.FindString(content)
+			if !strings.HasPrefix(strings.TrimSpace(content), marker) {
+				marker = ""
+			}
+		}
+	}
 	opts, _ := req["options"].(map[string]any)
 	if opts == nil {
 		opts = map[string]any{}
 	}
-	if _, ok := opts["num_predict"]; !ok {
+	n, set := opts["num_predict"].(float64)
+	switch {
+	case marker != "" && !set:
 		opts["num_predict"] = soakTokens
+	case marker == "" && (!set || n <= 0 || n > soakSide):
+		opts["num_predict"] = soakSide
 	}
 	req["options"] = opts
-	marker := ""
-	msgs, _ := req["messages"].([]any)
-	for i := len(msgs) - 1; i >= 0; i-- {
-		if msg, _ := msgs[i].(map[string]any); msg["role"] == "user" {
-			content, _ := msg["content"].(string)
-			if all := soakMarker.FindAllString(content, -1); len(all) > 0 {
-				marker = all[len(all)-1]
-			}
-			break
-		}
-	}
 	out, err := json.Marshal(req)
 	if err != nil {
 		return body, marker
 	}
 	return out, marker
+}
+
+// soakMessages counts a chat request's messages.
+func soakMessages(body []byte) int {
+	var req struct{ Messages []json.RawMessage }
+	json.Unmarshal(body, &req)
+	return len(req.Messages)
 }
 
 // answersByMarker returns each marker's answers and its number of requests.
@@ -439,14 +481,18 @@ func runSoak(tb testing.TB, bin string, d time.Duration) soakFigures {
 			case faultDrop:
 				fake.DropGateway()
 				f.Drops++
+				f.Faults = append(f.Faults, now.Format("15:04:05")+" gateway drop")
 			case faultOutage, faultBoth:
 				fake.SetDown(true)
 				restore = now.Add(soakOutage)
 				f.Outages++
+				what := " REST outage"
 				if kind == faultBoth {
 					fake.DropGateway()
 					f.Drops++
+					what += " and gateway drop"
 				}
+				f.Faults = append(f.Faults, now.Format("15:04:05")+what)
 			}
 			nextFault, kind = nextFault.Add(period), (kind+1)%3
 		}
@@ -562,8 +608,24 @@ func (f *soakFigures) count(model *soakModel, fake *discordtest.Server, ch strin
 			lat = append(lat, at.Sub(sent[mk]))
 		}
 	}
-	slices.Sort(lat)
-	if len(lat) > 0 {
-		f.ReplyP50, f.ReplyMax = lat[len(lat)/2], lat[len(lat)-1]
+	f.ReplyP50, f.ReplyMax = p50max(lat)
+	model.mu.Lock()
+	if len(f.Problems) > 0 {
+		for _, l := range model.log {
+			f.Problems = append(f.Problems, "model: "+l)
+		}
 	}
+	f.ModelWaitP50, f.ModelWaitMax = p50max(model.waits)
+	f.ModelTakeP50, f.ModelTakeMax = p50max(model.takes)
+	model.mu.Unlock()
+}
+
+// p50max returns the median and the largest of ds (zero for none).
+func p50max(ds []time.Duration) (time.Duration, time.Duration) {
+	if len(ds) == 0 {
+		return 0, 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2], s[len(s)-1]
 }
