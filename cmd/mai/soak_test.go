@@ -192,12 +192,12 @@ func (m *soakModel) serve(target string) func(http.ResponseWriter, *http.Request
 		}
 		w.WriteHeader(resp.StatusCode)
 		var first time.Duration
-		done := false
+		done, evalInfo := false, ""
 		if r.URL.Path == "/api/chat" {
 			defer func() {
 				m.mu.Lock()
 				m.log = append(m.log, fmt.Sprintf("%s chat %q: %d messages, status %d, first line %v, end %v, done %v", arrived.Format("15:04:05.000"), marker,
-					soakMessages(body), resp.StatusCode, first.Round(time.Millisecond), time.Since(arrived).Round(time.Millisecond), done))
+					soakMessages(body), resp.StatusCode, first.Round(time.Millisecond), time.Since(arrived).Round(time.Millisecond), done)+evalInfo)
 				m.mu.Unlock()
 			}()
 		}
@@ -208,8 +208,10 @@ func (m *soakModel) serve(target string) func(http.ResponseWriter, *http.Request
 			line, err := rd.ReadBytes('\n')
 			if len(line) > 0 && r.URL.Path == "/api/chat" {
 				var l struct {
-					Message struct{ Content string } `json:"message"`
-					Done    bool                     `json:"done"`
+					Message    struct{ Content string } `json:"message"`
+					Done       bool                     `json:"done"`
+					PromptEval int                      `json:"prompt_eval_count"`
+					PromptDur  time.Duration            `json:"prompt_eval_duration"`
 				}
 				if first == 0 {
 					first = time.Since(arrived)
@@ -225,6 +227,9 @@ func (m *soakModel) serve(target string) func(http.ResponseWriter, *http.Request
 						m.mu.Unlock()
 					}
 					done = done || l.Done
+					if l.Done {
+						evalInfo = fmt.Sprintf(", prompt %d tokens in %v", l.PromptEval, l.PromptDur.Round(time.Millisecond))
+					}
 				}
 			}
 			if len(line) > 0 {
@@ -509,7 +514,9 @@ func runSoak(tb testing.TB, bin string, d time.Duration) soakFigures {
 	}
 
 	// The outbox drains: wait until every DM's answer shows finished and
-	// Discord has heard nothing more for a few seconds (or two minutes).
+	// Discord has heard nothing more for a few seconds. On this CPU the
+	// model can fall behind the DMs (see runSoak's log), so the wait grows
+	// with the run: half of it, at least two minutes.
 	finishedAll := func() bool {
 		answers, _ := model.snapshot()
 		done := map[string]bool{}
@@ -530,7 +537,7 @@ func runSoak(tb testing.TB, bin string, d time.Duration) soakFigures {
 		calls := fake.Calls()
 		return len(calls) == 0 || time.Since(calls[len(calls)-1].At) > 3*time.Second
 	}
-	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline) && !(finishedAll() && quiet()); {
+	for deadline := time.Now().Add(max(2*time.Minute, d/2)); time.Now().Before(deadline) && !(finishedAll() && quiet()); {
 		time.Sleep(250 * time.Millisecond)
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -580,7 +587,17 @@ func (f *soakFigures) count(model *soakModel, fake *discordtest.Server, ch strin
 		}
 	}
 	finishedAt := map[string]time.Time{}
-	for _, c := range fake.Calls() {
+	calls := fake.Calls()
+	for i, c := range calls {
+		if c.Status == http.StatusTooManyRequests {
+			var before []string
+			for _, p := range calls[max(0, i-6):i] {
+				before = append(before, fmt.Sprintf("%s %s %d", p.At.Format("15:04:05.000"), p.Route, p.Status))
+			}
+			f.Problems = append(f.Problems, fmt.Sprintf("429 at %s on %s; the calls before: %s", c.At.Format("15:04:05.000"), c.Route, strings.Join(before, ", ")))
+		}
+	}
+	for _, c := range calls {
 		if c.Status != http.StatusOK || (c.Route != "POST /channels/{id}/messages" && c.Route != "PATCH /channels/{id}/messages/{m}") {
 			continue
 		}
@@ -610,7 +627,7 @@ func (f *soakFigures) count(model *soakModel, fake *discordtest.Server, ch strin
 	}
 	f.ReplyP50, f.ReplyMax = p50max(lat)
 	model.mu.Lock()
-	if len(f.Problems) > 0 {
+	if len(f.Problems) > 0 || os.Getenv("MAI_SOAK_LOG") == "1" {
 		for _, l := range model.log {
 			f.Problems = append(f.Problems, "model: "+l)
 		}
