@@ -64,8 +64,11 @@ type soakFigures struct {
 	// ModelWait is a DM's chat request to Ollama's first line (prompt
 	// evaluation on this CPU), ModelTake to its last, pacing included.
 	ModelWaitP50, ModelWaitMax, ModelTakeP50, ModelTakeMax time.Duration
-	Problems                                               []string // what lost or duplicated replies looked like
-	Faults                                                 []string // when each fault was injected
+	// Reordered counts the DMs whose turn reached the model after a later
+	// DM's: queued DMs answered out of the order they were sent.
+	Reordered int
+	Problems  []string // what lost or duplicated replies looked like
+	Faults    []string // when each fault was injected
 }
 
 // soakDuration is MAI_SOAK (a Go duration), or soakDefault.
@@ -103,6 +106,7 @@ func BenchmarkSoak(b *testing.B) {
 	b.ReportMetric(float64(f.Lost), "lost")
 	b.ReportMetric(float64(f.Duplicated+f.Stray), "duplicated")
 	b.ReportMetric(float64(f.RateLimited), "429s")
+	b.ReportMetric(float64(f.Reordered), "out-of-order")
 	b.ReportMetric(f.RSSGrowth, "rss-growth-%")
 	b.ReportMetric(f.RSSMax, "rss-max-MB")
 	b.ReportMetric(float64(f.ReplyP50.Milliseconds()), "reply-p50-ms")
@@ -111,9 +115,9 @@ func BenchmarkSoak(b *testing.B) {
 
 func (f soakFigures) log(tb testing.TB) {
 	tb.Helper()
-	tb.Logf("soak %v: %d DMs, %d lost, %d duplicated, %d stray replies, %d × 429; %d gateway drops (%d resumes), %d REST outages; "+
+	tb.Logf("soak %v: %d DMs, %d lost, %d duplicated, %d stray replies, %d × 429, %d answered out of order; %d gateway drops (%d resumes), %d REST outages; "+
 		"RSS %.1f → %.1f MB (%+.1f %%, max %.1f MB); reply p50 %v, max %v; model first line p50 %v, max %v, whole answer p50 %v, max %v",
-		f.Duration, f.DMs, f.Lost, f.Duplicated, f.Stray, f.RateLimited, f.Drops, f.Resumes, f.Outages,
+		f.Duration, f.DMs, f.Lost, f.Duplicated, f.Stray, f.RateLimited, f.Reordered, f.Drops, f.Resumes, f.Outages,
 		f.RSSFirstMB, f.RSSLastMB, f.RSSGrowth, f.RSSMax, f.ReplyP50.Round(time.Millisecond), f.ReplyMax.Round(time.Millisecond),
 		f.ModelWaitP50.Round(time.Millisecond), f.ModelWaitMax.Round(time.Millisecond), f.ModelTakeP50.Round(time.Millisecond), f.ModelTakeMax.Round(time.Millisecond))
 	tb.Logf("faults: %s", strings.Join(f.Faults, "; "))
@@ -151,6 +155,7 @@ type soakModel struct {
 	waits   []time.Duration     // each DM's chat request: arrival to Ollama's first line
 	takes   []time.Duration     // … to its last line, pacing included
 	log     []string            // each chat request: when, for which DM, how long
+	turns   []string            // the markers of the DMs' turns, in the order they reached the model
 }
 
 func newSoakModel(tb testing.TB, target string) *soakModel {
@@ -171,6 +176,7 @@ func (m *soakModel) serve(target string) func(http.ResponseWriter, *http.Request
 			if marker != "" {
 				m.mu.Lock()
 				m.asked[marker]++
+				m.turns = append(m.turns, marker)
 				m.mu.Unlock()
 			}
 		}
@@ -627,6 +633,13 @@ func (f *soakFigures) count(model *soakModel, fake *discordtest.Server, ch strin
 	}
 	f.ReplyP50, f.ReplyMax = p50max(lat)
 	model.mu.Lock()
+	latest := ""
+	for _, mk := range model.turns {
+		if mk < latest { // the markers' numbers are zero-padded
+			f.Reordered++
+		}
+		latest = max(latest, mk)
+	}
 	if len(f.Problems) > 0 || os.Getenv("MAI_SOAK_LOG") == "1" {
 		for _, l := range model.log {
 			f.Problems = append(f.Problems, "model: "+l)
@@ -645,4 +658,41 @@ func p50max(ds []time.Duration) (time.Duration, time.Duration) {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2], s[len(s)-1]
+}
+
+// The soak's judge, on a channel written by hand: one DM answered once
+// (after a "queued" note), one answered in two messages, one whose reply
+// never got its footer, and a finished reply to no DM.
+func TestSoakCount(t *testing.T) {
+	fake := discordtest.New(discordtest.Options{})
+	t.Cleanup(fake.Close)
+	ch := fake.DMChannel(discordOwner)
+	footer := "\n-# " + ollamatest.ChatModel + " · 20.0 tok/s"
+	for _, content := range []string{
+		"-# queued: Mai answers this after the current answer\nhello  world" + footer,
+		"the model" + footer,
+		"the model" + footer,
+		"Mai token",
+		"you and the token" + footer,
+	} {
+		body := strings.NewReader(fmt.Sprintf(`{"content": %q}`, content))
+		req, _ := http.NewRequest(http.MethodPost, fake.URL+"/channels/"+ch+"/messages", body)
+		req.Header.Set("Authorization", "Bot "+discordtest.Token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("post %q: %v %v", content, resp, err)
+		}
+		resp.Body.Close()
+	}
+	model := &soakModel{
+		answers: map[string][]string{"soak-00001": {" hello world"}, "soak-00002": {"the model"}, "soak-00003": {"Mai token"}},
+		asked:   map[string]int{"soak-00001": 1, "soak-00002": 1, "soak-00003": 1},
+	}
+	now := time.Now()
+	var f soakFigures
+	f.count(model, fake, ch, []string{"soak-00001", "soak-00002", "soak-00003"}, map[string]time.Time{"soak-00001": now, "soak-00002": now, "soak-00003": now})
+	if f.Lost != 1 || f.Duplicated != 1 || f.Stray != 1 {
+		t.Errorf("lost %d, duplicated %d, stray %d; want 1, 1, 1 (%q)", f.Lost, f.Duplicated, f.Stray, f.Problems)
+	}
 }
