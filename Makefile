@@ -17,9 +17,12 @@ BENCHCOUNT ?= 5
 # BENCHMD=FILE also writes the table as Markdown (the README's Results).
 BENCHMD ?=
 
+# How long make soak sends one DM every 2 s (a Go duration; .ci/run uses 2m).
+SOAK     ?= 10m
+
 FUZZTIME ?= 10s
 
-.PHONY: help build test bench fuzz run lint clean risk-compare
+.PHONY: help build test bench soak fuzz run lint clean risk-compare
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,8 +34,12 @@ test: ## run every test (components that are absent are skipped with the reason)
 	$(GO) test -tags $(TAGS) -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
 
 bench: build ## run every benchmark BENCHCOUNT times, one package at a time; print one table (MAI_TEST_REQUIRE_ALL=1: a missing row fails)
-	set -o pipefail; MAI_BENCH_BIN=$(CURDIR)/bin/mai $(GO) test -tags $(TAGS) -p 1 -v -run '^$$' -bench '$(BENCH)' \
+	set -o pipefail; MAI_BENCH_BIN=$(CURDIR)/bin/mai $(GO) test -tags $(TAGS) -p 1 -v -run '^$$' -bench '$(BENCH)' -skip '^BenchmarkSoak$$' \
 		-benchtime $(BENCHTIME) -count $(BENCHCOUNT) -benchmem -timeout $(TEST_TIMEOUT) $(PKGS) 2>&1 | $(GO) run ./tools/benchtable $(if $(BENCHMD),-md $(BENCHMD))
+
+soak: build ## run mai serve for SOAK (10m) at one DM every 2 s with gateway drops and REST outages; print its row (a lost or duplicated reply, a 429 or RSS growth >= 10 % fails)
+	set -o pipefail; MAI_SOAK=$(SOAK) MAI_BENCH_BIN=$(CURDIR)/bin/mai $(GO) test -tags $(TAGS) -v -run '^$$' -bench '^BenchmarkSoak$$' \
+		-benchtime 1x -count 1 -timeout 2h ./cmd/mai 2>&1 | $(GO) run ./tools/benchtable -only '^cmd/mai Soak$$' $(if $(BENCHMD),-md $(BENCHMD))
 
 fuzz: ## run every fuzz target for FUZZTIME each (their seeds also run in make test)
 	@set -e; for f in $$(grep -rl --include='*_test.go' '^func Fuzz' internal tools cmd); do \

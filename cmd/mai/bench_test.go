@@ -25,6 +25,7 @@ import (
 // else one built here with the same tags. The test binary itself would
 // carry the testing package and the tests along.
 func benchBinary(b testing.TB) string {
+	b.Helper()
 	if p := os.Getenv("MAI_BENCH_BIN"); p != "" {
 		return p
 	}

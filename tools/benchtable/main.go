@@ -39,7 +39,8 @@
 // benchmark gave when it skipped or failed (go test prints it with -v), or
 // what stopped its package. A benchmark that failed in any run, or a failed
 // package, makes benchtable exit with status 1; under MAI_TEST_REQUIRE_ALL=1
-// so does a row that did not run.
+// so does a row that did not run, and always a Strict row whose goal is
+// missed.
 package main
 
 import (
@@ -48,6 +49,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -66,17 +68,27 @@ type expect struct {
 	// not (the soak runs in `make soak`): the row is printed when its
 	// benchmark ran and left out, not counted missing, when it did not.
 	Optional string
+	// Strict rows have goals that are counts, not timings (the soak's lost
+	// and duplicated replies): a missed goal fails the run, where a missed
+	// timing goal on a noisy machine is only reported.
+	Strict bool
 }
 
 func main() {
 	md := flag.String("md", "", "also write the table as Markdown to this file (for the README's Results)")
+	only := flag.String("only", "", "keep only the manifest rows whose \"package name\" matches this regular expression (make soak: the soak's row)")
 	flag.Parse()
+	man, err := selectRows(manifest, *only)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "benchtable: -only:", err)
+		os.Exit(2)
+	}
 	res, err := parse(os.Stdin, os.Stderr)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
 	}
-	rows := build(manifest, res)
+	rows := build(man, res)
 	render(os.Stdout, res.machine(), rows)
 	if *md != "" {
 		var buf bytes.Buffer
@@ -87,6 +99,28 @@ func main() {
 		}
 	}
 	os.Exit(verdict(os.Stderr, res, rows, os.Getenv("MAI_TEST_REQUIRE_ALL") == "1"))
+}
+
+// selectRows returns the rows of man whose "package name" matches the
+// regular expression only; all of them when only is "".
+func selectRows(man []expect, only string) ([]expect, error) {
+	if only == "" {
+		return man, nil
+	}
+	re, err := regexp.Compile(only)
+	if err != nil {
+		return nil, err
+	}
+	var kept []expect
+	for _, e := range man {
+		if re.MatchString(e.Pkg + " " + e.Name) {
+			kept = append(kept, e)
+		}
+	}
+	if len(kept) == 0 {
+		return nil, fmt.Errorf("%q matches no row of the manifest", only)
+	}
+	return kept, nil
 }
 
 // verdict says why the run failed, if it did, and returns the exit status.
@@ -109,6 +143,10 @@ func verdict(w io.Writer, res *results, rows []row, requireAll bool) int {
 	for _, r := range rows {
 		if r.notRun != "" {
 			missing++
+		}
+		if r.exp.Strict && r.goal != "yes" && r.notRun == "" {
+			fmt.Fprintf(w, "benchtable: %s %s missed its goal (%s): %s\n", r.exp.Pkg, r.exp.Name, r.exp.Goal, r.goal)
+			status = 1
 		}
 	}
 	if missing > 0 && requireAll {

@@ -172,7 +172,7 @@ ok  	github.com/maicompanion/mai/cmd/mai	900.1s
 func TestOptionalRowAndMarkdown(t *testing.T) {
 	man := []expect{
 		{Pkg: "internal/risk", Name: "Analyze/python", Baseline: "parse alone", Ratio: "x-parse", Goal: "ms/kline < 5"},
-		{Pkg: "cmd/mai", Name: "Soak", Optional: "make soak", Baseline: "none: its own start", Goal: "lost <= 0, duplicated <= 0, 429s <= 0, rss-growth-% < 10"},
+		{Pkg: "cmd/mai", Name: "Soak", Optional: "make soak", Strict: true, Baseline: "none: its own start", Goal: "lost <= 0, duplicated <= 0, 429s <= 0, rss-growth-% < 10"},
 	}
 	res, err := parse(strings.NewReader(sample), &bytes.Buffer{})
 	if err != nil {
@@ -206,6 +206,36 @@ func TestOptionalRowAndMarkdown(t *testing.T) {
 	} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+	// The soak's goals are counts: missing one fails the run (make soak in
+	// CI), with or without MAI_TEST_REQUIRE_ALL; meeting them does not.
+	var why bytes.Buffer
+	if verdict(&why, res, rows, false) != 1 || !strings.Contains(why.String(), "cmd/mai Soak missed its goal") {
+		t.Errorf("a strict row that missed its goal must fail the run; said %q", why.String())
+	}
+	met, err := parse(strings.NewReader(strings.Replace(soakOut, "12 rss-growth-%", "3 rss-growth-%", 1)), &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows := build(man, met); rows[1].goal != "yes" || verdict(&bytes.Buffer{}, met, rows, false) != 0 {
+		t.Errorf("a soak that met its goals must pass: %+v", rows[1])
+	}
+}
+
+// make soak keeps only the soak's row, so that the rows make bench runs
+// are not counted missing; a pattern that matches nothing is an error.
+func TestSelectRows(t *testing.T) {
+	rows, err := selectRows(manifest, "^cmd/mai Soak$")
+	if err != nil || len(rows) != 1 || rows[0].Name != "Soak" || !rows[0].Strict {
+		t.Fatalf("rows %+v, %v; want the soak's strict row alone", rows, err)
+	}
+	if all, err := selectRows(manifest, ""); err != nil || len(all) != len(manifest) {
+		t.Errorf("no pattern keeps every row: %d of %d, %v", len(all), len(manifest), err)
+	}
+	for _, bad := range []string{"^cmd/mai Nothing$", "("} {
+		if _, err := selectRows(manifest, bad); err == nil {
+			t.Errorf("%q: want an error", bad)
 		}
 	}
 }
