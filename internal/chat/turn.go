@@ -300,7 +300,7 @@ func toLLM(turns []memory.Turn, tools bool, images map[int64][]llm.Image) []llm.
 		case t.Tool != nil && t.Tool.Kind == memory.TurnToolCall:
 			out = append(out, llm.Message{Role: llm.RoleAssistant, Content: "[tool call] " + t.Content})
 		default:
-			out = append(out, llm.Message{Role: llm.Role(t.Role), Content: t.Content, Images: images[t.MessageID]})
+			out = append(out, llm.Message{Role: llm.Role(t.Role), Content: t.Text(), Images: images[t.MessageID]})
 		}
 	}
 	return out

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 )
 
@@ -56,10 +57,28 @@ type Turn struct {
 	// Tool is the detail of a tool call or tool result turn (its kind, tool
 	// and call id), so the model gets it back as tool use; nil otherwise.
 	Tool *TurnDetail `json:"tool,omitempty"`
+	// Recalled is what memory recalled for this turn, the latest user
+	// turn, which the model reads before its content (Text). It rides
+	// on the latest turn rather than in the system turn so that what
+	// changes from one reply to the next comes last: the system turn and
+	// the earlier turns stay word for word the same, and a backend that
+	// keeps the prompt it has already read (Ollama, LM Studio) reads only
+	// the new end.
+	Recalled string `json:"recalled,omitempty"`
+}
+
+// Text is what the model is shown for the turn: the memories recalled for
+// it, if any, then its content.
+func (t Turn) Text() string {
+	if t.Recalled == "" {
+		return t.Content
+	}
+	return t.Recalled + "\n\n" + t.Content
 }
 
 // Context is what to send to the model: a system turn (persona, facts,
-// summaries, recalled memories) and the recent turns, within Budget.
+// summaries) and the recent turns, the latest user turn carrying the
+// recalled memories, within Budget.
 type Context struct {
 	Turns     []Turn `json:"turns"`
 	Tokens    int    `json:"tokens"` // estimated, template overhead and the generation prompt included
@@ -110,9 +129,11 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 	return c, nil
 }
 
-// assemble builds the context in its steps: the persona, the three
-// sections of the system turn (facts, earlier folds, recalled memories),
-// then as many recent turns as the rest of the budget holds.
+// assemble builds the context in its steps: the persona, the two
+// sections of the system turn (facts, earlier folds), the recalled
+// memories, then as many recent turns as the rest of the budget holds;
+// the memories go with the latest user turn (Turn.Recalled), or at the
+// end of the system turn when no user turn is shown.
 func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (Context, error) {
 	c := Context{Budget: budget}
 	tok := s.Tokenizer(ctx, req.Model)
@@ -146,11 +167,18 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 			return c, err
 		}
 	}
-	if c.Memories, err = s.memorySection(ctx, &sys, req, query, shown, int(float64(room)*memoryShare)); err != nil {
+	mem := systemTurn{tok: tok}
+	if c.Memories, err = s.memorySection(ctx, &mem, req, query, shown, int(float64(room)*memoryShare)); err != nil {
 		return c, err
 	}
 	system := persona + sys.text()
-	recent, total, err := s.recentWithin(ctx, tok, req, foldEnd, tok.Count(system)+2*over, budget)
+	recalled := strings.TrimPrefix(mem.text(), "\n\n")
+	fixed := tok.Count(system) + 2*over
+	if recalled != "" {
+		// Counted apart from the turn it joins, with its separator.
+		fixed += tok.Count(recalled) + tok.Count("\n\n")
+	}
+	recent, total, err := s.recentWithin(ctx, tok, req, foldEnd, fixed, budget)
 	if err != nil {
 		return c, err
 	}
@@ -159,12 +187,23 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 	if err != nil {
 		return c, err
 	}
+	latest := 0 // the latest user turn's index in c.Turns
 	for _, m := range recent {
 		t := Turn{Role: m.Role, Content: m.Content, MessageID: m.ID}
 		if d, ok := tools[m.ID]; ok {
 			t.Tool = &d
 		}
+		if t.Role == RoleUser && t.Tool == nil {
+			latest = len(c.Turns)
+		}
 		c.Turns = append(c.Turns, t)
+	}
+	if recalled != "" {
+		if latest > 0 {
+			c.Turns[latest].Recalled = recalled
+		} else {
+			c.Turns[0].Content += mem.text()
+		}
 	}
 	c.Recent, c.Tokens = len(recent), total
 	if err := s.markFactsUsed(ctx, usedFacts); err != nil {
@@ -179,17 +218,14 @@ type systemTurn struct {
 	sections []string
 }
 
-// add appends a section of the lines that fit in limit tokens (title
-// included), skipping any line that does not fit, and returns the indexes
-// of the lines it kept.
-func (st *systemTurn) add(title string, lines []string, limit int) []int {
+// fit returns the indexes of the lines that fit in a section of limit
+// tokens (title included), in order, skipping any line that does not fit.
+func (st *systemTurn) fit(title string, lines []string, limit int) []int {
 	if len(lines) == 0 || limit <= 0 {
 		return nil
 	}
-	head := "\n\n## " + title + "\n"
-	n := st.tok.Count(head)
+	n := st.tok.Count(sectionHead(title))
 	var kept []int
-	var text []string
 	for i, l := range lines {
 		ln := st.tok.Count(l) + 1
 		if n+ln > limit {
@@ -197,13 +233,26 @@ func (st *systemTurn) add(title string, lines []string, limit int) []int {
 		}
 		n += ln
 		kept = append(kept, i)
-		text = append(text, l)
-	}
-	if len(kept) > 0 {
-		st.sections = append(st.sections, head+strings.Join(text, "\n"))
 	}
 	return kept
 }
+
+// add appends a section of the lines that fit in limit tokens (fit) and
+// returns the indexes of the lines it kept.
+func (st *systemTurn) add(title string, lines []string, limit int) []int {
+	kept := st.fit(title, lines, limit)
+	if len(kept) == 0 {
+		return nil
+	}
+	text := make([]string, len(kept))
+	for n, i := range kept {
+		text[n] = lines[i]
+	}
+	st.sections = append(st.sections, sectionHead(title)+strings.Join(text, "\n"))
+	return kept
+}
+
+func sectionHead(title string) string { return "\n\n## " + title + "\n" }
 
 func (st *systemTurn) text() string { return strings.Join(st.sections, "") }
 
@@ -260,10 +309,18 @@ func (s *Store) factSection(ctx context.Context, sys *systemTurn, user, query st
 			lines[i] = "- " + f.Subject + ": " + f.Statement
 		}
 	}
+	// The most relevant facts win the room; those kept are listed in the
+	// order they were learned, so that the system turn reads the same
+	// from one reply to the next while the same facts fit.
+	kept := sys.fit("What you know about the user", lines, limit)
+	sort.Slice(kept, func(a, b int) bool { return facts[kept[a]].ID < facts[kept[b]].ID })
 	var ids []int64
-	for _, i := range sys.add("What you know about the user", lines, limit) {
+	shown := make([]string, len(kept))
+	for n, i := range kept {
 		ids = append(ids, facts[i].ID)
+		shown[n] = lines[i]
 	}
+	sys.add("What you know about the user", shown, limit)
 	return ids, nil
 }
 

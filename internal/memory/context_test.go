@@ -142,11 +142,14 @@ func TestAssembleNeverOverBudget(t *testing.T) {
 				if last.Content != "what does Biscuit love?" {
 					t.Errorf("last turn = %q", last.Content)
 				}
-				if !strings.Contains(c.Turns[0].Content, "Biscuit loves the beach") || c.Facts == 0 {
-					t.Errorf("system turn lacks the recalled memory or facts (facts %d):\n%s", c.Facts, c.Turns[0].Content)
+				if !strings.Contains(last.Recalled, "Biscuit loves the beach") || c.Facts == 0 || !strings.Contains(c.Turns[0].Content, "tomato variety") {
+					t.Errorf("the latest turn lacks the recalled memory, or the system turn the facts (facts %d):\n%s\n%s", c.Facts, c.Turns[0].Content, last.Recalled)
+				}
+				if !strings.HasSuffix(last.Text(), "\n\nwhat does Biscuit love?") || strings.Contains(c.Turns[0].Content, "Biscuit loves the beach") {
+					t.Errorf("the model reads the latest turn as %q, the system turn as %q", last.Text(), c.Turns[0].Content)
 				}
 				for _, tn := range c.Turns[1:] {
-					if strings.Contains(c.Turns[0].Content, tn.Content) {
+					if strings.Contains(last.Recalled, tn.Content) {
 						t.Errorf("recent turn %q is repeated among memories", tn.Content)
 					}
 				}
@@ -364,5 +367,59 @@ func TestConcurrentUse(t *testing.T) {
 	var n int
 	if err := s.DB().QueryRow(`SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'worker'`).Scan(&n); err != nil || n != 28 {
 		t.Errorf("%d appended messages indexed, want 28 (%v)", n, err)
+	}
+}
+
+// From one reply to the next, what the model read before stays word for
+// word the same — the system turn with its facts, the earlier turns — and
+// what changes (the memories recalled for the new message) comes last, so
+// a backend that keeps the prompt it has read reads only the new end.
+func TestAssembleKeepsWhatWasReadTheSame(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, Options{Now: func() time.Time { return now }})
+	old := startConv(t, s, "u")
+	appendMsgs(t, s, old,
+		Message{Content: "my dog Biscuit loves the beach", Time: now.Add(-29 * 24 * time.Hour)},
+		Message{Content: "my sister Ana moved to Lisbon in May", Time: now.Add(-28 * 24 * time.Hour)})
+	for _, f := range []Fact{
+		{User: "u", Subject: "pets", Statement: "has a dog called Biscuit"},
+		{User: "u", Subject: "family", Statement: "has a sister called Ana"},
+		{User: "u", Subject: "garden", Statement: "grows tomatoes on the balcony"},
+	} {
+		if _, err := s.Remember(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conv := startConv(t, s, "u")
+	appendMsgs(t, s, conv, Message{Content: "what does Biscuit love?"})
+	req := ContextRequest{User: "u", Conversation: conv, Persona: "You are Mai.", Window: 4096}
+	first, err := s.Assemble(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendMsgs(t, s, conv,
+		Message{Role: RoleAssistant, Content: "Biscuit loves the beach."},
+		Message{Content: "and where does Ana live now?"})
+	second, err := s.Assemble(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first.Turns) != 2 || len(second.Turns) != 4 {
+		t.Fatalf("turns: %d then %d, want 2 then 4", len(first.Turns), len(second.Turns))
+	}
+	if first.Turns[0].Content != second.Turns[0].Content {
+		t.Errorf("the system turn changed between replies:\n%q\n%q", first.Turns[0].Content, second.Turns[0].Content)
+	}
+	for _, f := range []string{"Biscuit", "Ana", "tomatoes"} {
+		if !strings.Contains(second.Turns[0].Content, f) {
+			t.Errorf("the system turn lacks the fact about %s:\n%s", f, second.Turns[0].Content)
+		}
+	}
+	if !strings.Contains(first.Turns[1].Recalled, "Biscuit loves the beach") || !strings.Contains(second.Turns[3].Recalled, "moved to Lisbon") {
+		t.Errorf("recalled: %q, then %q", first.Turns[1].Recalled, second.Turns[3].Recalled)
+	}
+	if second.Turns[1].Recalled != "" || second.Turns[1].Text() != "what does Biscuit love?" || second.Turns[2].Text() != "Biscuit loves the beach." {
+		t.Errorf("the earlier turns read %q, %q", second.Turns[1].Text(), second.Turns[2].Text())
 	}
 }
