@@ -34,8 +34,9 @@ func ollamaCore(t *testing.T, path string, proxy *chattest.Proxy) (*chat.Core, *
 	return newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem, FactsEvery: -1}), mem
 }
 
-// lastSystem returns the system prompt of the last chat the proxy saw.
-func lastSystem(t *testing.T, p *chattest.Proxy) string {
+// lastChat returns the system prompt and the last user turn of the last
+// chat the proxy saw.
+func lastChat(t *testing.T, p *chattest.Proxy) (system, user string) {
 	t.Helper()
 	chats := p.Chats()
 	if len(chats) == 0 {
@@ -47,15 +48,18 @@ func lastSystem(t *testing.T, p *chattest.Proxy) string {
 	if err := json.Unmarshal(chats[len(chats)-1], &req); err != nil {
 		t.Fatal(err)
 	}
-	if len(req.Messages) == 0 || req.Messages[0].Role != "system" {
-		t.Fatalf("no system turn: %+v", req.Messages)
+	n := len(req.Messages)
+	if n < 2 || req.Messages[0].Role != "system" || req.Messages[n-1].Role != "user" {
+		t.Fatalf("not system … user: %+v", req.Messages)
 	}
-	return req.Messages[0].Content
+	return req.Messages[0].Content, req.Messages[n-1].Content
 }
 
 // A fact told and a thing said in one session reach the model in the next,
 // after the core restarts and after /clear: the tiny model answers random
-// words, so "recalled" means present in the context sent to Ollama.
+// words, so "recalled" means present in the context sent to Ollama: facts
+// in the system prompt, recalled memories with the question they answer (so
+// the system prompt, and the server's prompt cache, stay the same).
 func TestRecallAcrossRestartRealOllama(t *testing.T) {
 	srv := shared.Server(t)
 	proxy := chattest.NewProxy(t, srv.URL(), 0)
@@ -77,10 +81,15 @@ func TestRecallAcrossRestartRealOllama(t *testing.T) {
 	if ev.done() == nil || ev.done().Model != ollamatest.ChatModel {
 		t.Fatalf("no answer from the real model: %v", ev.kinds())
 	}
-	sys := lastSystem(t, proxy)
-	for _, want := range []string{"You are Mai, the test persona.", "passport is in the blue drawer", "tortoise named Bartholomew"} {
+	sys, user := lastChat(t, proxy)
+	for _, want := range []string{"You are Mai, the test persona.", "passport is in the blue drawer"} {
 		if !strings.Contains(sys, want) {
-			t.Errorf("the context sent lacks %q:\n%s", want, sys)
+			t.Errorf("the system prompt lacks %q:\n%s", want, sys)
+		}
+	}
+	for _, want := range []string{"tortoise named Bartholomew", "where is my passport, and how is Bartholomew?"} {
+		if !strings.Contains(user, want) {
+			t.Errorf("the last user turn lacks %q:\n%s", want, user)
 		}
 	}
 	ms, ds := stored(t, mem, c2, "owner")
