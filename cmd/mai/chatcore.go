@@ -157,7 +157,12 @@ func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Ro
 		// /switch pins and audits exactly as mai models switch does.
 		Pin:       func(ctx context.Context, ref string) (string, error) { return m.pinModel(ctx, r, sl, ref) },
 		AuditHead: led.auditHead,
-		Log:       logging.Component(log, "chat"),
+		// Forgetting from a conversation is audited as mai memory forget is.
+		Forgot: func(ctx context.Context, user, what string, details map[string]any) error {
+			_, err := led.log.Append(ctx, audit.Record{Actor: user, Action: "memory.forget", Subject: what, Details: details})
+			return err
+		},
+		Log: logging.Component(log, "chat"),
 	})
 	if err != nil {
 		cc.close()

@@ -148,7 +148,12 @@ type Config struct {
 	// AuditHead is /audit: the audit log's head as SEQ:HASH, and where a
 	// copy of it was sent ("" when nowhere); nil turns /audit off.
 	AuditHead func(ctx context.Context) (head, sentTo string, err error)
-	Log       zerolog.Logger
+	// Forgot records that user had memory forgotten for real (/forget, a
+	// deleted or edited DM, 🗑): what ("conversation:ID", "fact:ID",
+	// "exchange:ID", "all") and counts. The forgetting is done when it is
+	// called; an error it returns is told to the user. Nil records nothing.
+	Forgot func(ctx context.Context, user, what string, details map[string]any) error
+	Log    zerolog.Logger
 }
 
 // Core holds every user's session. It is safe for concurrent use.

@@ -225,6 +225,9 @@ func (c *Core) forget(ctx context.Context, s *session, arg string, reply func(st
 		s.mu.Lock()
 		s.conv = 0
 		s.mu.Unlock()
+		if err := c.forgot(ctx, s.user, fmt.Sprintf("conversation:%d", conv), map[string]any{"messages": r.Messages, "summaries": r.Summaries}); err != nil {
+			return err
+		}
 		return reply("forgot this conversation: %d messages, %d summaries", r.Messages, r.Summaries)
 	case strings.HasPrefix(arg, "fact"):
 		id, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(arg, "fact")), 10, 64)
@@ -232,6 +235,9 @@ func (c *Core) forget(ctx context.Context, s *session, arg string, reply func(st
 			return errors.New("/forget fact needs the fact's number from /facts, e.g. /forget fact 3")
 		}
 		if err := c.forgetFact(ctx, s.user, id); err != nil {
+			return err
+		}
+		if err := c.forgot(ctx, s.user, fmt.Sprintf("fact:%d", id), nil); err != nil {
 			return err
 		}
 		return reply("forgot fact %d", id)
@@ -258,9 +264,23 @@ func (c *Core) forget(ctx context.Context, s *session, arg string, reply func(st
 		s.mu.Lock()
 		s.conv = 0
 		s.mu.Unlock()
+		if err := c.forgot(ctx, s.user, "all", map[string]any{"messages": r.Messages, "summaries": r.Summaries, "facts": r.Facts}); err != nil {
+			return err
+		}
 		return reply("forgot everything: %d messages, %d facts", r.Messages, r.Facts)
 	}
 	return fmt.Errorf("/forget takes nothing, fact ID, or all; not %q", arg)
+}
+
+// forgot records a forgetting that is done (Config.Forgot).
+func (c *Core) forgot(ctx context.Context, user, what string, details map[string]any) error {
+	if c.cfg.Forgot == nil {
+		return nil
+	}
+	if err := c.cfg.Forgot(ctx, user, what, details); err != nil {
+		return fmt.Errorf("forgotten, but %w", err)
+	}
+	return nil
 }
 
 // forgetFact deletes one of user's facts and purges it from the files.

@@ -3,9 +3,11 @@ package chat_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -295,10 +297,30 @@ func waitUntil(t *testing.T, cond func() bool) {
 
 // /clear starts a new conversation and keeps the old one; /forget deletes
 // the current one for real; /forget all asks first.
+// forgets records what the chat core reports forgotten (Config.Forgot).
+type forgets struct {
+	mu   sync.Mutex
+	what []string
+}
+
+func (f *forgets) record(_ context.Context, user, what string, details map[string]any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.what = append(f.what, fmt.Sprintf("%s %s %v", user, what, details["messages"]))
+	return nil
+}
+
+func (f *forgets) list() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.what, "; ")
+}
+
 func TestClearAndForget(t *testing.T) {
 	_, r := fakeLMStudio(t)
 	mem := openMemory(t, dbPath(t))
-	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem})
+	var fg forgets
+	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem, Forgot: fg.record})
 	ctx := context.Background()
 	if _, err := send(t, c, "u1", "first conversation"); err != nil {
 		t.Fatal(err)
@@ -341,6 +363,10 @@ func TestClearAndForget(t *testing.T) {
 	}
 	if ms, _ := mem.Messages(ctx, old, 0, 0); len(ms) != 0 {
 		t.Errorf("/forget all yes left %d messages", len(ms))
+	}
+	// Each forgetting is reported for the audit log, with what it deleted.
+	if want := fmt.Sprintf("u1 conversation:%d 2; u1 all 2", cur); fg.list() != want {
+		t.Errorf("forgettings reported: %q, want %q", fg.list(), want)
 	}
 }
 
@@ -422,7 +448,8 @@ func TestForgetLastExchange(t *testing.T) {
 func TestForgetExchangeInTheMiddle(t *testing.T) {
 	srv, r := fakeLMStudio(t)
 	mem := openMemory(t, dbPath(t))
-	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem})
+	var fg forgets
+	c := newCore(t, chat.Config{Models: chat.FromRouter(r), Memory: mem, Forgot: fg.record})
 	srv.Script(lmstudiotest.Reply{Chunks: []string{"one"}}, lmstudiotest.Reply{Chunks: []string{"two"}}, lmstudiotest.Reply{Chunks: []string{"three"}})
 	for _, q := range []string{"first", "second", "third"} {
 		if _, err := send(t, c, "u1", q); err != nil {
@@ -454,5 +481,8 @@ func TestForgetExchangeInTheMiddle(t *testing.T) {
 	}
 	if _, err := c.ForgetExchange(ctx, "u1", ms[4].ID); !errors.Is(err, chat.ErrNoExchange) {
 		t.Fatalf("forgetting it again: %v", err)
+	}
+	if want := fmt.Sprintf("u1 exchange:%d 2; u1 exchange:%d 2", ms[2].ID, ms[4].ID); fg.list() != want {
+		t.Errorf("forgettings reported: %q, want %q", fg.list(), want)
 	}
 }

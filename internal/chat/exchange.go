@@ -126,5 +126,10 @@ func (c *Core) forgetExchange(ctx context.Context, s *session, id int64) (int64,
 	}
 	c.cfg.Log.Info().Str("user", s.user).Int64("conversation", conv).Int64("message", ms[start].ID).Int64("messages", r.Messages).Int64("summaries", r.Summaries).
 		Msg("forgot an exchange for real")
+	// The front end goes on (an edit is answered again) whether or not the
+	// audit log took the record; a failure is logged.
+	if err := c.forgot(ctx, s.user, fmt.Sprintf("exchange:%d", ms[start].ID), map[string]any{"conversation": conv, "messages": r.Messages, "summaries": r.Summaries}); err != nil {
+		c.cfg.Log.Error().Err(err).Msg("chat: an exchange forgotten")
+	}
 	return parent, nil
 }
