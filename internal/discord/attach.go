@@ -24,20 +24,23 @@ const EmojiRun = "▶️"
 // maxShownFindings bounds the findings a verdict lists.
 const maxShownFindings = 5
 
-// onAttachments serves a DM with files: images go to the chat core with
-// the text (which gives them to a model that can see, or says that none
-// is installed); a code file is run when the text is /run, else judged,
-// with ▶️ to run it. Text besides a file is answered with the file's code
-// after it.
-func (b *Bot) onAttachments(ctx context.Context, m *discordgo.Message) {
+// prepareAttachments fetches the files of a DM, off the gateway's handler
+// while the DM waits for its turn, and returns what its turn does with
+// them: images go to the chat core with the text (which gives them to a
+// model that can see, or says that none is installed); a code file is
+// run when the text is /run, else judged, with ▶️ to run it. Text besides
+// a file is answered with the file's code after it. A file that cannot be
+// fetched is said at the DM's turn too.
+func (b *Bot) prepareAttachments(ctx context.Context, m *discordgo.Message) func(context.Context) {
 	text := strings.TrimSpace(m.Content)
 	var file *discordgo.MessageAttachment
 	var images []Image
+	var problems []string
 	for _, a := range m.Attachments {
 		if isImage(a) {
 			im, err := b.downloadImage(ctx, a)
 			if err != nil {
-				b.say(ctx, m.ChannelID, "⚠️ "+err.Error())
+				problems = append(problems, "⚠️ "+err.Error())
 				continue
 			}
 			images = append(images, im)
@@ -47,24 +50,38 @@ func (b *Bot) onAttachments(ctx context.Context, m *discordgo.Message) {
 			file = a
 		}
 	}
-	if file == nil {
-		if text != "" || len(images) > 0 {
-			b.answerDM(ctx, m, images)
+	var code []byte
+	if file != nil {
+		var err error
+		if code, err = b.download(ctx, file); err != nil {
+			problems = append(problems, "⚠️ "+err.Error())
 		}
-		return
 	}
-	code, err := b.download(ctx, file)
-	if err != nil {
-		b.say(ctx, m.ChannelID, "⚠️ "+err.Error())
-		return
+	return func(ctx context.Context) {
+		for _, p := range problems {
+			b.say(ctx, m.ChannelID, p)
+		}
+		switch {
+		case file == nil:
+			if text != "" || len(images) > 0 {
+				b.answerDM(ctx, m, images)
+			}
+		case code != nil:
+			b.answerFile(ctx, m, file.Filename, code)
+		}
 	}
-	v := risk.Analyzer{}.Analyze(ctx, "", file.Filename, code)
+}
+
+// answerFile judges or runs the code file name that DM m brought.
+func (b *Bot) answerFile(ctx context.Context, m *discordgo.Message, name string, code []byte) {
+	text := strings.TrimSpace(m.Content)
+	v := risk.Analyzer{}.Analyze(ctx, "", name, code)
 	block := "```" + string(v.Lang) + "\n" + strings.TrimRight(string(code), "\n") + "\n```"
 	if text == "/run" {
 		b.answer(ctx, m.ChannelID, "/run\n"+block)
 		return
 	}
-	ref, err := b.out.Send(ctx, m.ChannelID, Message{Content: verdictText(file.Filename, v)})
+	ref, err := b.out.Send(ctx, m.ChannelID, Message{Content: verdictText(name, v)})
 	if err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: queue a verdict")
 		return

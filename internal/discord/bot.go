@@ -60,6 +60,8 @@ type Bot struct {
 	dm       string            // the DM channel with the owner, once known
 	takeBack chan struct{}     // closed when the last edit, delete or 🗑 queued has been acted on
 	busy     int               // answers being generated
+	turns    []*turn           // the owner's DMs waiting for their turn, in order (queue.go)
+	wake     chan struct{}     // tells answerTurns a turn was queued
 	model    string            // the model of the last answer
 }
 
@@ -71,6 +73,9 @@ func (b *Bot) presence(delta int) {
 	status := "idle"
 	if b.busy > 0 {
 		status = "answering…"
+	}
+	if n := b.waiting(); n > 0 {
+		status += fmt.Sprintf(" · %d waiting", n)
 	}
 	if b.model != "" {
 		status += " · " + b.model
@@ -91,7 +96,7 @@ func New(s *discordgo.Session, db *sql.DB, chat Chat, o Options) *Bot {
 	if o.EditInterval <= 0 {
 		o.EditInterval = 1200 * time.Millisecond
 	}
-	b := &Bot{s: s, db: db, chat: chat, o: o, replies: map[Ref]*reply{}, asked: map[string]*reply{}}
+	b := &Bot{s: s, db: db, chat: chat, o: o, replies: map[Ref]*reply{}, asked: map[string]*reply{}, wake: make(chan struct{}, 1)}
 	b.out = NewOutbox(db, s, b.botID, o.Log)
 	b.approvals = &approvalView{b: b}
 	s.Identify.Intents = Intents
@@ -161,11 +166,22 @@ func (b *Bot) Run(ctx context.Context) error {
 			rm()
 		}
 	}()
-	// What a crash interrupted is read before the gateway delivers anything new.
+	// What a crash interrupted is read, and queued in the order it came,
+	// before the gateway delivers anything new; then the DMs held at the
+	// last stop.
 	interrupted, err := b.interruptedReplies(ctx)
 	if err != nil {
 		return err
 	}
+	for _, p := range interrupted {
+		if p.started {
+			b.o.Log.Info().Int64("reply", p.id).Msg("discord: finishing an answer a restart interrupted")
+		} else {
+			b.o.Log.Info().Int64("reply", p.id).Msg("discord: answering a DM that waited for its turn at the last stop")
+		}
+		b.push(&turn{dmID: p.dmID, r: resumedReply(ctx, b, p), fresh: !p.started, redo: p.started})
+	}
+	b.queueHeld(ctx)
 	if err := b.s.Open(); err != nil {
 		return fmt.Errorf("discord gateway: %w", err)
 	}
@@ -175,11 +191,7 @@ func (b *Bot) Run(ctx context.Context) error {
 	if err := b.registerCommands(ctx); err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: register slash commands")
 	}
-	for _, p := range interrupted {
-		b.o.Log.Info().Int64("reply", p.id).Msg("discord: finishing an answer a restart interrupted")
-		go b.stream(ctx, resumedReply(ctx, b, p), true)
-	}
-	go b.answerHeld(ctx)
+	go b.answerTurns(ctx)
 	synced := make(chan struct{})
 	go func() { b.approvals.syncLoop(ctx); close(synced) }()
 	defer func() { <-synced }()
@@ -209,15 +221,12 @@ func (b *Bot) onMessage(ctx context.Context, m *discordgo.Message) {
 		b.hold(ctx, m)
 		return
 	}
-	if len(m.Attachments) > 0 {
-		go b.onAttachments(ctx, m)
-		return
-	}
-	go b.answerDM(ctx, m, nil)
+	b.dispatch(ctx, m)
 }
 
-// answerDM answers one of the owner's DMs, with its images; a reply is
-// answered from the point it replies to (promptOf).
+// answerDM answers one of the owner's DMs, with its images, now: a
+// command, or a DM with files at its turn; a reply is answered from the
+// point it replies to (promptOf).
 func (b *Bot) answerDM(ctx context.Context, m *discordgo.Message, images []Image) {
 	p := b.promptOf(ctx, m)
 	p.Images = images
@@ -246,6 +255,7 @@ func (b *Bot) answer(ctx context.Context, channel, text string) {
 // says r continues an answer a restart interrupted, whose prompt the core
 // may already have stored.
 func (b *Bot) stream(ctx context.Context, r *reply, redo bool) {
+	go r.type_()
 	b.presence(1)
 	defer b.presence(-1)
 	if b.chat == nil {
@@ -315,6 +325,7 @@ type interrupted struct {
 	channel, dmID string
 	prompt        Prompt
 	refs          []Ref
+	started       bool // the chat core was handed it (refs is not "null")
 }
 
 // interruptedReplies returns the answers to generate again, each in the
@@ -332,6 +343,7 @@ func (b *Bot) interruptedReplies(ctx context.Context) ([]interrupted, error) {
 		if err := rows.Scan(&p.id, &p.channel, &p.dmID, &p.prompt.Text, &p.prompt.ReplyTo, &refs); err != nil {
 			return nil, fmt.Errorf("discord replies: %w", err)
 		}
+		p.started = refs != "null"
 		if err := json.Unmarshal([]byte(refs), &p.refs); err != nil {
 			return nil, fmt.Errorf("discord replies: %w", err)
 		}

@@ -180,6 +180,9 @@ func (b *Bot) onEdit(ctx context.Context, m *discordgo.Message) {
 	if m == nil || m.Author == nil || m.Author.ID != b.o.Owner || m.GuildID != "" || m.EditedTimestamp == nil {
 		return // an update without an edit: Discord added an embed
 	}
+	if b.editWaiting(ctx, m) {
+		return // answered with its new text at its turn
+	}
 	old, stored := b.exchange(ctx, m.ID, m.ChannelID)
 	if old == nil {
 		return // not a DM Mai answered
@@ -212,6 +215,9 @@ const (
 // that Mai answered is found.
 func (b *Bot) onDelete(ctx context.Context, m *discordgo.Message) {
 	if m == nil || m.GuildID != "" {
+		return
+	}
+	if b.dropWaiting(m.ID) {
 		return
 	}
 	old, stored := b.exchange(ctx, m.ID, m.ChannelID)

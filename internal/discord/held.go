@@ -28,10 +28,11 @@ func (b *Bot) hold(ctx context.Context, m *discordgo.Message) {
 	b.o.Log.Info().Str("dm", m.ID).Msg("discord: a DM arrived while Mai is stopping; it is answered at the next start")
 }
 
-// answerHeld answers the DMs held while the last run stopped, one after
-// the other in the order they came. One whose answer had begun is left to
-// the resumption of interrupted replies; a new Hold leaves the rest held.
-func (b *Bot) answerHeld(ctx context.Context) {
+// queueHeld queues the DMs held while the last run stopped, in the order
+// they came, as if they arrived now; Run calls it before the gateway
+// delivers anything new. One whose answer had begun is left to the
+// resumption of interrupted replies; a new Hold leaves the rest held.
+func (b *Bot) queueHeld(ctx context.Context) {
 	held, err := b.heldDMs(ctx)
 	if err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: the DMs held at the last stop")
@@ -48,11 +49,7 @@ func (b *Bot) answerHeld(ctx context.Context) {
 		}
 		if started == 0 {
 			b.o.Log.Info().Str("dm", m.ID).Msg("discord: answering a DM held at the last stop")
-			if len(m.Attachments) > 0 {
-				b.onAttachments(ctx, m)
-			} else {
-				b.answerDM(ctx, m, nil)
-			}
+			b.dispatch(ctx, m)
 		}
 		if _, err := b.db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM discord_held WHERE message_id = ?`, m.ID); err != nil {
 			b.o.Log.Error().Err(err).Msg("discord: the DMs held at the last stop")

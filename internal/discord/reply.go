@@ -41,8 +41,15 @@ type reply struct {
 // newReply starts the reply to prompt, the owner's DM dmID (or none),
 // recorded so that a crash before its end is repaired on restart.
 func newReply(ctx context.Context, b *Bot, channel, dmID string, prompt Prompt) (*reply, error) {
-	res, err := b.db.ExecContext(ctx, `INSERT INTO discord_replies (channel_id, prompt, dm_id, parent_id, created) VALUES (?, ?, ?, ?, ?)`,
-		channel, prompt.Text, dmID, prompt.ReplyTo, now())
+	return recordReply(ctx, b, channel, dmID, prompt, "[]")
+}
+
+// recordReply records a reply in discord_replies with refs: "[]" for one
+// the chat core is handed now, "null" for a DM that waits for its turn
+// (a restart answers it with Send, as new).
+func recordReply(ctx context.Context, b *Bot, channel, dmID string, prompt Prompt, refs string) (*reply, error) {
+	res, err := b.db.ExecContext(ctx, `INSERT INTO discord_replies (channel_id, prompt, dm_id, parent_id, refs, created) VALUES (?, ?, ?, ?, ?, ?)`,
+		channel, prompt.Text, dmID, prompt.ReplyTo, refs, now())
 	if err != nil {
 		return nil, fmt.Errorf("discord reply: %w", err)
 	}
@@ -50,15 +57,17 @@ func newReply(ctx context.Context, b *Bot, channel, dmID string, prompt Prompt) 
 	if r.row, err = res.LastInsertId(); err != nil {
 		return nil, fmt.Errorf("discord reply: %w", err)
 	}
-	go r.type_()
 	return r, nil
 }
 
-// resumedReply continues an interrupted reply in its messages.
+// resumedReply continues an interrupted reply in its messages; one that
+// never began (it waited for its turn) is answered as new.
 func resumedReply(ctx context.Context, b *Bot, p interrupted) *reply {
 	r := &reply{b: b, channel: p.channel, ctx: ctx, row: p.id, dmID: p.dmID, prompt: p.prompt, typing: make(chan struct{}), finished: make(chan struct{}),
 		refs: p.refs, shown: make([]string, len(p.refs))}
-	r.notes = []string{"↻ regenerated after a restart"}
+	if p.started {
+		r.notes = []string{"↻ regenerated after a restart"}
+	}
 	for _, ref := range p.refs {
 		b.track(ref, r)
 	}
@@ -67,7 +76,6 @@ func resumedReply(ctx context.Context, b *Bot, p interrupted) *reply {
 		b.asked[p.dmID] = r
 		b.mu.Unlock()
 	}
-	go r.type_()
 	return r
 }
 
@@ -79,7 +87,8 @@ func (r *reply) saveRefs() {
 	}
 }
 
-// type_ shows "Mai is typing…" until the first text or the end.
+// type_ shows "Mai is typing…" until the first text or the end; stream
+// starts it, so a reply waiting for its turn does not type.
 func (r *reply) type_() {
 	t := time.NewTicker(typingEvery)
 	defer t.Stop()

@@ -1,0 +1,258 @@
+package discord
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/maicompanion/mai/internal/discord/discordtest"
+	"github.com/maicompanion/mai/internal/store"
+)
+
+// turnChat answers "re: " and the text. The answer to block says its
+// first words, then waits for release (or a /stop, or the end); it records
+// the order of the Send and Redo calls and how many answers ran at once.
+type turnChat struct {
+	block   string
+	release chan struct{}
+
+	mu         sync.Mutex
+	calls      []string // the texts, "redo:" before a Redo's, in call order
+	running    int
+	maxRunning int
+	cancel     context.CancelFunc // of the answer running
+}
+
+func newTurnChat(block string) *turnChat {
+	return &turnChat{block: block, release: make(chan struct{})}
+}
+
+func (c *turnChat) Send(ctx context.Context, _ string, p Prompt, emit func(Event)) error {
+	return c.answer(ctx, p.Text, p.Text, emit)
+}
+
+func (c *turnChat) Redo(ctx context.Context, _ string, p Prompt, emit func(Event)) error {
+	return c.answer(ctx, "redo:"+p.Text, p.Text, emit)
+}
+
+func (c *turnChat) answer(ctx context.Context, call, text string, emit func(Event)) error {
+	c.mu.Lock()
+	c.calls = append(c.calls, call)
+	c.mu.Unlock()
+	if text == "/stop" {
+		c.Stop(ownerID)
+		emit(Event{Kind: EventReply, Text: "stopped"})
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c.mu.Lock()
+	c.running++
+	c.maxRunning = max(c.maxRunning, c.running)
+	c.cancel = cancel
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.running--
+		c.mu.Unlock()
+	}()
+	emit(Event{Kind: EventText, Text: "re: " + text})
+	if text == c.block {
+		select {
+		case <-c.release:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	emit(Event{Kind: EventDone})
+	return nil
+}
+
+func (c *turnChat) Stop(string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cancel != nil {
+		c.cancel()
+	}
+	return c.cancel != nil
+}
+
+func (c *turnChat) seen() (calls []string, maxRunning int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.calls...), c.maxRunning
+}
+
+// runBot runs a bot against fake until stop (or the test's end).
+func runBot(t *testing.T, fake *discordtest.Server, db *store.DB, chat Chat) (b *Bot, stop func()) {
+	t.Helper()
+	s, err := NewSession(discordtest.Token, fake.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.LogLevel = -1
+	b = New(s, db.DB, chat, Options{Owner: ownerID, Log: testLog(t), EditInterval: 100 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- b.Run(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	waitFor(t, "the bot to connect", fake.Connected)
+	return b, stop
+}
+
+// settle gives stray work up to a second to show (cond true), for checks
+// that something did not happen; it never fails.
+func settle(cond func() bool) {
+	for deadline := time.Now().Add(time.Second); time.Now().Before(deadline) && !cond(); time.Sleep(20 * time.Millisecond) {
+	}
+}
+
+func countRows(db *store.DB, where string) int {
+	var n int
+	db.QueryRow(`SELECT count(*) FROM discord_replies WHERE ` + where).Scan(&n)
+	return n
+}
+
+func typings(fake *discordtest.Server) int {
+	return countRoute(fake.Calls(), "POST /channels/{id}/typing")
+}
+
+// DMs sent back to back while an answer runs are answered one after the
+// other, in the order sent, and a waiting one types only at its turn.
+func TestDMsAnsweredInOrder(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	db := openDB(t, t.TempDir())
+	chat := newTurnChat("first")
+	b, _ := runBot(t, fake, db, chat)
+	ch := fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "first")
+	waitFor(t, "the first answer to begin", func() bool { return len(fake.BotMessages(ch)) == 1 })
+	later := []string{"second", "third", "fourth", "fifth", "sixth", "seventh"}
+	for _, text := range later {
+		fake.SendDM(ownerID, text)
+	}
+	waitFor(t, "every DM recorded", func() bool { return countRows(db, "1") == 1+len(later) })
+	// A waiting DM neither reaches the chat core nor types: the only
+	// typing so far is the first answer's, which stopped at its first words.
+	settle(func() bool {
+		calls, _ := chat.seen()
+		return len(calls) > 1 || typings(fake) > 1
+	})
+	if calls, _ := chat.seen(); len(calls) != 1 || typings(fake) != 1 {
+		t.Fatalf("while the first answer runs: chat core got %q, %d typing calls; want only the first, 1 typing call", calls, typings(fake))
+	}
+	close(chat.release)
+	want := append([]string{"first"}, later...)
+	waitFor(t, "every answer", func() bool { return countRows(db, "done = 1") == len(want) })
+	calls, most := chat.seen()
+	if strings.Join(calls, "|") != strings.Join(want, "|") || most != 1 {
+		t.Fatalf("chat core got %q, %d at once; want %q one at a time", calls, most, want)
+	}
+	flush(t, b.Outbox(), 10*time.Second)
+	var shown []string
+	for _, text := range want {
+		shown = append(shown, "re: "+text)
+	}
+	if got := contents(fake.BotMessages(ch)); strings.Join(got, "|") != strings.Join(shown, "|") {
+		t.Fatalf("Discord shows %q, want %q", got, shown)
+	}
+	// Each answer typed once, when it began (each began to answer at once).
+	if n := typings(fake); n != len(want) {
+		t.Fatalf("%d typing calls for %d answers that each typed until their first words, want %d", n, len(want), len(want))
+	}
+}
+
+// A /stop sent while DMs wait stops the running answer at once; the
+// waiting ones are answered after it, in order.
+func TestStopWhileDMsWait(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	db := openDB(t, t.TempDir())
+	chat := newTurnChat("first") // never released: only the /stop ends it
+	b, _ := runBot(t, fake, db, chat)
+	ch := fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "first")
+	waitFor(t, "the first answer to begin", func() bool { return len(fake.BotMessages(ch)) == 1 })
+	fake.SendDM(ownerID, "second")
+	fake.SendDM(ownerID, "third")
+	fake.SendDM(ownerID, "/stop")
+	waitFor(t, "every answer", func() bool { return countRows(db, "done = 1") == 4 })
+	want := "first|/stop|second|third"
+	if calls, _ := chat.seen(); strings.Join(calls, "|") != want {
+		t.Fatalf("chat core got %q, want %q", calls, want)
+	}
+	flush(t, b.Outbox(), 10*time.Second)
+	got := contents(fake.BotMessages(ch))
+	if strings.Join(got, "|") != "re: first|stopped|re: second|re: third" {
+		t.Fatalf("Discord shows %q", got)
+	}
+}
+
+// DMs that waited for their turn when the bot stopped are answered at the
+// next start one after the other, in the order sent, as new messages;
+// the interrupted answer is redone first, in its own message.
+func TestRestartAnswersWaitingDMsInOrder(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	dir := t.TempDir()
+	db := openDB(t, dir)
+	chat := newTurnChat("first")
+	b, stop := runBot(t, fake, db, chat)
+	ch := fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "first")
+	waitFor(t, "the first answer to begin", func() bool { return len(fake.BotMessages(ch)) == 1 })
+	flush(t, b.Outbox(), 10*time.Second)
+	fake.SendDM(ownerID, "second")
+	fake.SendDM(ownerID, "third")
+	waitFor(t, "every DM recorded", func() bool { return countRows(db, "1") == 3 })
+	stop()
+	if n := countRows(db, "done = 0 AND refs = 'null'"); n != 2 {
+		t.Fatalf("%d replies recorded as waiting at the stop, want 2", n)
+	}
+	waitFor(t, "the gateway to see the bot go", func() bool { return !fake.Connected() })
+
+	chat2 := newTurnChat("")
+	b2, _ := runBot(t, fake, db, chat2)
+	waitFor(t, "every answer", func() bool { return countRows(db, "done = 1") == 3 })
+	calls, most := chat2.seen()
+	if strings.Join(calls, "|") != "redo:first|second|third" || most != 1 {
+		t.Fatalf("after the restart the chat core got %q, %d at once; want the first redone, then second and third, one at a time", calls, most)
+	}
+	flush(t, b2.Outbox(), 10*time.Second)
+	got := contents(fake.BotMessages(ch))
+	want := "-# ↻ regenerated after a restart\nre: first|re: second|re: third"
+	if strings.Join(got, "|") != want {
+		t.Fatalf("Discord shows %q, want %q", got, want)
+	}
+}
+
+// The owner's delete of a DM still waiting takes it out of the queue, and
+// an edit changes what is answered at its turn; neither touches memory.
+func TestEditAndDeleteWhileWaiting(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	db := openDB(t, t.TempDir())
+	chat := newTurnChat("first")
+	b, _ := runBot(t, fake, db, chat)
+	ch := fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "first")
+	waitFor(t, "the first answer to begin", func() bool { return len(fake.BotMessages(ch)) == 1 })
+	gone := fake.SendDM(ownerID, "second")
+	edited := fake.SendDM(ownerID, "third")
+	fake.SendDM(ownerID, "fourth")
+	waitFor(t, "every DM recorded", func() bool { return countRows(db, "1") == 4 })
+	fake.DeleteDM(ownerID, gone.ID)
+	fake.EditDM(ownerID, edited.ID, "third, edited")
+	waitFor(t, "the deleted DM dropped", func() bool { return countRows(db, "done = 1") == 1 })
+	waitFor(t, "the edit recorded", func() bool { return countRows(db, "prompt = 'third, edited'") == 1 })
+	close(chat.release)
+	waitFor(t, "every answer", func() bool { return countRows(db, "done = 1") == 4 })
+	if calls, _ := chat.seen(); strings.Join(calls, "|") != "first|third, edited|fourth" {
+		t.Fatalf("chat core got %q", calls)
+	}
+	flush(t, b.Outbox(), 10*time.Second)
+	if got := contents(fake.BotMessages(ch)); strings.Join(got, "|") != "re: first|re: third, edited|re: fourth" {
+		t.Fatalf("Discord shows %q", got)
+	}
+}
