@@ -217,7 +217,7 @@ func (b *Bot) onDelete(ctx context.Context, m *discordgo.Message) {
 	if m == nil || m.GuildID != "" {
 		return
 	}
-	if b.dropWaiting(m.ID) {
+	if b.dropWaiting(ctx, m.ID) {
 		return
 	}
 	old, stored := b.exchange(ctx, m.ID, m.ChannelID)

@@ -16,16 +16,31 @@ func (b *Bot) Hold() { b.holding.Store(true) }
 
 // hold keeps m for the next start.
 func (b *Bot) hold(ctx context.Context, m *discordgo.Message) {
-	data, err := json.Marshal(m)
-	if err == nil {
-		_, err = b.db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO discord_held (message_id, message, received) VALUES (?, ?, ?) ON CONFLICT (message_id) DO NOTHING`,
-			m.ID, string(data), now())
-	}
-	if err != nil {
+	if err := b.keep(ctx, m); err != nil {
 		b.o.Log.Error().Err(err).Str("dm", m.ID).Msg("discord: a DM that arrived while stopping could not be kept")
 		return
 	}
 	b.o.Log.Info().Str("dm", m.ID).Msg("discord: a DM arrived while Mai is stopping; it is answered at the next start")
+}
+
+// keep stores m among the held DMs, which the next start answers unless
+// their reply had begun; a DM with files is kept so while it waits for its
+// turn, since its reply is recorded only then.
+func (b *Bot) keep(ctx context.Context, m *discordgo.Message) error {
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	_, err = b.db.ExecContext(context.WithoutCancel(ctx), `INSERT INTO discord_held (message_id, message, received) VALUES (?, ?, ?) ON CONFLICT (message_id) DO NOTHING`,
+		m.ID, string(data), now())
+	return err
+}
+
+// unkeep forgets the held DM id: it has been answered, or deleted.
+func (b *Bot) unkeep(ctx context.Context, id string) {
+	if _, err := b.db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM discord_held WHERE message_id = ?`, id); err != nil {
+		b.o.Log.Error().Err(err).Str("dm", id).Msg("discord: forget a held DM")
+	}
 }
 
 // queueHeld queues the DMs held while the last run stopped, in the order
@@ -50,11 +65,11 @@ func (b *Bot) queueHeld(ctx context.Context) {
 		if started == 0 {
 			b.o.Log.Info().Str("dm", m.ID).Msg("discord: answering a DM held at the last stop")
 			b.dispatch(ctx, m)
+			if len(m.Attachments) > 0 {
+				continue // kept until its turn is over
+			}
 		}
-		if _, err := b.db.ExecContext(context.WithoutCancel(ctx), `DELETE FROM discord_held WHERE message_id = ?`, m.ID); err != nil {
-			b.o.Log.Error().Err(err).Msg("discord: the DMs held at the last stop")
-			return
-		}
+		b.unkeep(ctx, m.ID)
 	}
 }
 

@@ -85,6 +85,9 @@ func (b *Bot) take(ctx context.Context, t *turn) {
 			return
 		}
 		t.work(ctx)
+		if ctx.Err() == nil {
+			b.unkeep(ctx, t.dmID)
+		}
 		return
 	}
 	if t.fresh {
@@ -115,6 +118,11 @@ func isCommand(m *discordgo.Message) bool {
 func (b *Bot) dispatch(ctx context.Context, m *discordgo.Message) {
 	switch {
 	case len(m.Attachments) > 0:
+		// Its reply is recorded at its turn: till then the DM itself is
+		// kept, so that a crash while it waits loses nothing.
+		if err := b.keep(ctx, m); err != nil {
+			b.o.Log.Error().Err(err).Str("dm", m.ID).Msg("discord: record a DM with files")
+		}
 		t := &turn{dmID: m.ID, m: m, fresh: true, ready: make(chan struct{})}
 		b.push(t)
 		go func() {
@@ -157,7 +165,7 @@ func (b *Bot) quickPrompt(ctx context.Context, m *discordgo.Message) Prompt {
 // dropWaiting takes the owner's deleted DM dmID out of the queue while
 // the chat core has not seen it: its reply is finished without a message
 // or a change to memory. It reports whether it did.
-func (b *Bot) dropWaiting(dmID string) bool {
+func (b *Bot) dropWaiting(ctx context.Context, dmID string) bool {
 	b.mu.Lock()
 	i := slices.IndexFunc(b.turns, func(t *turn) bool { return t.dmID == dmID && t.fresh })
 	var t *turn
@@ -178,6 +186,8 @@ func (b *Bot) dropWaiting(dmID string) bool {
 	b.o.Log.Info().Str("dm", dmID).Msg("discord: the owner deleted a DM before its turn; it is not answered")
 	if t.r != nil {
 		t.r.finish()
+	} else {
+		b.unkeep(ctx, dmID)
 	}
 	return true
 }

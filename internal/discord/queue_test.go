@@ -256,3 +256,34 @@ func TestEditAndDeleteWhileWaiting(t *testing.T) {
 		t.Fatalf("Discord shows %q", got)
 	}
 }
+
+// A DM with a file, whose reply is recorded only at its turn, is not lost
+// when Mai stops while it waits: the next start answers it, once.
+func TestWaitingDMWithFileSurvivesAStop(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	db := openDB(t, t.TempDir())
+	chat := newTurnChat("first")
+	_, stop := runBot(t, fake, db, chat)
+	ch := fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "first")
+	waitFor(t, "the first answer to begin", func() bool { return len(fake.BotMessages(ch)) == 1 })
+	fake.SendDM(ownerID, "/run", fake.Attachment("hello.py", "text/x-python; charset=utf-8", []byte("print('hi')\n")))
+	held := func() int {
+		var n int
+		db.QueryRow(`SELECT count(*) FROM discord_held`).Scan(&n)
+		return n
+	}
+	waitFor(t, "the DM with a file kept", func() bool { return held() == 1 })
+	stop()
+	waitFor(t, "the gateway to see the bot go", func() bool { return !fake.Connected() })
+
+	chat2 := newTurnChat("")
+	runBot(t, fake, db, chat2)
+	run := "/run\n```python\nprint('hi')\n```"
+	waitFor(t, "both answers", func() bool { calls, _ := chat2.seen(); return len(calls) == 2 })
+	waitFor(t, "the held DM forgotten once answered", func() bool { return held() == 0 })
+	settle(func() bool { calls, _ := chat2.seen(); return len(calls) > 2 })
+	if calls, _ := chat2.seen(); strings.Join(calls, "|") != "redo:first|"+run {
+		t.Fatalf("after the restart the chat core got %q, want the first redone, then the file run, once", calls)
+	}
+}
