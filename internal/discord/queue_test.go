@@ -104,6 +104,20 @@ func runBot(t *testing.T, fake *discordtest.Server, db *store.DB, chat Chat) (b 
 	return b, stop
 }
 
+// busyBot runs a bot whose chat core has begun to answer "first" and
+// holds that answer until its release is closed.
+func busyBot(t *testing.T) (fake *discordtest.Server, db *store.DB, chat *turnChat, b *Bot, stop func(), ch string) {
+	t.Helper()
+	fake = newFake(t, discordtest.Options{})
+	db = openDB(t, t.TempDir())
+	chat = newTurnChat("first")
+	b, stop = runBot(t, fake, db, chat)
+	ch = fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "first")
+	waitFor(t, "the first answer to begin", func() bool { return len(fake.BotMessages(ch)) == 1 })
+	return fake, db, chat, b, stop, ch
+}
+
 // settle gives stray work up to a second to show (cond true), for checks
 // that something did not happen; it never fails.
 func settle(cond func() bool) {
@@ -124,13 +138,7 @@ func typings(fake *discordtest.Server) int {
 // DMs sent back to back while an answer runs are answered one after the
 // other, in the order sent, and a waiting one types only at its turn.
 func TestDMsAnsweredInOrder(t *testing.T) {
-	fake := newFake(t, discordtest.Options{})
-	db := openDB(t, t.TempDir())
-	chat := newTurnChat("first")
-	b, _ := runBot(t, fake, db, chat)
-	ch := fake.DMChannel(ownerID)
-	fake.SendDM(ownerID, "first")
-	waitFor(t, "the first answer to begin", func() bool { return len(fake.BotMessages(ch)) == 1 })
+	fake, db, chat, b, _, ch := busyBot(t)
 	later := []string{"second", "third", "fourth", "fifth", "sixth", "seventh"}
 	for _, text := range later {
 		fake.SendDM(ownerID, text)
@@ -169,13 +177,7 @@ func TestDMsAnsweredInOrder(t *testing.T) {
 // A /stop sent while DMs wait stops the running answer at once; the
 // waiting ones are answered after it, in order.
 func TestStopWhileDMsWait(t *testing.T) {
-	fake := newFake(t, discordtest.Options{})
-	db := openDB(t, t.TempDir())
-	chat := newTurnChat("first") // never released: only the /stop ends it
-	b, _ := runBot(t, fake, db, chat)
-	ch := fake.DMChannel(ownerID)
-	fake.SendDM(ownerID, "first")
-	waitFor(t, "the first answer to begin", func() bool { return len(fake.BotMessages(ch)) == 1 })
+	fake, db, chat, b, _, ch := busyBot(t) // never released: only the /stop ends it
 	fake.SendDM(ownerID, "second")
 	fake.SendDM(ownerID, "third")
 	fake.SendDM(ownerID, "/stop")
@@ -195,14 +197,7 @@ func TestStopWhileDMsWait(t *testing.T) {
 // next start one after the other, in the order sent, as new messages;
 // the interrupted answer is redone first, in its own message.
 func TestRestartAnswersWaitingDMsInOrder(t *testing.T) {
-	fake := newFake(t, discordtest.Options{})
-	dir := t.TempDir()
-	db := openDB(t, dir)
-	chat := newTurnChat("first")
-	b, stop := runBot(t, fake, db, chat)
-	ch := fake.DMChannel(ownerID)
-	fake.SendDM(ownerID, "first")
-	waitFor(t, "the first answer to begin", func() bool { return len(fake.BotMessages(ch)) == 1 })
+	fake, db, _, b, stop, ch := busyBot(t)
 	flush(t, b.Outbox(), 10*time.Second)
 	fake.SendDM(ownerID, "second")
 	fake.SendDM(ownerID, "third")
@@ -231,13 +226,7 @@ func TestRestartAnswersWaitingDMsInOrder(t *testing.T) {
 // The owner's delete of a DM still waiting takes it out of the queue, and
 // an edit changes what is answered at its turn; neither touches memory.
 func TestEditAndDeleteWhileWaiting(t *testing.T) {
-	fake := newFake(t, discordtest.Options{})
-	db := openDB(t, t.TempDir())
-	chat := newTurnChat("first")
-	b, _ := runBot(t, fake, db, chat)
-	ch := fake.DMChannel(ownerID)
-	fake.SendDM(ownerID, "first")
-	waitFor(t, "the first answer to begin", func() bool { return len(fake.BotMessages(ch)) == 1 })
+	fake, db, chat, b, _, ch := busyBot(t)
 	gone := fake.SendDM(ownerID, "second")
 	edited := fake.SendDM(ownerID, "third")
 	fake.SendDM(ownerID, "fourth")
@@ -260,13 +249,7 @@ func TestEditAndDeleteWhileWaiting(t *testing.T) {
 // A DM with a file, whose reply is recorded only at its turn, is not lost
 // when Mai stops while it waits: the next start answers it, once.
 func TestWaitingDMWithFileSurvivesAStop(t *testing.T) {
-	fake := newFake(t, discordtest.Options{})
-	db := openDB(t, t.TempDir())
-	chat := newTurnChat("first")
-	_, stop := runBot(t, fake, db, chat)
-	ch := fake.DMChannel(ownerID)
-	fake.SendDM(ownerID, "first")
-	waitFor(t, "the first answer to begin", func() bool { return len(fake.BotMessages(ch)) == 1 })
+	fake, db, _, _, stop, _ := busyBot(t)
 	fake.SendDM(ownerID, "/run", fake.Attachment("hello.py", "text/x-python; charset=utf-8", []byte("print('hi')\n")))
 	held := func() int {
 		var n int
