@@ -456,7 +456,8 @@ func (s *system) checkCommit(request string) {
 }
 
 // systemPromptFor returns the system prompt of a chat request body whose
-// last user message is question.
+// last user message is question (after any recalled memories, which ride
+// before it).
 func systemPromptFor(t *testing.T, body []byte, question string) (string, bool) {
 	t.Helper()
 	var req struct {
@@ -466,7 +467,7 @@ func systemPromptFor(t *testing.T, body []byte, question string) (string, bool) 
 		t.Fatalf("a chat request that is not JSON: %v", err)
 	}
 	ms := req.Messages
-	if len(ms) < 2 || ms[0].Role != "system" || ms[len(ms)-1].Role != "user" || ms[len(ms)-1].Content != question {
+	if len(ms) < 2 || ms[0].Role != "system" || ms[len(ms)-1].Role != "user" || !strings.HasSuffix(ms[len(ms)-1].Content, question) {
 		return "", false
 	}
 	return ms[0].Content, true
