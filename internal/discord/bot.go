@@ -182,6 +182,7 @@ func (b *Bot) Run(ctx context.Context) error {
 		b.push(&turn{dmID: p.dmID, r: resumedReply(ctx, b, p), fresh: !p.started, redo: p.started})
 	}
 	b.queueHeld(ctx)
+	b.orderTurns()
 	if err := b.s.Open(); err != nil {
 		return fmt.Errorf("discord gateway: %w", err)
 	}

@@ -53,6 +53,32 @@ func (b *Bot) pop() *turn {
 	return t
 }
 
+// orderTurns puts what a restart queued in the order it came: answers
+// the restart interrupted first, then the DMs that waited, by their ids
+// (Discord's ids grow with time), whether their reply was recorded or the
+// DM was kept (one with files, or held while stopping).
+func (b *Bot) orderTurns() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	slices.SortStableFunc(b.turns, func(x, y *turn) int {
+		if x.redo != y.redo {
+			if x.redo {
+				return -1
+			}
+			return 1
+		}
+		return compareIDs(x.dmID, y.dmID)
+	})
+}
+
+// compareIDs orders two Discord ids (decimal snowflakes) by value.
+func compareIDs(x, y string) int {
+	if len(x) != len(y) {
+		return len(x) - len(y)
+	}
+	return strings.Compare(x, y)
+}
+
 // answerTurns answers the queued DMs one after the other until ctx ends.
 // Once the bot holds (it is stopping) it starts none: a recorded one is
 // answered at the next start, a DM with files is held as arriving DMs are.

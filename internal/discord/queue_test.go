@@ -247,26 +247,28 @@ func TestEditAndDeleteWhileWaiting(t *testing.T) {
 }
 
 // A DM with a file, whose reply is recorded only at its turn, is not lost
-// when Mai stops while it waits: the next start answers it, once.
+// when Mai stops while it waits: the next start answers it, once, in its
+// place among the DMs that waited with it.
 func TestWaitingDMWithFileSurvivesAStop(t *testing.T) {
 	fake, db, _, _, stop, _ := busyBot(t)
 	fake.SendDM(ownerID, "/run", fake.Attachment("hello.py", "text/x-python; charset=utf-8", []byte("print('hi')\n")))
+	fake.SendDM(ownerID, "third")
 	held := func() int {
 		var n int
 		db.QueryRow(`SELECT count(*) FROM discord_held`).Scan(&n)
 		return n
 	}
-	waitFor(t, "the DM with a file kept", func() bool { return held() == 1 })
+	waitFor(t, "the DM with a file kept", func() bool { return held() == 1 && countRows(db, "1") == 2 })
 	stop()
 	waitFor(t, "the gateway to see the bot go", func() bool { return !fake.Connected() })
 
 	chat2 := newTurnChat("")
 	runBot(t, fake, db, chat2)
 	run := "/run\n```python\nprint('hi')\n```"
-	waitFor(t, "both answers", func() bool { calls, _ := chat2.seen(); return len(calls) == 2 })
+	waitFor(t, "every answer", func() bool { calls, _ := chat2.seen(); return len(calls) == 3 })
 	waitFor(t, "the held DM forgotten once answered", func() bool { return held() == 0 })
-	settle(func() bool { calls, _ := chat2.seen(); return len(calls) > 2 })
-	if calls, _ := chat2.seen(); strings.Join(calls, "|") != "redo:first|"+run {
-		t.Fatalf("after the restart the chat core got %q, want the first redone, then the file run, once", calls)
+	settle(func() bool { calls, _ := chat2.seen(); return len(calls) > 3 })
+	if calls, _ := chat2.seen(); strings.Join(calls, "|") != "redo:first|"+run+"|third" {
+		t.Fatalf("after the restart the chat core got %q, want the first redone, then the file run and the DM after it, in the order sent, once each", calls)
 	}
 }
