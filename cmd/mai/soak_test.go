@@ -256,7 +256,8 @@ func (m *soakModel) serve(target string) func(http.ResponseWriter, *http.Request
 // soakRequest bounds a chat request's answer and returns it with the
 // marker of the DM it answers: "" for another request, such as the summary
 // that folds old turns when the context fills. A DM's turn has the DM as its
-// last message, which starts with the marker; it gets num_predict
+// last message's last paragraph (after any recalled memories), which
+// starts with the marker; it gets num_predict
 // soakTokens when mai set none. Any other request keeps mai's num_predict
 // up to soakSide: the tiny model never ends an answer by itself, so a
 // summary would always fill its cap (409 tokens, 20 s at soakPace, while
@@ -270,6 +271,11 @@ func soakRequest(body []byte) ([]byte, string) {
 	if msgs, _ := req["messages"].([]any); len(msgs) > 0 {
 		if msg, _ := msgs[len(msgs)-1].(map[string]any); msg["role"] == "user" {
 			content, _ := msg["content"].(string)
+			// Memories recalled for the DM come before it, a blank line
+			// between; the DM itself is one line.
+			if i := strings.LastIndex(content, "\n\n"); i >= 0 {
+				content = content[i+2:]
+			}
 			marker = soakMarker.FindString(content)
 			if !strings.HasPrefix(strings.TrimSpace(content), marker) {
 				marker = ""
@@ -520,10 +526,12 @@ func runSoak(tb testing.TB, bin string, d time.Duration) soakFigures {
 	}
 
 	// The outbox drains: wait until every DM's answer shows finished and
-	// Discord has heard nothing more for a few seconds. On this CPU the
-	// model can fall behind the DMs (see runSoak's log), so the wait grows
-	// with the run: half of it, at least two minutes.
-	finishedAll := func() bool {
+	// Discord has heard nothing more for a few seconds. On a CPU the model
+	// falls behind the DMs (see runSoak's log; the owner's DMs are answered
+	// one at a time), so the wait goes on while answers keep finishing —
+	// a slow reply shows in reply-max-ms, a lost one never finishes — up
+	// to as long as the run again, at least two minutes.
+	finished := func() (n int) {
 		answers, _ := model.snapshot()
 		done := map[string]bool{}
 		for _, m := range fake.BotMessages(ch) {
@@ -532,19 +540,25 @@ func runSoak(tb testing.TB, bin string, d time.Duration) soakFigures {
 			}
 		}
 		for _, mk := range order {
-			a := answers[mk]
-			if len(a) == 0 || !done[strings.Join(strings.Fields(a[len(a)-1]), " ")] {
-				return false
+			if a := answers[mk]; len(a) > 0 && done[strings.Join(strings.Fields(a[len(a)-1]), " ")] {
+				n++
 			}
 		}
-		return true
+		return n
 	}
 	quiet := func() bool {
 		calls := fake.Calls()
 		return len(calls) == 0 || time.Since(calls[len(calls)-1].At) > 3*time.Second
 	}
-	for deadline := time.Now().Add(max(2*time.Minute, d/2)); time.Now().Before(deadline) && !(finishedAll() && quiet()); {
-		time.Sleep(250 * time.Millisecond)
+	deadline := time.Now().Add(max(2*time.Minute, d))
+	for last, progress := -1, time.Now(); time.Now().Before(deadline) && time.Since(progress) < time.Minute; time.Sleep(250 * time.Millisecond) {
+		n := finished()
+		if n == len(order) && quiet() {
+			break
+		}
+		if n != last {
+			last, progress = n, time.Now()
+		}
 	}
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		tb.Fatal(err)
