@@ -241,15 +241,21 @@ func (st *systemTurn) fit(title string, lines []string, limit int) []int {
 // returns the indexes of the lines it kept.
 func (st *systemTurn) add(title string, lines []string, limit int) []int {
 	kept := st.fit(title, lines, limit)
+	st.put(title, lines, kept)
+	return kept
+}
+
+// put appends a section of the lines at the indexes kept, in that order
+// (none: no section).
+func (st *systemTurn) put(title string, lines []string, kept []int) {
 	if len(kept) == 0 {
-		return nil
+		return
 	}
 	text := make([]string, len(kept))
 	for n, i := range kept {
 		text[n] = lines[i]
 	}
 	st.sections = append(st.sections, sectionHead(title)+strings.Join(text, "\n"))
-	return kept
 }
 
 func sectionHead(title string) string { return "\n\n## " + title + "\n" }
@@ -312,15 +318,14 @@ func (s *Store) factSection(ctx context.Context, sys *systemTurn, user, query st
 	// The most relevant facts win the room; those kept are listed in the
 	// order they were learned, so that the system turn reads the same
 	// from one reply to the next while the same facts fit.
-	kept := sys.fit("What you know about the user", lines, limit)
+	const title = "What you know about the user"
+	kept := sys.fit(title, lines, limit)
 	sort.Slice(kept, func(a, b int) bool { return facts[kept[a]].ID < facts[kept[b]].ID })
+	sys.put(title, lines, kept)
 	var ids []int64
-	shown := make([]string, len(kept))
-	for n, i := range kept {
+	for _, i := range kept {
 		ids = append(ids, facts[i].ID)
-		shown[n] = lines[i]
 	}
-	sys.add("What you know about the user", shown, limit)
 	return ids, nil
 }
 
