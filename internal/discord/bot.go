@@ -415,7 +415,7 @@ func (b *Bot) onReaction(ctx context.Context, r *discordgo.MessageReaction) {
 	if r.UserID == b.botID() {
 		return
 	}
-	ref, err := b.out.RefOf(ctx, r.MessageID)
+	ref, err := b.out.RefOf(ctx, r.ChannelID, r.MessageID)
 	if err != nil || ref == 0 {
 		return
 	}

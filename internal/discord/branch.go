@@ -18,7 +18,7 @@ func (b *Bot) promptOf(ctx context.Context, m *discordgo.Message) Prompt {
 	if m.MessageReference == nil || m.MessageReference.MessageID == "" {
 		return Prompt{Text: m.Content}
 	}
-	parent, err := b.storedAs(ctx, m.MessageReference.MessageID)
+	parent, err := b.storedAs(ctx, m.ChannelID, m.MessageReference.MessageID)
 	if err != nil {
 		b.o.Log.Error().Err(err).Msg("discord: look up the message a DM replies to")
 	}
@@ -30,14 +30,16 @@ func (b *Bot) promptOf(ctx context.Context, m *discordgo.Message) Prompt {
 
 // storedAs returns the chat core's id of the Discord message id: the
 // owner's DM as stored, or the answer one of Mai's messages shows; 0 when
-// it has none. The latest answer counts, after 🔁 or an edit.
-func (b *Bot) storedAs(ctx context.Context, id string) (int64, error) {
+// it has none. The latest answer counts, after 🔁 or an edit. With a
+// channel, a message of Mai's whose send is in flight there is waited for
+// (Outbox.RefOf); without one, storedAs does not wait.
+func (b *Bot) storedAs(ctx context.Context, channel, id string) (int64, error) {
 	var stored int64
 	err := b.db.QueryRowContext(ctx, `SELECT message_id FROM discord_replies WHERE dm_id = ? AND message_id != 0 ORDER BY id DESC LIMIT 1`, id).Scan(&stored)
 	if !errors.Is(err, sql.ErrNoRows) {
 		return stored, err
 	}
-	ref, err := b.out.RefOf(ctx, id)
+	ref, err := b.out.RefOf(ctx, channel, id)
 	if err != nil || ref == 0 {
 		return 0, err
 	}

@@ -134,8 +134,43 @@ func (o *Outbox) MessageID(ctx context.Context, ref Ref) (string, error) {
 	return id, err
 }
 
-// RefOf returns the outbox's ref of a sent message id, or 0.
-func (o *Outbox) RefOf(ctx context.Context, messageID string) (Ref, error) {
+// RefOf returns the outbox's ref of a sent message id in channelID, or 0.
+// A message Discord has just created may be reacted to before its send's
+// answer is recorded: while a send in channelID is in flight, RefOf waits
+// for it (up to RefWait) before it answers 0.
+func (o *Outbox) RefOf(ctx context.Context, channelID, messageID string) (Ref, error) {
+	deadline := time.Now().Add(RefWait)
+	for {
+		o.mu.Lock()
+		ch := o.changed
+		o.mu.Unlock()
+		ref, err := o.refOf(ctx, messageID)
+		if ref != 0 || err != nil || channelID == "" {
+			return ref, err
+		}
+		var inFlight bool
+		if err := o.db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM discord_outbox
+			WHERE op = 'send' AND channel_id = ? AND state = 'pending' AND attempts > 0)`, channelID).Scan(&inFlight); err != nil {
+			return 0, fmt.Errorf("outbox: %w", err)
+		}
+		left := time.Until(deadline)
+		if !inFlight || left <= 0 {
+			return 0, nil
+		}
+		select {
+		case <-ch:
+		case <-time.After(min(left, 250*time.Millisecond)):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// RefWait bounds how long RefOf waits for a send in flight.
+const RefWait = 3 * time.Second
+
+// refOf is RefOf without the wait.
+func (o *Outbox) refOf(ctx context.Context, messageID string) (Ref, error) {
 	var ref Ref
 	err := o.db.QueryRowContext(ctx, `SELECT id FROM discord_outbox WHERE op = 'send' AND message_id = ?`, messageID).Scan(&ref)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -394,7 +429,7 @@ func (o *Outbox) alreadySent(ctx context.Context, r row) (string, error) {
 		if m.Author == nil || m.Author.ID != bot || m.Content != r.content {
 			continue
 		}
-		if ref, err := o.RefOf(ctx, m.ID); err != nil {
+		if ref, err := o.refOf(ctx, m.ID); err != nil {
 			return "", err
 		} else if ref == 0 {
 			return m.ID, nil

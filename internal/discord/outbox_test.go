@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/bwmarrin/discordgo"
 	"github.com/maicompanion/mai/internal/discord/discordtest"
 )
 
@@ -154,5 +155,63 @@ func TestOutboxReactionsKeepDiscordsPace(t *testing.T) {
 	}
 	if n := fake.RateLimited(); n != 0 {
 		t.Fatalf("%d reactions were answered 429", n)
+	}
+}
+
+// slowAnswer is an API whose sends reach Discord at once but whose answers
+// come back only when released: the window in which the owner may already
+// react to the new message.
+type slowAnswer struct {
+	API
+	posted  chan string // the id of each message Discord created
+	release chan struct{}
+}
+
+func (a slowAnswer) ChannelMessageSendComplex(channelID string, data *discordgo.MessageSend, options ...discordgo.RequestOption) (*discordgo.Message, error) {
+	m, err := a.API.ChannelMessageSendComplex(channelID, data, options...)
+	if err == nil {
+		a.posted <- m.ID
+		<-a.release
+	}
+	return m, err
+}
+
+// A reaction may name a message before the outbox has recorded Discord's
+// answer to its send; RefOf waits for the send in flight instead of
+// saying the message is not Mai's.
+func TestRefOfWaitsForTheSendInFlight(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	s := openSession(t, fake)
+	db := openDB(t, t.TempDir())
+	ch := fake.DMChannel(ownerID)
+	api := slowAnswer{API: s, posted: make(chan string, 1), release: make(chan struct{})}
+	o := NewOutbox(db.DB, api, func() string { return s.State.User.ID }, testLog(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { o.Run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	sent, err := o.Send(ctx, ch, Message{Content: "an answer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := <-api.posted
+	if ref, err := o.RefOf(ctx, "", id); err != nil || ref != 0 {
+		t.Fatalf("without a channel RefOf does not wait: got %d, %v; want 0", ref, err)
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		close(api.release)
+	}()
+	ref, err := o.RefOf(ctx, ch, id)
+	if err != nil || ref != sent {
+		t.Fatalf("RefOf = %d, %v during the send; want the send's ref %d", ref, err, sent)
+	}
+	// A message that is not Mai's is answered 0 once nothing is in flight.
+	start := time.Now()
+	if ref, err := o.RefOf(ctx, ch, "300000000000000003"); err != nil || ref != 0 {
+		t.Fatalf("RefOf of a stranger's message = %d, %v; want 0", ref, err)
+	}
+	if waited := time.Since(start); waited >= RefWait {
+		t.Fatalf("RefOf waited %s with nothing in flight", waited)
 	}
 }

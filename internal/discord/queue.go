@@ -181,7 +181,7 @@ func (b *Bot) queueDM(ctx context.Context, m *discordgo.Message) {
 func (b *Bot) quickPrompt(ctx context.Context, m *discordgo.Message) Prompt {
 	p := Prompt{Text: m.Content}
 	if m.MessageReference != nil && m.MessageReference.MessageID != "" {
-		if parent, err := b.storedAs(ctx, m.MessageReference.MessageID); err == nil {
+		if parent, err := b.storedAs(ctx, "", m.MessageReference.MessageID); err == nil {
 			p.ReplyTo = parent
 		}
 	}
