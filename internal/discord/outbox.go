@@ -141,9 +141,7 @@ func (o *Outbox) MessageID(ctx context.Context, ref Ref) (string, error) {
 func (o *Outbox) RefOf(ctx context.Context, channelID, messageID string) (Ref, error) {
 	deadline := time.Now().Add(RefWait)
 	for {
-		o.mu.Lock()
-		ch := o.changed
-		o.mu.Unlock()
+		ch := o.changes()
 		ref, err := o.refOf(ctx, messageID)
 		if ref != 0 || err != nil || channelID == "" {
 			return ref, err
@@ -189,9 +187,7 @@ func (o *Outbox) Pending(ctx context.Context) (int, error) {
 // Flush waits until nothing is pending.
 func (o *Outbox) Flush(ctx context.Context) error {
 	for {
-		o.mu.Lock()
-		ch := o.changed
-		o.mu.Unlock()
+		ch := o.changes()
 		n, err := o.Pending(ctx)
 		if err != nil || n == 0 {
 			return err
@@ -210,6 +206,14 @@ func (o *Outbox) poke() {
 	case o.wake <- struct{}{}:
 	default:
 	}
+}
+
+// changes returns a channel closed when the next row is done; take it
+// before looking at the rows, so that a row done meanwhile is not missed.
+func (o *Outbox) changes() <-chan struct{} {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.changed
 }
 
 func (o *Outbox) done() {
