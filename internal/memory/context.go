@@ -11,7 +11,8 @@ import (
 
 // FoldThreshold is the share of the window the unsummarised turns of a
 // conversation may fill before the oldest are folded into a summary;
-// folding stops when they fill FoldTarget.
+// folding stops when they fill FoldTarget. The turns are folded sooner
+// when the context could not show them all (see Assemble).
 const (
 	FoldThreshold = 0.70
 	FoldTarget    = 0.40
@@ -89,6 +90,10 @@ type Context struct {
 	Recent    int    `json:"recent"`
 	Folded    int    `json:"folded"` // messages folded into a summary by this call
 	Cached    bool   `json:"cached"`
+
+	// room is what the recent turns could use beside the rest, and left
+	// how many unsummarised turns of the conversation did not fit in it.
+	room, left int
 }
 
 func (c Context) clone() Context {
@@ -98,8 +103,15 @@ func (c Context) clone() Context {
 
 // Assemble builds the context for the next reply in a conversation, never
 // over Window − Reserve tokens. When the conversation's unsummarised turns
-// pass 70% of the window, the oldest are first folded into a summary. The
-// result is cached until the conversation or the user's facts change.
+// pass FoldThreshold of the window, or would not all fit beside the system
+// turn and the recalled memories, the oldest are folded into a summary.
+// So between two folds every unsummarised turn is shown, and from one
+// reply to the next the context only grows at its end: a backend that
+// keeps the prompt it has read (Ollama, LM Studio) reads only the new
+// turns. Were the oldest turn left out instead, the turns after the system
+// turn would all move, and the backend would read them all again on every
+// reply. The result is cached until the conversation or the user's facts
+// change.
 func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, error) {
 	if req.Window <= 0 {
 		return Context{}, errors.New("assemble context: the model's window is unknown")
@@ -116,13 +128,25 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 		c.Cached = true
 		return c, nil
 	}
-	folded, err := s.foldIfNeeded(ctx, req)
+	folded, err := s.foldIfNeeded(ctx, req, 0)
 	if err != nil {
 		return Context{}, err
 	}
 	c, err := s.assemble(ctx, req, budget)
 	if err != nil {
 		return Context{}, err
+	}
+	if c.left > 0 && req.Branch == 0 {
+		n, err := s.foldIfNeeded(ctx, req, c.room)
+		if err != nil {
+			return Context{}, err
+		}
+		if n > 0 {
+			folded += n
+			if c, err = s.assemble(ctx, req, budget); err != nil {
+				return Context{}, err
+			}
+		}
 	}
 	c.Folded = folded
 	s.cache.put(key, c)
@@ -178,10 +202,11 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 		// Counted apart from the turn it joins, with its separator.
 		fixed += tok.Count(recalled) + tok.Count("\n\n")
 	}
-	recent, total, err := s.recentWithin(ctx, tok, req, foldEnd, fixed, budget)
+	recent, left, total, err := s.recentWithin(ctx, tok, req, foldEnd, fixed, budget)
 	if err != nil {
 		return c, err
 	}
+	c.room, c.left = budget-fixed, left
 	c.Turns = append(c.Turns, Turn{Role: RoleSystem, Content: system})
 	tools, err := s.toolDetails(ctx, recent)
 	if err != nil {
@@ -349,16 +374,13 @@ func (s *Store) memorySection(ctx context.Context, sys *systemTurn, req ContextR
 	if query == "" {
 		return 0, nil
 	}
-	mems, err := s.Recall(ctx, req.User, query, 16)
+	mems, err := s.RecallExcept(ctx, req.User, query, 16, shown)
 	if err != nil {
 		return 0, err
 	}
 	per := max(limit/4, 16)
 	var lines []string
 	for _, m := range mems {
-		if shown(m) {
-			continue
-		}
 		who := string(m.Role)
 		if m.Kind == KindSummary {
 			who = "summary"
@@ -370,19 +392,23 @@ func (s *Store) memorySection(ctx context.Context, sys *systemTurn, req ContextR
 }
 
 // recentWithin returns the newest turns after foldEnd that fit in budget
-// beside a system turn of sysTokens, counted by tok, and the total tokens
-// with them.
-func (s *Store) recentWithin(ctx context.Context, tok *Estimator, req ContextRequest, foldEnd int64, sysTokens, budget int) ([]Message, int, error) {
+// beside a system turn of sysTokens, counted by tok, how many of the
+// conversation's turns after foldEnd it left out (0 for a branch), and the
+// total tokens with them.
+func (s *Store) recentWithin(ctx context.Context, tok *Estimator, req ContextRequest, foldEnd int64, sysTokens, budget int) ([]Message, int, int, error) {
 	over := tok.TurnOverhead()
 	var recent []Message
 	var err error
+	left := 0
 	if req.Branch != 0 {
 		recent, err = s.branchFitting(ctx, tok, req.Model, req.Branch, budget-sysTokens, over)
 	} else {
-		recent, err = s.recentFitting(ctx, tok, req.Model, req.Conversation, foldEnd, budget-sysTokens, over)
+		var all int
+		recent, all, err = s.recentFitting(ctx, tok, req.Model, req.Conversation, foldEnd, budget-sysTokens, over)
+		left = all - len(recent)
 	}
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, 0, err
 	}
 	// Drop the oldest recent turns until everything fits: section sums and
 	// the whole-text estimate can differ by a token or two.
@@ -393,11 +419,14 @@ func (s *Store) recentWithin(ctx context.Context, tok *Estimator, req ContextReq
 	for total > budget && len(recent) > 0 {
 		total -= recent[0].Tokens + over
 		recent = recent[1:]
+		if req.Branch == 0 {
+			left++
+		}
 	}
 	if total > budget {
-		return nil, 0, fmt.Errorf("assemble context: the persona alone needs %d of %d tokens", sysTokens, budget)
+		return nil, 0, 0, fmt.Errorf("assemble context: the persona alone needs %d of %d tokens", sysTokens, budget)
 	}
-	return recent, total, nil
+	return recent, left, total, nil
 }
 
 func keepFitting(tok *Estimator, lines []string, limit int) []string {
@@ -451,10 +480,12 @@ func (s *Store) foldSummaries(ctx context.Context, conversation int64) ([]string
 }
 
 // foldIfNeeded folds the oldest unsummarised turns into a 'fold' summary
-// when they fill more than FoldThreshold of the window, until they fill at
-// most FoldTarget (always keeping the last two turns). It returns how many
+// when they (each with its turn overhead) hold more than their limit, until
+// they hold at most FoldTarget/FoldThreshold of it, always keeping the last
+// two turns. The limit is what FoldThreshold of the window leaves beside
+// the persona, or room when that is less and room > 0. It returns how many
 // messages it folded.
-func (s *Store) foldIfNeeded(ctx context.Context, req ContextRequest) (int, error) {
+func (s *Store) foldIfNeeded(ctx context.Context, req ContextRequest, room int) (int, error) {
 	s.foldMu.Lock()
 	defer s.foldMu.Unlock()
 	end, err := s.lastFoldEnd(ctx, req.Conversation)
@@ -467,17 +498,21 @@ func (s *Store) foldIfNeeded(ctx context.Context, req ContextRequest) (int, erro
 	}
 	tok := s.Tokenizer(ctx, req.Model)
 	over := tok.TurnOverhead()
-	total := tok.Count(req.Persona) + over
+	total := 0
 	for i, m := range ms {
 		if req.Model != "" {
 			ms[i].Tokens = tok.Count(m.Content)
 		}
 		total += ms[i].Tokens + over
 	}
-	if float64(total) <= FoldThreshold*float64(req.Window) {
+	limit := int(FoldThreshold*float64(req.Window)) - tok.Count(req.Persona) - over
+	if room > 0 {
+		limit = min(limit, room)
+	}
+	if total <= limit {
 		return 0, nil
 	}
-	target := int(FoldTarget * float64(req.Window))
+	target := int(float64(limit) * FoldTarget / FoldThreshold)
 	n := 0
 	for n < len(ms)-2 && total > target {
 		total -= ms[n].Tokens + over

@@ -158,7 +158,7 @@ func TestAssembleNeverOverBudget(t *testing.T) {
 	}
 }
 
-func TestAssembleFoldsAtSeventyPercent(t *testing.T) {
+func TestAssembleFoldsLongConversations(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	tests := []struct {
@@ -216,14 +216,18 @@ func TestAssembleFoldsAtSeventyPercent(t *testing.T) {
 			if c.Turns[1].MessageID <= last {
 				t.Errorf("recent turns start at %d, inside the fold ending at %d", c.Turns[1].MessageID, last)
 			}
-			rest := 0
+			rest, unfolded := 0, 0
 			for _, m := range ms {
 				if m.ID > last {
 					rest += m.Tokens + turnOverhead
+					unfolded++
 				}
 			}
 			if float64(rest) > FoldTarget*window {
 				t.Errorf("after folding %d tokens of turns remain, want at most %v", rest, FoldTarget*window)
+			}
+			if c.Recent != unfolded {
+				t.Errorf("the context shows %d of the %d turns left after the fold; want all", c.Recent, unfolded)
 			}
 			// Assembling again neither folds again nor duplicates.
 			appendMsgs(t, s, conv, Message{Content: "and one more"})
@@ -421,5 +425,71 @@ func TestAssembleKeepsWhatWasReadTheSame(t *testing.T) {
 	}
 	if second.Turns[1].Recalled != "" || second.Turns[1].Text() != "what does Biscuit love?" || second.Turns[2].Text() != "Biscuit loves the beach." {
 		t.Errorf("the earlier turns read %q, %q", second.Turns[1].Text(), second.Turns[2].Text())
+	}
+}
+
+// TestAssembleShowsEveryTurnBetweenFolds: from one reply to the next, until
+// the next fold, the context keeps its system turn and every turn it showed
+// before, in order, and only adds the new ones at its end, however much the
+// recalled memories take. When the oldest turn dropped out instead, a
+// backend that keeps the prompt it has read (Ollama, LM Studio) had to read
+// the whole conversation again on every reply.
+func TestAssembleShowsEveryTurnBetweenFolds(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, Options{Now: func() time.Time { return now }})
+	// An earlier conversation for recall to find: every DM below names a
+	// plant, and these turns talk about them at different lengths.
+	plants := []string{"tomatoes", "basil", "peppers", "beans", "mint", "lettuce", "thyme"}
+	var old []Message
+	for i := range 60 {
+		p := plants[i%len(plants)]
+		old = append(old, Message{Time: now.Add(-30*24*time.Hour + time.Duration(i)*time.Minute),
+			Content: fmt.Sprintf("the %s on the balcony %s", p, strings.Repeat("needed water and a little shade again ", 1+i%5))})
+	}
+	appendMsgs(t, s, startConv(t, s, "u"), old...)
+	for _, f := range []Fact{
+		{User: "u", Subject: "garden", Statement: "grows vegetables on a balcony"},
+		{User: "u", Subject: "home", Statement: "lives in a flat facing south"},
+	} {
+		if _, err := s.Remember(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conv := startConv(t, s, "u")
+	req := ContextRequest{User: "u", Conversation: conv, Persona: "You are Mai.", Window: 2048}
+	var prev Context
+	folds, kept := 0, 0
+	for i := range 80 {
+		p := plants[(i*3)%len(plants)]
+		appendMsgs(t, s, conv, Message{Content: fmt.Sprintf("how are the %s doing after day %d?", p, i)})
+		c, err := s.Assemble(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Memories == 0 {
+			t.Fatalf("reply %d: nothing recalled for %q, so the test shows nothing", i, p)
+		}
+		if c.Folded > 0 {
+			folds++
+		} else if i > 0 {
+			if c.Turns[0].Content != prev.Turns[0].Content {
+				t.Fatalf("reply %d: the system turn changed without a fold:\n%q\n%q", i, prev.Turns[0].Content, c.Turns[0].Content)
+			}
+			if len(c.Turns) != len(prev.Turns)+2 {
+				t.Fatalf("reply %d: %d turns after %d without a fold; want the 2 new ones added", i, len(c.Turns), len(prev.Turns))
+			}
+			for j := 1; j < len(prev.Turns); j++ {
+				if c.Turns[j].MessageID != prev.Turns[j].MessageID {
+					t.Fatalf("reply %d: turn %d is message %d, was %d: the turns slid without a fold", i, j, c.Turns[j].MessageID, prev.Turns[j].MessageID)
+				}
+			}
+			kept++
+		}
+		prev = c
+		appendMsgs(t, s, conv, Message{Role: RoleAssistant, Content: fmt.Sprintf("The %s are fine; %s", p, strings.Repeat("they grew a little ", 1+i%4))})
+	}
+	if folds < 2 || kept < 40 {
+		t.Fatalf("%d folds and %d replies without one; the test needs at least 2 and 40", folds, kept)
 	}
 }

@@ -250,3 +250,41 @@ func TestRebuildIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestRecallExceptLooksPastWhatItSkips: the turns of the conversation being
+// answered match the query best, but the context shows them anyway; what
+// recall returns is then the best of the rest, not the k best minus those.
+func TestRecallExceptLooksPastWhatItSkips(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, Options{Now: func() time.Time { return now }})
+	earlier := appendMsgs(t, s, startConv(t, s, "u"),
+		Message{Content: "the ferry to the island leaves at nine on a long and windy morning crossing", Time: now.Add(-40 * 24 * time.Hour)},
+		Message{Content: "we missed the ferry because the bus was late and the harbour was far", Time: now.Add(-39 * 24 * time.Hour)})
+	current := startConv(t, s, "u")
+	for i := range 100 {
+		appendMsgs(t, s, current, Message{Content: fmt.Sprintf("ferry %d", i), Time: now.Add(-time.Duration(100-i) * time.Minute)})
+	}
+	skip := func(m Recollection) bool { return m.ConversationID == current }
+	got, err := s.RecallExcept(ctx, "u", "ferry", 2, skip)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, m := range got {
+		ids = append(ids, m.ID)
+	}
+	if len(ids) != 2 || !(ids[0] == earlier[0].ID && ids[1] == earlier[1].ID || ids[0] == earlier[1].ID && ids[1] == earlier[0].ID) {
+		t.Errorf("RecallExcept = messages %v, want the two of the earlier conversation, %d and %d", ids, earlier[0].ID, earlier[1].ID)
+	}
+	// Recall alone finds the current conversation's short turns first.
+	all, err := s.Recall(ctx, "u", "ferry", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range all {
+		if m.ConversationID != current {
+			t.Errorf("Recall found message %d of the earlier conversation among its best 2; the test shows nothing", m.ID)
+		}
+	}
+}

@@ -101,7 +101,7 @@ func TestRecallWithOllamaEmbeddings(t *testing.T) {
 		t.Errorf("stored vector: %d bytes for %d dims, squared norm %v", len(blob), dims, norm)
 	}
 	for i, text := range texts {
-		vs, err := s.vectorMessages(ctx, "u", text, 3)
+		vs, err := s.vectorMessages(ctx, "u", text, 3, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -77,6 +77,15 @@ type Recollection struct {
 // quoted, so FTS5 operators in it are searched for, not obeyed. A failing
 // embedder degrades recall to FTS5 alone rather than failing it.
 func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Recollection, error) {
+	return s.RecallExcept(ctx, user, query, k, nil)
+}
+
+// RecallExcept is Recall among the memories skip does not leave out (nil
+// leaves out none). The memories left out take no place among the k: a
+// context that already shows the turns of its conversation word for word
+// asks for the best of the rest, and still gets k when those turns would
+// have been the best matches.
+func (s *Store) RecallExcept(ctx context.Context, user, query string, k int, skip func(Recollection) bool) ([]Recollection, error) {
 	if k <= 0 {
 		return nil, nil
 	}
@@ -109,19 +118,19 @@ func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Recoll
 	}
 	match := FTSQuery(query)
 	if match != "" {
-		ms, err := s.ftsMessages(ctx, user, match, n)
+		ms, err := s.ftsMessages(ctx, user, match, n, skip)
 		if err != nil {
 			return nil, err
 		}
 		add(ms)
-		ss, err := s.ftsSummaries(ctx, user, match, n)
+		ss, err := s.ftsSummaries(ctx, user, match, n, skip)
 		if err != nil {
 			return nil, err
 		}
 		add(ss)
 	}
 	if vectors {
-		if vs, err := s.vectorMessages(ctx, user, query, n); err == nil {
+		if vs, err := s.vectorMessages(ctx, user, query, n, skip); err == nil {
 			add(vs)
 		}
 	}
@@ -149,8 +158,9 @@ func (s *Store) Recall(ctx context.Context, user, query string, k int) ([]Recoll
 // messages: joining before the limit would look up every match, and
 // fetching the rows in a second statement measured slower (each statement
 // and each bound value costs microseconds in the driver). When other users'
-// messages crowd the user's out of the limited set, it asks again for more.
-func (s *Store) ftsMessages(ctx context.Context, user, match string, n int) ([]Recollection, error) {
+// messages, or those skip leaves out, crowd the rest out of the limited set,
+// it asks again for more.
+func (s *Store) ftsMessages(ctx context.Context, user, match string, n int, skip func(Recollection) bool) ([]Recollection, error) {
 	for limit := n; ; limit *= 8 {
 		// LIMIT is written into the SQL, not bound: FTS5 queries with a
 		// bound LIMIT measured about 30% slower.
@@ -160,14 +170,14 @@ JOIN messages m ON m.id = f.rowid ORDER BY f.r`, limit))
 		if err != nil {
 			return nil, err
 		}
-		out, scanned, err := scanMatches(ctx, st, match, user, n)
+		out, scanned, err := scanMatches(ctx, st, match, user, n, skip)
 		if err != nil || len(out) >= n || scanned < limit {
 			return out, err
 		}
 	}
 }
 
-func scanMatches(ctx context.Context, st *sql.Stmt, match, user string, n int) ([]Recollection, int, error) {
+func scanMatches(ctx context.Context, st *sql.Stmt, match, user string, n int, skip func(Recollection) bool) ([]Recollection, int, error) {
 	rows, err := st.QueryContext(ctx, match, user)
 	if err != nil {
 		return nil, 0, fmt.Errorf("search messages: %w", err)
@@ -184,8 +194,8 @@ func scanMatches(ctx context.Context, st *sql.Stmt, match, user string, n int) (
 		if err := rows.Scan(&m.ID, &mine, &m.ConversationID, &role, &m.Content, &m.Tokens, &ms); err != nil {
 			return nil, 0, fmt.Errorf("search messages: %w", err)
 		}
-		if mine && len(out) < n {
-			m.Role, m.Time = Role(role), fromMS(ms)
+		m.Role, m.Time = Role(role), fromMS(ms)
+		if mine && len(out) < n && (skip == nil || !skip(m)) {
 			out = append(out, m)
 		}
 	}
@@ -213,11 +223,18 @@ func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-func (s *Store) ftsSummaries(ctx context.Context, user, match string, n int) ([]Recollection, error) {
+// ftsSummaries returns the user's n best BM25 matches among summaries that
+// skip does not leave out; it reads up to twice n, since a conversation's
+// own folds are few.
+func (s *Store) ftsSummaries(ctx context.Context, user, match string, n int, skip func(Recollection) bool) ([]Recollection, error) {
+	limit := n
+	if skip != nil {
+		limit = 2 * n
+	}
 	st, err := s.stmt(ctx, fmt.Sprintf(`SELECT x.id, x.conversation_id, x.tier, x.content, x.tokens, x.to_ms
 FROM summaries_fts JOIN summaries x ON x.id = summaries_fts.rowid
 WHERE summaries_fts MATCH ? AND x.user_id = ?
-ORDER BY bm25(summaries_fts) LIMIT %d`, n))
+ORDER BY bm25(summaries_fts) LIMIT %d`, limit))
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +251,9 @@ ORDER BY bm25(summaries_fts) LIMIT %d`, n))
 			return nil, fmt.Errorf("search summaries: %w", err)
 		}
 		m.Time = fromMS(ms)
-		out = append(out, m)
+		if len(out) < n && (skip == nil || !skip(m)) {
+			out = append(out, m)
+		}
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("search summaries: %w", err)
@@ -246,7 +265,8 @@ ORDER BY bm25(summaries_fts) LIMIT %d`, n))
 // to the query, among the vectors of the model that embedded it. Vectors are stored unit-length, so it is a dot product,
 // computed over an in-memory copy of the user's vectors (vectors.go):
 // reading them from SQLite for every query took 180 ms at 10,000 messages.
-func (s *Store) vectorMessages(ctx context.Context, user, query string, n int) ([]Recollection, error) {
+// Those skip leaves out are looked past, among up to four times n.
+func (s *Store) vectorMessages(ctx context.Context, user, query string, n int, skip func(Recollection) bool) ([]Recollection, error) {
 	vs, model, err := s.opt.Embedder.Embed(ctx, []string{query})
 	if err != nil {
 		return nil, fmt.Errorf("embed query: %w", err)
@@ -262,7 +282,11 @@ func (s *Store) vectorMessages(ctx context.Context, user, query string, n int) (
 	if err != nil {
 		return nil, err
 	}
-	hits := ix.top(q, n)
+	want := n
+	if skip != nil {
+		want = 4 * n
+	}
+	hits := ix.top(q, want)
 	ids := make([]int64, len(hits))
 	for i, h := range hits {
 		ids[i] = h.id
@@ -277,7 +301,10 @@ func (s *Store) vectorMessages(ctx context.Context, user, query string, n int) (
 		if !ok {
 			continue
 		}
-		out = append(out, Recollection{Kind: KindMessage, ID: m.ID, ConversationID: m.ConversationID, Role: m.Role, Content: m.Content, Tokens: m.Tokens, Time: m.Time})
+		r := Recollection{Kind: KindMessage, ID: m.ID, ConversationID: m.ConversationID, Role: m.Role, Content: m.Content, Tokens: m.Tokens, Time: m.Time}
+		if len(out) < n && (skip == nil || !skip(r)) {
+			out = append(out, r)
+		}
 	}
 	return out, nil
 }

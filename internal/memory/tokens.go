@@ -258,13 +258,14 @@ func (s *Store) ObservePrompt(ctx context.Context, model string, messages []stri
 
 // recentFitting returns the newest unfolded turns of the conversation that
 // fit in room tokens, oldest first, each with Tokens as tok counts it (as
-// stored for the generic estimator) and over tokens of template.
-func (s *Store) recentFitting(ctx context.Context, tok *Estimator, model string, conversation, afterID int64, room, over int) ([]Message, error) {
+// stored for the generic estimator) and over tokens of template, and how
+// many unfolded turns there are.
+func (s *Store) recentFitting(ctx context.Context, tok *Estimator, model string, conversation, afterID int64, room, over int) ([]Message, int, error) {
 	ms, err := s.Messages(ctx, conversation, afterID, 0)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return fitNewest(tok, model, ms, room, over), nil
+	return fitNewest(tok, model, ms, room, over), len(ms), nil
 }
 
 // fitNewest returns the newest of ms whose tokens, counted by tok for
