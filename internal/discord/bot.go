@@ -252,17 +252,16 @@ func (b *Bot) answer(ctx context.Context, channel, text string) {
 	b.stream(ctx, r, false)
 }
 
-// stream sends r's prompt to the chat core and its events into r; redo
-// says r continues an answer a restart interrupted, whose prompt the core
-// may already have stored.
+// stream sends r's prompt to the chat core and its events into r, and
+// returns once the core has stored the turn; r's final edit follows
+// (finish). redo says r continues an answer a restart interrupted, whose
+// prompt the core may already have stored.
 func (b *Bot) stream(ctx context.Context, r *reply, redo bool) {
 	go r.type_()
 	b.presence(1)
-	defer b.presence(-1)
 	if b.chat == nil {
 		r.emit(Event{Kind: EventReply, Text: ChatOff})
-		r.finish()
-		b.retire(r)
+		b.finish(r)
 		return
 	}
 	send := b.chat.Send
@@ -281,13 +280,26 @@ func (b *Bot) stream(ctx context.Context, r *reply, redo bool) {
 		r.emit(e)
 	})
 	if ctx.Err() != nil {
+		b.presence(-1)
 		return // shutting down: the reply stays unfinished, and is redone on restart
 	}
 	if err != nil {
 		b.o.Log.Debug().Err(err).Msg("discord: the turn ended with an error")
 	}
-	r.finish()
-	b.retire(r)
+	b.finish(r)
+}
+
+// finish makes r's final edit and retires r, on its own goroutine: that
+// edit keeps the edit cadence, so it may be up to EditInterval away, and
+// the next DM's answer, whose turn is already stored, need not wait for
+// it. r counts as an answer being given (Busy) until its final edit is in
+// the outbox, so that a drain at shutdown waits for it.
+func (b *Bot) finish(r *reply) {
+	go func() {
+		r.finish()
+		b.retire(r)
+		b.presence(-1)
+	}()
 }
 
 // keepDone is how many finished replies stay held in memory.

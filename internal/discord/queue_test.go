@@ -17,6 +17,7 @@ import (
 type turnChat struct {
 	block   string
 	release chan struct{}
+	model   string // named in each answer's stats, for a footer
 
 	mu         sync.Mutex
 	calls      []string // the texts, "redo:" before a Redo's, in call order
@@ -66,7 +67,7 @@ func (c *turnChat) answer(ctx context.Context, call, text string, emit func(Even
 			return ctx.Err()
 		}
 	}
-	emit(Event{Kind: EventDone})
+	emit(Event{Kind: EventDone, Stats: Stats{Model: c.model}})
 	return nil
 }
 
@@ -275,5 +276,48 @@ func TestWaitingDMWithFileSurvivesAStop(t *testing.T) {
 	settle(func() bool { calls, _ := chat2.seen(); return len(calls) > 3 })
 	if calls, _ := chat2.seen(); strings.Join(calls, "|") != "redo:first|"+run+"|third" {
 		t.Fatalf("after the restart the chat core got %q, want the first redone, then the file run and the DM after it, in the order sent, once each", calls)
+	}
+}
+
+// finishedAtSend is turnChat that notes, when each answer begins, how many
+// replies had made their final edit by then.
+type finishedAtSend struct {
+	*turnChat
+	db       *store.DB
+	mu       sync.Mutex
+	finished []int
+}
+
+func (c *finishedAtSend) Send(ctx context.Context, user string, p Prompt, emit func(Event)) error {
+	c.mu.Lock()
+	c.finished = append(c.finished, countRows(c.db, "done = 1"))
+	c.mu.Unlock()
+	return c.turnChat.Send(ctx, user, p, emit)
+}
+
+// The next DM's answer begins as soon as the chat core has stored the one
+// before: the earlier reply's final edit, which keeps the edit cadence and
+// so may be most of an edit interval away, follows on its own. Waiting for
+// it left the model idle for up to an edit interval between two answers.
+func TestNextAnswerDoesNotWaitForTheFinalEdit(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	db := openDB(t, t.TempDir())
+	chat := &finishedAtSend{turnChat: newTurnChat(""), db: db}
+	chat.model = "m"
+	b := startBot(t, fake, db, chat, Options{EditInterval: 3 * time.Second, Footer: true})
+	ch := fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "one")
+	fake.SendDM(ownerID, "two")
+	waitFor(t, "both answers", func() bool { return countRows(db, "done = 1") == 2 })
+	chat.mu.Lock()
+	finished := append([]int(nil), chat.finished...)
+	chat.mu.Unlock()
+	if len(finished) != 2 || finished[1] != 0 {
+		t.Fatalf("replies finished when each answer began: %v; want [0 0], the second begun before the first's final edit", finished)
+	}
+	flush(t, b.Outbox(), 10*time.Second)
+	got := contents(fake.BotMessages(ch))
+	if len(got) != 2 || got[0] != "re: one\n-# m" || got[1] != "re: two\n-# m" {
+		t.Fatalf("Discord shows %q, want both answers in order, each with its footer", got)
 	}
 }
