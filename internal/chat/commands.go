@@ -22,6 +22,7 @@ const Help = `Commands:
   /regenerate      answer the last message again, replacing the answer
   /clear           start a new conversation (the old one stays in memory)
   /forget          forget this conversation for real
+  /forget last     forget your last message and its answer
   /forget fact ID  forget one fact; /forget all forgets everything (asks first)
   /remember TEXT   remember something about you
   /facts           what Mai knows about you
@@ -229,6 +230,12 @@ func (c *Core) forget(ctx context.Context, s *session, arg string, reply func(st
 			return err
 		}
 		return reply("forgot this conversation: %d messages, %d summaries", r.Messages, r.Summaries)
+	case arg == "last":
+		id, err := c.forgetLast(ctx, s)
+		if err != nil {
+			return err
+		}
+		return reply("forgot your last message and its answer (message %d)", id)
 	case strings.HasPrefix(arg, "fact"):
 		id, err := strconv.ParseInt(strings.TrimSpace(strings.TrimPrefix(arg, "fact")), 10, 64)
 		if err != nil {
@@ -269,7 +276,7 @@ func (c *Core) forget(ctx context.Context, s *session, arg string, reply func(st
 		}
 		return reply("forgot everything: %d messages, %d facts", r.Messages, r.Facts)
 	}
-	return fmt.Errorf("/forget takes nothing, fact ID, or all; not %q", arg)
+	return fmt.Errorf("/forget takes nothing (this conversation), last, fact ID, or all; not %q", arg)
 }
 
 // forgot records a forgetting that is done (Config.Forgot).

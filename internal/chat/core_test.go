@@ -417,7 +417,8 @@ func TestModelWithoutToolsIsSaid(t *testing.T) {
 	}
 }
 
-// ForgetLast deletes the latest message and its answer, and nothing before.
+// /forget last deletes the latest message and its answer, and nothing
+// before; with nothing left, it says so.
 func TestForgetLastExchange(t *testing.T) {
 	srv, r := fakeLMStudio(t)
 	mem := openMemory(t, dbPath(t))
@@ -428,18 +429,19 @@ func TestForgetLastExchange(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := c.ForgetLast(context.Background(), "u1"); err != nil {
-		t.Fatal(err)
+	ev, err := send(t, c, "u1", "/forget last")
+	if err != nil || !strings.HasPrefix(ev.text(chat.EventReply), "forgot your last message and its answer") {
+		t.Fatalf("/forget last: %q, %v", ev.text(chat.EventReply), err)
 	}
 	ms, _ := stored(t, mem, c, "u1")
 	if len(ms) != 2 || ms[0].Content != "first" || ms[1].Content != "one" {
 		t.Fatalf("stored = %+v", ms)
 	}
-	if err := c.ForgetLast(context.Background(), "u1"); err != nil {
+	if _, err := send(t, c, "u1", "/forget last"); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.ForgetLast(context.Background(), "u1"); err == nil {
-		t.Fatal("forgetting an empty conversation's last exchange succeeded")
+	if _, err := send(t, c, "u1", "/forget last"); err == nil || !strings.Contains(err.Error(), "no message of yours") {
+		t.Fatalf("forgetting an empty conversation's last exchange: %v", err)
 	}
 }
 

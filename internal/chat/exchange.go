@@ -47,20 +47,23 @@ func (c *Core) lockGen(ctx context.Context, user string) (*session, func(), erro
 	}
 }
 
-// ForgetLast forgets user's last exchange for real (ForgetExchange of the
-// latest message).
-func (c *Core) ForgetLast(ctx context.Context, user string) error {
-	s, unlock, err := c.lockGen(ctx, user)
+// forgetLast forgets the session's last exchange for real (/forget last),
+// once a running answer has ended, and returns the id of its user message.
+func (c *Core) forgetLast(ctx context.Context, s *session) (int64, error) {
+	_, unlock, err := c.lockGen(ctx, s.user)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer unlock()
 	_, ms, last, err := c.lastExchange(ctx, s)
+	if errors.Is(err, errNoMessage) {
+		return 0, errors.New("there is no message of yours in this conversation to forget")
+	}
 	if err != nil {
-		return err
+		return 0, err
 	}
 	_, err = c.forgetExchange(ctx, s, ms[last].ID)
-	return err
+	return ms[last].ID, err
 }
 
 // ForgetExchange deletes from memory, for real, the exchange that the

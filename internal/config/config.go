@@ -349,16 +349,6 @@ func Names() []string {
 	return out
 }
 
-// Describe returns each variable's name, help text and default description,
-// in table order, for .env.example and the README.
-func Describe() []Entry {
-	var out []Entry
-	for _, v := range vars() {
-		out = append(out, Entry{Name: v.name, Help: v.help, Secret: v.secret != nil, Value: v.defDoc})
-	}
-	return out
-}
-
 // Example renders the .env.example template: every variable, commented out
 // at its default, with its help text.
 func Example() string {

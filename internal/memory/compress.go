@@ -57,12 +57,6 @@ type CompressReport struct {
 	Steps              []Step `json:"steps"`
 }
 
-// BytesBefore is hot plus archive bytes before the pass.
-func (r CompressReport) BytesBefore() int64 { return r.HotBytesBefore + r.ArchiveBytesBefore }
-
-// BytesAfter is hot plus archive bytes after the pass.
-func (r CompressReport) BytesAfter() int64 { return r.HotBytesAfter + r.ArchiveBytesAfter }
-
 // unit is a conversation-day with the messages it holds.
 type unit struct {
 	conversation int64

@@ -135,11 +135,6 @@ func toMS(t time.Time) int64 { return t.UnixMilli() }
 
 func fromMS(ms int64) time.Time { return time.UnixMilli(ms).UTC() }
 
-// EnsureUser records a user if new.
-func (s *Store) EnsureUser(ctx context.Context, user string) error {
-	return s.db.Tx(ctx, func(tx *sql.Tx) error { return ensureUser(ctx, tx, user, s.now()) })
-}
-
 func ensureUser(ctx context.Context, tx *sql.Tx, user string, now time.Time) error {
 	if strings.TrimSpace(user) == "" {
 		return errors.New("user id is empty")
