@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/bwmarrin/discordgo"
 )
 
 // typingEvery renews the typing indicator, which Discord shows for ten
@@ -88,12 +90,24 @@ func (r *reply) saveRefs() {
 }
 
 // type_ shows "Mai is typing…" until the first text or the end; stream
-// starts it, so a reply waiting for its turn does not type.
+// starts it, so a reply waiting for its turn does not type. A call that
+// Discord's rate limit holds back (5 per 5 s in a channel) is dropped
+// when the text comes first, so "typing" never shows under an answer
+// already given.
 func (r *reply) type_() {
+	ctx, cancel := context.WithCancel(r.ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-r.typing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	t := time.NewTicker(typingEvery)
 	defer t.Stop()
 	for {
-		if err := r.b.s.ChannelTyping(r.channel); err != nil {
+		if err := r.b.s.ChannelTyping(r.channel, discordgo.WithContext(ctx)); err != nil && ctx.Err() == nil {
 			r.b.o.Log.Debug().Err(err).Msg("discord: typing indicator")
 		}
 		select {
