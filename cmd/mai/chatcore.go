@@ -153,7 +153,7 @@ func (m *Main) newChatCore(ctx context.Context, log zerolog.Logger, r *router.Ro
 	}
 	core, err := chat.New(chat.Config{
 		Models: chat.FromRouter(r), Memory: mem, Persona: ws.Persona, Code: code, Changes: changes,
-		MaxToolCalls: cfg.Chat.MaxToolCalls, FactsEvery: facts, ShowThinking: cfg.Chat.ShowThinking, Decide: decide, CheckPIN: checkPIN,
+		MaxToolCalls: cfg.Chat.MaxToolCalls, FactsEvery: facts, FoldAhead: true, ShowThinking: cfg.Chat.ShowThinking, Decide: decide, CheckPIN: checkPIN,
 		// /switch pins and audits exactly as mai models switch does.
 		Pin:       func(ctx context.Context, ref string) (string, error) { return m.pinModel(ctx, r, sl, ref) },
 		AuditHead: led.auditHead,

@@ -123,6 +123,10 @@ type Config struct {
 	Channel string
 	// MaxToolCalls bounds the tool calls of one turn; DefaultMaxToolCalls when 0.
 	MaxToolCalls int
+	// FoldAhead folds old turns into a summary after an answer, when the
+	// next exchange would not fit beside them (memory.Store.FoldAhead),
+	// instead of before the next answer, where the owner waits for it.
+	FoldAhead bool
 	// FactsEvery is how many user turns pass between fact extractions;
 	// DefaultFactsEvery when 0, never when negative.
 	FactsEvery int
@@ -208,6 +212,9 @@ type session struct {
 	maxTokens int                  // of the running generation
 	last      Stats                // of the last answer, for /status
 	confirm   bool                 // /forget all was asked once
+	// lastContext is how the last answer's context was asked for, for
+	// FoldAhead once it is stored; not set by a reply to an earlier point.
+	lastContext memory.ContextRequest
 	// toldNoTools is the last model the owner was told takes no tools.
 	toldNoTools string
 }

@@ -51,7 +51,30 @@ func (c *Core) turn(ctx context.Context, s *session, m Message, emit func(Event)
 			c.cfg.Log.Warn().Err(err).Msg("learning facts failed")
 		}
 	}
+	c.foldAhead(ctx, s, conv)
 	return nil
+}
+
+// foldAhead folds the conversation's old turns now, the answer shown,
+// when the next exchange would not fit beside them (Config.FoldAhead).
+func (c *Core) foldAhead(ctx context.Context, s *session, conv int64) {
+	if !c.cfg.FoldAhead {
+		return
+	}
+	s.mu.Lock()
+	req := s.lastContext
+	s.mu.Unlock()
+	if req.Conversation != conv || req.Window <= 0 {
+		return
+	}
+	n, err := c.cfg.Memory.FoldAhead(ctx, req)
+	if err != nil {
+		c.cfg.Log.Warn().Err(err).Msg("folding old turns after the answer failed; the next answer folds them")
+		return
+	}
+	if n > 0 {
+		c.cfg.Log.Debug().Int64("conversation", conv).Int("messages", n).Msg("folded old turns after the answer")
+	}
 }
 
 // limitInput truncates a message over MaxInputBytes at a character
@@ -124,6 +147,11 @@ func (c *Core) answer(ctx context.Context, s *session, q asked, extra []llm.Mess
 		asm, err := c.cfg.Memory.Assemble(ctx, creq)
 		if err != nil {
 			return llm.Request{}, err
+		}
+		if creq.Branch == 0 {
+			s.mu.Lock()
+			s.lastContext = creq
+			s.mu.Unlock()
 		}
 		st.ContextTokens, st.ContextWindow = asm.Tokens, t.Window
 		st.RecentTurns, st.Summaries = asm.Recent, asm.Summaries

@@ -94,6 +94,9 @@ type Context struct {
 	// room is what the recent turns could use beside the rest, and left
 	// how many unsummarised turns of the conversation did not fit in it.
 	room, left int
+	// usedFacts are the facts shown, to be marked used once the context
+	// is the one returned.
+	usedFacts []int64
 }
 
 func (c Context) clone() Context {
@@ -128,7 +131,7 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 		c.Cached = true
 		return c, nil
 	}
-	folded, err := s.foldIfNeeded(ctx, req, 0)
+	folded, err := s.foldIfNeeded(ctx, req, 0, false)
 	if err != nil {
 		return Context{}, err
 	}
@@ -137,7 +140,7 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 		return Context{}, err
 	}
 	if c.left > 0 && req.Branch == 0 {
-		n, err := s.foldIfNeeded(ctx, req, c.room)
+		n, err := s.foldIfNeeded(ctx, req, c.room, false)
 		if err != nil {
 			return Context{}, err
 		}
@@ -149,8 +152,41 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 		}
 	}
 	c.Folded = folded
+	if err := s.markFactsUsed(ctx, c.usedFacts); err != nil {
+		return Context{}, err
+	}
 	s.cache.put(key, c)
 	return c, nil
+}
+
+// FoldAhead folds the oldest unsummarised turns of req's conversation now
+// when one more exchange as long as the last would keep the next context
+// from showing them all: Assemble would fold them then, before the
+// answer, and the owner would wait for the summary before the first
+// words. The chat core calls it once an answer is stored and shown. It
+// returns how many messages it folded.
+func (s *Store) FoldAhead(ctx context.Context, req ContextRequest) (int, error) {
+	if req.Branch != 0 || req.Window <= 0 {
+		return 0, nil
+	}
+	if req.Reserve <= 0 {
+		req.Reserve = min(req.Window/4, 1024)
+	}
+	budget := req.Window - req.Reserve
+	if budget <= turnOverhead {
+		return 0, nil
+	}
+	// The room the next context will have is taken to be this one's: the
+	// same system turn, and memories recalled for the message answered.
+	c, err := s.assemble(ctx, req, budget)
+	if err != nil {
+		return 0, err
+	}
+	n, err := s.foldIfNeeded(ctx, req, c.room, true)
+	if n > 0 {
+		s.cache.invalidate(req.Conversation)
+	}
+	return n, err
 }
 
 // assemble builds the context in its steps: the persona, the two
@@ -230,10 +266,7 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 			c.Turns[0].Content += mem.text()
 		}
 	}
-	c.Recent, c.Tokens = len(recent), total
-	if err := s.markFactsUsed(ctx, usedFacts); err != nil {
-		return c, err
-	}
+	c.Recent, c.Tokens, c.usedFacts = len(recent), total, usedFacts
 	return c, nil
 }
 
@@ -483,9 +516,10 @@ func (s *Store) foldSummaries(ctx context.Context, conversation int64) ([]string
 // when they (each with its turn overhead) hold more than their limit, until
 // they hold at most FoldTarget/FoldThreshold of it, always keeping the last
 // two turns. The limit is what FoldThreshold of the window leaves beside
-// the persona, or room when that is less and room > 0. It returns how many
-// messages it folded.
-func (s *Store) foldIfNeeded(ctx context.Context, req ContextRequest, room int) (int, error) {
+// the persona, or room when that is less and room > 0; ahead, they fold
+// when they would pass it with one more exchange as long as the last. It
+// returns how many messages it folded.
+func (s *Store) foldIfNeeded(ctx context.Context, req ContextRequest, room int, ahead bool) (int, error) {
 	s.foldMu.Lock()
 	defer s.foldMu.Unlock()
 	end, err := s.lastFoldEnd(ctx, req.Conversation)
@@ -498,18 +532,26 @@ func (s *Store) foldIfNeeded(ctx context.Context, req ContextRequest, room int) 
 	}
 	tok := s.Tokenizer(ctx, req.Model)
 	over := tok.TurnOverhead()
-	total := 0
+	total, last := 0, 0 // last: the tokens of the last exchange
 	for i, m := range ms {
 		if req.Model != "" {
 			ms[i].Tokens = tok.Count(m.Content)
 		}
 		total += ms[i].Tokens + over
+		if m.Role == RoleUser {
+			last = 0
+		}
+		last += ms[i].Tokens + over
 	}
 	limit := int(FoldThreshold*float64(req.Window)) - tok.Count(req.Persona) - over
 	if room > 0 {
 		limit = min(limit, room)
 	}
-	if total <= limit {
+	trigger := limit
+	if ahead {
+		trigger -= last
+	}
+	if total <= trigger {
 		return 0, nil
 	}
 	target := int(float64(limit) * FoldTarget / FoldThreshold)
@@ -523,6 +565,11 @@ func (s *Store) foldIfNeeded(ctx context.Context, req ContextRequest, room int) 
 	}
 	old := ms[:n]
 	text, model := s.summarize(ctx, SummaryRequest{Style: StyleFold, Messages: old, MaxTokens: max(min(512, req.Window/10), 32)})
+	if err := ctx.Err(); err != nil {
+		// Stopped while the model summarised: no summary extracted in
+		// its place; the turns fold the next time.
+		return 0, fmt.Errorf("fold old turns: %w", err)
+	}
 	err = s.db.Tx(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO summaries (user_id, conversation_id, tier, period, first_message_id, last_message_id, from_ms, to_ms, content, tokens, model, created_ms)
 VALUES (?, ?, 'fold', '', ?, ?, ?, ?, ?, ?, ?, ?)`, old[0].User, req.Conversation, old[0].ID, old[n-1].ID, toMS(old[0].Time), toMS(old[n-1].Time), text, s.tok.Count(text), model, toMS(s.now()))

@@ -493,3 +493,64 @@ func TestAssembleShowsEveryTurnBetweenFolds(t *testing.T) {
 		t.Fatalf("%d folds and %d replies without one; the test needs at least 2 and 40", folds, kept)
 	}
 }
+
+// TestFoldAheadKeepsFoldsOutOfTheAnswer: called after each answer,
+// FoldAhead folds when the next exchange would not fit, so the assembly
+// before an answer never has to fold (and the owner never waits for a
+// summary before the first words), and the context still shows every
+// unsummarised turn.
+func TestFoldAheadKeepsFoldsOutOfTheAnswer(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, Options{Now: func() time.Time { return now }})
+	conv := startConv(t, s, "u")
+	req := ContextRequest{User: "u", Conversation: conv, Persona: "You are Mai.", Window: 2048}
+	// Words of their own in every turn: recall finds nothing, so each
+	// context has the same room and the last exchange foretells the next.
+	say := func(i int, who string) string {
+		var w []string
+		for j := range 12 {
+			w = append(w, fmt.Sprintf("%s%dx%d", who, i, j))
+		}
+		return strings.Join(w, " ")
+	}
+	ahead := 0
+	for i := range 80 {
+		appendMsgs(t, s, conv, Message{Content: say(i, "q")})
+		c, err := s.Assemble(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Folded > 0 && i > 0 {
+			t.Fatalf("turn %d: the assembly before the answer folded %d messages; FoldAhead after the last answer should have", i, c.Folded)
+		}
+		ms, err := s.Messages(ctx, conv, 0, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end, err := s.lastFoldEnd(ctx, conv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		unfolded := 0
+		for _, m := range ms {
+			if m.ID > end {
+				unfolded++
+			}
+		}
+		if c.Recent != unfolded {
+			t.Fatalf("turn %d: the context shows %d of %d unsummarised turns", i, c.Recent, unfolded)
+		}
+		appendMsgs(t, s, conv, Message{Role: RoleAssistant, Content: say(i, "a")})
+		n, err := s.FoldAhead(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			ahead++
+		}
+	}
+	if ahead < 2 {
+		t.Fatalf("FoldAhead folded %d times in 80 turns; the test needs at least 2", ahead)
+	}
+}
