@@ -43,8 +43,10 @@ func (c *turnChat) answer(ctx context.Context, call, text string, emit func(Even
 	c.calls = append(c.calls, call)
 	c.mu.Unlock()
 	if text == "/stop" {
-		c.Stop(ownerID)
+		// Said before the running answer stops: the next DM's answer
+		// may begin as soon as it has.
 		emit(Event{Kind: EventReply, Text: "stopped"})
+		c.Stop(ownerID)
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
@@ -350,4 +352,38 @@ func TestNextAnswerDoesNotWaitForTheFinalEdit(t *testing.T) {
 	if len(got) != 2 || got[0] != "re: one\n-# m" || got[1] != "re: two\n-# m" {
 		t.Fatalf("Discord shows %q, want both answers in order, each with its footer", got)
 	}
+}
+
+// doneThenBusy says its answer and that it is done, then goes on working
+// (as the chat core does when it learns facts or folds old turns) until
+// release.
+type doneThenBusy struct{ release chan struct{} }
+
+func (c *doneThenBusy) Send(ctx context.Context, _ string, p Prompt, emit func(Event)) error {
+	emit(Event{Kind: EventText, Text: "re: " + p.Text})
+	emit(Event{Kind: EventDone, Stats: Stats{Model: "m"}})
+	select {
+	case <-c.release:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+func (c *doneThenBusy) Stop(string) bool { return false }
+
+// A whole answer is shown with its footer when the chat core says it is
+// done, not when its Send returns: the work the core does after an answer
+// does not hold back the end of the reply.
+func TestAnswerShownWholeAtItsEnd(t *testing.T) {
+	fake := newFake(t, discordtest.Options{})
+	db := openDB(t, t.TempDir())
+	chat := &doneThenBusy{release: make(chan struct{})}
+	defer close(chat.release)
+	startBot(t, fake, db, chat, Options{EditInterval: 100 * time.Millisecond, Footer: true})
+	ch := fake.DMChannel(ownerID)
+	fake.SendDM(ownerID, "hello")
+	waitFor(t, "the answer with its footer while the chat core still works", func() bool {
+		got := contents(fake.BotMessages(ch))
+		return len(got) == 1 && got[0] == "re: hello\n-# m"
+	})
 }

@@ -145,8 +145,10 @@ func (r *reply) emit(e Event) {
 		r.notes = append(r.notes, "⚠️ "+e.Text)
 		r.started = true
 	case EventDone:
+		// The answer is whole: shown with its footer at the next edit,
+		// while the chat core may still learn facts or fold old turns
+		// before its Send returns.
 		r.footer = r.b.footer(e.Stats)
-		return
 	}
 	if r.text.Len() > 0 {
 		r.started = true
