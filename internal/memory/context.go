@@ -216,8 +216,12 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 	if err != nil {
 		return c, err
 	}
+	factQuery, err := s.factQuery(ctx, req, foldEnd, query)
+	if err != nil {
+		return c, err
+	}
 	sys := systemTurn{tok: tok}
-	usedFacts, err := s.factSection(ctx, &sys, req.User, query, int(float64(room)*factShare))
+	usedFacts, moreFacts, err := s.factSection(ctx, &sys, req.User, factQuery, query, int(float64(room)*factShare))
 	if err != nil {
 		return c, err
 	}
@@ -228,9 +232,12 @@ func (s *Store) assemble(ctx context.Context, req ContextRequest, budget int) (C
 		}
 	}
 	mem := systemTurn{tok: tok}
-	if c.Memories, err = s.memorySection(ctx, &mem, req, query, shown, int(float64(room)*memoryShare)); err != nil {
+	factsThere, memories, err := s.memorySection(ctx, &mem, req, query, moreFacts, shown, int(float64(room)*memoryShare))
+	if err != nil {
 		return c, err
 	}
+	c.Facts += factsThere
+	c.Memories = memories
 	system := persona + sys.text()
 	recalled := strings.TrimPrefix(mem.text(), "\n\n")
 	fixed := tok.Count(system) + 2*over
@@ -359,12 +366,31 @@ func (s *Store) recallQuery(ctx context.Context, req ContextRequest, foldEnd int
 	return query, nil
 }
 
+// factQuery is what the facts of the system turn are chosen for: the
+// first user turn after the last fold, so that the choice, and with it the
+// system turn, holds from one reply to the next until the next fold; for a
+// branch or a request's own query, query (recallQuery).
+func (s *Store) factQuery(ctx context.Context, req ContextRequest, foldEnd int64, query string) (string, error) {
+	if req.Query != "" || req.Branch != 0 {
+		return query, nil
+	}
+	var first string
+	err := s.db.QueryRowContext(ctx, `SELECT content FROM messages WHERE conversation_id = ? AND id > ? AND role = 'user' ORDER BY id LIMIT 1`,
+		req.Conversation, foldEnd).Scan(&first)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return "", fmt.Errorf("read the first unfolded turn: %w", err)
+	}
+	return first, nil
+}
+
 // factSection adds the user's facts most relevant to query that fit in
-// limit and returns the ids of those it kept.
-func (s *Store) factSection(ctx context.Context, sys *systemTurn, user, query string, limit int) ([]int64, error) {
+// limit and returns the ids of those it kept, and the lines of the facts
+// it left out that share words with latest, best first: those go with the
+// memories recalled for the latest turn (memorySection).
+func (s *Store) factSection(ctx context.Context, sys *systemTurn, user, query, latest string, limit int) ([]int64, []string, error) {
 	facts, err := s.relevantFacts(ctx, user, query)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lines := make([]string, len(facts))
 	for i, f := range facts {
@@ -381,10 +407,44 @@ func (s *Store) factSection(ctx context.Context, sys *systemTurn, user, query st
 	sort.Slice(kept, func(a, b int) bool { return facts[kept[a]].ID < facts[kept[b]].ID })
 	sys.put(title, lines, kept)
 	var ids []int64
+	in := map[int64]bool{}
 	for _, i := range kept {
 		ids = append(ids, facts[i].ID)
+		in[facts[i].ID] = true
 	}
-	return ids, nil
+	if latest == query {
+		return ids, nil, nil
+	}
+	more, err := s.relevantFacts(ctx, user, latest)
+	if err != nil {
+		return nil, nil, err
+	}
+	words := map[string]bool{}
+	for _, w := range contentWords(latest) {
+		words[w] = true
+	}
+	var extra []string
+	for _, f := range more {
+		if in[f.ID] || !sharesWord(f.Subject+" "+f.Statement, words) {
+			continue
+		}
+		l := "- fact: " + f.Statement
+		if f.Subject != "" {
+			l = "- fact: " + f.Subject + ": " + f.Statement
+		}
+		extra = append(extra, l)
+	}
+	return ids, extra, nil
+}
+
+// sharesWord tells whether text has one of words among its content words.
+func sharesWord(text string, words map[string]bool) bool {
+	for _, w := range contentWords(text) {
+		if words[w] {
+			return true
+		}
+	}
+	return false
 }
 
 // foldSection adds the newest folds of the conversation that fit in limit,
@@ -401,18 +461,22 @@ func (s *Store) foldSection(ctx context.Context, sys *systemTurn, conversation i
 	return len(sys.add("Earlier in this conversation", reverse(keepFitting(sys.tok, lines, limit)), limit)), nil
 }
 
-// memorySection adds what Recall finds for query, leaving out what the
-// context shows anyway, and returns how many memories it kept.
-func (s *Store) memorySection(ctx context.Context, sys *systemTurn, req ContextRequest, query string, shown func(Recollection) bool, limit int) (int, error) {
+// memorySection adds facts, the lines of facts relevant to query that the
+// system turn left out, then what Recall finds for query, leaving out what
+// the context shows anyway, and returns how many of each it kept.
+func (s *Store) memorySection(ctx context.Context, sys *systemTurn, req ContextRequest, query string, facts []string, shown func(Recollection) bool, limit int) (int, int, error) {
 	if query == "" {
-		return 0, nil
+		return 0, 0, nil
 	}
 	mems, err := s.RecallExcept(ctx, req.User, query, 16, shown)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	per := max(limit/4, 16)
 	var lines []string
+	for _, l := range facts {
+		lines = append(lines, truncateTokens(sys.tok, l, per))
+	}
 	for _, m := range mems {
 		who := string(m.Role)
 		if m.Kind == KindSummary {
@@ -421,7 +485,14 @@ func (s *Store) memorySection(ctx context.Context, sys *systemTurn, req ContextR
 		l := fmt.Sprintf("- [%s] %s: %s", m.Time.Format("2006-01-02"), who, strings.Join(strings.Fields(m.Content), " "))
 		lines = append(lines, truncateTokens(sys.tok, l, per))
 	}
-	return len(sys.add("Memories that may be relevant", lines, limit)), nil
+	nf := 0
+	kept := sys.add("Memories that may be relevant", lines, limit)
+	for _, i := range kept {
+		if i < len(facts) {
+			nf++
+		}
+	}
+	return nf, len(kept) - nf, nil
 }
 
 // recentWithin returns the newest turns after foldEnd that fit in budget

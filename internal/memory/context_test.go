@@ -554,3 +554,49 @@ func TestFoldAheadKeepsFoldsOutOfTheAnswer(t *testing.T) {
 		t.Fatalf("FoldAhead folded %d times in 80 turns; the test needs at least 2", ahead)
 	}
 }
+
+// TestAssembleKeepsTheFactsWhileTopicsChange: a user with more facts than
+// the system turn holds asks about one thing, then another. The facts of
+// the system turn, chosen for the first turn after the last fold, stay the
+// same, so the backend's cache of the prompt holds; a fact about the new
+// topic that is not among them comes with the memories recalled for the
+// turn that asks.
+func TestAssembleKeepsTheFactsWhileTopicsChange(t *testing.T) {
+	ctx := context.Background()
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	s := newStore(t, Options{Now: func() time.Time { return now }})
+	topics := []string{"sailing", "violin", "chess", "pottery", "climbing", "baking", "astronomy", "cycling", "gardening", "origami",
+		"fencing", "knitting", "birding", "rowing", "juggling", "skating", "poetry", "welding", "archery", "surfing"}
+	for i, tp := range topics {
+		if _, err := s.Remember(ctx, Fact{User: "u", Subject: tp, Statement: fmt.Sprintf("has loved %s for %d years and talks about %s with friends every week", tp, i+2, tp)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conv := startConv(t, s, "u")
+	req := ContextRequest{User: "u", Conversation: conv, Persona: "You are Mai.", Window: 2048}
+	var system string
+	for i, tp := range []string{"sailing", "welding", "surfing", "origami"} {
+		appendMsgs(t, s, conv, Message{Content: "what do you think about my " + tp + "?"})
+		c, err := s.Assemble(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Folded > 0 {
+			t.Fatal("folded: the test wants no fold")
+		}
+		if i == 0 {
+			system = c.Turns[0].Content
+			if n := strings.Count(system, "has loved"); n == 0 || n == len(topics) {
+				t.Fatalf("the system turn holds %d of %d facts; the test wants some but not all", n, len(topics))
+			}
+		} else if c.Turns[0].Content != system {
+			t.Fatalf("turn %d, about %s: the system turn changed:\n%q\n%q", i, tp, system, c.Turns[0].Content)
+		}
+		latest := c.Turns[len(c.Turns)-1]
+		fact := "has loved " + tp
+		if !strings.Contains(system, fact) && !strings.Contains(latest.Recalled, fact) {
+			t.Errorf("turn %d: the fact about %s is neither in the system turn nor recalled with the turn:\n%s", i, tp, latest.Recalled)
+		}
+		appendMsgs(t, s, conv, Message{Role: RoleAssistant, Content: "It sounds lovely."})
+	}
+}
