@@ -119,10 +119,7 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 	if req.Window <= 0 {
 		return Context{}, errors.New("assemble context: the model's window is unknown")
 	}
-	if req.Reserve <= 0 {
-		req.Reserve = min(req.Window/4, 1024)
-	}
-	budget := req.Window - req.Reserve
+	req, budget := withBudget(req)
 	if budget <= turnOverhead {
 		return Context{}, fmt.Errorf("assemble context: window %d leaves no room after reserving %d for the reply", req.Window, req.Reserve)
 	}
@@ -159,6 +156,15 @@ func (s *Store) Assemble(ctx context.Context, req ContextRequest) (Context, erro
 	return c, nil
 }
 
+// withBudget returns req with its Reserve set (a quarter of the window, at
+// most 1024 tokens, when 0) and the tokens the context may take beside it.
+func withBudget(req ContextRequest) (ContextRequest, int) {
+	if req.Reserve <= 0 {
+		req.Reserve = min(req.Window/4, 1024)
+	}
+	return req, req.Window - req.Reserve
+}
+
 // FoldAhead folds the oldest unsummarised turns of req's conversation now
 // when one more exchange as long as the last would keep the next context
 // from showing them all: Assemble would fold them then, before the
@@ -169,10 +175,7 @@ func (s *Store) FoldAhead(ctx context.Context, req ContextRequest) (int, error) 
 	if req.Branch != 0 || req.Window <= 0 {
 		return 0, nil
 	}
-	if req.Reserve <= 0 {
-		req.Reserve = min(req.Window/4, 1024)
-	}
-	budget := req.Window - req.Reserve
+	req, budget := withBudget(req)
 	if budget <= turnOverhead {
 		return 0, nil
 	}
@@ -388,16 +391,14 @@ func (s *Store) factQuery(ctx context.Context, req ContextRequest, foldEnd int64
 // it left out that share words with latest, best first: those go with the
 // memories recalled for the latest turn (memorySection).
 func (s *Store) factSection(ctx context.Context, sys *systemTurn, user, query, latest string, limit int) ([]int64, []string, error) {
-	facts, err := s.relevantFacts(ctx, user, query)
+	all, err := s.Facts(ctx, user)
 	if err != nil {
 		return nil, nil, err
 	}
+	facts, _ := rankFacts(all, query)
 	lines := make([]string, len(facts))
 	for i, f := range facts {
-		lines[i] = "- " + f.Statement
-		if f.Subject != "" {
-			lines[i] = "- " + f.Subject + ": " + f.Statement
-		}
+		lines[i] = "- " + factText(f)
 	}
 	// The most relevant facts win the room; those kept are listed in the
 	// order they were learned, so that the system turn reads the same
@@ -415,36 +416,23 @@ func (s *Store) factSection(ctx context.Context, sys *systemTurn, user, query, l
 	if latest == query {
 		return ids, nil, nil
 	}
-	more, err := s.relevantFacts(ctx, user, latest)
-	if err != nil {
-		return nil, nil, err
-	}
-	words := map[string]bool{}
-	for _, w := range contentWords(latest) {
-		words[w] = true
-	}
+	more, shared := rankFacts(all, latest)
 	var extra []string
 	for _, f := range more {
-		if in[f.ID] || !sharesWord(f.Subject+" "+f.Statement, words) {
-			continue
+		if !in[f.ID] && shared[f.ID] > 0 {
+			extra = append(extra, "- fact: "+factText(f))
 		}
-		l := "- fact: " + f.Statement
-		if f.Subject != "" {
-			l = "- fact: " + f.Subject + ": " + f.Statement
-		}
-		extra = append(extra, l)
 	}
 	return ids, extra, nil
 }
 
-// sharesWord tells whether text has one of words among its content words.
-func sharesWord(text string, words map[string]bool) bool {
-	for _, w := range contentWords(text) {
-		if words[w] {
-			return true
-		}
+// factText is how a fact reads in a context: its subject, if any, then
+// its statement.
+func factText(f Fact) string {
+	if f.Subject == "" {
+		return f.Statement
 	}
-	return false
+	return f.Subject + ": " + f.Statement
 }
 
 // foldSection adds the newest folds of the conversation that fit in limit,

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -142,36 +143,33 @@ func (s *Store) deleteFact(ctx context.Context, id int64) error {
 	return nil
 }
 
-// relevantFacts ranks the user's facts for query: shared content words
-// first, then confidence, then how recently they were used or updated.
+// rankFacts returns a copy of facts ranked for query: shared content
+// words first, then confidence, then how recently they were used or
+// updated; and how many content words each fact shares with query, by id.
 // Facts are few per user (hundreds), so ranking them in Go is cheaper than
 // keeping another index in sync.
-func (s *Store) relevantFacts(ctx context.Context, user, query string) ([]Fact, error) {
-	fs, err := s.Facts(ctx, user)
-	if err != nil {
-		return nil, err
-	}
+func rankFacts(facts []Fact, query string) ([]Fact, map[int64]int) {
+	fs := slices.Clone(facts)
 	q := map[string]bool{}
 	for _, w := range contentWords(query) {
 		q[w] = true
 	}
-	score := make(map[int64]float64, len(fs))
+	shared := make(map[int64]int, len(fs))
 	for _, f := range fs {
-		n := 0
 		for _, w := range contentWords(f.Subject + " " + f.Statement) {
 			if q[w] {
-				n++
+				shared[f.ID]++
 			}
 		}
-		score[f.ID] = float64(n) + f.Confidence
 	}
+	score := func(f Fact) float64 { return float64(shared[f.ID]) + f.Confidence }
 	sort.SliceStable(fs, func(i, j int) bool {
-		if score[fs[i].ID] != score[fs[j].ID] {
-			return score[fs[i].ID] > score[fs[j].ID]
+		if a, b := score(fs[i]), score(fs[j]); a != b {
+			return a > b
 		}
 		return fs[i].LastUsed.After(fs[j].LastUsed)
 	})
-	return fs, nil
+	return fs, shared
 }
 
 func (s *Store) markFactsUsed(ctx context.Context, ids []int64) error {
